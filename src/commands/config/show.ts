@@ -1,0 +1,35 @@
+// `raxx-ops config show`: answers "which bucket / apps / function / SSM names will this run use?"
+import { z } from 'zod';
+import { ssmNames } from '../../lib/config.js';
+import { defineCommand } from '../command.js';
+
+export default defineCommand({
+  args: z.object({}),
+  async run(_args, ctx) {
+    const { config, out } = ctx;
+    const { sources, ...settings } = config;
+    const ssm = ssmNames(config);
+    if (out.json) {
+      out.data({ ...settings, ssm, sources });
+      return;
+    }
+    const c = out.color;
+    const rows: [string, string][] = [
+      ['environment', config.env],
+      ['region', config.region],
+      ['apps', config.apps.map(c.app).join(', ')],
+      ['drain bucket', `${config.drain.bucket} (keys under ${config.drain.keyPrefix || '/'})`],
+      ['receiver function', config.drain.functionName],
+      ['receiver log group', config.drain.logGroup],
+      ['SSM parameters', Object.values(ssm).join(', ')],
+      ['audit roles', config.audit.roles.join(', ')],
+      ['audit triggers', config.audit.triggers.join(', ')],
+      ['attachments bucket', config.attachments.bucket],
+      ['attachments KMS key', config.attachments.kmsAlias],
+      ['health thresholds', `warning after ${config.health.warnSilentMinutes} min silent, critical after ${config.health.criticalSilentMinutes} min; retention floor ${config.health.retentionFloorDays} days`],
+      ['sources', sources.join(' < ')],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) out.line(`${c.dim(k.padEnd(width))}  ${v}`);
+  },
+});

@@ -1,0 +1,6 @@
+// Every command group, in the order `raxx-ops --help` lists them. Group files only declare
+// flags and help; each command's code loads when it runs.
+import type { Register } from './registry.js';
+import { register as config } from './config/index.js';
+
+export const groups: Register[] = [config];

@@ -1,0 +1,142 @@
+// AWS SDK v3 clients, created on first use (so `--help` never loads the SDK) and once per
+// process. Endpoints come from the SDK's own AWS_ENDPOINT_URL[_<SERVICE>] variables; when one
+// is set for S3 we switch to path-style addressing, which local stand-ins need.
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ConfigError, ServiceError } from './errors.js';
+
+export interface AwsOptions {
+  region: string;
+  profile?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Sockets per client; S3 reads are round-trip bound, so concurrency is the throughput. */
+  maxSockets?: number;
+}
+
+export interface AwsClients {
+  s3(): Promise<S3Client>;
+  ssm(): Promise<SSMClient>;
+  lambda(): Promise<LambdaClient>;
+  kms(): Promise<KMSClient>;
+  logs(): Promise<CloudWatchLogsClient>;
+  /** The endpoint a service is pointed at, for messages ("cannot reach S3 at …"). */
+  endpointOf(service: AwsServiceId): string;
+  destroy(): void;
+}
+
+export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS';
+
+export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
+}
+
+export function createAwsClients(opts: AwsOptions): AwsClients {
+  const cache = new Map<string, Promise<{ destroy(): void }>>();
+  // The SDK warns on every Node 20 process about versions it will publish in 2027; the
+  // installed SDK is pinned by the lockfile, and stderr belongs to the operator.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+  async function base(service: AwsServiceId) {
+    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+    const { Agent: HttpAgent } = await import('node:http');
+    const { Agent: HttpsAgent } = await import('node:https');
+    const maxSockets = opts.maxSockets ?? 64;
+    const endpoint = endpointFor(opts.env, service);
+    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = opts.env;
+    // The default chain reads process.env; pass keys from the environment we were given
+    // (the same precedence the chain uses) so in-process runs see their own environment.
+    const credentials = !opts.profile && accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+    return {
+      region: opts.region,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(credentials ? { credentials } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      maxAttempts: 3,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: 3_000,
+        requestTimeout: 30_000,
+        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+      }),
+    };
+  }
+
+  function once<T extends { destroy(): void }>(key: string, make: () => Promise<T>): Promise<T> {
+    let p = cache.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = make();
+      cache.set(key, p);
+    }
+    return p;
+  }
+
+  return {
+    s3: () =>
+      once('s3', async () => {
+        const { S3Client } = await import('@aws-sdk/client-s3');
+        const cfg = await base('S3');
+        return new S3Client({ ...cfg, forcePathStyle: cfg.endpoint !== undefined });
+      }),
+    ssm: () =>
+      once('ssm', async () => {
+        const { SSMClient } = await import('@aws-sdk/client-ssm');
+        return new SSMClient(await base('SSM'));
+      }),
+    lambda: () =>
+      once('lambda', async () => {
+        const { LambdaClient } = await import('@aws-sdk/client-lambda');
+        return new LambdaClient(await base('LAMBDA'));
+      }),
+    kms: () =>
+      once('kms', async () => {
+        const { KMSClient } = await import('@aws-sdk/client-kms');
+        return new KMSClient(await base('KMS'));
+      }),
+    logs: () =>
+      once('logs', async () => {
+        const { CloudWatchLogsClient } = await import('@aws-sdk/client-cloudwatch-logs');
+        return new CloudWatchLogsClient(await base('CLOUDWATCH_LOGS'));
+      }),
+    endpointOf: (service) => endpointFor(opts.env, service) ?? `the ${opts.region} public endpoint`,
+    destroy() {
+      for (const p of cache.values()) void p.then((c) => c.destroy(), () => undefined);
+      cache.clear();
+    },
+  };
+}
+
+const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'TokenRefreshRequired']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout']);
+
+/**
+ * Turn an SDK failure into a typed error: missing or expired credentials are configuration
+ * (exit 3, log in again); everything else AWS said or failed to say is a service failure (4).
+ */
+export function awsError(err: unknown, service: string, action: string, endpoint?: string): Error {
+  if (err instanceof ConfigError || err instanceof ServiceError) return err;
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const code = e.code ?? name;
+  if (CREDENTIAL_ERRORS.has(name) || /Could not load credentials|credential/i.test(e.message ?? '')) {
+    return new ConfigError(`AWS credentials are missing or expired (${service} ${action}): ${e.message ?? name}`, {
+      hint: 'log in with `aws sso login --profile <profile>` and pass --profile, or set AWS_PROFILE',
+      cause: err,
+    });
+  }
+  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || /ECONNREFUSED|ENOTFOUND|socket hang up/i.test(e.message ?? '')) {
+    return new ServiceError(service, `cannot reach ${service}${endpoint ? ` at ${endpoint}` : ''} (${action}): ${code}`, {
+      code,
+      hint: endpoint?.startsWith('http://') ? 'is the local stand-in running? check AWS_ENDPOINT_URL' : 'check the network, VPN and --region',
+      cause: err,
+    });
+  }
+  const status = e.$metadata?.httpStatusCode;
+  return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== name ? `: ${e.message}` : ''}`, {
+    code: name,
+    hint: name === 'AccessDenied' || name === 'AccessDeniedException' ? 'the AWS identity in use lacks permission; check --profile' : undefined,
+    cause: err,
+  });
+}

@@ -1,0 +1,198 @@
+// Configuration: the runbooks' values built in, so a Raxx operator needs no file; a JSON file
+// (--config or RAXX_OPS_CONFIG) overrides any of them; --env picks an overlay; flags win.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, UsageError } from './errors.js';
+
+export const APP_NAME_RE = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
+export const appName = z.string().regex(APP_NAME_RE, 'not a valid Heroku app name (lowercase letters, digits and dashes, 3-30 characters)');
+
+export const ENVIRONMENTS = ['prod', 'staging'] as const;
+export type EnvName = (typeof ENVIRONMENTS)[number];
+
+const ssmPrefix = z.string().regex(/^\/(?:[A-Za-z0-9_.-]+\/)+$/, 'must start and end with "/", e.g. /raxx/log-drain/');
+const keyPrefix = z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'must be empty or end with "/", e.g. logs/');
+const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
+
+const settingsShape = {
+  region: z.string().min(1),
+  apps: z.array(appName).min(1),
+  drain: z.strictObject({
+    bucket,
+    keyPrefix,
+    ssmPrefix,
+    functionName: z.string().min(1),
+    logGroup: z.string().min(1),
+  }),
+  audit: z.strictObject({
+    roles: z.array(z.string().min(1)),
+    triggers: z.array(z.string().min(1)),
+  }),
+  attachments: z.strictObject({
+    bucket,
+    kmsAlias: z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, 'must look like alias/<name>'),
+  }),
+  health: z.strictObject({
+    /** Drain silent this long during the day → warning (audit runbook: 15 min). */
+    warnSilentMinutes: z.number().int().positive(),
+    /** No objects this long → critical (log-drain runbook: 2 h). */
+    criticalSilentMinutes: z.number().int().positive(),
+    retentionFloorDays: z.number().int().positive(),
+  }),
+};
+
+export const Settings = z.strictObject(settingsShape);
+export type Settings = z.infer<typeof Settings>;
+
+const PartialSettings = z.strictObject({
+  region: settingsShape.region.optional(),
+  apps: settingsShape.apps.optional(),
+  drain: settingsShape.drain.partial().optional(),
+  audit: settingsShape.audit.partial().optional(),
+  attachments: settingsShape.attachments.partial().optional(),
+  health: settingsShape.health.partial().optional(),
+});
+type PartialSettings = z.infer<typeof PartialSettings>;
+
+/** The shape of a config file: overrides, plus per-environment overrides. */
+export const ConfigFile = PartialSettings.extend({
+  $schema: z.string().optional(),
+  environments: z.strictObject({ prod: PartialSettings.optional(), staging: PartialSettings.optional() }).optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+export const DEFAULTS: Settings = {
+  region: 'us-east-1',
+  apps: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'],
+  drain: {
+    bucket: 'raxx-heroku-logs-prod',
+    keyPrefix: 'logs/',
+    ssmPrefix: '/raxx/log-drain/',
+    functionName: 'raxx-heroku-log-drain-receiver',
+    logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
+  },
+  audit: {
+    roles: ['raptor_app', 'audit_archiver'],
+    triggers: ['trg_users_history', 'trg_sessions_history', 'trg_passkeys_history'],
+  },
+  attachments: {
+    bucket: 'raxx-support-attachments-prod',
+    kmsAlias: 'alias/raxx-support-attachments',
+  },
+  health: {
+    warnSilentMinutes: 15,
+    criticalSilentMinutes: 120,
+    retentionFloorDays: 90,
+  },
+};
+
+const BUILTIN_OVERLAYS: Record<EnvName, PartialSettings> = {
+  prod: {},
+  staging: { apps: ['raxx-api-staging'] },
+};
+
+export interface ResolvedConfig extends Settings {
+  env: EnvName;
+  /** Where the values came from, for `config show`. */
+  sources: string[];
+}
+
+export interface LoadConfigOptions {
+  env?: string | undefined;
+  configPath?: string | undefined;
+  region?: string | undefined;
+  processEnv: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
+  const env = parseEnvName(opts.env ?? 'prod');
+  const sources = ['built-in defaults'];
+  let merged: Settings = merge(DEFAULTS, BUILTIN_OVERLAYS[env]);
+  if (env !== 'prod') sources.push(`built-in ${env} overlay`);
+
+  const path = opts.configPath ?? opts.processEnv.RAXX_OPS_CONFIG;
+  if (path) {
+    const file = await readConfigFile(path);
+    merged = merge(merged, stripEnvironments(file));
+    const overlay = file.environments?.[env];
+    if (overlay) merged = merge(merged, overlay);
+    sources.push(`config file ${path}${overlay ? ` (+ environments.${env})` : ''}`);
+  }
+  if (opts.region) {
+    merged = { ...merged, region: opts.region };
+    sources.push('--region');
+  }
+  const checked = Settings.safeParse(merged);
+  if (!checked.success) {
+    throw new ConfigError(`invalid configuration: ${describeIssues(checked.error)}`, { hint: path ? `check ${path}` : undefined });
+  }
+  return { ...checked.data, env, sources };
+}
+
+export function parseEnvName(value: string): EnvName {
+  if ((ENVIRONMENTS as readonly string[]).includes(value)) return value as EnvName;
+  throw new UsageError(`unknown environment "${value}"`, { hint: `use --env ${ENVIRONMENTS.join(' or --env ')}` });
+}
+
+async function readConfigFile(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : String(code ?? err)}`, {
+      hint: 'pass an existing JSON file with --config, or unset RAXX_OPS_CONFIG to use the built-in defaults',
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = ConfigFile.safeParse(json);
+  if (!parsed.success) {
+    throw new ConfigError(`config file ${path}: ${describeIssues(parsed.error)}`, {
+      hint: 'run `raxx-ops config show --json` to see the expected fields and their current values',
+    });
+  }
+  return parsed.data;
+}
+
+/** "drain.bucket: expected string, received number" — the field first, as operators grep for it. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.length ? issue.path.join('.') : '(top level)';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function stripEnvironments(file: ConfigFile): PartialSettings {
+  const { environments: _e, $schema: _s, ...rest } = file;
+  return rest;
+}
+
+function merge(base: Settings, over: PartialSettings): Settings {
+  return {
+    region: over.region ?? base.region,
+    apps: over.apps ?? base.apps,
+    drain: { ...base.drain, ...over.drain },
+    audit: { ...base.audit, ...over.audit },
+    attachments: { ...base.attachments, ...over.attachments },
+    health: { ...base.health, ...over.health },
+  };
+}
+
+/** SSM parameter names the drain commands read and write. */
+export function ssmNames(config: Settings) {
+  const p = config.drain.ssmPrefix;
+  return {
+    bucketName: `${p}bucket_name`,
+    bucketArn: `${p}bucket_arn`,
+    drainToken: `${p}drain_token`,
+    drainUrl: `${p}drain_url`,
+  };
+}

@@ -1,0 +1,107 @@
+// The ctx every command receives: resolved config, output, lazily-built clients, prompts and
+// a cancellation signal. Commands never build a client themselves, so tests and the sandbox
+// point everything at local endpoints through the environment alone.
+import { createInterface } from 'node:readline/promises';
+import { createAwsClients, type AwsClients } from './aws.js';
+import { loadConfig, type ResolvedConfig } from './config.js';
+import { ConfirmationError, InterruptedError } from './errors.js';
+import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from './heroku.js';
+import { colorEnabled, Output, type Writable } from './output.js';
+
+export interface GlobalFlags {
+  env: string;
+  config?: string | undefined;
+  region?: string | undefined;
+  profile?: string | undefined;
+  json: boolean;
+  color: boolean;
+  debug: boolean;
+  yes: boolean;
+}
+
+/** Everything outside the process a run may touch; tests pass their own. */
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  /** Answers confirmation prompts instead of a TTY (tests). */
+  prompt?: (question: string) => Promise<boolean>;
+  now?: () => Date;
+}
+
+export interface Context {
+  config: ResolvedConfig;
+  flags: GlobalFlags;
+  out: Output;
+  env: NodeJS.ProcessEnv;
+  aws: AwsClients;
+  heroku(): Promise<HerokuApi>;
+  /** Ask before a destructive change; throws ConfirmationError when nobody can answer. */
+  confirm(question: string): Promise<void>;
+  signal: AbortSignal;
+  /** Throws InterruptedError once Ctrl-C was pressed. */
+  checkInterrupted(): void;
+  now(): Date;
+  close(): Promise<void>;
+}
+
+export async function createContext(flags: GlobalFlags, io: Io): Promise<Context> {
+  const out = new Output({
+    stdout: io.stdout,
+    stderr: io.stderr,
+    json: flags.json,
+    color: colorEnabled(flags.color, io.env, io.stderr),
+    debug: flags.debug,
+  });
+  const config = await loadConfig({ env: flags.env, configPath: flags.config, region: flags.region, processEnv: io.env });
+  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env });
+  const signal = io.signal ?? new AbortController().signal;
+  let heroku: Promise<HerokuApi> | undefined;
+
+  return {
+    config,
+    flags,
+    out,
+    env: io.env,
+    aws,
+    heroku() {
+      heroku ??= (async () => {
+        const token = await resolveHerokuToken(io.env);
+        return new HerokuApi({ token, baseUrl: herokuBaseUrl(io.env) });
+      })();
+      // A failed lookup (no token) is not cached, so the error repeats for each caller.
+      heroku.catch(() => {
+        heroku = undefined;
+      });
+      return heroku;
+    },
+    async confirm(question) {
+      if (flags.yes) return;
+      let ok: boolean;
+      if (io.prompt) {
+        ok = await io.prompt(question);
+      } else if (io.stdin?.isTTY && io.stderr.isTTY) {
+        const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
+        try {
+          const answer = await rl.question(`${question} [y/N] `, { signal });
+          ok = /^y(es)?$/i.test(answer.trim());
+        } finally {
+          rl.close();
+        }
+      } else {
+        throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
+      }
+      if (!ok) throw new ConfirmationError('not confirmed; nothing was changed');
+    },
+    signal,
+    checkInterrupted() {
+      if (signal.aborted) throw new InterruptedError();
+    },
+    now: io.now ?? (() => new Date()),
+    async close() {
+      aws.destroy();
+    },
+  };
+}

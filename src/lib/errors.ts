@@ -1,0 +1,102 @@
+// Typed errors and the one table that maps them to exit codes (DESIGN.md, Command contract).
+// Commands throw; only src/cli.ts turns an error into output and an exit code.
+
+export const ExitCode = {
+  Ok: 0,
+  CheckFailed: 1,
+  Usage: 2,
+  Config: 3,
+  Service: 4,
+  ConfirmationNeeded: 5,
+  Interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface ErrorDetails {
+  /** What the operator should do next: a command, a runbook failure mode. */
+  hint?: string;
+  cause?: unknown;
+}
+
+/** An error the operator can act on; printed without a stack trace. */
+export abstract class UserError extends Error {
+  abstract readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.hint = details.hint;
+  }
+}
+
+/** Bad flags, arguments or input values (exit 2). */
+export class UsageError extends UserError {
+  readonly exitCode = ExitCode.Usage;
+}
+
+/** Configuration or credentials missing or invalid (exit 3). */
+export class ConfigError extends UserError {
+  readonly exitCode = ExitCode.Config;
+}
+
+/** AWS, Heroku or Postgres failed or refused (exit 4). */
+export class ServiceError extends UserError {
+  readonly exitCode = ExitCode.Service;
+  readonly service: string;
+  readonly code: string | undefined;
+  constructor(service: string, message: string, details: ErrorDetails & { code?: string } = {}) {
+    super(message, details);
+    this.service = service;
+    this.code = details.code;
+  }
+}
+
+/** A change needs confirmation and there is no TTY to ask on and no --yes (exit 5). */
+export class ConfirmationError extends UserError {
+  readonly exitCode = ExitCode.ConfirmationNeeded;
+}
+
+/** Ctrl-C (exit 130). */
+export class InterruptedError extends UserError {
+  readonly exitCode = ExitCode.Interrupted;
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/**
+ * A check found a problem (exit 1). The command has already printed what it found;
+ * the message is a one-line summary.
+ */
+export class CheckFailedError extends UserError {
+  readonly exitCode = ExitCode.CheckFailed;
+}
+
+/**
+ * Several independent units of work (apps, say) where some failed: the exit code is the
+ * most severe of theirs, and every failure is listed.
+ */
+export class PartialFailureError extends UserError {
+  readonly exitCode: ExitCode;
+  readonly failures: { subject: string; error: UserError }[];
+  constructor(message: string, failures: { subject: string; error: UserError }[], details: ErrorDetails = {}) {
+    super(message, details);
+    this.failures = failures;
+    this.exitCode = failures.reduce<ExitCode>((code, f) => (severity(f.error.exitCode) > severity(code) ? f.error.exitCode : code), ExitCode.CheckFailed);
+  }
+}
+
+function severity(code: ExitCode): number {
+  // Service failures outrank check results; usage and config outrank both.
+  const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Interrupted];
+  return order.indexOf(code);
+}
+
+export function isUserError(err: unknown): err is UserError {
+  return err instanceof UserError;
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err instanceof UserError) return err.exitCode;
+  return ExitCode.CheckFailed;
+}

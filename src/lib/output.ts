@@ -1,0 +1,126 @@
+// stdout is data, stderr is for people (DESIGN.md, Conventions). Every byte written here
+// passes through redact(); colour follows NO_COLOR / FORCE_COLOR / --no-color; spinners and
+// progress only appear when stderr is a terminal.
+import { Chalk, type ChalkInstance } from 'chalk';
+import { redact, redactValue } from './secrets.js';
+
+export interface Writable {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface OutputOptions {
+  stdout: Writable;
+  stderr: Writable;
+  json: boolean;
+  color: boolean;
+  debug: boolean;
+}
+
+export interface Progress {
+  update(text: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  stop(): void;
+}
+
+/** Colour helpers named by what they mean, not how they look. */
+export function makeColors(chalk: ChalkInstance) {
+  return {
+    app: (s: string) => chalk.magenta(s),
+    cmd: (s: string) => chalk.cyan(s),
+    ok: (s: string) => chalk.green(s),
+    warn: (s: string) => chalk.yellow(s),
+    bad: (s: string) => chalk.red(s),
+    dim: (s: string) => chalk.dim(s),
+    bold: (s: string) => chalk.bold(s),
+    key: (s: string) => chalk.blue(s),
+  };
+}
+export type Colors = ReturnType<typeof makeColors>;
+
+export function colorEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv, stream: Writable): boolean {
+  if (flag === false) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return Boolean(stream.isTTY);
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly debugEnabled: boolean;
+  readonly color: Colors;
+  readonly interactive: boolean;
+  private readonly stdout: Writable;
+  private readonly stderr: Writable;
+
+  constructor(opts: OutputOptions) {
+    this.stdout = opts.stdout;
+    this.stderr = opts.stderr;
+    this.json = opts.json;
+    this.debugEnabled = opts.debug;
+    this.interactive = Boolean(opts.stderr.isTTY);
+    this.color = makeColors(new Chalk({ level: opts.color ? 1 : 0 }));
+  }
+
+  /** A line of data on stdout (human mode). */
+  line(text = ''): void {
+    this.stdout.write(redact(text) + '\n');
+  }
+
+  /** Raw data on stdout, already line-terminated (streamed log lines). */
+  raw(text: string): void {
+    this.stdout.write(redact(text));
+  }
+
+  /** The one JSON document of a --json run. */
+  data(value: unknown): void {
+    this.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
+  }
+
+  /** One NDJSON record (streaming --json output). */
+  record(value: unknown): void {
+    this.stdout.write(redact(JSON.stringify(value)) + '\n');
+  }
+
+  info(text: string): void {
+    this.stderr.write(redact(text) + '\n');
+  }
+
+  warn(text: string): void {
+    this.stderr.write(redact(`${this.color.warn('warning:')} ${text}`) + '\n');
+  }
+
+  error(text: string, hint?: string): void {
+    this.stderr.write(redact(`${this.color.bad('error:')} ${text}`) + '\n');
+    if (hint) this.stderr.write(redact(`${this.color.dim('hint:')} ${hint}`) + '\n');
+  }
+
+  debug(text: string): void {
+    if (this.debugEnabled) this.stderr.write(redact(`${this.color.dim('debug:')} ${text}`) + '\n');
+  }
+
+  /** A spinner on a TTY stderr; elsewhere a no-op so logs and pipes stay clean. */
+  async progress(text: string): Promise<Progress> {
+    if (!this.interactive) {
+      return { update() {}, succeed() {}, fail() {}, stop() {} };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream }).start();
+    return {
+      update: (t) => {
+        spinner.text = redact(t);
+      },
+      succeed: (t) => {
+        spinner.succeed(t === undefined ? undefined : redact(t));
+      },
+      fail: (t) => {
+        spinner.fail(t === undefined ? undefined : redact(t));
+      },
+      stop: () => {
+        spinner.stop();
+      },
+    };
+  }
+}

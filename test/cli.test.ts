@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './support/run-cli.js';
+import { VERSION } from '../src/cli.js';
+
+async function configFile(content: unknown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-cfg-'));
+  const path = join(dir, 'raxx-ops.json');
+  await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+describe('raxx-ops program', () => {
+  it('prints help with examples and exit codes on stdout, exit 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: raxx-ops');
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('Exit codes:');
+    expect(r.stderr).toBe('');
+  });
+
+  it('prints its version', async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+  });
+
+});
+
+describe('bad input: clear error, hint, exit code', () => {
+  const cases: { name: string; argv: string[]; env?: Record<string, string>; code: number; stderr: RegExp }[] = [
+    { name: 'unknown command', argv: ['nope'], code: 2, stderr: /unknown command 'nope'/ },
+    { name: 'unknown flag', argv: ['config', 'show', '--bogus'], code: 2, stderr: /unknown option '--bogus'/ },
+    { name: 'unknown environment', argv: ['--env', 'qa', 'config', 'show'], code: 2, stderr: /'qa' is invalid.*prod, staging/ },
+    { name: 'missing config file', argv: ['--config', '/nonexistent/raxx.json', 'config', 'show'], code: 3, stderr: /cannot read config file .*no such file/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → ${c.code}`, async () => {
+      const r = await runCli(c.argv, { env: c.env });
+      expect(r.code).toBe(c.code);
+      expect(r.stderr).toMatch(c.stderr);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('config file with a wrong type → 3 naming the field', async () => {
+    const path = await configFile({ drain: { bucket: 42 } });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/drain\.bucket: .*expected string/i);
+    expect(r.stderr).toMatch(/hint:/);
+  });
+
+  it('config file with an unknown field → 3 naming it', async () => {
+    const path = await configFile({ drian: {} });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/drian/);
+  });
+
+  it('config file that is not JSON → 3', async () => {
+    const path = await configFile('{ nope');
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/not valid JSON/);
+  });
+
+  it('invalid app name in config → 3', async () => {
+    const path = await configFile({ apps: ['Raxx_API'] });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/apps\.0: not a valid Heroku app name/);
+  });
+});
+
+describe('config show', () => {
+  it('resolves the built-in production values', async () => {
+    const r = await runCli(['config', 'show', '--json']);
+    expect(r.code).toBe(0);
+    const cfg = r.json<{ env: string; apps: string[]; drain: { bucket: string }; ssm: { drainUrl: string }; region: string }>();
+    expect(cfg.env).toBe('prod');
+    expect(cfg.region).toBe('us-east-1');
+    expect(cfg.apps).toEqual(['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod']);
+    expect(cfg.drain.bucket).toBe('raxx-heroku-logs-prod');
+    expect(cfg.ssm.drainUrl).toBe('/raxx/log-drain/drain_url');
+  });
+
+  it('applies --env staging, a config file with its environments overlay, and --region last', async () => {
+    const path = await configFile({ drain: { bucket: 'raxx-logs-test' }, environments: { staging: { apps: ['raxx-api-qa1'] } } });
+    const r = await runCli(['--env', 'staging', '--region', 'eu-west-1', 'config', 'show', '--json'], { env: { RAXX_OPS_CONFIG: path } });
+    expect(r.code).toBe(0);
+    const cfg = r.json<{ env: string; apps: string[]; drain: { bucket: string; keyPrefix: string }; region: string; sources: string[] }>();
+    expect(cfg.env).toBe('staging');
+    expect(cfg.apps).toEqual(['raxx-api-qa1']);
+    expect(cfg.drain.bucket).toBe('raxx-logs-test');
+    expect(cfg.drain.keyPrefix).toBe('logs/');
+    expect(cfg.region).toBe('eu-west-1');
+    expect(cfg.sources.join(' ')).toContain(path);
+  });
+
+  it('uses the staging app without a file', async () => {
+    const r = await runCli(['config', 'show', '--json', '--env', 'staging']);
+    expect(r.json<{ apps: string[] }>().apps).toEqual(['raxx-api-staging']);
+  });
+
+  it('prints a readable table without --json', async () => {
+    const r = await runCli(['config', 'show']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/drain bucket\s+raxx-heroku-logs-prod/);
+    expect(r.stdout).not.toMatch(/\x1b\[/);
+  });
+});
