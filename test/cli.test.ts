@@ -110,6 +110,6 @@ describe('config show', () => {
     const r = await runCli(['config', 'show']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/drain bucket\s+raxx-heroku-logs-prod/);
-    expect(r.stdout).not.toMatch(/\x1b\[/);
+    expect(r.stdout).not.toContain('\u001b[');
   });
 });

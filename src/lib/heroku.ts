@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type Heroku from 'heroku-client';
 import { z } from 'zod';
 import { ConfigError, ServiceError } from './errors.js';
 import { registerSecret } from './secrets.js';
@@ -40,7 +41,7 @@ export class HerokuApi {
   /** The last RateLimit-Remaining Heroku reported; the pool refills at about 75 a minute. */
   rateLimitRemaining: number | undefined;
   readonly calls: HerokuCall[] = [];
-  private client: import('heroku-client').default | undefined;
+  private client: Heroku | undefined;
 
   constructor(private readonly opts: HerokuApiOptions) {
     registerSecret(opts.token);
@@ -68,8 +69,8 @@ export class HerokuApi {
 
   private async heroku() {
     if (!this.client) {
-      const { default: Heroku } = await import('heroku-client');
-      this.client = new Heroku({
+      const { default: HerokuClient } = await import('heroku-client');
+      this.client = new HerokuClient({
         token: this.opts.token,
         host: this.opts.baseUrl,
         userAgent: 'raxx-ops',

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { colorEnabled, Output } from '../../src/lib/output.js';
+
+function capture(opts: { json?: boolean; color?: boolean; tty?: boolean } = {}) {
+  const streams = { out: '', err: '' };
+  const out = new Output({
+    stdout: { write: (s: string) => (streams.out += s) },
+    stderr: { write: (s: string) => (streams.err += s), isTTY: opts.tty ?? false },
+    json: opts.json ?? false,
+    color: opts.color ?? false,
+    debug: false,
+  });
+  return { out, streams };
+}
+
+describe('Output', () => {
+  it('keeps data on stdout and messages on stderr', () => {
+    const { out, streams } = capture();
+    out.line('data');
+    out.info('for people');
+    out.error('went wrong', 'do this');
+    expect(streams.out).toBe('data\n');
+    expect(streams.err).toBe('for people\nerror: went wrong\nhint: do this\n');
+  });
+
+  it('writes one redacted JSON document', () => {
+    const { out, streams } = capture({ json: true });
+    out.data({ url: 'https://x.test/?token=abc&app=a' });
+    expect(JSON.parse(streams.out)).toEqual({ url: 'https://x.test/?token=****&app=a' });
+  });
+
+  it('shows no spinner when stderr is not a terminal', async () => {
+    const { out, streams } = capture();
+    const p = await out.progress('working');
+    p.update('still working');
+    p.succeed('done');
+    expect(streams.err).toBe('');
+  });
+
+  it('colours only when allowed', () => {
+    expect(colorEnabled(undefined, {}, { write() {}, isTTY: true })).toBe(true);
+    expect(colorEnabled(undefined, { NO_COLOR: '1' }, { write() {}, isTTY: true })).toBe(false);
+    expect(colorEnabled(false, { FORCE_COLOR: '1' }, { write() {}, isTTY: true })).toBe(false);
+    expect(colorEnabled(undefined, { FORCE_COLOR: '1' }, { write() {}, isTTY: false })).toBe(true);
+    expect(colorEnabled(undefined, {}, { write() {}, isTTY: false })).toBe(false);
+    const { out, streams } = capture({ color: true });
+    out.line(out.color.bad('red'));
+    expect(streams.out).toContain('\u001b[31m');
+  });
+});
