@@ -1,0 +1,58 @@
+// npm run build -w @raxx/log-drain-receiver:
+//   dist/lambda/index.mjs          the Lambda (handler `index.handler`): one minified ESM file,
+//                                  AWS SDK and zod bundled in, with its source map;
+//   dist/log-drain-receiver.zip    that file and its map, ready for `aws lambda update-function-code`;
+//   dist/esm/*.js                  the modules for the package's `exports` "default" condition.
+import { build } from 'esbuild';
+import { zipSync } from 'fflate';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const pkg = fileURLToPath(new URL('..', import.meta.url));
+const dist = `${pkg}dist`;
+
+await rm(dist, { recursive: true, force: true });
+
+await build({
+  entryPoints: [`${pkg}src/handler.ts`],
+  outfile: `${dist}/lambda/index.mjs`,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  legalComments: 'none',
+  // The SDK's ESM builds tree-shake better than its CommonJS ones.
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS code may still require() Node built-ins; ESM has no require of its own.
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+// Deterministic zip: fixed timestamps, so the same source gives the same CodeSha256.
+const mtime = new Date('2020-01-01T00:00:00Z');
+const zip = zipSync(
+  {
+    'index.mjs': [await readFile(`${dist}/lambda/index.mjs`), { mtime }],
+    'index.mjs.map': [await readFile(`${dist}/lambda/index.mjs.map`), { mtime }],
+  },
+  { level: 9 },
+);
+await writeFile(`${dist}/log-drain-receiver.zip`, zip);
+
+// One file per module, imports left as they are (`./logplex.js` …), dependencies external.
+const sources = (await readdir(`${pkg}src`)).filter((f) => f.endsWith('.ts')).map((f) => `${pkg}src/${f}`);
+await build({
+  entryPoints: sources,
+  outdir: `${dist}/esm`,
+  bundle: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+process.stderr.write(`log-drain-receiver: dist/log-drain-receiver.zip ${(zip.length / 1024).toFixed(0)} KiB\n`);

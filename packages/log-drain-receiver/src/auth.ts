@@ -1,0 +1,53 @@
+// Who may post: the drain URL carries a shared secret (DRAIN_TOKEN), as `?token=`, a Bearer
+// header, or the password of the URL's userinfo (Logplex sends it as Basic auth). During a
+// rotation DRAIN_TOKEN_PREVIOUS is accepted too, so no batch is refused while drains move.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { DrainTokens } from './config.js';
+import { header, queryParam, type FunctionUrlEvent } from './event.js';
+
+export interface AuthResult {
+  ok: boolean;
+  /** Whether the request offered any token at all (for the log: never the token itself). */
+  tokenPresent: boolean;
+}
+
+/** The tokens a request offers, empty ones left out. */
+export function offeredTokens(event: FunctionUrlEvent): string[] {
+  const offered: string[] = [];
+  const query = queryParam(event, 'token');
+  if (query) offered.push(query);
+  const auth = header(event, 'authorization')?.trim();
+  if (auth) {
+    const space = auth.indexOf(' ');
+    const scheme = (space === -1 ? auth : auth.slice(0, space)).toLowerCase();
+    const value = space === -1 ? '' : auth.slice(space + 1).trim();
+    if (scheme === 'bearer' && value) offered.push(value);
+    if (scheme === 'basic' && value) {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const password = colon === -1 ? '' : decoded.slice(colon + 1);
+      if (password) offered.push(password);
+    }
+  }
+  return offered;
+}
+
+/** Equal-length digests compared in constant time, so neither length nor content leaks by timing. */
+function sameSecret(offered: string, expected: string | undefined): boolean {
+  if (!expected) return false;
+  const a = createHash('sha256').update(offered).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function authenticate(event: FunctionUrlEvent, tokens: DrainTokens): AuthResult {
+  const offered = offeredTokens(event);
+  let ok = false;
+  for (const t of offered) {
+    // Both comparisons always run: which token matched is not observable either.
+    const current = sameSecret(t, tokens.current);
+    const previous = sameSecret(t, tokens.previous);
+    ok = ok || current || previous;
+  }
+  return { ok, tokenPresent: offered.length > 0 };
+}

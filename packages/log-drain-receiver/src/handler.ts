@@ -1,0 +1,149 @@
+// The Lambda: a Heroku Logplex HTTPS drain batch in (Function URL, payload 2.0), one gzip
+// object in S3 out. Status codes are chosen for Logplex, which drops a batch answered 4xx
+// (except 429) and retries 5xx and timeouts with the same Frame-Id:
+//   403      wrong or missing token: the only 4xx a drain can cause;
+//   200      stored, or already stored by an earlier attempt (412 on the conditional write),
+//            including malformed bodies and count mismatches, flagged in the object metadata;
+//   204      empty body: nothing to keep;
+//   500      S3 failed, or the receiver is misconfigured: Logplex retries;
+//   405/400  not a POST / not a Function URL event: never sent by Logplex.
+import { randomUUID } from 'node:crypto';
+import { authenticate } from './auth.js';
+import { describeBatch, parseMsgCount, type Batch } from './batch.js';
+import { configFromEnv, ReceiverConfigError, type DrainTokens } from './config.js';
+import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlEvent, type FunctionUrlResult } from './event.js';
+import { consoleSink, writeLog, type LogSink, type Outcome, type RequestLog } from './log.js';
+import { normalizePrefix } from './object-key.js';
+import { createS3Client, errorCode, storeBatch, type S3Like } from './store.js';
+
+export type { DrainTokens, ReceiverConfig } from './config.js';
+export { configFromEnv, ReceiverConfigError } from './config.js';
+export type { FunctionUrlEvent, FunctionUrlResult } from './event.js';
+export type { LogSink, RequestLog } from './log.js';
+export type { S3Like } from './store.js';
+export { createS3Client } from './store.js';
+
+export interface HandlerDeps {
+  s3: S3Like;
+  bucket: string;
+  /** Read on every request, so a caller can rotate tokens while running. */
+  tokens: () => DrainTokens;
+  keyPrefix?: string | undefined;
+  allowedApps?: Iterable<string> | undefined;
+  /** Receipt time, epoch ms. */
+  now?: () => number;
+  /** Object id when a batch has no Frame-Id. */
+  randomId?: () => string;
+  log?: LogSink;
+  /** Per S3 write; default 4.5 s, under Logplex's 5 s request timeout. */
+  writeTimeoutMs?: number;
+}
+
+export interface LambdaContext {
+  awsRequestId?: string;
+}
+
+export type DrainHandler = (event: unknown, context?: LambdaContext) => Promise<FunctionUrlResult>;
+
+const reply = (statusCode: number, body: string, headers: Record<string, string> = {}): FunctionUrlResult => ({
+  statusCode,
+  headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
+  body: `${body}\n`,
+});
+
+export function createHandler(deps: HandlerDeps): DrainHandler {
+  const keyPrefix = normalizePrefix(deps.keyPrefix);
+  const allowedApps = deps.allowedApps ? new Set(deps.allowedApps) : undefined;
+  const now = deps.now ?? Date.now;
+  const randomId = deps.randomId ?? randomUUID;
+  const sink = deps.log ?? consoleSink;
+  const writeTimeoutMs = deps.writeTimeoutMs ?? 4_500;
+
+  return async function handle(raw, context) {
+    const started = performance.now();
+    let requestId = context?.awsRequestId;
+    const done = (result: FunctionUrlResult, outcome: Outcome, msg: string, fields: Partial<RequestLog> = {}): FunctionUrlResult => {
+      const level = result.statusCode >= 500 ? 'error' : result.statusCode >= 400 ? 'warn' : 'info';
+      writeLog(sink, { level, msg, outcome, status: result.statusCode, requestId, ...fields, ms: Math.round((performance.now() - started) * 10) / 10 });
+      return result;
+    };
+
+    const event = parseEvent(raw);
+    if (!event) return done(reply(400, 'not a Function URL request'), 'bad-event', 'drain request rejected: not a Function URL (payload 2.0) event');
+    requestId ??= event.requestContext.requestId;
+    const method = event.requestContext.http.method.toUpperCase();
+    if (method !== 'POST') return done(reply(405, 'method not allowed', { allow: 'POST' }), 'method-not-allowed', `drain request rejected: method ${method.slice(0, 16)}`);
+
+    const tokens = deps.tokens();
+    if (!tokens.current) return done(reply(500, 'receiver misconfigured'), 'misconfigured', 'drain misconfigured: DRAIN_TOKEN is empty');
+    const auth = authenticate(event, tokens);
+    if (!auth.ok) return done(reply(403, 'forbidden'), 'auth-failed', `drain auth failed: token_present=${auth.tokenPresent}`);
+
+    const body = bodyBytes(event);
+    if (body.length === 0) return done({ statusCode: 204 }, 'empty', 'drain batch empty: nothing stored', { bytes: 0, msgCount: parseMsgCount(header(event, 'logplex-msg-count')) });
+
+    let fields: Partial<RequestLog> = { bytes: body.length };
+    try {
+      const batch = describeBatch(batchRequest(event, body, { receivedAt: now(), keyPrefix, allowedApps, randomId }));
+      fields = logFields(batch, body.length);
+      const result = await storeBatch(deps.s3, { bucket: deps.bucket, key: batch.key, body, metadata: batch.metadata, timeoutMs: writeTimeoutMs });
+      return result === 'stored'
+        ? done(reply(200, 'stored'), 'stored', 'drain batch stored', fields)
+        : done(reply(200, 'already stored'), 'duplicate', 'drain batch already stored', fields);
+    } catch (err) {
+      // Anything that kept the batch out of S3 is a 500, so Logplex sends it again.
+      return done(reply(500, 'write failed'), 'write-failed', `drain write failed: ${errorCode(err)}`, fields);
+    }
+  };
+}
+
+function batchRequest(event: FunctionUrlEvent, body: Buffer, opts: { receivedAt: number; keyPrefix: string; allowedApps: ReadonlySet<string> | undefined; randomId: () => string }) {
+  return {
+    body,
+    queryApp: queryParam(event, 'app'),
+    frameId: header(event, 'logplex-frame-id'),
+    msgCount: header(event, 'logplex-msg-count'),
+    drainToken: header(event, 'logplex-drain-token'),
+    ...opts,
+  };
+}
+
+function logFields(batch: Batch, bytes: number): Partial<RequestLog> {
+  return { app: batch.app, key: batch.key, bytes, messages: batch.parsedCount, msgCount: batch.msgCount, parseStatus: batch.parseStatus, frameId: batch.frameId };
+}
+
+/**
+ * A handler built from an environment (BUCKET_NAME, DRAIN_TOKEN, DRAIN_TOKEN_PREVIOUS,
+ * KEY_PREFIX, ALLOWED_APPS). A broken configuration answers 500, so Logplex retries while
+ * someone fixes it, and says which variable is wrong (never its value).
+ */
+export function handlerFromEnv(env: Record<string, string | undefined>, overrides: Partial<HandlerDeps> = {}): DrainHandler {
+  try {
+    const config = configFromEnv(env);
+    return createHandler({
+      bucket: config.bucket,
+      tokens: () => config.tokens,
+      keyPrefix: config.keyPrefix,
+      allowedApps: config.allowedApps,
+      ...overrides,
+      s3: overrides.s3 ?? createS3Client(env),
+    });
+  } catch (err) {
+    if (!(err instanceof ReceiverConfigError)) throw err;
+    const sink = overrides.log ?? consoleSink;
+    const msg = `drain misconfigured: ${err.problems.join('; ')}`;
+    return async (raw, context) => {
+      const requestId = context?.awsRequestId ?? parseEvent(raw)?.requestContext.requestId;
+      writeLog(sink, { level: 'error', msg, outcome: 'misconfigured', status: 500, requestId });
+      return reply(500, 'receiver misconfigured');
+    };
+  }
+}
+
+// The Lambda entry point (`index.handler`): configuration and the S3 client are made on the
+// first invocation and kept for the life of the execution environment.
+let fromEnv: DrainHandler | undefined;
+export const handler: DrainHandler = (event, context) => {
+  fromEnv ??= handlerFromEnv(process.env);
+  return fromEnv(event, context);
+};

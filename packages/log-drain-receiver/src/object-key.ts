@@ -1,0 +1,139 @@
+// The one definition of where a drain batch lives in S3:
+//
+//   <prefix><app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.gz      e.g.
+//   logs/raxx-api-prod/2025/06/02/1748865600123-09C557EAFCFB6CF2740EE62F62971098.gz
+//
+// The date is the UTC day of epoch_ms; epoch_ms is zero-padded to 13 digits so that listing
+// order (lexical) is time order within a day prefix, which lets readers start a listing at a
+// time (StartAfter) and stop at the window's end. The CLI imports this module rather than
+// re-describing the layout.
+
+export const DEFAULT_KEY_PREFIX = 'logs/';
+/** Where a batch goes when no app can be told (or the app is not allowed). */
+export const UNKNOWN_APP = 'unknown';
+/** Heroku's rule for app names. */
+export const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
+/** A Logplex Frame-Id (32 hex digits) or a UUID: safe in a key, no `/` or `.`. */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+const EPOCH_DIGITS = 13;
+/** The largest epoch_ms that fits 13 digits (year 2286). */
+export const MAX_EPOCH_MS = 9_999_999_999_999;
+const DAY_MS = 86_400_000;
+
+/** A point in time: a Date, epoch milliseconds, or a string Date.parse reads (`YYYY-MM-DD` is midnight UTC). */
+export type Instant = Date | number | string;
+
+export type ObjectKeyParts = {
+  /** Default `logs/`; a missing trailing slash is added. */
+  prefix?: string | undefined;
+  app: string;
+  /** Batch id: the Logplex Frame-Id, or a UUID when there is none. */
+  id: string;
+} & ({ epochMs: number } | { /** Same as epochMs. */ timestampMs: number });
+
+export interface ParsedObjectKey {
+  app: string;
+  epochMs: number;
+  id: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  date: string;
+}
+
+export function isAppName(value: unknown): value is string {
+  return typeof value === 'string' && APP_NAME_PATTERN.test(value);
+}
+
+export function isObjectId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+/** `logs` and `logs/` mean the same; `` puts apps at the bucket root; a leading `/` is dropped. */
+export function normalizePrefix(prefix: string = DEFAULT_KEY_PREFIX): string {
+  const p = prefix.replace(/^\/+/, '');
+  return p === '' || p.endsWith('/') ? p : `${p}/`;
+}
+
+/** `YYYY-MM-DD` of an instant, in UTC. */
+export function utcDate(at: Instant): string {
+  return new Date(toEpochMs(at)).toISOString().slice(0, 10);
+}
+
+export function buildObjectKey(parts: ObjectKeyParts): string {
+  const epochMs = 'epochMs' in parts ? parts.epochMs : parts.timestampMs;
+  if (!Number.isInteger(epochMs) || epochMs < 0 || epochMs > MAX_EPOCH_MS) throw new RangeError(`epoch ms out of range: ${epochMs}`);
+  if (!isAppName(parts.app)) throw new RangeError(`not a Heroku app name: ${JSON.stringify(parts.app)}`);
+  if (!isObjectId(parts.id)) throw new RangeError(`not a batch id (letters, digits, dashes): ${JSON.stringify(parts.id)}`);
+  return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${String(epochMs).padStart(EPOCH_DIGITS, '0')}-${parts.id}.gz`;
+}
+
+/** The parts of a key of this layout, or undefined for any other key (checked strictly). */
+export function parseObjectKey(key: string, prefix?: string): ParsedObjectKey | undefined {
+  const p = normalizePrefix(prefix);
+  if (!key.startsWith(p)) return undefined;
+  const parts = key.slice(p.length).split('/');
+  if (parts.length !== 5) return undefined;
+  const [app, yyyy, mm, dd, file] = parts as [string, string, string, string, string];
+  if (!isAppName(app) || !file.endsWith('.gz')) return undefined;
+  const dash = file.indexOf('-');
+  if (dash !== EPOCH_DIGITS) return undefined;
+  const digits = file.slice(0, EPOCH_DIGITS);
+  const id = file.slice(EPOCH_DIGITS + 1, -3);
+  if (!/^\d{13}$/.test(digits) || !isObjectId(id)) return undefined;
+  const epochMs = Number(digits);
+  const date = utcDate(epochMs);
+  // The day folders must be the key's own day: anything else was not written by this layout.
+  if (date !== `${yyyy}-${mm}-${dd}`) return undefined;
+  return { app, epochMs, id, date };
+}
+
+/** `<prefix><app>/`: every object of one app. */
+export function appPrefix(prefix: string | undefined, app: string): string {
+  return `${normalizePrefix(prefix)}${app}/`;
+}
+
+/**
+ * `<prefix><app>/YYYY/MM/DD/`: the objects of one app and UTC day. Two argument orders:
+ * `dayPrefix(prefix, app, 'YYYY-MM-DD')` and `dayPrefix(app, day, prefix?)` where day is a
+ * Date or epoch ms (any instant of the day) — told apart by the type of the second argument.
+ */
+export function dayPrefix(prefix: string, app: string, date: string): string;
+export function dayPrefix(app: string, day: Date | number, prefix?: string): string;
+export function dayPrefix(a: string, b: string | Date | number, c?: string): string {
+  if (typeof b === 'string') return dayPath(normalizePrefix(a), b, parseDay(c ?? ''));
+  return dayPath(normalizePrefix(c), a, toEpochMs(b));
+}
+
+/** The UTC days (`YYYY-MM-DD`) that the window [since, until) touches, oldest first. */
+export function daysBetween(since: Instant, until: Instant): string[] {
+  const start = toEpochMs(since);
+  const end = toEpochMs(until);
+  const days: string[] = [];
+  for (let day = start - (((start % DAY_MS) + DAY_MS) % DAY_MS); day < end; day += DAY_MS) days.push(utcDate(day));
+  return days;
+}
+
+/** The day prefixes of one app covering the window [since, until), oldest first. */
+export function dayPrefixesBetween(prefix: string | undefined, app: string, since: Instant, until: Instant): string[] {
+  const p = normalizePrefix(prefix);
+  return daysBetween(since, until).map((d) => dayPath(p, app, parseDay(d)));
+}
+
+function dayPath(prefix: string, app: string, epochMs: number): string {
+  const d = utcDate(epochMs);
+  return `${prefix}${app}/${d.slice(0, 4)}/${d.slice(5, 7)}/${d.slice(8, 10)}/`;
+}
+
+/** Midnight UTC of a `YYYY-MM-DD` date that exists. */
+function parseDay(date: string): number {
+  const m = DATE_PATTERN.exec(date);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || utcDate(ms) !== date) throw new RangeError(`not a date (YYYY-MM-DD, UTC): ${JSON.stringify(date)}`);
+  return ms;
+}
+
+function toEpochMs(at: Instant): number {
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : DATE_PATTERN.test(at) ? parseDay(at) : Date.parse(at);
+  if (!Number.isFinite(ms)) throw new RangeError(`not a time: ${String(at)}`);
+  return ms;
+}
