@@ -2,5 +2,6 @@
 // flags and help; each command's code loads when it runs.
 import type { Register } from './registry.js';
 import { register as config } from './config/index.js';
+import { register as logs } from './logs/index.js';
 
-export const groups: Register[] = [config];
+export const groups: Register[] = [config, logs];

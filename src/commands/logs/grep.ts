@@ -1,0 +1,95 @@
+// `raxx-ops logs grep PATTERN`: the runbook's `for key in $(aws s3 ls …); do aws s3 cp … - |
+// gunzip | grep …; done` as one concurrent, streaming search with output in time order.
+import { z } from 'zod';
+import { UsageError } from '../../lib/errors.js';
+import type { LineVisitor } from '../../lib/log-store.js';
+import { defineCommand } from '../command.js';
+import { logRecord, type LogRecord } from './record.js';
+import { scanWindow, unique, windowArgs, windowOf } from './shared.js';
+
+const flag = z.preprocess((v) => v === true, z.boolean());
+
+interface Found {
+  count: number;
+  lines: string[];
+  records: LogRecord[];
+}
+
+export default defineCommand({
+  args: z.object({
+    pattern: z.string({ error: 'a pattern is required' }),
+    ...windowArgs,
+    fixedStrings: flag,
+    ignoreCase: flag,
+    invertMatch: flag,
+    count: flag,
+    maxCount: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+  }),
+  async run(args, ctx) {
+    const { out } = ctx;
+    const apps = unique(args.app);
+    const window = windowOf(args, ctx);
+    const test = matcher(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
+    const invert = args.invertMatch;
+    const limit = args.maxCount ?? Infinity;
+    const counting = args.count;
+    const json = out.json;
+    const prefix = apps.length > 1 && !json;
+
+    const counts = new Map(apps.map((a) => [a, 0]));
+    let total = 0;
+
+    await scanWindow<Found>(
+      ctx,
+      { apps, window, concurrency: args.concurrency, verb: 'grep' },
+      (obj): LineVisitor<Found> => {
+        const found: Found = { count: 0, lines: [], records: [] };
+        return {
+          line(text) {
+            if (test(text) === invert) return;
+            found.count += 1;
+            if (!counting) {
+              if (json) found.records.push(logRecord(obj, text));
+              else found.lines.push(prefix ? `${obj.app}:${text}` : text);
+            }
+            // No object needs more than --max-count lines: the rest of its body is skipped.
+            if (found.count >= limit) return false;
+          },
+          result: () => found,
+        };
+      },
+      (obj, { value }) => {
+        const take = Math.min(value.count, limit - total);
+        total += take;
+        counts.set(obj.app, (counts.get(obj.app) ?? 0) + take);
+        if (!counting && take > 0) {
+          if (json) for (const r of value.records.slice(0, take)) out.record(r);
+          else out.raw(`${(take < value.lines.length ? value.lines.slice(0, take) : value.lines).join('\n')}\n`);
+        }
+        return total < limit;
+      },
+    );
+
+    if (counting) {
+      if (json) out.data({ count: total, apps: Object.fromEntries(counts) });
+      else if (apps.length === 1) out.line(String(total));
+      else for (const [app, n] of counts) out.line(`${app}:${n}`);
+    }
+    // Like grep: 0 when something was selected, 1 when nothing was.
+    return total > 0 ? 0 : 1;
+  },
+});
+
+export function matcher(pattern: string, opts: { fixed: boolean; ignoreCase: boolean }): (line: string) => boolean {
+  if (opts.fixed && !opts.ignoreCase) return (line) => line.includes(pattern);
+  const source = opts.fixed ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : pattern;
+  let re: RegExp;
+  try {
+    re = new RegExp(source, opts.ignoreCase ? 'i' : '');
+  } catch (err) {
+    throw new UsageError(`<pattern>: not a valid JavaScript regular expression: ${(err as Error).message}`, {
+      hint: 'escape special characters (\\. \\( \\[), or pass -F to search for the text as it is',
+    });
+  }
+  return (line) => re.test(line);
+}

@@ -1,0 +1,132 @@
+// What the logs commands share: flag schemas, the store, and the scan loop that reads a
+// window's objects concurrently and hands their results back in time order.
+import { z } from 'zod';
+import { appName } from '../../lib/config.js';
+import type { Context } from '../../lib/context.js';
+import { CheckFailedError } from '../../lib/errors.js';
+import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
+import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
+import { describeWindow, resolveWindow, type TimeWindow } from '../../lib/time-window.js';
+
+export const MAX_CONCURRENCY = 64;
+
+export const concurrency = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENCY, `at most ${MAX_CONCURRENCY} (the S3 client's socket pool)`);
+
+export const windowArgs = {
+  app: z.array(appName, { error: 'is required: name the app(s) to read with --app' }).min(1, 'is required: name the app(s) to read with --app'),
+  date: z.string().optional(),
+  since: z.string().optional(),
+  until: z.string().optional(),
+  concurrency: concurrency.default(MAX_CONCURRENCY),
+};
+
+export function windowOf(args: { date?: string | undefined; since?: string | undefined; until?: string | undefined }, ctx: Context): TimeWindow {
+  return resolveWindow(args, ctx.now());
+}
+
+export async function openStore(ctx: Context): Promise<LogStore> {
+  return new LogStore({
+    s3: await ctx.aws.s3(),
+    bucket: ctx.config.drain.bucket,
+    keyPrefix: ctx.config.drain.keyPrefix,
+    endpoint: ctx.aws.endpointOf('S3'),
+  });
+}
+
+export function unique(apps: string[]): string[] {
+  return [...new Set(apps)];
+}
+
+export interface ScanStats {
+  listed: number;
+  done: number;
+  bytes: number;
+  lines: number;
+  problems: number;
+}
+
+/**
+ * Read every object of the apps in the window (listing and downloading overlap), calling
+ * `each` in time order. `each` returns false to stop early; the downloads still running are
+ * then aborted and their bodies destroyed. Throws CheckFailedError when the window holds no
+ * object at all: most often a misspelt app or the wrong day.
+ */
+export async function scanWindow<R>(
+  ctx: Context,
+  opts: { apps: string[]; window: TimeWindow; concurrency: number; verb: string },
+  visitor: (obj: LogObject) => LineVisitor<R>,
+  each: (obj: LogObject, result: ScanResult<R>) => boolean | void,
+  /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
+  persist?: (obj: LogObject, result: ScanResult<R>) => Promise<void>,
+): Promise<ScanStats> {
+  const store = await openStore(ctx);
+  const stats: ScanStats = { listed: 0, done: 0, bytes: 0, lines: 0, problems: 0 };
+  let listing = true;
+  const progress = await ctx.out.progress(`${opts.verb}: listing ${opts.apps.join(', ')}`);
+  let shown = 0;
+  const show = (force = false) => {
+    const t = Date.now();
+    if (!force && t - shown < 100) return;
+    shown = t;
+    progress.update(`${opts.verb}: ${stats.done}/${stats.listed}${listing ? '+' : ''} objects, ${formatBytes(stats.bytes)}`);
+  };
+
+  async function* listed(): AsyncGenerator<LogObject> {
+    const sources = opts.apps.map((app) => store.list(app, opts.window, ctx.signal));
+    for await (const o of mergeSorted(sources, byTime)) {
+      stats.listed += 1;
+      yield o;
+    }
+    listing = false;
+  }
+
+  try {
+    const task = async (obj: LogObject, signal: AbortSignal) => {
+      const result = await store.scan(obj, signal, () => visitor(obj));
+      if (persist) await persist(obj, result);
+      return result;
+    };
+    const results = orderedPool(listed(), task, {
+      concurrency: opts.concurrency,
+      signal: ctx.signal,
+    });
+    for await (const { item, value } of results) {
+      stats.done += 1;
+      stats.bytes += value.bytes;
+      stats.lines += value.lines;
+      if (value.problem) {
+        stats.problems += 1;
+        ctx.out.warn(`${item.key}: ${value.problem}`);
+      }
+      show();
+      if (each(item, value) === false) break;
+    }
+  } catch (err) {
+    ctx.checkInterrupted();
+    throw err;
+  } finally {
+    progress.stop();
+  }
+  ctx.checkInterrupted();
+  if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
+  if (stats.listed === 0) {
+    throw new CheckFailedError(`no log objects for ${opts.apps.join(', ')} in ${describeWindow(opts.window)} (bucket ${ctx.config.drain.bucket})`, {
+      hint: `check the app name and the window; \`raxx-ops logs status --app ${opts.apps[0]} --days 7\` shows which days have objects`,
+    });
+  }
+  if (stats.problems > 0) ctx.out.warn(`${stats.problems} of ${stats.done} objects could not be read completely (listed above); the rest were read`);
+  ctx.out.debug(`${opts.verb}: ${stats.done} objects, ${formatBytes(stats.bytes)}, ${stats.lines} lines`);
+  return stats;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

@@ -1,0 +1,242 @@
+// `raxx-ops logs status`: the runbooks' "how to tell it's broken" from the bucket listing
+// alone (no GETs): per app and UTC day the objects, bytes, first and last object, the longest
+// silence, the minutes since the newest object, and a health.
+//
+// Silence: the time between consecutive objects of an app, across midnight; a silence counts
+// in full for every day it overlaps (a three-hour outage from 23:00 is critical on both days).
+// Before the first object of the oldest day listed, the silence is counted from that midnight.
+// Today is judged up to now: the time since the newest object is a silence that is still going.
+// A past day without any object is "missing" (critical); today is never missing, it is judged
+// by its silence, so a quiet first minute after midnight is not an alarm.
+import { z } from 'zod';
+import { CheckFailedError, UsageError } from '../../lib/errors.js';
+import type { LogObject } from '../../lib/log-store.js';
+import type { Output } from '../../lib/output.js';
+import { orderedPool } from '../../lib/ordered-pool.js';
+import { appName } from '../../lib/config.js';
+import { DAY_MS, iso, startOfDay, utcDate } from '../../lib/time-window.js';
+import { defineCommand } from '../command.js';
+import { concurrency, formatBytes, openStore, unique } from './shared.js';
+
+export type Health = 'healthy' | 'warning' | 'critical';
+
+export interface Silence {
+  minutes: number;
+  from: string;
+  to: string;
+  /** The silence runs up to now: nothing has arrived since `from`. */
+  ongoing: boolean;
+}
+
+export interface DayStatus {
+  day: string;
+  objects: number;
+  bytes: number;
+  first: string | null;
+  last: string | null;
+  longestSilence: Silence | null;
+  /** Only for today: minutes since the app's newest object (null when there is none). */
+  minutesSinceNewest: number | null;
+  partial: boolean;
+  health: Health;
+  reasons: string[];
+}
+
+export interface AppStatus {
+  app: string;
+  newest: string | null;
+  minutesSinceNewest: number | null;
+  health: Health;
+  days: DayStatus[];
+}
+
+const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
+
+export default defineCommand({
+  args: z.object({
+    app: z.array(appName).optional(),
+    days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2),
+    warnSilentMinutes: minutes('--warn-silent-minutes').optional(),
+    criticalSilentMinutes: minutes('--critical-silent-minutes').optional(),
+    concurrency: concurrency.default(16),
+  }),
+  async run(args, ctx) {
+    const { out, config } = ctx;
+    const apps = args.app && args.app.length > 0 ? unique(args.app) : config.apps;
+    const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;
+    const critical = args.criticalSilentMinutes ?? config.health.criticalSilentMinutes;
+    if (critical <= warn) {
+      throw new UsageError(`the critical threshold (${critical} min) must be above the warning threshold (${warn} min)`, {
+        hint: 'set --critical-silent-minutes above --warn-silent-minutes',
+      });
+    }
+    const now = ctx.now().getTime();
+    const today = startOfDay(now);
+    const days = Array.from({ length: args.days }, (_, i) => today - (args.days - 1 - i) * DAY_MS);
+
+    const store = await openStore(ctx);
+    const progress = await out.progress(`status: listing ${apps.length} app(s) × ${days.length} day(s)`);
+    const listed = new Map<string, LogObject[]>();
+    try {
+      const jobs = apps.flatMap((app) => days.map((day) => ({ app, day })));
+      let done = 0;
+      for await (const { item, value } of orderedPool(jobs, ({ app, day }, signal) => store.listDay(app, day, signal), { concurrency: args.concurrency, signal: ctx.signal })) {
+        listed.set(`${item.app}/${item.day}`, value);
+        progress.update(`status: listed ${++done}/${jobs.length} app-days`);
+      }
+    } catch (err) {
+      ctx.checkInterrupted();
+      throw err;
+    } finally {
+      progress.stop();
+    }
+
+    const statuses = apps.map((app) => assess(app, days.map((day) => ({ day, objects: listed.get(`${app}/${day}`) ?? [] })), { now, warn, critical }));
+    const worst = worstOf(statuses.map((s) => s.health));
+
+    if (out.json) {
+      out.data({ now: iso(now), thresholds: { warnSilentMinutes: warn, criticalSilentMinutes: critical }, health: worst, apps: statuses });
+    } else {
+      printTable(ctx.out, statuses);
+    }
+    if (worst === 'critical') {
+      const bad = statuses.filter((s) => s.health === 'critical').map((s) => s.app);
+      throw new CheckFailedError(`critical: ${bad.join(', ')}`, {
+        hint: 'the drain may be broken: check `raxx-ops drains list` and `raxx-ops drains test --app <app>`, and the receiver function\'s errors',
+      });
+    }
+  },
+});
+
+/** The health of one app's days, from object times alone (pure: tests feed it timelines). */
+export function assess(app: string, days: { day: number; objects: LogObject[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
+  const { now } = opts;
+  const times = days.flatMap((d) => d.objects.map((o) => o.time)).sort((a, b) => a - b);
+  const newest = times.length > 0 ? times[times.length - 1]! : undefined;
+  const sinceNewest = newest === undefined ? null : Math.max(0, Math.floor((now - newest) / 60_000));
+  const firstDay = days[0]?.day ?? startOfDay(now);
+
+  const result: DayStatus[] = days.map(({ day, objects }) => {
+    const end = day + DAY_MS;
+    const isToday = now >= day && now < end;
+    const own = objects.map((o) => o.time).sort((a, b) => a - b);
+    // The silence around this day: from the object before it (or the oldest midnight listed)
+    // through its objects to the next object after it (or now).
+    const before = lastBefore(times, day) ?? firstDay;
+    const after = firstAtOrAfter(times, end);
+    const points = [before, ...own, after ?? Math.max(now, own[own.length - 1] ?? before)];
+    let longest: Silence | null = null;
+    for (let i = 1; i < points.length; i++) {
+      const from = points[i - 1]!;
+      const to = points[i]!;
+      const gap = to - from;
+      if (gap > 0 && (!longest || gap / 60_000 > longest.minutes)) {
+        longest = { minutes: Math.floor(gap / 60_000), from: iso(from), to: iso(to), ongoing: i === points.length - 1 && after === undefined };
+      }
+    }
+    const reasons: string[] = [];
+    let health: Health = 'healthy';
+    if (!isToday && own.length === 0) {
+      health = 'critical';
+      reasons.push('missing day: no objects');
+    }
+    if (longest && longest.minutes > opts.critical) {
+      health = 'critical';
+      reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.critical)})`);
+    } else if (longest && longest.minutes > opts.warn) {
+      if (health === 'healthy') health = 'warning';
+      reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.warn)})`);
+    }
+    return {
+      day: utcDate(day),
+      objects: objects.length,
+      bytes: objects.reduce((n, o) => n + o.size, 0),
+      first: own.length > 0 ? iso(own[0]!) : null,
+      last: own.length > 0 ? iso(own[own.length - 1]!) : null,
+      longestSilence: longest,
+      minutesSinceNewest: isToday ? sinceNewest : null,
+      partial: isToday,
+      health,
+      reasons,
+    };
+  });
+  return {
+    app,
+    newest: newest === undefined ? null : iso(newest),
+    minutesSinceNewest: sinceNewest,
+    health: worstOf(result.map((d) => d.health)),
+    days: result,
+  };
+}
+
+function lastBefore(sorted: number[], t: number): number | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? sorted[lo - 1] : undefined;
+}
+
+function firstAtOrAfter(sorted: number[], t: number): number | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo];
+}
+
+function worstOf(hs: Health[]): Health {
+  return hs.includes('critical') ? 'critical' : hs.includes('warning') ? 'warning' : 'healthy';
+}
+
+export function formatMinutes(m: number): string {
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  const r = m % 60;
+  if (h < 48) return r ? `${h} h ${r} min` : `${h} h`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+function printTable(out: Output, statuses: AppStatus[]): void {
+  const c = out.color;
+  const time = (s: string | null) => (s ? s.slice(11, 19) : '-');
+  const rows: string[][] = [['APP', 'DAY', 'OBJECTS', 'BYTES', 'FIRST', 'LAST', 'LONGEST SILENCE', 'SINCE NEWEST', 'HEALTH']];
+  const healths: Health[] = [];
+  for (const s of statuses) {
+    for (const d of s.days) {
+      const silence = d.longestSilence ? `${formatMinutes(d.longestSilence.minutes)} from ${d.longestSilence.from.slice(0, 16).replace('T', ' ')}${d.longestSilence.ongoing ? ' (ongoing)' : ''}` : '-';
+      rows.push([
+        s.app,
+        d.day + (d.partial ? '*' : ''),
+        String(d.objects),
+        formatBytes(d.bytes),
+        time(d.first),
+        time(d.last),
+        silence,
+        d.minutesSinceNewest === null ? '-' : formatMinutes(d.minutesSinceNewest),
+        d.health + (d.reasons.length ? `: ${d.reasons.join('; ')}` : ''),
+      ]);
+      healths.push(d.health);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  rows.forEach((r, n) => {
+    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
+    if (n === 0) {
+      out.line(c.dim(cells.join('  ')));
+      return;
+    }
+    const h = healths[n - 1]!;
+    const last = cells.length - 1;
+    cells[0] = c.app(r[0]!) + ' '.repeat(widths[0]! - r[0]!.length);
+    cells[last] = h === 'healthy' ? c.ok(cells[last]!) : h === 'warning' ? c.warn(cells[last]!) : c.bad(cells[last]!);
+    out.line(cells.join('  '));
+  });
+  out.line(c.dim('* today, up to now (UTC)'));
+}

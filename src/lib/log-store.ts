@@ -1,0 +1,309 @@
+// The drain bucket as the `logs` commands read it: list the objects of a time window (pruned
+// by the <epoch_ms> in their keys, before any GET) and stream each object's lines through
+// gunzip. The key layout and the syslog line format belong to the receiver package; this
+// module only reads them.
+//
+// S3 facts this relies on (FACTS.md): small objects are round-trip bound, so throughput is
+// concurrency over kept-alive sockets; a GetObject body never consumed holds its socket, so
+// every body is consumed or destroyed, on success, error, abort and early stop alike.
+import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, gunzipSync } from 'node:zlib';
+import { dayPrefix, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { awsError } from './aws.js';
+import { InterruptedError, ServiceError } from './errors.js';
+import { getObjectFast, type ObjectGetter } from './s3-get.js';
+import { daysOf, iso, type TimeWindow } from './time-window.js';
+
+export interface LogObject {
+  app: string;
+  key: string;
+  /** The object's time: the <epoch_ms> of its key (the batch's first message). */
+  time: number;
+  size: number;
+}
+
+export interface StoreOptions {
+  s3: S3Client;
+  bucket: string;
+  keyPrefix: string;
+  /** For messages: where S3 is ("http://127.0.0.1:5000", "the us-east-1 public endpoint"). */
+  endpoint: string;
+}
+
+/** What reading one object gave. `problem` is set when it could not be read completely. */
+export interface ScanResult<R> {
+  value: R;
+  lines: number;
+  /** Compressed bytes read from S3. */
+  bytes: number;
+  problem?: string;
+}
+
+/** Receives an object's lines in order; returns false to stop reading early. */
+export interface LineVisitor<R> {
+  line(text: string): boolean | void;
+  result(): R;
+}
+
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNREFUSED', 'EAI_AGAIN', 'TimeoutError', 'RequestTimeout', 'InternalError', 'SlowDown', 'ServiceUnavailable']);
+
+/** Objects by time, then key: the order `logs` prints in. */
+export function byTime(a: LogObject, b: LogObject): number {
+  return a.time - b.time || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** Bodies up to this size are gunzipped in one call; larger ones are streamed. */
+const INLINE_BYTES = 1024 * 1024;
+
+/** Cuts text into lines for a visitor; remembers a partial last line between pushes. */
+class LineSplitter<R> {
+  count = 0;
+  stopped = false;
+  private carry = '';
+  constructor(private readonly visitor: LineVisitor<R>) {}
+
+  /** False once the visitor asked to stop. */
+  push(chunk: string): boolean {
+    if (this.stopped) return false;
+    const text = this.carry === '' ? chunk : this.carry + chunk;
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+      this.count += 1;
+      if (this.visitor.line(text.slice(from, nl)) === false) {
+        this.stopped = true;
+        return false;
+      }
+      from = nl + 1;
+    }
+    this.carry = text.slice(from);
+    return true;
+  }
+
+  /** A last line without a newline is still a line, as for grep. */
+  end(rest = ''): void {
+    if (this.stopped) return;
+    const last = this.carry + rest;
+    this.carry = '';
+    if (last !== '') {
+      this.count += 1;
+      if (this.visitor.line(last) === false) this.stopped = true;
+    }
+  }
+}
+
+export class LogStore {
+  readonly bucket: string;
+  private readonly s3: S3Client;
+  private readonly keyPrefix: string;
+  private readonly endpoint: string;
+  /** Keys under a day prefix that are not the receiver's layout (skipped, counted). */
+  foreignKeys = 0;
+  private getter: Promise<ObjectGetter | undefined> | undefined;
+
+  constructor(opts: StoreOptions) {
+    this.s3 = opts.s3;
+    this.bucket = opts.bucket;
+    this.keyPrefix = opts.keyPrefix;
+    this.endpoint = opts.endpoint;
+  }
+
+  /**
+   * The objects of one app inside a window, oldest first. Lists only the day prefixes the
+   * window touches, starts after the window's first millisecond, stops at its end, and asks
+   * for the next page while the caller works on this one.
+   */
+  async *list(app: string, window: TimeWindow, signal: AbortSignal): AsyncGenerator<LogObject> {
+    for (const day of daysOf(window)) {
+      const prefix = dayPrefix(app, new Date(day), this.keyPrefix);
+      // Keys are `<prefix><13-digit epoch_ms>-<id>.gz`, so they sort by time and every key of
+      // the window's first millisecond sorts after `<prefix><start>`.
+      const startAfter = window.start > day ? `${prefix}${String(window.start).padStart(13, '0')}` : undefined;
+      let page = this.listPage(prefix, startAfter, undefined, signal);
+      for (;;) {
+        const res = await page;
+        const token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        let next: Promise<ListObjectsV2CommandOutput> | undefined;
+        if (token) {
+          next = this.listPage(prefix, undefined, token, signal);
+          next.catch(() => undefined);
+        }
+        let past = false;
+        for (const o of res.Contents ?? []) {
+          const obj = this.toObject(app, o.Key, o.Size);
+          if (!obj) continue;
+          if (obj.time >= window.end) {
+            past = true;
+            break;
+          }
+          if (obj.time >= window.start) yield obj;
+        }
+        if (past || !next) break;
+        page = next;
+      }
+    }
+  }
+
+  /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
+  async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
+    const objects: LogObject[] = [];
+    for await (const o of this.list(app, { start: day, end: day + 86_400_000 }, signal)) objects.push(o);
+    return objects;
+  }
+
+  private toObject(app: string, key: string | undefined, size: number | undefined): LogObject | undefined {
+    if (!key) return undefined;
+    const parsed = parseObjectKey(key, this.keyPrefix);
+    if (!parsed || parsed.app !== app) {
+      this.foreignKeys += 1;
+      return undefined;
+    }
+    return { app, key, time: parsed.epochMs, size: size ?? 0 };
+  }
+
+  private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListObjectsV2CommandOutput> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    try {
+      return await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      throw this.failure(err, 'ListObjectsV2', signal);
+    }
+  }
+
+  /**
+   * Stream one object through gunzip and hand its lines to a visitor. An empty or corrupt
+   * object, or one deleted since the listing, is not an error: the lines read before the
+   * problem count and `problem` says what happened. A connection that breaks mid-body is
+   * retried once with a fresh visitor. S3 refusing the request throws (exit 4).
+   */
+  async scan<R>(obj: LogObject, signal: AbortSignal, visitor: () => LineVisitor<R>): Promise<ScanResult<R>> {
+    for (let attempt = 1; ; attempt++) {
+      const v = visitor();
+      try {
+        return await this.scanOnce(obj, signal, v);
+      } catch (err) {
+        if (signal.aborted) throw new InterruptedError();
+        const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name ?? '';
+        if (attempt < 2 && TRANSIENT.has(code)) continue;
+        throw this.failure(err, `GetObject ${obj.key}`, signal);
+      }
+    }
+  }
+
+  private async scanOnce<R>(obj: LogObject, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
+    if (obj.size === 0) return { value: visitor.result(), lines: 0, bytes: 0, problem: 'empty object (0 bytes)' };
+    let body: Readable;
+    try {
+      body = await this.get(obj.key, signal);
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NoSuchKey' && !signal.aborted) return { value: visitor.result(), lines: 0, bytes: 0, problem: 'deleted since it was listed (NoSuchKey)' };
+      throw err;
+    }
+    const lines = new LineSplitter(visitor);
+    let bytes = 0;
+    let problem: string | undefined;
+    const destroy = () => body.destroy();
+    signal.addEventListener('abort', destroy, { once: true });
+    try {
+      // Drain batches are small (Logplex aims at ~100 KB): read the body whole and gunzip it
+      // in one call, which costs far less than a zlib stream per object. A body past
+      // INLINE_BYTES (or one that fails to inflate whole) is streamed, so memory stays
+      // bounded by the window of objects in flight whatever their size.
+      const chunks: Buffer[] = [];
+      const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      let ended = false;
+      while (bytes <= INLINE_BYTES) {
+        const next = await it.next();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        chunks.push(next.value);
+        bytes += next.value.length;
+      }
+      let inline: Buffer | undefined;
+      if (ended) {
+        try {
+          inline = gunzipSync(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+        } catch {
+          inline = undefined; // read it again as a stream below, to keep the lines before the damage
+        }
+      }
+      if (inline) {
+        lines.push(inline.toString('utf8'));
+        lines.end();
+      } else {
+        const rest = ended
+          ? undefined
+          : (async function* () {
+              for (;;) {
+                const next = await it.next();
+                if (next.done) return;
+                bytes += next.value.length;
+                yield next.value;
+              }
+            })();
+        const gunzip = createGunzip();
+        const source = Readable.from((async function* () {
+          yield* chunks;
+          if (rest) yield* rest;
+        })());
+        source.on('error', (err) => gunzip.destroy(err));
+        source.pipe(gunzip);
+        const decoder = new StringDecoder('utf8');
+        try {
+          for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+            if (!lines.push(decoder.write(chunk))) break;
+          }
+          lines.end(decoder.end());
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const code = (err as { code?: string }).code ?? '';
+          if (!code.startsWith('Z_')) throw err;
+          problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count} line${lines.count === 1 ? '' : 's'} before that were read`;
+        } finally {
+          source.destroy();
+          gunzip.destroy();
+        }
+      }
+      if (!lines.stopped && !problem && lines.count === 0) problem = 'empty object (no lines)';
+      return { value: visitor.result(), lines: lines.count, bytes, ...(problem ? { problem } : {}) };
+    } finally {
+      signal.removeEventListener('abort', destroy);
+      // Whatever happened, give the socket back: a body left unread starves the pool.
+      if (!body.readableEnded) destroy();
+    }
+  }
+
+  /** The object's body: the lean signed GET when the client allows it, else the SDK's. */
+  private async get(key: string, signal: AbortSignal): Promise<Readable> {
+    this.getter ??= getObjectFast(this.s3, this.bucket).catch(() => undefined);
+    const fast = await this.getter;
+    if (fast) return (await fast(key, signal)).body;
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+    return res.Body as Readable;
+  }
+
+  private failure(err: unknown, action: string, signal: AbortSignal): Error {
+    if (signal.aborted) return new InterruptedError();
+    const name = (err as { name?: string }).name;
+    if (name === 'NoSuchBucket') {
+      return new ServiceError('S3', `bucket ${this.bucket} does not exist at ${this.endpoint}`, {
+        code: name,
+        hint: 'check drain.bucket (`raxx-ops config show`), --env and --region',
+        cause: err,
+      });
+    }
+    return awsError(err, 'S3', action, this.endpoint);
+  }
+}
+
+export function describeObject(o: LogObject): string {
+  return `${o.key} (${iso(o.time)})`;
+}

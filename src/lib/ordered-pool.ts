@@ -1,0 +1,121 @@
+// Run an async function over a stream of items with bounded concurrency and yield the results
+// in the items' order. Memory stays bounded: at most `concurrency` tasks run, and at most
+// `window` results (running or finished but not yet yielded) exist at once, so a slow head
+// item never lets the rest run away.
+import { setMaxListeners } from 'node:events';
+
+export interface OrderedPoolOptions {
+  concurrency: number;
+  /** Items started but not yet yielded (≥ concurrency); default 2 × concurrency. */
+  window?: number;
+  /** Aborting stops starting new work and aborts the running tasks' signal. */
+  signal?: AbortSignal;
+}
+
+interface Slot<T, R> {
+  item: T;
+  settled: boolean;
+  ok: boolean;
+  value?: R;
+  error?: unknown;
+  done: Promise<void>;
+}
+
+/**
+ * Yields `{ item, value }` in source order. A task's rejection is thrown when its turn comes.
+ * Leaving early (break, throw, a rejection) aborts the running tasks and waits for them to
+ * settle, so nothing they hold (sockets, streams) outlives the loop.
+ */
+export async function* orderedPool<T, R>(
+  source: AsyncIterable<T> | Iterable<T>,
+  task: (item: T, signal: AbortSignal) => Promise<R>,
+  opts: OrderedPoolOptions,
+): AsyncGenerator<{ item: T; value: R }> {
+  const concurrency = Math.max(1, Math.floor(opts.concurrency));
+  const window = Math.max(concurrency, opts.window ?? concurrency * 2);
+  const local = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, local.signal]) : local.signal;
+  // Every running task listens on it (one request each): that is not a leak.
+  setMaxListeners(0, signal);
+  const it = Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : toAsync(source as Iterable<T>);
+  const queue: Slot<T, R>[] = [];
+  let running = 0;
+  let exhausted = false;
+  let wake: (() => void) | undefined;
+
+  const start = (item: T) => {
+    const slot = { item, settled: false, ok: false } as Slot<T, R>;
+    running += 1;
+    slot.done = task(item, signal).then(
+      (value) => {
+        slot.ok = true;
+        slot.value = value;
+      },
+      (error: unknown) => {
+        slot.error = error;
+      },
+    ).finally(() => {
+      slot.settled = true;
+      running -= 1;
+      wake?.();
+    });
+    queue.push(slot);
+  };
+
+  try {
+    for (;;) {
+      while (!exhausted && running < concurrency && queue.length < window) {
+        if (signal.aborted) throw signal.reason ?? new Error('aborted');
+        const next = await it.next();
+        if (next.done) exhausted = true;
+        else start(next.value);
+      }
+      const head = queue[0];
+      if (!head) return;
+      if (!head.settled) {
+        // Wake on any settlement: a finished task frees a slot to start the next item.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      queue.shift();
+      if (!head.ok) throw head.error;
+      yield { item: head.item, value: head.value as R };
+    }
+  } finally {
+    local.abort(new Error('stopped'));
+    await Promise.allSettled(queue.map((s) => s.done));
+    await it.return?.();
+  }
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** Merge sources that are each sorted by `compare` into one sorted stream. */
+export async function* mergeSorted<T>(sources: AsyncIterable<T>[], compare: (a: T, b: T) => number): AsyncGenerator<T> {
+  if (sources.length === 1) {
+    yield* sources[0]!;
+    return;
+  }
+  const its = sources.map((s) => s[Symbol.asyncIterator]());
+  const heads = await Promise.all(its.map((i) => i.next()));
+  try {
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i]!;
+        if (h.done) continue;
+        if (best < 0 || compare(h.value, (heads[best] as IteratorYieldResult<T>).value) < 0) best = i;
+      }
+      if (best < 0) return;
+      yield (heads[best] as IteratorYieldResult<T>).value;
+      heads[best] = await its[best]!.next();
+    }
+  } finally {
+    await Promise.allSettled(its.map((i) => i.return?.()));
+  }
+}

@@ -1,0 +1,83 @@
+// Bad input to the logs commands: a clear message, a hint, the right exit code, no stdout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { runCli } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { batch, createDrainBucket, put } from './fixtures.js';
+
+const now = () => new Date('2025-06-02T12:00:00Z');
+
+describe('logs: bad input without S3 (exit 2)', () => {
+  const cases: { name: string; argv: string[]; stderr: RegExp }[] = [
+    { name: 'bad date', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--date', '2025-13-01'], stderr: /--date: "2025-13-01" is not a date/ },
+    { name: 'bad regex', argv: ['logs', 'grep', 'status=(5', '--app', 'raxx-api-prod'], stderr: /<pattern>: not a valid JavaScript regular expression/ },
+    { name: '--since after --until', argv: ['logs', 'fetch', '--app', 'raxx-api-prod', '--since', '2025-06-02T10:00:00Z', '--until', '2025-06-02T09:00:00Z'], stderr: /--since .* is not before --until/ },
+    { name: 'bad --since', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--since', 'soon'], stderr: /--since: "soon" is not a time/ },
+    { name: 'grep without --app', argv: ['logs', 'grep', 'x'], stderr: /--app: is required/ },
+    { name: 'fetch without --app', argv: ['logs', 'fetch'], stderr: /--app: is required/ },
+    { name: 'invalid app name', argv: ['logs', 'grep', 'x', '--app', 'Raxx_API'], stderr: /--app: not a valid Heroku app name/ },
+    { name: 'concurrency out of range', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--concurrency', '500'], stderr: /--concurrency: at most 64/ },
+    { name: 'max-count not a number', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '-m', 'lots'], stderr: /--max-count: / },
+    { name: 'status thresholds upside down', argv: ['logs', 'status', '--warn-silent-minutes', '60', '--critical-silent-minutes', '30'], stderr: /critical threshold \(30 min\) must be above the warning threshold/ },
+    { name: 'status days zero', argv: ['logs', 'status', '--days', '0'], stderr: /--days: must be at least 1/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → 2`, async () => {
+      const r = await runCli(c.argv, { now, env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' } });
+      expect(r.stderr).toMatch(c.stderr);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/hint:/);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
+
+describe.skipIf(!motoAvailable)('logs: bad input against moto', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = await createDrainBucket(moto.env);
+    await put(aws, [batch('raxx-api-prod', Date.parse('2025-06-02T08:00:00Z'), ['hello'])]);
+  });
+
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+
+  it('an app with no objects (a misspelt name): a clear message, exit 1', async () => {
+    const r = await runCli(['logs', 'grep', 'hello', '--app', 'raxx-api-prd', '--date', '2025-06-02'], { env: moto.env, now });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no log objects for raxx-api-prd in 2025-06-02T00:00:00Z → 2025-06-03T00:00:00Z/);
+    expect(r.stderr).toMatch(/hint: .*logs status --app raxx-api-prd/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a missing bucket → 4, naming the bucket', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'raxx-cfg-'));
+    const cfg = join(dir, 'raxx-ops.json');
+    await writeFile(cfg, JSON.stringify({ drain: { bucket: 'raxx-no-such-bucket' } }));
+    for (const argv of [
+      ['logs', 'grep', 'x', '--app', 'raxx-api-prod'],
+      ['logs', 'fetch', '--app', 'raxx-api-prod'],
+      ['logs', 'status', '--app', 'raxx-api-prod'],
+    ]) {
+      const r = await runCli(['--config', cfg, ...argv], { env: moto.env, now });
+      expect(r.code, argv.join(' ')).toBe(4);
+      expect(r.stderr).toMatch(/bucket raxx-no-such-bucket does not exist/);
+      expect(r.stderr).toMatch(/hint: .*drain\.bucket/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('S3 unreachable → 4 with a hint about the endpoint', async () => {
+    const r = await runCli(['logs', 'grep', 'x', '--app', 'raxx-api-prod'], { env: { ...moto.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, now });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/cannot reach S3 at http:\/\/127\.0\.0\.1:9/);
+  });
+});

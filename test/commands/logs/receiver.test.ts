@@ -1,0 +1,69 @@
+// The whole path: Logplex batches POSTed to the receiver's HTTP server (the Lambda handler
+// behind node:http) land in moto, and `logs grep` / `logs status` read them back.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiverServer, type ReceiverServer } from '@raxx/log-drain-receiver/serve';
+import { frame } from '@raxx/log-drain-receiver/logplex';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { runCli } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { createDrainBucket, BUCKET, syslog } from './fixtures.js';
+
+const TOKEN = 'd.4b7a51f2-3c1e-4d59-9a8e-0f6c2d1b7e93';
+const APP = 'raxx-api-prod';
+const T0 = Date.parse('2025-06-02T09:00:00Z');
+
+describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let receiver: ReceiverServer;
+  const sent: string[][] = [];
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = await createDrainBucket(moto.env);
+    receiver = await startReceiverServer({ handlerDeps: { s3: await aws.s3(), bucket: BUCKET, tokens: () => ({ current: TOKEN }), log: () => undefined } });
+    for (let b = 0; b < 6; b++) {
+      const lines = Array.from({ length: 4 }, (_, i) => syslog(T0 + b * 5 * 60_000 + i * 1000, `batch ${b} line ${i}${i === 2 ? ' status=503' : ''}`, { source: 'heroku', dyno: 'router' }));
+      sent.push(lines.map((l) => l.trimEnd()));
+      const res = await fetch(`${receiver.url}/?app=${APP}&token=${TOKEN}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/logplex-1', 'logplex-msg-count': '4', 'logplex-frame-id': `${String(b).padStart(2, '0')}${'a'.repeat(30)}` },
+        body: frame(lines),
+      });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+    aws?.destroy();
+    await moto?.stop();
+  });
+
+  it('grep finds the lines the drain delivered, in the order they were sent', async () => {
+    const r = await runCli(['logs', 'grep', 'status=503', '--app', APP, '--date', '2025-06-02', '--json'], { env: moto.env, now: () => new Date(T0 + 60 * 60_000) });
+    expect(r.code).toBe(0);
+    const records = r.records<{ message: string; source: string; dyno: string; timestamp: string; key: string; line: string }>();
+    expect(records.map((x) => x.message)).toEqual(sent.map((_, b) => `batch ${b} line 2 status=503`));
+    expect(records[0]).toMatchObject({ source: 'heroku', dyno: 'router', timestamp: '2025-06-02T09:00:02+00:00' });
+    // The receiver keys a batch by its first message's time.
+    expect(records[0]!.key).toContain(`/2025/06/02/${T0}-`);
+    expect(records[0]!.line).toMatch(/^\d+ <190>1 2025-06-02T09:00:02\+00:00 host heroku router - batch 0 line 2 status=503$/);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+  });
+
+  it('fetch prints every delivered line; status sees the objects', async () => {
+    const now = () => new Date(T0 + 30 * 60_000);
+    const f = await runCli(['logs', 'fetch', '--app', APP, '--since', '1h'], { env: moto.env, now });
+    expect(f.code).toBe(0);
+    expect(f.stdout.trimEnd().split('\n').map((l) => l.replace(/^\d+ /, ''))).toEqual(sent.flat());
+    const s = await runCli(['logs', 'status', '--app', APP, '--days', '1', '--json'], { env: moto.env, now });
+    expect(s.code).toBe(1);
+    const day = s.json<{ apps: { days: { objects: number; health: string; minutesSinceNewest: number }[] }[] }>().apps[0]!.days[0]!;
+    // 09:00 to 09:25, now 09:30; but 00:00 to 09:00 was silent (nothing listed before it).
+    expect(day.objects).toBe(6);
+    expect(day.minutesSinceNewest).toBe(5);
+    expect(day.health).toBe('critical');
+    expect(f.stdout + f.stderr + s.stdout + s.stderr).not.toContain(TOKEN);
+  });
+});

@@ -1,0 +1,108 @@
+// The lean GetObject signs exactly as the SDK's own SigV4 signer does, goes through the
+// client's request handler, and maps S3 errors like the SDK.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createHash, createHmac } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createAwsClients } from '../../src/lib/aws.js';
+import { getObjectFast, S3HttpError } from '../../src/lib/s3-get.js';
+
+type Source = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: Source) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
+
+class NodeSha256 {
+  private h;
+  constructor(secret?: Source) {
+    this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
+  }
+  update(d: Source) {
+    this.h.update(bytes(d));
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+interface Captured {
+  method: string;
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  headers: Record<string, string>;
+}
+
+async function clientWith(env: Record<string, string>, respond: (req: Captured) => { statusCode: number; body: string }) {
+  const aws = createAwsClients({ region: 'us-east-1', env });
+  const s3 = await aws.s3();
+  const seen: Captured[] = [];
+  const handler = s3.config.requestHandler as unknown as { handle: (req: Captured) => Promise<unknown> };
+  handler.handle = async (req: Captured) => {
+    seen.push(req);
+    const r = respond(req);
+    return { response: { statusCode: r.statusCode, headers: { 'content-length': String(r.body.length) }, body: Readable.from([Buffer.from(r.body)]) } };
+  };
+  return { aws, s3, seen };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('getObjectFast', () => {
+  const keys = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', AWS_SESSION_TOKEN: 'session-token-example' };
+
+  it('signs like the SDK (virtual-hosted on AWS, with a session token)', async () => {
+    vi.useFakeTimers({ now: new Date('2025-06-02T10:11:12Z'), toFake: ['Date'] });
+    const { aws, s3, seen } = await clientWith(keys, () => ({ statusCode: 200, body: 'gz' }));
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    expect(get).toBeDefined();
+    const key = 'logs/raxx-api-prod/2025/06/02/1748858400000-0A1B (x)!.gz';
+    const res = await get!(key, new AbortController().signal);
+    let body = '';
+    for await (const c of res.body) body += String(c);
+    expect(body).toBe('gz');
+    const req = seen[0]!;
+    expect(req).toMatchObject({ method: 'GET', protocol: 'https:', hostname: 'raxx-heroku-logs-prod.s3.us-east-1.amazonaws.com' });
+    expect(req.path).toBe('/logs/raxx-api-prod/2025/06/02/1748858400000-0A1B%20%28x%29%21.gz');
+
+    const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY, sessionToken: keys.AWS_SESSION_TOKEN }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+    const expected = await signer.sign(
+      { method: 'GET', protocol: 'https:', hostname: req.hostname, path: req.path, query: {}, headers: { host: req.hostname, 'x-amz-content-sha256': req.headers['x-amz-content-sha256']! } },
+      { signingDate: new Date('2025-06-02T10:11:12Z') },
+    );
+    expect(req.headers.authorization).toBe(expected.headers.authorization);
+    expect(req.headers['x-amz-security-token']).toBe(keys.AWS_SESSION_TOKEN);
+    aws.destroy();
+  });
+
+  it('uses path style and the port for a local endpoint', async () => {
+    const { aws, s3, seen } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: '' }));
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    await get!('logs/a.gz', new AbortController().signal);
+    expect(seen[0]).toMatchObject({ protocol: 'http:', hostname: '127.0.0.1', port: 4566, path: '/raxx-heroku-logs-prod/logs/a.gz' });
+    expect(seen[0]!.headers.host).toBe('127.0.0.1:4566');
+    aws.destroy();
+  });
+
+  it('maps S3 error bodies to named errors and retries 5xx', async () => {
+    let calls = 0;
+    const { aws, s3 } = await clientWith(keys, () => {
+      calls += 1;
+      return calls === 1 ? { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' } : { statusCode: 404, body: '<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>' };
+    });
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const err = await get!('logs/x.gz', new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(S3HttpError);
+    expect(err).toMatchObject({ name: 'NoSuchKey', message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+    expect(calls).toBe(2);
+    aws.destroy();
+  });
+
+  it('leaves FIPS endpoints to the SDK', async () => {
+    const { aws, s3 } = await clientWith(keys, () => ({ statusCode: 200, body: '' }));
+    (s3.config as unknown as { useFipsEndpoint: () => Promise<boolean> }).useFipsEndpoint = async () => true;
+    expect(await getObjectFast(s3, 'raxx-heroku-logs-prod')).toBeUndefined();
+    aws.destroy();
+  });
+});
