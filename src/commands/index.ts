@@ -2,6 +2,7 @@
 // flags and help; each command's code loads when it runs.
 import type { Register } from './registry.js';
 import { register as config } from './config/index.js';
+import { register as drains } from './drains/index.js';
 import { register as logs } from './logs/index.js';
 
-export const groups: Register[] = [config, logs];
+export const groups: Register[] = [config, drains, logs];

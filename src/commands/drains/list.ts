@@ -1,0 +1,51 @@
+// `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
+// marked current / stale / foreign / addon and every token masked.
+import { z } from 'zod';
+import { readDrainUrl } from '../../lib/drain-settings.js';
+import { describeDrain } from '../../lib/drains.js';
+import { PartialFailureError } from '../../lib/errors.js';
+import { maskUrl } from '../../lib/secrets.js';
+import { defineCommand } from '../command.js';
+import { appsFlag, failuresOf, listClassified, plural, resolveApps } from './shared.js';
+
+export default defineCommand({
+  args: z.object({ app: appsFlag }),
+  async run(args, ctx) {
+    const { out } = ctx;
+    const apps = resolveApps(args.app, ctx);
+    const drainUrl = await readDrainUrl(ctx);
+    const heroku = await ctx.heroku();
+    const results = await listClassified(ctx, heroku, apps, drainUrl);
+
+    if (out.json) {
+      out.data({
+        apps: results.map((r) =>
+          r.ok
+            ? { app: r.app, desired: r.value.desired ? maskUrl(r.value.desired) : null, drains: r.value.drains.map(describeDrain) }
+            : { app: r.app, error: r.error.message },
+        ),
+      });
+    } else {
+      const c = out.color;
+      for (const r of results) {
+        if (!r.ok) {
+          out.line(`${c.app(r.app)}  ${c.bad('error')} ${r.error.message}`);
+          continue;
+        }
+        const { drains } = r.value;
+        const current = drains.some((d) => d.class === 'current');
+        out.line(`${c.app(r.app)}  ${plural(drains.length, 'drain')}${current ? '' : `  ${c.warn('not wired (no current drain)')}`}`);
+        for (const d of drains) {
+          const v = describeDrain(d);
+          const cls = d.class === 'current' ? c.ok(v.class) : d.class === 'stale' ? c.warn(v.class) : c.dim(v.class);
+          const extra = [v.reason, v.addon ? `add-on ${v.addon}` : undefined].filter(Boolean).join(', ');
+          out.line(`  ${cls.padEnd(8 + cls.length - v.class.length)} ${v.id}  ${v.created_at}  ${v.url}${extra ? `  ${c.dim(`(${extra})`)}` : ''}`);
+        }
+      }
+    }
+    const failures = failuresOf(results);
+    if (failures.length > 0) {
+      throw new PartialFailureError(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures);
+    }
+  },
+});

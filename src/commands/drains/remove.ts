@@ -1,0 +1,110 @@
+// `raxx-ops drains remove`: the runbook's `heroku drains:remove` loops. --stale cleans up,
+// --all is the emergency stop (every drain to the receiver), --id removes one drain. Add-on
+// drains are never removed here (only removing the add-on does that).
+import { z } from 'zod';
+import { readDrainUrl } from '../../lib/drain-settings.js';
+import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
+import { PartialFailureError, UsageError } from '../../lib/errors.js';
+import { maskUrl } from '../../lib/secrets.js';
+import { defineCommand } from '../command.js';
+import { appsFlag, deleteDrain, failuresOf, forEachApp, listClassified, plural, resolveApps, type Outcome } from './shared.js';
+
+const Args = z
+  .object({
+    app: appsFlag,
+    stale: z.boolean().optional(),
+    all: z.boolean().optional(),
+    includeForeign: z.boolean().optional(),
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'not a drain id').optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    const chosen = [v.stale, v.all, v.id !== undefined].filter(Boolean).length;
+    if (chosen !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['stale'], message: 'choose exactly one of --stale, --all or --id ID' });
+    } else if (v.includeForeign && !v.all) {
+      ctx.addIssue({ code: 'custom', path: ['includeForeign'], message: 'only goes with --all' });
+    }
+  });
+
+export default defineCommand({
+  args: Args,
+  async run(args, ctx) {
+    const { out } = ctx;
+    const c = out.color;
+    const apps = resolveApps(args.app, ctx);
+    const selector: RemoveSelector = args.stale ? { kind: 'stale' } : args.all ? { kind: 'all', includeForeign: Boolean(args.includeForeign) } : { kind: 'id', id: args.id! };
+    // --all --include-foreign and --id need no receiver endpoint: the emergency stop works
+    // even when SSM does not answer.
+    const needsEndpoint = selector.kind === 'stale' || (selector.kind === 'all' && !selector.includeForeign);
+    const drainUrl = needsEndpoint ? await readDrainUrl(ctx) : await readDrainUrl(ctx).catch(() => undefined);
+    const heroku = await ctx.heroku();
+    const listed = await listClassified(ctx, heroku, apps, drainUrl);
+    const plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
+    const ready = plans.flatMap((p) => (p.ok ? [p.value] : []));
+    const total = ready.reduce((n, p) => n + p.remove.length, 0);
+
+    if (selector.kind === 'id' && total === 0 && ready.every((p) => p.skipped.length === 0) && failuresOf(plans).length === 0) {
+      throw new UsageError(`no drain ${selector.id} on ${apps.join(', ')}`, { hint: 'see the ids with `raxx-ops drains list`; pass --app for the app it belongs to' });
+    }
+
+    if (!out.json) {
+      out.line(args.dryRun ? 'would remove (dry run, nothing will change):' : 'to remove:');
+      for (const p of plans) {
+        if (!p.ok) {
+          out.line(`  ${c.app(p.app)}  ${c.bad('cannot list drains')}: ${p.error.message}`);
+          continue;
+        }
+        if (p.value.remove.length === 0) out.line(`  ${c.app(p.app)}  nothing`);
+        for (const d of p.value.remove) out.line(`  ${c.app(p.app)}  ${d.drain.id}  ${maskUrl(d.drain.url)} (${d.class}${d.reason ? `: ${d.reason}` : ''})`);
+        for (const s of p.value.skipped) out.line(`  ${c.app(p.app)}  ${c.dim(`skip ${s.drain.drain.id}: ${s.why}`)}`);
+      }
+    }
+
+    let removed: Outcome<{ id: string; outcome: string }[]>[] = [];
+    if (!args.dryRun && total > 0) {
+      const what = selector.kind === 'all' ? (selector.includeForeign ? 'every drain (foreign too)' : 'every drain to the receiver') : selector.kind === 'stale' ? 'the stale drains' : `drain ${selector.id}`;
+      await ctx.confirm(`remove ${what}: ${plural(total, 'drain')} on ${plural(ready.filter((p) => p.remove.length > 0).length, 'app')}?`);
+      const byApp = new Map(ready.filter((p) => p.remove.length > 0).map((p) => [p.app, p]));
+      removed = await forEachApp(ctx, [...byApp.keys()], async (app) => {
+        const done: { id: string; outcome: string }[] = [];
+        for (const d of byApp.get(app)!.remove) done.push({ id: d.drain.id, outcome: await deleteDrain(heroku, app, d.drain.id) });
+        return done;
+      });
+      if (!out.json) {
+        out.line('removed:');
+        for (const r of removed) {
+          if (!r.ok) out.line(`  ${c.app(r.app)}  ${c.bad('failed')}: ${r.error.message}`);
+          else for (const d of r.value) out.line(`  ${c.app(r.app)}  ${d.id}${d.outcome === 'removed' ? '' : ` (${d.outcome})`}`);
+        }
+      }
+    } else if (!out.json && !args.dryRun) {
+      out.line('nothing to remove');
+    }
+
+    if (out.json) {
+      const done = new Map(removed.map((r) => [r.app, r]));
+      out.data({
+        dryRun: Boolean(args.dryRun),
+        apps: plans.map((p) => {
+          if (!p.ok) return { app: p.app, status: 'failed', error: p.error.message };
+          const r = done.get(p.app);
+          return {
+            app: p.app,
+            plan: p.value.remove.map(describeDrain),
+            skipped: p.value.skipped.map((s) => ({ ...describeDrain(s.drain), why: s.why })),
+            status: args.dryRun ? 'planned' : !r ? 'unchanged' : r.ok ? 'removed' : 'failed',
+            ...(r?.ok ? { removed: r.value.map((d) => d.id) } : {}),
+            ...(r && !r.ok ? { error: r.error.message } : {}),
+          };
+        }),
+      });
+    }
+    const failures = [...failuresOf(plans), ...failuresOf(removed)];
+    if (failures.length > 0) {
+      throw new PartialFailureError(`removing drains failed for ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, {
+        hint: 'the other apps are done; run the same command again for the rest',
+      });
+    }
+  },
+});

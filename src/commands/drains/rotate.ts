@@ -1,0 +1,318 @@
+// `raxx-ops drains rotate`: the runbook's "taint + apply + wire + remove", without its window of
+// rejected batches (a 403 makes Logplex drop a batch for good). The function accepts the old
+// and the new token while the drains move over; the old one is dropped only once every app's
+// new drain has delivered a test batch to S3 and the old drains are gone.
+//
+// Safety rule for every step and every rollback: neither SSM nor any drain ever holds a token
+// the function does not accept. Until the old drains are removed a failure rolls back (added
+// drains, then SSM, then the function); after that it stops and a rerun finishes the job.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Context } from '../../lib/context.js';
+import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
+import { classifyDrains, tokenOfUrl, withToken } from '../../lib/drains.js';
+import { ConfigError, PartialFailureError, UserError, CheckFailedError, type ExitCode } from '../../lib/errors.js';
+import type { HerokuApi } from '../../lib/heroku.js';
+import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
+import { registerSecret } from '../../lib/secrets.js';
+import { defineCommand } from '../command.js';
+import { FAILURE_MODES, probeDrain } from './probe.js';
+import { asUserError, deleteDrain, failuresOf, listClassified, plural, seconds, type AppDrains, type Outcome } from './shared.js';
+import { testApps } from './test.js';
+import { applyWire, checkRateLimit, planWire, printPlan, type WireResult } from './wire.js';
+
+const STEPS = [
+  'generate a new token',
+  'function accepts the old and the new token',
+  'receiver accepts the new token',
+  'SSM drain_url and drain_token hold the new token',
+  'wire every app with the new drain URL',
+  'test every app through its new drain',
+  'remove the old drains',
+  'function drops the old token',
+] as const;
+
+/** An error that keeps the exit code of its cause and says where the rotation stopped. */
+class RotationStopped extends UserError {
+  readonly exitCode: ExitCode;
+  constructor(message: string, exitCode: ExitCode, hint: string, cause: unknown) {
+    super(message, { hint, cause });
+    this.exitCode = exitCode;
+  }
+}
+
+interface StepRecord {
+  step: number;
+  name: string;
+  status: 'done' | 'skipped' | 'failed' | 'planned';
+  detail?: string;
+}
+
+export default defineCommand({
+  args: z.object({
+    dryRun: z.boolean().optional(),
+    timeout: seconds.default(30),
+    grace: z.coerce.number().min(0, 'must be 0 or more seconds').max(600, 'at most 600 seconds').default(15),
+  }),
+  async run(args, ctx) {
+    const { out } = ctx;
+    const c = out.color;
+    const apps = ctx.config.apps;
+    const timeoutMs = args.timeout * 1000;
+    const steps: StepRecord[] = [];
+    const record = (i: number, status: StepRecord['status'], detail?: string) => {
+      const rec: StepRecord = { step: i + 1, name: STEPS[i]!, status, ...(detail ? { detail } : {}) };
+      steps.push(rec);
+      if (!out.json) {
+        const mark = status === 'done' ? c.ok('done') : status === 'failed' ? c.bad('FAILED') : c.dim(status);
+        out.line(`step ${rec.step}/${STEPS.length}  ${rec.name}: ${mark}${detail ? `  ${c.dim(detail)}` : ''}`);
+      }
+    };
+    const rollbackLog: string[] = [];
+    const say = (text: string) => {
+      rollbackLog.push(text);
+      if (!out.json) out.line(`  ${text}`);
+    };
+
+    // Where things stand. Nothing is changed before all of this has been read.
+    const settings = await readDrainSettings(ctx);
+    const urlToken = tokenOfUrl(settings.url);
+    if (!urlToken) {
+      throw new ConfigError('SSM drain_url carries no token (no ?token= and no password)', { hint: 'the receiver needs the token in the drain URL; fix the parameter first' });
+    }
+    if (urlToken !== settings.token) out.warn('SSM drain_token differs from the token in drain_url; drain_url is what the drains use, so rotation starts from it');
+    const fn = await getReceiverFunction(ctx);
+    const original = { current: fn.variables.DRAIN_TOKEN, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
+    if (!original.current) {
+      throw new ConfigError(`the receiver function ${ctx.config.drain.functionName} has no DRAIN_TOKEN`, { hint: 'it rejects every batch (failure mode B); set DRAIN_TOKEN to the token of SSM drain_url' });
+    }
+    if (urlToken !== original.current && urlToken !== original.previous) {
+      throw new ConfigError(`the receiver function does not accept the token in SSM drain_url: drains using it are rejected now (failure mode B)`, {
+        hint: 'find which token is right (`raxx-ops drains test`); set the function\'s DRAIN_TOKEN or SSM drain_url to it, then rotate',
+      });
+    }
+    // A rotation that stopped earlier left DRAIN_TOKEN_PREVIOUS set: finish it with the token it
+    // had already made the function accept, rather than pushing the old one out of the window.
+    const resuming = original.previous !== undefined && original.previous !== '';
+    const oldToken = resuming ? original.previous! : original.current;
+    const newToken = resuming ? original.current : randomBytes(32).toString('hex');
+    registerSecret(newToken);
+    const newSettings: DrainSettings = { url: withToken(settings.url, newToken), token: newToken };
+    const ssmDone = resuming && urlToken === newToken && settings.token === newToken;
+
+    const heroku = await ctx.heroku();
+    const listed = await listClassified(ctx, heroku, apps, newSettings.url);
+    const listFailures = failuresOf(listed);
+    if (listFailures.length > 0) {
+      throw new PartialFailureError(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures);
+    }
+    const plans = planWire(listed, false);
+
+    if (!out.json) {
+      out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
+      printPlan(ctx, plans, Boolean(args.dryRun));
+    }
+    if (args.dryRun) {
+      STEPS.forEach((_, i) => record(i, (resuming && i < 2) || (ssmDone && i === 3) ? 'skipped' : 'planned'));
+      if (out.json) out.data({ dryRun: true, resuming, apps, steps });
+      return;
+    }
+    checkRateLimit(heroku, planWire(listed, true));
+    await ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`);
+
+    const undo = { fn: false, ssm: false, added: [] as { app: string; id: string }[] };
+    let at = 0;
+    try {
+      at = 0;
+      record(0, resuming ? 'skipped' : 'done', resuming ? 'reusing the token the function already accepts' : undefined);
+
+      at = 1;
+      if (resuming) record(1, 'skipped', 'already done');
+      else {
+        undo.fn = true;
+        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken });
+        record(1, 'done', 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live');
+      }
+
+      at = 2;
+      const first = listed[0]!.ok ? listed[0]!.value : undefined;
+      const check = await probeDrain(ctx, { app: first!.app, url: first!.desired!, timeoutMs, retry403Ms: timeoutMs });
+      if (!check.ok) throw probeFailure(check.app, check.mode, check.message);
+      record(2, 'done', `test batch for ${check.app} stored`);
+
+      at = 3;
+      if (ssmDone) record(3, 'skipped', 'already done');
+      else {
+        undo.ssm = true;
+        await writeDrainSettings(ctx, newSettings);
+        record(3, 'done');
+      }
+
+      at = 4;
+      const results = await applyWire(ctx, heroku, plans);
+      for (const r of results) if (r.ok && r.value.added) undo.added.push({ app: r.app, id: r.value.added.id });
+      const wireFailures = failuresOf(results);
+      if (wireFailures.length > 0) throw new PartialFailureError(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures);
+      record(4, 'done', undo.added.length ? `added ${plural(undo.added.length, 'drain')}` : 'every app already had it');
+
+      at = 5;
+      const wired: AppDrains[] = listed.flatMap((l) => (l.ok ? [withAdded(l.value, results.find((r) => r.app === l.app))] : []));
+      const probed = await testApps(ctx, wired, timeoutMs);
+      const probeErrors = failuresOf(probed);
+      if (probeErrors.length > 0) throw new PartialFailureError(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors);
+      const failed = probed.flatMap((p) => (p.ok && !p.value.ok ? [p.value] : []));
+      if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
+      record(5, 'done', `${plural(probed.length, 'app')} delivered a test batch to S3`);
+    } catch (err) {
+      const error = asUserError(err);
+      record(at, 'failed', error.message);
+      const restored = await rollback(ctx, heroku, undo, settings, original, say);
+      if (out.json) out.data({ dryRun: false, resuming, apps, steps, rolledBack: restored, rollback: rollbackLog });
+      printFailures(ctx, error);
+      throw new RotationStopped(
+        `rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`,
+        error.exitCode,
+        restored
+          ? 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again'
+          : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
+        err,
+      );
+    }
+
+    // From here on the new drains are proven; a failure stops without undoing anything.
+    try {
+      at = 6;
+      const removed = await removeOld(ctx, heroku, listed.flatMap((l) => (l.ok ? [l.value] : [])));
+      record(6, 'done', removed ? `removed ${plural(removed, 'drain')}` : 'none left');
+      if (args.grace > 0) {
+        if (!out.json) out.line(`  waiting ${args.grace} s for batches already sent to the old drains`);
+        await sleep(args.grace * 1000, ctx.signal);
+      }
+
+      at = 7;
+      await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
+      record(7, 'done');
+    } catch (err) {
+      const error = asUserError(err);
+      record(at, 'failed', error.message);
+      if (out.json) out.data({ dryRun: false, resuming, apps, steps, rolledBack: false });
+      printFailures(ctx, error);
+      throw new RotationStopped(
+        `rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`,
+        error.exitCode,
+        'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
+        err,
+      );
+    }
+    if (out.json) out.data({ dryRun: false, resuming, apps, steps });
+    else out.line(c.ok('rotated: every app sends with the new token; the old one is rejected from now on'));
+  },
+});
+
+function probeFailure(subject: string, mode: keyof typeof FAILURE_MODES | undefined, message: string): CheckFailedError {
+  return new CheckFailedError(`${subject}: ${message}${mode ? ` (failure mode ${mode}: ${FAILURE_MODES[mode].what})` : ''}`);
+}
+
+/** The app's drains as they are after wiring: the added drain is its current one. */
+function withAdded(l: AppDrains, r: Outcome<WireResult> | undefined): AppDrains {
+  const added = r?.ok ? r.value.added : undefined;
+  if (!added) return l;
+  return { ...l, drains: classifyDrains([...l.drains.map((d) => d.drain), added], l.desired) };
+}
+
+async function removeOld(ctx: Context, heroku: HerokuApi, listed: AppDrains[]): Promise<number> {
+  let removed = 0;
+  const failures: { subject: string; error: UserError }[] = [];
+  await Promise.all(
+    listed.map(async (l) => {
+      try {
+        for (const d of l.drains.filter((x) => x.class === 'stale')) {
+          await deleteDrain(heroku, l.app, d.drain.id);
+          removed++;
+        }
+      } catch (err) {
+        failures.push({ subject: l.app, error: asUserError(err) });
+      }
+    }),
+  );
+  if (failures.length > 0) throw new PartialFailureError(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures);
+  return removed;
+}
+
+/**
+ * Undo in reverse order. The function goes back to accepting only the old token only when no
+ * added drain remains and SSM is back to the old URL: otherwise something would hold a token
+ * the function rejects.
+ */
+async function rollback(
+  ctx: Context,
+  heroku: HerokuApi,
+  undo: { fn: boolean; ssm: boolean; added: { app: string; id: string }[] },
+  settings: DrainSettings,
+  original: { current: string | undefined; previous: string | undefined },
+  say: (text: string) => void,
+): Promise<boolean> {
+  if (!undo.fn && !undo.ssm && undo.added.length === 0) {
+    say('nothing to roll back: nothing was changed');
+    return true;
+  }
+  say('rolling back:');
+  let clean = true;
+  for (const a of undo.added) {
+    try {
+      await deleteDrain(heroku, a.app, a.id);
+      say(`removed the new drain ${a.id} of ${a.app}`);
+    } catch (err) {
+      clean = false;
+      say(`could not remove the new drain ${a.id} of ${a.app}: ${asUserError(err).message}`);
+    }
+  }
+  if (undo.ssm) {
+    try {
+      // A write that failed may have changed nothing: read before writing back, so an SSM
+      // that refuses writes does not turn into a failed rollback.
+      const now = await readDrainSettings(ctx);
+      if (now.url === settings.url && now.token === settings.token) say('SSM drain_url and drain_token were not changed');
+      else {
+        await writeDrainSettings(ctx, settings);
+        say('restored SSM drain_url and drain_token');
+      }
+    } catch (err) {
+      clean = false;
+      say(`could not restore SSM drain_url and drain_token: ${asUserError(err).message}`);
+    }
+  }
+  if (undo.fn) {
+    if (!clean) {
+      say('left the function accepting both tokens, so nothing that holds the new token is rejected');
+      return false;
+    }
+    try {
+      const fn = await getReceiverFunction(ctx);
+      if (fn.variables.DRAIN_TOKEN === original.current && fn.variables.DRAIN_TOKEN_PREVIOUS === original.previous) {
+        say("the function's tokens were not changed");
+      } else {
+        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current ?? null, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
+        say("restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS");
+      }
+    } catch (err) {
+      say(`could not restore the function's environment (it accepts the old token either way): ${asUserError(err).message}`);
+      return false;
+    }
+  }
+  return clean;
+}
+
+function printFailures(ctx: Context, error: UserError): void {
+  if (error instanceof PartialFailureError) for (const f of error.failures) ctx.out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

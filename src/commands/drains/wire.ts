@@ -1,0 +1,161 @@
+// `raxx-ops drains wire`: replaces wire-heroku-log-drain.sh. Every app ends with exactly its
+// current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
+// drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
+import { z } from 'zod';
+import type { Context } from '../../lib/context.js';
+import { readDrainUrl } from '../../lib/drain-settings.js';
+import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/drains.js';
+import { PartialFailureError, ServiceError } from '../../lib/errors.js';
+import type { Drain, HerokuApi } from '../../lib/heroku.js';
+import { maskUrl } from '../../lib/secrets.js';
+import { defineCommand } from '../command.js';
+import { appsFlag, deleteDrain, failuresOf, forEachApp, listClassified, plural, resolveApps, type AppDrains, type Outcome } from './shared.js';
+
+export interface WireResult {
+  app: string;
+  added: Drain | undefined;
+  removed: string[];
+}
+
+export interface WireRun {
+  plans: Outcome<WirePlan>[];
+  results: Outcome<WireResult>[] | undefined;
+}
+
+/**
+ * Plans every app (printing the plan), then applies it unless dryRun. `drains rotate` uses
+ * planWire/applyWire itself, with the drains it listed once before changing anything.
+ */
+export async function wireApps(ctx: Context, heroku: HerokuApi, apps: string[], drainUrl: string, opts: { prune: boolean; dryRun: boolean }): Promise<WireRun> {
+  const plans = planWire(await listClassified(ctx, heroku, apps, drainUrl), opts.prune);
+  printPlan(ctx, plans, opts.dryRun);
+  if (opts.dryRun) return { plans, results: undefined };
+  checkRateLimit(heroku, plans);
+  return { plans, results: await applyWire(ctx, heroku, plans) };
+}
+
+export function planWire(listed: Outcome<AppDrains>[], prune: boolean): Outcome<WirePlan>[] {
+  return listed.map((r) => (r.ok ? { app: r.app, ok: true, value: wirePlan(r.app, r.value.drains, r.value.desired!, { prune }) } : r));
+}
+
+/**
+ * Heroku refuses every request once the account's pool is empty (429) and refills it at about
+ * 75 a minute: rather than stop half-way through the apps, refuse before the first change.
+ */
+export function checkRateLimit(heroku: HerokuApi, plans: Outcome<WirePlan>[]): void {
+  const needed = plans.reduce((n, p) => n + (p.ok ? planChanges(p.value) : 0), 0);
+  const left = heroku.rateLimitRemaining;
+  if (left !== undefined && needed > 0 && left < needed) {
+    throw new ServiceError('Heroku', `Heroku rate limit: ${left} requests left for this account, the plan needs ${needed}; nothing was changed`, {
+      code: 'rate_limit',
+      hint: 'the pool refills at about 75 requests a minute; wait a minute and run again',
+    });
+  }
+}
+
+/** Applies the plans of the apps that could be planned, in parallel. */
+export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePlan>[]): Promise<Outcome<WireResult>[]> {
+  const byApp = new Map(plans.flatMap((p) => (p.ok ? [[p.app, p.value] as const] : [])));
+  return forEachApp(ctx, [...byApp.keys()], (app) => applyPlan(heroku, byApp.get(app)!));
+}
+
+/** The current drain first, then the stale ones: the app is never without a drain. */
+async function applyPlan(heroku: HerokuApi, plan: WirePlan): Promise<WireResult> {
+  const result: WireResult = { app: plan.app, added: undefined, removed: [] };
+  if (plan.add) result.added = await addDrain(heroku, plan.app, plan.add);
+  for (const d of plan.remove) {
+    await deleteDrain(heroku, plan.app, d.drain.id);
+    result.removed.push(d.drain.id);
+  }
+  return result;
+}
+
+/**
+ * POST the drain. heroku-client repeats a POST after a socket error, so a 422 may mean our own
+ * first attempt landed; then (and only then) one more GET tells.
+ */
+async function addDrain(heroku: HerokuApi, app: string, url: string): Promise<Drain> {
+  try {
+    return await heroku.addDrain(app, url);
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'invalid_params') {
+      const existing = (await heroku.listDrains(app)).find((d) => d.url === url);
+      if (existing) return existing;
+    }
+    throw err;
+  }
+}
+
+export function printPlan(ctx: Context, plans: Outcome<WirePlan>[], dryRun: boolean): void {
+  const { out } = ctx;
+  if (out.json) return;
+  const c = out.color;
+  out.line(dryRun ? 'plan (dry run, nothing will change):' : 'plan:');
+  for (const p of plans) {
+    if (!p.ok) {
+      out.line(`  ${c.app(p.app)}  ${c.bad('cannot list drains')}: ${p.error.message}`);
+      continue;
+    }
+    const plan = p.value;
+    if (planChanges(plan) === 0) {
+      out.line(`  ${c.app(plan.app)}  up to date`);
+    } else {
+      out.line(`  ${c.app(plan.app)}`);
+      if (plan.add) out.line(`    ${c.ok('add')}     ${maskUrl(plan.add)}`);
+      for (const d of plan.remove) out.line(`    ${c.warn('remove')}  ${d.drain.id}  ${maskUrl(d.drain.url)} (stale: ${d.reason})`);
+    }
+    const untouched = plan.keep.filter((d) => d.class !== 'current');
+    for (const d of untouched) out.line(`    ${c.dim(`keep    ${d.drain.id}  ${maskUrl(d.drain.url)} (${d.class}${d.reason ? `: ${d.reason}` : ''})`)}`);
+  }
+}
+
+export function wireJson(run: WireRun, dryRun: boolean) {
+  const results = new Map((run.results ?? []).map((r) => [r.app, r]));
+  return {
+    dryRun,
+    apps: run.plans.map((p) => {
+      if (!p.ok) return { app: p.app, status: 'failed', error: p.error.message };
+      const r = results.get(p.app);
+      return {
+        app: p.app,
+        desired: maskUrl(p.value.desired),
+        plan: { add: p.value.add ? maskUrl(p.value.add) : null, remove: p.value.remove.map(describeDrain), keep: p.value.keep.map(describeDrain) },
+        status: dryRun ? 'planned' : !r ? 'failed' : r.ok ? (planChanges(p.value) === 0 ? 'unchanged' : 'changed') : 'failed',
+        ...(r && !r.ok ? { error: r.error.message } : {}),
+        ...(r && r.ok ? { added: r.value.added ? r.value.added.id : null, removed: r.value.removed } : {}),
+      };
+    }),
+  };
+}
+
+export default defineCommand({
+  args: z.object({ app: appsFlag, prune: z.boolean().optional(), dryRun: z.boolean().optional() }),
+  async run(args, ctx) {
+    const { out } = ctx;
+    const apps = resolveApps(args.app, ctx);
+    const dryRun = Boolean(args.dryRun);
+    const drainUrl = await readDrainUrl(ctx);
+    const heroku = await ctx.heroku();
+    const run = await wireApps(ctx, heroku, apps, drainUrl, { prune: Boolean(args.prune), dryRun });
+
+    if (out.json) out.data(wireJson(run, dryRun));
+    else if (!dryRun && run.results && run.results.length > 0) {
+      const c = out.color;
+      out.line('result:');
+      for (const r of run.results ?? []) {
+        if (!r.ok) out.line(`  ${c.app(r.app)}  ${c.bad('failed')}: ${r.error.message}`);
+        else if (!r.value.added && r.value.removed.length === 0) out.line(`  ${c.app(r.app)}  ${c.ok('ok')}, unchanged`);
+        else {
+          const parts = [r.value.added ? `added ${r.value.added.id}` : undefined, r.value.removed.length ? `removed ${r.value.removed.join(', ')}` : undefined].filter(Boolean);
+          out.line(`  ${c.app(r.app)}  ${c.ok('ok')}, ${parts.join('; ')}`);
+        }
+      }
+    }
+    const failures = [...failuresOf(run.plans), ...failuresOf(run.results ?? [])];
+    if (failures.length > 0) {
+      throw new PartialFailureError(`wiring failed for ${plural(failures.length, 'app')} of ${apps.length}: ${failures.map((f) => f.subject).join(', ')}`, failures, {
+        hint: `${failures.length < apps.length ? 'the other apps are wired; ' : ''}fix the cause and run \`raxx-ops drains wire\` again (it only adds what is missing)`,
+      });
+    }
+  },
+});

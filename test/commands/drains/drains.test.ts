@@ -1,0 +1,237 @@
+// drains list / wire / remove / test against moto (SSM, S3, Lambda configuration), the Heroku
+// Platform API stand-in and the receiver served locally.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../../support/run-cli.js';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { startHerokuApi } from '../../support/heroku-api.js';
+import { createBucket, fixtureClients, listKeys, putDrainParameters } from '../../support/aws-fixtures.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { freePort } from '../../support/stand-in.js';
+
+type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
+
+const HEROKU_TOKEN = 'heroku-api-token-7f3c9a1e5b2d4c6e8f0a';
+const DRAIN_TOKEN = 'drain-token-5e8b1c4f7a2d9e6b3c0f1a4d7e2b5c8f';
+const OLD_TOKEN = 'drain-token-old-0a1b2c3d4e5f6a7b8c9d0e1f';
+const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
+const BUCKET = 'raxx-heroku-logs-prod';
+
+function expectNoSecrets(r: CliResult, secrets: string[] = [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN]): void {
+  for (const s of secrets) {
+    expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
+    expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
+  }
+}
+
+describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let heroku: HerokuStandIn;
+  let receiverBase: string;
+  let env: Record<string, string>;
+  const desired = (app: string, token = DRAIN_TOKEN) => `${receiverBase}?token=${token}&app=${app}`;
+  const writes = () => heroku.calls.filter((c) => c.method === 'POST' || c.method === 'DELETE');
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = fixtureClients(moto.env);
+    receiverBase = `http://127.0.0.1:${await freePort()}/`;
+  });
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    await putDrainParameters(aws, { url: `${receiverBase}?token=${DRAIN_TOKEN}`, token: DRAIN_TOKEN });
+    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
+    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+  });
+  afterEach(async () => {
+    await heroku?.stop();
+  });
+
+  it('wire from nothing adds exactly the current drain to every app, in one GET and one POST per app', async () => {
+    const r = await runCli(['drains', 'wire'], { env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const app of APPS) expect(heroku.drains(app).map((d) => d.url)).toEqual([desired(app)]);
+    expect(heroku.calls.filter((c) => c.method === 'GET')).toHaveLength(3);
+    expect(heroku.calls.filter((c) => c.method === 'POST')).toHaveLength(3);
+    expect(r.stdout).toMatch(/plan:[\s\S]*raxx-api-prod[\s\S]*add\s+http:\/\/127\.0\.0\.1:\d+\/\?token=\*\*\*\*&app=raxx-api-prod/);
+    expect(r.stdout).toMatch(/result:[\s\S]*raxx-velvet-prod\s+ok, added/);
+    expectNoSecrets(r);
+  });
+
+  it('wire twice: the second run makes no POST and no DELETE', async () => {
+    expect((await runCli(['drains', 'wire'], { env })).code).toBe(0);
+    const before = writes().length;
+    const r = await runCli(['drains', 'wire', '--json'], { env });
+    expect(r.code).toBe(0);
+    expect(writes().length).toBe(before);
+    const doc = r.json<{ apps: { app: string; status: string }[] }>();
+    expect(doc.apps.map((a) => a.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expectNoSecrets(r);
+  });
+
+  it('wire --dry-run prints the plan and changes nothing', async () => {
+    const r = await runCli(['drains', 'wire', '--dry-run', '--app', 'raxx-api-prod'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/dry run/);
+    expect(writes()).toEqual([]);
+    expect(heroku.drains('raxx-api-prod')).toEqual([]);
+    expectNoSecrets(r);
+  });
+
+  it('wire --prune adds the current drain, removes stale ones, never touches foreign or add-on drains', async () => {
+    const app = 'raxx-api-prod';
+    const stale = heroku.addDrain(app, desired(app, OLD_TOKEN));
+    const otherApp = heroku.addDrain(app, desired('raxx-console-prod'));
+    const foreign = heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const addon = heroku.addDrain(app, 'syslog+tls://logs7.example-addon.com:12345', { addon: 'papertrail-cubic-12345' });
+
+    const plain = await runCli(['drains', 'wire', '--app', app], { env });
+    expect(plain.code).toBe(0);
+    expect(heroku.drains(app)).toHaveLength(5);
+    expect(plain.stdout).toMatch(/keep .*\(stale: other token\)/);
+
+    const r = await runCli(['drains', 'wire', '--app', app, '--prune'], { env });
+    expect(r.code).toBe(0);
+    const left = heroku.drains(app);
+    expect(left.map((d) => d.id).sort()).toEqual([foreign.id, addon.id, left.find((d) => d.url === desired(app))!.id].sort());
+    expect(left.some((d) => d.id === stale.id || d.id === otherApp.id)).toBe(false);
+    expect(heroku.calls.filter((c) => c.method === 'DELETE').map((c) => c.path).sort()).toEqual([`/apps/${app}/log-drains/${otherApp.id}`, `/apps/${app}/log-drains/${stale.id}`].sort());
+    expectNoSecrets(r, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
+  });
+
+  it('list shows each drain with its class, id and time; tokens and query masked', async () => {
+    const app = 'raxx-api-prod';
+    const current = heroku.addDrain(app, desired(app));
+    heroku.addDrain(app, desired(app, OLD_TOKEN));
+    heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const r = await runCli(['drains', 'list', '--app', app, '--app', 'raxx-console-prod', '--json'], { env });
+    expect(r.code).toBe(0);
+    const doc = r.json<{ apps: { app: string; drains: { id: string; class: string; url: string; created_at: string; token: string | null }[] }[] }>();
+    expect(doc.apps.map((a) => a.app)).toEqual([app, 'raxx-console-prod']);
+    const byClass = Object.fromEntries(doc.apps[0]!.drains.map((d) => [d.class, d]));
+    expect(Object.keys(byClass).sort()).toEqual(['current', 'foreign', 'stale']);
+    expect(byClass.current!.id).toBe(current.id);
+    expect(byClass.current!.created_at).toBe(current.created_at);
+    expect(byClass.current!.url).toMatch(/\?token=\*\*\*\*&app=raxx-api-prod$/);
+    expect(byClass.current!.token).toBe('d.****');
+    expect(byClass.foreign!.url).toBe('https://logs.example-vendor.com/ingest?token=****');
+    expect(doc.apps[1]!.drains).toEqual([]);
+    expect(heroku.calls).toHaveLength(2);
+
+    const human = await runCli(['drains', 'list', '--app', app], { env });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`current\\s+${current.id}\\s+${current.created_at}`));
+    expectNoSecrets(r, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
+    expectNoSecrets(human, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
+  });
+
+  it('remove --all (emergency stop) removes every receiver drain and leaves foreign and add-on drains', async () => {
+    for (const app of APPS) heroku.addDrain(app, desired(app));
+    heroku.addDrain('raxx-api-prod', desired('raxx-api-prod', OLD_TOKEN));
+    const foreign = heroku.addDrain('raxx-console-prod', 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const addon = heroku.addDrain('raxx-velvet-prod', 'syslog+tls://logs7.example-addon.com:12345', { addon: 'papertrail-cubic-12345' });
+
+    const refused = await runCli(['drains', 'remove', '--all'], { env });
+    expect(refused.code).toBe(5);
+    expect(writes()).toEqual([]);
+
+    const r = await runCli(['drains', 'remove', '--all', '--yes'], { env });
+    expect(r.code).toBe(0);
+    expect(heroku.drains('raxx-api-prod')).toEqual([]);
+    expect(heroku.drains('raxx-console-prod').map((d) => d.id)).toEqual([foreign.id]);
+    expect(heroku.drains('raxx-velvet-prod').map((d) => d.id)).toEqual([addon.id]);
+    expect(heroku.calls.filter((c) => c.method === 'DELETE')).toHaveLength(4);
+    expect(r.stdout).toMatch(/removed:[\s\S]*raxx-api-prod/);
+    expectNoSecrets(r, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
+  });
+
+  it('remove asks first and --include-foreign widens --all; --stale and --id pick what they say', async () => {
+    const app = 'raxx-api-prod';
+    const current = heroku.addDrain(app, desired(app));
+    const stale = heroku.addDrain(app, desired(app, OLD_TOKEN));
+    const foreign = heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const questions: string[] = [];
+    const no = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: async (q) => (questions.push(q), false) });
+    expect(no.code).toBe(5);
+    expect(questions[0]).toMatch(/remove the stale drains: 1 drain on 1 app/);
+    expect(heroku.drains(app)).toHaveLength(3);
+
+    const r = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: async () => true });
+    expect(r.code).toBe(0);
+    expect(heroku.drains(app).map((d) => d.id)).toEqual([current.id, foreign.id]);
+    expect(r.stdout).toContain(stale.id);
+
+    const byId = await runCli(['drains', 'remove', '--id', foreign.id, '--app', app, '--yes'], { env });
+    expect(byId.code).toBe(0);
+    expect(heroku.drains(app).map((d) => d.id)).toEqual([current.id]);
+
+    heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const wide = await runCli(['drains', 'remove', '--all', '--include-foreign', '--app', app, '--yes'], { env });
+    expect(wide.code).toBe(0);
+    expect(heroku.drains(app)).toEqual([]);
+    for (const x of [no, r, byId, wide]) expectNoSecrets(x, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
+  });
+
+  it('one app failing does not stop the others: exit 4 naming it', async () => {
+    heroku.failNext(1, 503, { method: 'POST', pathIncludes: '/apps/raxx-console-prod/' });
+    const r = await runCli(['drains', 'wire'], { env });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/wiring failed for 1 app of 3: raxx-console-prod/);
+    expect(heroku.drains('raxx-api-prod')).toHaveLength(1);
+    expect(heroku.drains('raxx-velvet-prod')).toHaveLength(1);
+    expect(heroku.drains('raxx-console-prod')).toHaveLength(0);
+    expectNoSecrets(r);
+    const again = await runCli(['drains', 'wire'], { env });
+    expect(again.code).toBe(0);
+    expect(heroku.drains('raxx-console-prod')).toHaveLength(1);
+  });
+
+  it('wire refuses before the first change when the Heroku rate-limit pool cannot cover the plan', async () => {
+    heroku.setRateLimitRemaining(4);
+    const r = await runCli(['drains', 'wire'], { env });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/rate limit: 1 requests left .* the plan needs 3; nothing was changed/);
+    expect(r.stderr).toMatch(/hint: .*75 requests a minute/);
+    expect(writes()).toEqual([]);
+    expectNoSecrets(r);
+  });
+
+  describe('bad input', () => {
+    const cases: { name: string; argv: string[]; env?: (e: Record<string, string>) => Record<string, string | undefined>; before?: () => Promise<void>; code: number; stderr: RegExp }[] = [
+      { name: 'unknown app (404 from Heroku)', argv: ['drains', 'list', '--app', 'raxx-nope-prod'], code: 4, stderr: /raxx-nope-prod.*not found/ },
+      { name: 'invalid app name', argv: ['drains', 'wire', '--app', 'Raxx_API'], code: 2, stderr: /--app: not a valid Heroku app name/ },
+      { name: 'missing SSM drain_url', argv: ['drains', 'wire'], before: async () => moto.reset(), code: 3, stderr: /\/raxx\/log-drain\/drain_url/ },
+      { name: 'Heroku 401', argv: ['drains', 'list'], env: (e) => ({ ...e, HEROKU_API_KEY: 'not-the-right-token-123456' }), code: 3, stderr: /Heroku rejected the API token/ },
+      { name: 'no Heroku token', argv: ['drains', 'list'], env: (e) => ({ ...e, HEROKU_API_KEY: undefined }), code: 3, stderr: /no Heroku API token[\s\S]*heroku login[\s\S]*HEROKU_API_KEY/ },
+      { name: 'remove without a selector', argv: ['drains', 'remove'], code: 2, stderr: /choose exactly one of --stale, --all or --id/ },
+      { name: 'remove --include-foreign without --all', argv: ['drains', 'remove', '--stale', '--include-foreign'], code: 2, stderr: /--include-foreign: only goes with --all/ },
+      { name: 'remove --id of a drain the app does not have', argv: ['drains', 'remove', '--id', '00000000-0000-4000-8000-000000000000', '--app', 'raxx-api-prod', '--yes'], code: 2, stderr: /no drain 00000000-0000-4000-8000-000000000000 on raxx-api-prod/ },
+      { name: 'test with a bad timeout', argv: ['drains', 'test', '--timeout', 'soon'], code: 2, stderr: /--timeout/ },
+    ];
+    for (const c of cases) {
+      it(`${c.name} → ${c.code}`, async () => {
+        await c.before?.();
+        const r = await runCli(c.argv, { env: c.env ? (c.env(env) as Record<string, string>) : env });
+        expect(r.code).toBe(c.code);
+        expect(r.stderr).toMatch(c.stderr);
+        expect(r.stderr).toMatch(/hint:/);
+        expectNoSecrets(r, [HEROKU_TOKEN, DRAIN_TOKEN, 'not-the-right-token-123456']);
+      });
+    }
+  });
+
+  it('test without a drain reports failure mode A and exits 1', async () => {
+    await createBucket(aws, BUCKET);
+    const r = await runCli(['drains', 'test', '--app', 'raxx-api-prod', '--timeout', '3'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\[A\] no current drain/);
+    expect(r.stderr).toMatch(/failure mode A/);
+    expect(await listKeys(aws, BUCKET)).toEqual([]);
+    expectNoSecrets(r);
+  });
+});

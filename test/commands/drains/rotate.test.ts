@@ -1,0 +1,310 @@
+// drains test and drains rotate end to end: moto (SSM, Lambda configuration, S3), the Heroku
+// API stand-in, the receiver served locally from the function's environment, and a
+// Logplex-like sender posting to whatever drains Heroku has while the token rotates.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { runCli, type CliResult } from '../../support/run-cli.js';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { startHerokuApi } from '../../support/heroku-api.js';
+import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
+import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { freePort, waitFor } from '../../support/stand-in.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+
+type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
+
+const HEROKU_TOKEN = 'heroku-api-token-2b7d9f1a3c5e7a9b1d3f';
+const TOKEN = 'drain-token-9c1e3a5b7d9f1b3d5f7a9c1e3b5d7f9a';
+const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
+const BUCKET = 'raxx-heroku-logs-prod';
+const FUNCTION = 'raxx-heroku-log-drain-receiver';
+
+describe.skipIf(!motoAvailable)('drains test and rotate', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let heroku: HerokuStandIn;
+  let proxy: FaultProxy;
+  let receiver: { base: string; stop(): Promise<void> };
+  /** The CLI's environment: AWS through the fault proxy, Heroku through its stand-in. */
+  let env: Record<string, string>;
+  /** Every token the function ever had during a test: none may be printed. */
+  const secrets = new Set<string>([HEROKU_TOKEN, TOKEN]);
+
+  async function expectNoSecrets(r: CliResult): Promise<void> {
+    for (const v of Object.values(await functionEnvironment(aws, FUNCTION))) if (v.length > 8 && v !== BUCKET) secrets.add(v);
+    for (const s of secrets) {
+      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
+      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
+    }
+  }
+
+  const receiverDrains = (app: string) => heroku.drains(app).filter((d) => d.url.startsWith(receiver.base));
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = fixtureClients(moto.env);
+  });
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    await createBucket(aws, BUCKET);
+    await createReceiverFunction(aws, moto.env, { functionName: FUNCTION, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' } });
+    receiver = await startReceiver(moto.env, FUNCTION);
+    await putDrainParameters(aws, { url: `${receiver.base}?token=${TOKEN}`, token: TOKEN });
+    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
+    proxy = await startFaultProxy(moto.endpoint);
+    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+  });
+  afterEach(async () => {
+    await receiver?.stop();
+    await heroku?.stop();
+    await proxy?.stop();
+  });
+
+  async function wired(): Promise<void> {
+    const r = await runCli(['drains', 'wire'], { env });
+    expect(r.code).toBe(0);
+  }
+
+  /** Every line a stream delivered is in S3, under its app. */
+  async function expectStored(stream: LogplexStream, app: string): Promise<void> {
+    const delivered = stream.results.filter((b) => b.outcome === 'delivered').flatMap((b) => b.lines);
+    const s3 = await aws.s3();
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const stored = new Set<string>();
+    for (const key of await listKeys(aws, BUCKET, `logs/${app}/`)) {
+      const obj = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
+      for (const m of text.matchAll(/stream batch \d+ line \d+/g)) stored.add(m[0]);
+    }
+    for (const line of delivered) expect(stored.has(line), `${line} stored`).toBe(true);
+  }
+
+  it('test: a wired app delivers a synthetic Logplex batch to S3 under its key', async () => {
+    await wired();
+    const r = await runCli(['drains', 'test', '--json'], { env });
+    expect(r.code).toBe(0);
+    const doc = r.json<{ apps: { app: string; ok: boolean; status: number; key: string }[] }>();
+    expect(doc.apps.map((a) => [a.app, a.ok, a.status])).toEqual(APPS.map((a) => [a, true, 200]));
+    const keys = await listKeys(aws, BUCKET);
+    for (const a of doc.apps) {
+      expect(a.key).toMatch(new RegExp(`^logs/${a.app}/\\d{4}/\\d{2}/\\d{2}/\\d{13}-[0-9a-f]{32}\\.gz$`));
+      expect(keys).toContain(a.key);
+    }
+    await expectNoSecrets(r);
+  });
+
+  it('test: a token the receiver rejects is failure mode B (exit 1)', async () => {
+    heroku.addDrain('raxx-api-prod', `${receiver.base}?token=${TOKEN}&app=raxx-api-prod`);
+    await putDrainParameters(aws, { url: `${receiver.base}?token=wrong-token-1234567890`, token: 'wrong-token-1234567890' });
+    secrets.add('wrong-token-1234567890');
+    heroku.addDrain('raxx-api-prod', `${receiver.base}?token=wrong-token-1234567890&app=raxx-api-prod`);
+    const r = await runCli(['drains', 'test', '--app', 'raxx-api-prod', '--timeout', '5'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\[B\] the receiver rejected the token \(403\)/);
+    expect(r.stderr).toMatch(/failure mode B/);
+    await expectNoSecrets(r);
+  });
+
+  it('test: S3 refusing writes is failure mode C', async () => {
+    await wired();
+    const { DeleteBucketCommand } = await import('@aws-sdk/client-s3');
+    await (await aws.s3()).send(new DeleteBucketCommand({ Bucket: BUCKET }));
+    const r = await runCli(['drains', 'test', '--app', 'raxx-api-prod', '--timeout', '5'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\[C\]/);
+    await expectNoSecrets(r);
+  });
+
+  it('rotate --dry-run prints the steps and changes nothing', async () => {
+    await wired();
+    const before = heroku.calls.length;
+    const r = await runCli(['drains', 'rotate', '--dry-run'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/step 1\/8 {2}generate a new token: planned/);
+    expect(r.stdout).toMatch(/step 8\/8 {2}function drops the old token: planned/);
+    expect(heroku.calls.slice(before).every((c) => c.method === 'GET')).toBe(true);
+    expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+    expect((await getDrainParameters(aws)).token).toBe(TOKEN);
+    await expectNoSecrets(r);
+  });
+
+  it('rotate without --yes and without a terminal changes nothing (exit 5)', async () => {
+    await wired();
+    const r = await runCli(['drains', 'rotate'], { env });
+    expect(r.code).toBe(5);
+    expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+    await expectNoSecrets(r);
+  });
+
+  it('rotate refuses when the function does not accept the SSM token (failure mode B), changing nothing', async () => {
+    await wired();
+    const { UpdateFunctionConfigurationCommand } = await import('@aws-sdk/client-lambda');
+    secrets.add('some-other-token-0987654321');
+    await (await aws.lambda()).send(new UpdateFunctionConfigurationCommand({ FunctionName: FUNCTION, Environment: { Variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN: 'some-other-token-0987654321' } } }));
+    const writesBefore = heroku.calls.filter((c) => c.method !== 'GET').length;
+    const r = await runCli(['drains', 'rotate', '--yes'], { env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/does not accept the token in SSM drain_url.*failure mode B/);
+    expect(heroku.calls.filter((c) => c.method !== 'GET').length).toBe(writesBefore);
+    expect((await getDrainParameters(aws)).token).toBe(TOKEN);
+    await expectNoSecrets(r);
+  });
+
+  it('rotate end to end while Logplex keeps posting: no 403, nothing lost, the old token rejected afterwards', async () => {
+    await wired();
+    const app = 'raxx-api-prod';
+    // Logplex posts to the drains Heroku has at the moment each batch starts; with two (old and
+    // new) it posts to both, so alternate between them.
+    let turn = 0;
+    const stream = startStream(
+      () => {
+        const urls = receiverDrains(app).map((d) => d.url);
+        return urls[turn++ % urls.length]!;
+      },
+      { intervalMs: 20, linesPerBatch: 3, retries: 2 },
+    );
+    const r = await runCli(['drains', 'rotate', '--yes', '--grace', '1', '--timeout', '10'], { env });
+    await new Promise((res) => setTimeout(res, 300));
+    await stream.stop();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (let i = 1; i <= 8; i++) expect(r.stdout).toMatch(new RegExp(`step ${i}/8 .*: done`));
+
+    const statuses = stream.results.flatMap((b) => b.history.map((h) => h.status));
+    expect(stream.results.length).toBeGreaterThan(10);
+    expect(statuses).not.toContain(403);
+    expect(stream.results.every((b) => b.outcome === 'delivered')).toBe(true);
+    await expectStored(stream, app);
+
+    const fnEnv = await functionEnvironment(aws, FUNCTION);
+    const next = fnEnv.DRAIN_TOKEN!;
+    expect(next).not.toBe(TOKEN);
+    expect(fnEnv.DRAIN_TOKEN_PREVIOUS).toBeUndefined();
+    const params = await getDrainParameters(aws);
+    expect(params).toEqual({ url: `${receiver.base}?token=${next}`, token: next });
+    for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${next}&app=${a}`]);
+
+    await waitFor(async () => (await sendBatch(`${receiver.base}?token=${TOKEN}&app=${app}`, [{ time: new Date(), procid: 'web.1', text: 'old token' }], { retries: 0 })).status === 403, 'old token rejected', 5000);
+    const fresh = await sendBatch(`${receiver.base}?token=${next}&app=${app}`, [{ time: new Date(), procid: 'web.1', text: 'new token' }], { retries: 0 });
+    expect(fresh.status).toBe(200);
+    await expectNoSecrets(r);
+
+    const again = await runCli(['drains', 'wire', '--json'], { env });
+    expect(again.json<{ apps: { status: string }[] }>().apps.every((a) => a.status === 'unchanged')).toBe(true);
+  });
+
+  // Each failure point of a rotation: afterwards every app still has a drain the receiver
+  // accepts, SSM matches a drain the function accepts, and a second rotate finishes the job.
+  const interruptions: { name: string; inject: (h: HerokuStandIn, p: FaultProxy) => void; code: number; rolledBack: boolean; step: number }[] = [
+    { name: 'the function update fails', inject: (_h, p) => p.fail((q) => q.method === 'PUT' && q.path.includes('/configuration')), code: 4, rolledBack: true, step: 2 },
+    { name: 'SSM is unavailable for the write', inject: (_h, p) => p.fail((q) => q.target === 'AmazonSSM.PutParameter'), code: 4, rolledBack: true, step: 4 },
+    { name: 'Heroku fails a POST', inject: (h) => h.failNext(1, 503, { method: 'POST', pathIncludes: '/apps/raxx-velvet-prod/' }), code: 4, rolledBack: true, step: 5 },
+    { name: 'S3 is unavailable for the test', inject: (_h, p) => {
+      let n = 0;
+      p.fail((q) => q.method === 'HEAD' && ++n > 1);
+    }, code: 4, rolledBack: true, step: 6 },
+    { name: 'Heroku fails a DELETE of an old drain', inject: (h) => h.failNext(1, 503, { method: 'DELETE', pathIncludes: '/apps/raxx-console-prod/' }), code: 4, rolledBack: false, step: 7 },
+    { name: 'the last function update fails', inject: (_h, p) => {
+      let n = 0;
+      p.fail((q) => q.method === 'PUT' && q.path.includes('/configuration') && ++n >= 2);
+    }, code: 4, rolledBack: false, step: 8 },
+  ];
+  for (const c of interruptions) {
+    it(`rotate interrupted when ${c.name}: stops at step ${c.step}, leaves working drains, a rerun finishes`, async () => {
+      await wired();
+      c.inject(heroku, proxy);
+      const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env });
+      expect(r.code).toBe(c.code);
+      expect(r.stdout).toMatch(new RegExp(`step ${c.step}/8 .*FAILED`));
+      expect(r.stderr).toMatch(new RegExp(`rotation stopped at step ${c.step} `));
+      expect(r.stderr).toMatch(c.rolledBack ? /hint: rolled back/ : /hint: .*run `raxx-ops drains rotate` again to finish/);
+      await expectNoSecrets(r);
+      proxy.clear();
+
+      // Whatever happened, every app delivers through a drain, and SSM's URL is accepted.
+      const fnEnv = await functionEnvironment(aws, FUNCTION);
+      const accepted = [fnEnv.DRAIN_TOKEN, fnEnv.DRAIN_TOKEN_PREVIOUS].filter(Boolean);
+      if (c.rolledBack) expect(fnEnv).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+      const params = await getDrainParameters(aws);
+      expect(accepted).toContain(new URL(params.url!).searchParams.get('token'));
+      for (const a of APPS) {
+        const drains = receiverDrains(a);
+        expect(drains.length).toBeGreaterThan(0);
+        for (const d of drains) {
+          const sent = await sendBatch(d.url, [{ time: new Date(), procid: 'web.1', text: `after ${c.name}` }], { retries: 0 });
+          expect(sent.status, `${a} ${d.url.replace(/token=[^&]+/, 'token=…')}`).toBe(200);
+        }
+      }
+
+      const rerun = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env });
+      expect(rerun.stderr).toBe('');
+      expect(rerun.code).toBe(0);
+      if (!c.rolledBack) expect(rerun.stdout).toMatch(/resuming a rotation/);
+      const done = await functionEnvironment(aws, FUNCTION);
+      expect(done.DRAIN_TOKEN_PREVIOUS).toBeUndefined();
+      for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${done.DRAIN_TOKEN}&app=${a}`]);
+      await expectNoSecrets(rerun);
+    });
+  }
+});
+
+/**
+ * The receiver on loopback with the function's environment (BUCKET_NAME and the tokens),
+ * following changes to it as `raxx-ops receiver serve --from-lambda` does (polling about every
+ * 250 ms). Uses that command when it exists, else the receiver package's server directly.
+ */
+async function startReceiver(awsEnv: Record<string, string>, functionName: string): Promise<{ base: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  if (existsSync(new URL('../../../src/commands/receiver/serve.ts', import.meta.url))) {
+    const ac = new AbortController();
+    const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName], { env: awsEnv, signal: ac.signal });
+    let early: CliResult | undefined;
+    void served.then((r) => (early = r));
+    await waitFor(async () => {
+      if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
+      const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      return res !== undefined;
+    }, 'receiver serve');
+    return {
+      base: `http://127.0.0.1:${port}/`,
+      async stop() {
+        ac.abort();
+        await served;
+      },
+    };
+  }
+  const { startReceiverServer } = await import('@raxx/log-drain-receiver/serve');
+  const clients = fixtureClients(awsEnv);
+  let vars = await functionEnvironment(clients, functionName);
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      await new Promise((r) => setTimeout(r, 250));
+      vars = await functionEnvironment(clients, functionName).catch(() => vars);
+    }
+  })();
+  const server = await startReceiverServer({
+    port,
+    handlerDeps: {
+      s3: await clients.s3(),
+      bucket: vars.BUCKET_NAME!,
+      keyPrefix: vars.KEY_PREFIX,
+      tokens: () => ({ current: vars.DRAIN_TOKEN ?? '', previous: vars.DRAIN_TOKEN_PREVIOUS }),
+      log: () => undefined,
+    },
+  });
+  return {
+    base: `${server.url}/`,
+    async stop() {
+      polling = false;
+      await poll;
+      await server.close();
+      clients.destroy();
+    },
+  };
+}
