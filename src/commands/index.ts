@@ -4,5 +4,6 @@ import type { Register } from './registry.js';
 import { register as config } from './config/index.js';
 import { register as drains } from './drains/index.js';
 import { register as logs } from './logs/index.js';
+import { register as receiver } from './receiver/index.js';
 
-export const groups: Register[] = [config, drains, logs];
+export const groups: Register[] = [config, drains, logs, receiver];

@@ -2,7 +2,6 @@
 // API stand-in, the receiver served locally from the function's environment, and a
 // Logplex-like sender posting to whatever drains Heroku has while the token rotates.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
@@ -254,57 +253,26 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
 });
 
 /**
- * The receiver on loopback with the function's environment (BUCKET_NAME and the tokens),
- * following changes to it as `raxx-ops receiver serve --from-lambda` does (polling about every
- * 250 ms). Uses that command when it exists, else the receiver package's server directly.
+ * `raxx-ops receiver serve --from-lambda`: the receiver on loopback with the function's
+ * environment (BUCKET_NAME and the tokens), following its changes as the deployed function would.
  */
 async function startReceiver(awsEnv: Record<string, string>, functionName: string): Promise<{ base: string; stop(): Promise<void> }> {
   const port = await freePort();
-  if (existsSync(new URL('../../../src/commands/receiver/serve.ts', import.meta.url))) {
-    const ac = new AbortController();
-    const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName], { env: awsEnv, signal: ac.signal });
-    let early: CliResult | undefined;
-    void served.then((r) => (early = r));
-    await waitFor(async () => {
-      if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
-      const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
-      return res !== undefined;
-    }, 'receiver serve');
-    return {
-      base: `http://127.0.0.1:${port}/`,
-      async stop() {
-        ac.abort();
-        await served;
-      },
-    };
-  }
-  const { startReceiverServer } = await import('@raxx/log-drain-receiver/serve');
-  const clients = fixtureClients(awsEnv);
-  let vars = await functionEnvironment(clients, functionName);
-  let polling = true;
-  const poll = (async () => {
-    while (polling) {
-      await new Promise((r) => setTimeout(r, 250));
-      vars = await functionEnvironment(clients, functionName).catch(() => vars);
-    }
-  })();
-  const server = await startReceiverServer({
-    port,
-    handlerDeps: {
-      s3: await clients.s3(),
-      bucket: vars.BUCKET_NAME!,
-      keyPrefix: vars.KEY_PREFIX,
-      tokens: () => ({ current: vars.DRAIN_TOKEN ?? '', previous: vars.DRAIN_TOKEN_PREVIOUS }),
-      log: () => undefined,
-    },
-  });
+  const ac = new AbortController();
+  const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName, '--poll', '100'], { env: awsEnv, signal: ac.signal });
+  let early: CliResult | undefined;
+  void served.then((r) => (early = r));
+  await waitFor(async () => {
+    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
+    const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+    return res !== undefined;
+  }, 'receiver serve');
   return {
-    base: `${server.url}/`,
+    base: `http://127.0.0.1:${port}/`,
     async stop() {
-      polling = false;
-      await poll;
-      await server.close();
-      clients.destroy();
+      ac.abort();
+      const r = await served;
+      if (r.code !== 0) throw new Error(`receiver serve exited ${r.code}: ${r.stderr}`);
     },
   };
 }

@@ -1,0 +1,152 @@
+// `raxx-ops receiver serve`: the deployed Lambda's handler on loopback, fed the variables the
+// function would read. With --from-lambda those come from the function's own configuration
+// and are re-read as it changes, so a local stack accepts and refuses tokens exactly when the
+// deployed function would during a rotation.
+import { z } from 'zod';
+import { configFromEnv, handlerFromEnv, ReceiverConfigError, type DrainHandler, type S3Like } from '@raxx/log-drain-receiver/handler';
+import type { Context } from '../../lib/context.js';
+import { ConfigError, UsageError } from '../../lib/errors.js';
+import { registerSecret } from '../../lib/secrets.js';
+import { defineCommand } from '../command.js';
+
+/** What the Lambda reads from its environment (handler.ts, config.ts). */
+const RECEIVER_VARIABLES = ['BUCKET_NAME', 'DRAIN_TOKEN', 'DRAIN_TOKEN_PREVIOUS', 'KEY_PREFIX', 'ALLOWED_APPS'] as const;
+type ReceiverEnv = Partial<Record<(typeof RECEIVER_VARIABLES)[number], string>>;
+
+const args = z.object({
+  port: z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535').default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  fromLambda: z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_:.-]{1,140}$/, 'must be a Lambda function name or ARN')]).optional(),
+  poll: z.coerce.number({ error: 'must be a number of milliseconds' }).int('must be whole milliseconds').min(50, 'must be at least 50 ms').max(60_000, 'at most 60000 ms').default(250),
+});
+
+export default defineCommand({
+  args,
+  async run(a, ctx) {
+    const functionName = a.fromLambda === undefined ? undefined : a.fromLambda === true ? ctx.config.drain.functionName : a.fromLambda;
+    const { getReceiverFunction } = await import('../../lib/receiver-function.js');
+    const readEnv = functionName
+      ? async () => pick((await getReceiverFunction(ctx, functionName)).variables)
+      : async () => localEnv(ctx);
+
+    let env = await readEnv();
+    validate(env, functionName);
+    const s3 = (await ctx.aws.s3()) as unknown as S3Like;
+    // Request log lines are the command's output, as they are the Lambda's in CloudWatch.
+    const log = (line: string) => ctx.out.raw(`${line}\n`);
+    let current: DrainHandler = handlerFromEnv(env, { s3, log });
+
+    const { startReceiverServer } = await import('@raxx/log-drain-receiver/serve');
+    const server = await startReceiverServer({ port: a.port, host: a.host, handler: (event, context) => current(event, context) }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') throw new UsageError(`port ${a.port} on ${a.host} is already in use`, { hint: 'choose another --port (0 picks a free one)' });
+      if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${a.host}`, { hint: 'use a local address such as 127.0.0.1' });
+      throw err;
+    });
+
+    ctx.out.info(`listening on ${server.url}/`);
+    ctx.out.info(describe(env, functionName));
+    if (functionName) ctx.out.info(`following ${functionName}'s configuration (every ${a.poll} ms); Ctrl-C to stop`);
+    else ctx.out.info('Ctrl-C to stop');
+
+    const follow = functionName
+      ? followChanges(ctx, env, readEnv, a.poll, (next) => {
+          const changed = RECEIVER_VARIABLES.filter((k) => env[k] !== next[k]);
+          env = next;
+          current = handlerFromEnv(env, { s3, log });
+          ctx.out.info(`${functionName} changed (${changed.join(', ')}): ${describe(env, functionName)}`);
+          try {
+            configFromEnv(env);
+          } catch (err) {
+            // The deployed function answers 500 with this configuration, and so do we.
+            if (err instanceof ReceiverConfigError) ctx.out.warn(`the function's configuration is now invalid (${err.problems.join('; ')}): batches get 500 until it is fixed`);
+          }
+        })
+      : Promise.resolve();
+
+    await abortion(ctx.signal);
+    await follow;
+    await server.close();
+    ctx.out.info('stopped');
+  },
+});
+
+function pick(vars: Record<string, string | undefined>): ReceiverEnv {
+  const env: ReceiverEnv = {};
+  for (const k of RECEIVER_VARIABLES) if (vars[k] !== undefined) env[k] = vars[k];
+  return env;
+}
+
+/** The local environment, with the configured bucket and prefix as defaults. */
+function localEnv(ctx: Context): ReceiverEnv {
+  const env = pick(ctx.env);
+  env.BUCKET_NAME ??= ctx.config.drain.bucket;
+  env.KEY_PREFIX ??= ctx.config.drain.keyPrefix;
+  registerSecret(env.DRAIN_TOKEN);
+  registerSecret(env.DRAIN_TOKEN_PREVIOUS);
+  return env;
+}
+
+function validate(env: ReceiverEnv, functionName: string | undefined): void {
+  try {
+    configFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof ReceiverConfigError)) throw err;
+    const where = functionName ? `the environment of ${functionName}` : 'the environment';
+    throw new ConfigError(`cannot serve the receiver: ${where} is not a valid receiver configuration (${err.problems.join('; ')})`, {
+      hint: functionName ? 'check the function with `aws lambda get-function-configuration`' : 'set DRAIN_TOKEN (and BUCKET_NAME unless drain.bucket is right), or use --from-lambda',
+    });
+  }
+}
+
+/** One line saying what is served, naming tokens by presence only. */
+function describe(env: ReceiverEnv, functionName: string | undefined): string {
+  const tokens = env.DRAIN_TOKEN_PREVIOUS ? 'current and previous token' : 'current token';
+  const prefix = env.KEY_PREFIX ?? 'logs/';
+  const apps = env.ALLOWED_APPS ? `, apps ${env.ALLOWED_APPS}` : '';
+  return `writing to s3://${env.BUCKET_NAME ?? '(no bucket)'}/${prefix.replace(/^\/+/, '')}, accepting the ${tokens}${apps}${functionName ? ` of ${functionName}` : ''}`;
+}
+
+/**
+ * Re-read the function's variables every `intervalMs` until the run is aborted; call
+ * `onChange` when any receiver variable differs. Compared by value: RevisionId is not
+ * always reported (local stand-ins omit it), and the variables are what matters.
+ */
+async function followChanges(ctx: Context, initial: ReceiverEnv, read: () => Promise<ReceiverEnv>, intervalMs: number, onChange: (env: ReceiverEnv) => void): Promise<void> {
+  let last = JSON.stringify(initial);
+  let failing = false;
+  while (!ctx.signal.aborted) {
+    await sleep(intervalMs, ctx.signal);
+    if (ctx.signal.aborted) break;
+    try {
+      const next = await read();
+      if (failing) ctx.out.info('reading the function configuration works again');
+      failing = false;
+      const key = JSON.stringify(next);
+      if (key !== last) {
+        last = key;
+        onChange(next);
+      }
+    } catch (err) {
+      // Keep serving the last configuration: a network blip must not turn batches away.
+      if (!failing) ctx.out.warn(`cannot re-read the function configuration (${(err as Error).message}); still serving the last one`);
+      failing = true;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+function abortion(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
