@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './support/run-cli.js';
+import { freePort } from './support/stand-in.js';
 import { VERSION } from '../src/cli.js';
 
 async function configFile(content: unknown): Promise<string> {
@@ -36,6 +37,9 @@ describe('bad input: clear error, hint, exit code', () => {
     { name: 'unknown flag', argv: ['config', 'show', '--bogus'], code: 2, stderr: /unknown option '--bogus'/ },
     { name: 'unknown environment', argv: ['--env', 'qa', 'config', 'show'], code: 2, stderr: /'qa' is invalid.*prod, staging/ },
     { name: 'missing config file', argv: ['--config', '/nonexistent/raxx.json', 'config', 'show'], code: 3, stderr: /cannot read config file .*no such file/ },
+    // Checked before any network call, so no stand-in is needed to see it.
+    { name: 'Heroku call without a token', argv: ['drains', 'list'], code: 3, stderr: /no Heroku API token[\s\S]*hint: .*heroku login.*HEROKU_API_KEY/ },
+    { name: 'invalid app name', argv: ['drains', 'list', '--app', 'Raxx_API'], code: 2, stderr: /--app: .*Heroku app name/ },
   ];
   for (const c of cases) {
     it(`${c.name} → ${c.code}`, async () => {
@@ -45,6 +49,16 @@ describe('bad input: clear error, hint, exit code', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('an unreachable endpoint → 4 naming it, with a hint', async () => {
+    const closed = await freePort();
+    const endpoint = `http://127.0.0.1:${closed}`;
+    const r = await runCli(['logs', 'status', '--app', 'raxx-api-prod'], { env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`cannot reach S3 at ${endpoint}`);
+    expect(r.stderr).toMatch(/hint: /);
+    expect(r.stdout).toBe('');
+  });
 
   it('config file with a wrong type → 3 naming the field', async () => {
     const path = await configFile({ drain: { bucket: 42 } });

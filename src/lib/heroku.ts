@@ -57,7 +57,7 @@ export class HerokuApi {
 
   /** `idOrUrl` may be the drain's id, url or token, as the API allows. */
   removeDrain(app: string, idOrUrl: string): Promise<Drain> {
-    return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app });
+    return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app, resource: 'log drain' });
   }
 
   async configVars(app: string): Promise<Record<string, string>> {
@@ -84,7 +84,8 @@ export class HerokuApi {
     return this.client;
   }
 
-  private async call<T>(method: string, path: string, schema: z.ZodType<T>, ctx: { app?: string; body?: unknown }): Promise<T> {
+  /** ctx.resource: what inside the app the call names (a 404 may mean it, not the app). */
+  private async call<T>(method: string, path: string, schema: z.ZodType<T>, ctx: { app?: string; resource?: string; body?: unknown }): Promise<T> {
     const heroku = await this.heroku();
     const retries = this.opts.retries ?? 3;
     const base = this.opts.retryBaseMs ?? 500;
@@ -106,12 +107,12 @@ export class HerokuApi {
           await sleep(base * 2 ** attempt + Math.random() * base * 0.2);
           continue;
         }
-        throw this.toError(err, method, path, ctx.app);
+        throw this.toError(err, method, path, ctx.app, ctx.resource);
       }
     }
   }
 
-  private toError(err: unknown, method: string, path: string, app: string | undefined): Error {
+  private toError(err: unknown, method: string, path: string, app: string | undefined, resource?: string): Error {
     if (err instanceof ServiceError) return err;
     const e = err as { statusCode?: number; body?: unknown; code?: string; message?: string };
     const what = `${method} ${path}`;
@@ -137,6 +138,10 @@ export class HerokuApi {
           cause: err,
         });
       case 404:
+        // Heroku says which is missing ("Couldn't find that app." / "… that log drain.").
+        if (resource && app && !/\bapp\b/i.test(message)) {
+          return new ServiceError('Heroku', `${resource} not found on Heroku app "${app}" (${message})`, { code: id ?? 'not_found', cause: err });
+        }
         return new ServiceError('Heroku', app ? `Heroku app "${app}" not found, or not visible to this token (${message})` : `not found: ${what} (${message})`, {
           code: id ?? 'not_found',
           hint: app ? 'check the app name with `heroku apps`; --app takes the exact name' : undefined,

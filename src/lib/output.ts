@@ -54,6 +54,8 @@ export class Output {
   readonly interactive: boolean;
   private readonly stdout: Writable;
   private readonly stderr: Writable;
+  /** The running spinner, if any (only on a TTY). */
+  private spinner: { clear(): unknown; render(): unknown } | undefined;
 
   constructor(opts: OutputOptions) {
     this.stdout = opts.stdout;
@@ -85,20 +87,26 @@ export class Output {
   }
 
   info(text: string): void {
-    this.stderr.write(redact(text) + '\n');
+    this.note(redact(text) + '\n');
   }
 
   warn(text: string): void {
-    this.stderr.write(redact(`${this.color.warn('warning:')} ${text}`) + '\n');
+    this.note(redact(`${this.color.warn('warning:')} ${text}`) + '\n');
   }
 
   error(text: string, hint?: string): void {
-    this.stderr.write(redact(`${this.color.bad('error:')} ${text}`) + '\n');
-    if (hint) this.stderr.write(redact(`${this.color.dim('hint:')} ${hint}`) + '\n');
+    this.note(redact(`${this.color.bad('error:')} ${text}`) + '\n' + (hint ? redact(`${this.color.dim('hint:')} ${hint}`) + '\n' : ''));
   }
 
   debug(text: string): void {
-    if (this.debugEnabled) this.stderr.write(redact(`${this.color.dim('debug:')} ${text}`) + '\n');
+    if (this.debugEnabled) this.note(redact(`${this.color.dim('debug:')} ${text}`) + '\n');
+  }
+
+  /** A line for people on stderr; a running spinner steps aside so the line stays whole. */
+  private note(text: string): void {
+    this.spinner?.clear();
+    this.stderr.write(text);
+    this.spinner?.render();
   }
 
   /** A spinner on a TTY stderr; elsewhere a no-op so logs and pipes stay clean. */
@@ -108,17 +116,24 @@ export class Output {
     }
     const { default: ora } = await import('ora');
     const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream }).start();
+    this.spinner = spinner;
+    const done = () => {
+      if (this.spinner === spinner) this.spinner = undefined;
+    };
     return {
       update: (t) => {
         spinner.text = redact(t);
       },
       succeed: (t) => {
+        done();
         spinner.succeed(t === undefined ? undefined : redact(t));
       },
       fail: (t) => {
+        done();
         spinner.fail(t === undefined ? undefined : redact(t));
       },
       stop: () => {
+        done();
         spinner.stop();
       },
     };

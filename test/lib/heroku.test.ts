@@ -1,9 +1,10 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/lib/errors.js';
-import { herokuBaseUrl, netrcPassword, resolveHerokuToken } from '../../src/lib/heroku.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, ServiceError } from '../../src/lib/errors.js';
+import { HerokuApi, herokuBaseUrl, netrcPassword, resolveHerokuToken } from '../../src/lib/heroku.js';
+import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 
 describe('Heroku credentials', () => {
   it('prefers HEROKU_API_KEY', async () => {
@@ -34,5 +35,55 @@ describe('Heroku credentials', () => {
     expect(herokuBaseUrl({})).toBe('https://api.heroku.com');
     expect(herokuBaseUrl({ HEROKU_API_URL: 'http://127.0.0.1:5000/' })).toBe('http://127.0.0.1:5000');
     expect(() => herokuBaseUrl({ HEROKU_API_URL: 'not a url' })).toThrow(ConfigError);
+  });
+});
+
+async function rejection<E>(p: Promise<unknown>): Promise<E> {
+  try {
+    await p;
+  } catch (err) {
+    return err as E;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('HerokuApi against the Platform API stand-in', () => {
+  let api: HerokuApiServer;
+  let heroku: HerokuApi;
+  beforeEach(async () => {
+    api = await startHerokuApi({ apps: ['raxx-api-prod'] });
+    heroku = new HerokuApi({ token: api.token, baseUrl: api.url, retryBaseMs: 5 });
+  });
+  afterEach(() => api.stop());
+
+  it('a 404 names what is missing: the app, or the drain on an app that exists', async () => {
+    const noApp = await rejection<ServiceError>(heroku.listDrains('raxx-nope-prod'));
+    expect(noApp).toBeInstanceOf(ServiceError);
+    expect(noApp.message).toBe('Heroku app "raxx-nope-prod" not found, or not visible to this token (Couldn\'t find that app.)');
+    expect(noApp.exitCode).toBe(4);
+
+    const noDrain = await rejection<ServiceError>(heroku.removeDrain('raxx-api-prod', '01234567-89ab-cdef-0123-456789abcdef'));
+    expect(noDrain.message).toBe('log drain not found on Heroku app "raxx-api-prod" (Couldn\'t find that log drain.)');
+    expect(noDrain.code).toBe('not_found');
+  });
+
+  it('retries a read on 429 and 5xx, but never a write', async () => {
+    api.failNext(2, 429, { method: 'GET' });
+    expect(await heroku.listDrains('raxx-api-prod')).toEqual([]);
+    expect(heroku.calls.map((c) => c.method)).toEqual(['GET', 'GET', 'GET']);
+
+    api.failNext(1, 503, { method: 'POST' });
+    const err = await rejection<ServiceError>(heroku.addDrain('raxx-api-prod', 'https://drain.example/?app=raxx-api-prod'));
+    expect(err).toBeInstanceOf(ServiceError);
+    expect(heroku.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
+    expect(api.drains('raxx-api-prod')).toEqual([]);
+  });
+
+  it('a wrong token is a configuration error (exit 3) with the login hint, and the token is not in it', async () => {
+    const bad = new HerokuApi({ token: 'wrong-token-5f1e2d3c4b5a', baseUrl: api.url });
+    const err = await rejection<ConfigError>(bad.listDrains('raxx-api-prod'));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.hint).toMatch(/heroku login/);
+    expect(`${err.message} ${err.hint}`).not.toContain('wrong-token-5f1e2d3c4b5a');
   });
 });

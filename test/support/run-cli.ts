@@ -37,7 +37,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
   }
   const code = await main(argv, {
     stdout: { write: (s: string) => (stdout += s), isTTY: false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: opts.tty ?? false },
+    stderr: opts.tty ? fakeTerminal((s) => (stderr += s)) : { write: (s: string) => (stderr += s), isTTY: false },
     env,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.prompt ? { prompt: opts.prompt } : {}),
@@ -56,5 +56,47 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l) as T);
     },
+  };
+}
+
+/**
+ * Enough of a tty.WriteStream for spinners (ora moves the cursor and clears lines); the
+ * control sequences are kept in the captured text, as a terminal would receive them.
+ */
+function fakeTerminal(write: (s: string) => void) {
+  const ok = (cb?: () => void) => {
+    cb?.();
+    return true;
+  };
+  return {
+    isTTY: true,
+    columns: 100,
+    rows: 40,
+    write: (s: string) => {
+      write(s);
+      return true;
+    },
+    cursorTo: (x: number, y?: number | (() => void), cb?: () => void) => {
+      write(typeof y === 'number' ? `\u001b[${y + 1};${x + 1}H` : `\u001b[${x + 1}G`);
+      return ok(typeof y === 'function' ? y : cb);
+    },
+    moveCursor: (dx: number, dy: number, cb?: () => void) => {
+      if (dy < 0) write(`\u001b[${-dy}A`);
+      if (dy > 0) write(`\u001b[${dy}B`);
+      if (dx !== 0) write(`\u001b[${Math.abs(dx)}${dx > 0 ? 'C' : 'D'}`);
+      return ok(cb);
+    },
+    clearLine: (_dir: number, cb?: () => void) => {
+      write('\u001b[2K');
+      return ok(cb);
+    },
+    clearScreenDown: (cb?: () => void) => ok(cb),
+    getWindowSize: () => [100, 40],
+    hasColors: () => false,
+    getColorDepth: () => 1,
+    on: () => undefined,
+    once: () => undefined,
+    off: () => undefined,
+    removeListener: () => undefined,
   };
 }

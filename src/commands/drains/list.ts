@@ -13,8 +13,9 @@ export default defineCommand({
   async run(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
-    const drainUrl = await readDrainUrl(ctx);
+    // The token is local: a missing one is reported before any network call.
     const heroku = await ctx.heroku();
+    const drainUrl = await readDrainUrl(ctx);
     const results = await listClassified(ctx, heroku, apps, drainUrl);
 
     if (out.json) {

@@ -37,8 +37,8 @@ export default defineCommand({
     // --all --include-foreign and --id need no receiver endpoint: the emergency stop works
     // even when SSM does not answer.
     const needsEndpoint = selector.kind === 'stale' || (selector.kind === 'all' && !selector.includeForeign);
-    const drainUrl = needsEndpoint ? await readDrainUrl(ctx) : await readDrainUrl(ctx).catch(() => undefined);
     const heroku = await ctx.heroku();
+    const drainUrl = needsEndpoint ? await readDrainUrl(ctx) : await readDrainUrl(ctx).catch(() => undefined);
     const listed = await listClassified(ctx, heroku, apps, drainUrl);
     const plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
     const ready = plans.flatMap((p) => (p.ok ? [p.value] : []));

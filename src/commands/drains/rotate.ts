@@ -74,7 +74,9 @@ export default defineCommand({
       if (!out.json) out.line(`  ${text}`);
     };
 
-    // Where things stand. Nothing is changed before all of this has been read.
+    // Where things stand. Nothing is changed before all of this has been read; the Heroku
+    // token first, as it needs no network.
+    const heroku = await ctx.heroku();
     const settings = await readDrainSettings(ctx);
     const urlToken = tokenOfUrl(settings.url);
     if (!urlToken) {
@@ -100,7 +102,6 @@ export default defineCommand({
     const newSettings: DrainSettings = { url: withToken(settings.url, newToken), token: newToken };
     const ssmDone = resuming && urlToken === newToken && settings.token === newToken;
 
-    const heroku = await ctx.heroku();
     const listed = await listClassified(ctx, heroku, apps, newSettings.url);
     const listFailures = failuresOf(listed);
     if (listFailures.length > 0) {

@@ -30,8 +30,9 @@ export default defineCommand({
   async run(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
-    const drainUrl = await readDrainUrl(ctx);
+    // The token is local: a missing one is reported before any network call.
     const heroku = await ctx.heroku();
+    const drainUrl = await readDrainUrl(ctx);
     const listed = await listClassified(ctx, heroku, apps, drainUrl);
     const ready = listed.flatMap((l) => (l.ok ? [l.value] : []));
     const probed = await testApps(ctx, ready, args.timeout * 1000);

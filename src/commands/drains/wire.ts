@@ -134,8 +134,9 @@ export default defineCommand({
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
     const dryRun = Boolean(args.dryRun);
-    const drainUrl = await readDrainUrl(ctx);
+    // The token is local: a missing one is reported before any network call.
     const heroku = await ctx.heroku();
+    const drainUrl = await readDrainUrl(ctx);
     const run = await wireApps(ctx, heroku, apps, drainUrl, { prune: Boolean(args.prune), dryRun });
 
     if (out.json) out.data(wireJson(run, dryRun));

@@ -8,7 +8,6 @@ import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
-import { main } from '../../../src/cli.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 import { batch, createDrainBucket, put, rawObject, reference, type Stored } from './fixtures.js';
 
@@ -172,18 +171,10 @@ describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
   it('progress (objects done / total, bytes) on a terminal only', async () => {
     const quiet = await grep(['status', '--app', CONSOLE, '--date', '2025-06-02']);
     expect(quiet.stderr).toBe('');
-    // A terminal as ora drives it (runCli's tty stream has no cursor methods).
-    let out = '';
-    let err = '';
-    const terminal = { isTTY: true, columns: 120, write: (t: string) => ((err += t), true), cursorTo: () => true, moveCursor: () => true, clearLine: () => true };
-    const code = await main(['logs', 'grep', 'status', '--app', CONSOLE, '--date', '2025-06-02'], {
-      stdout: { write: (t: string) => ((out += t), true), isTTY: false },
-      stderr: terminal,
-      env: { ...env, PATH: process.env.PATH, NO_COLOR: '1' },
-      now,
-    });
-    expect(code).toBe(0);
-    expect(out).toBe(quiet.stdout);
+    const tty = await runCli(['logs', 'grep', 'status', '--app', CONSOLE, '--date', '2025-06-02'], { env, now, tty: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toBe(quiet.stdout);
+    const err = tty.stderr;
     expect(err).toMatch(/grep: (listing|\d+\/\d+\+? objects)/);
   });
 
