@@ -16,7 +16,7 @@ interface RunState {
 export function buildProgram(io: Io, state: RunState): Command {
   const program = new Command('raxx-ops');
   program
-    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket, audit and attachments")
+    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver")
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(new Option('--env <env>', 'environment whose apps and resources to use').choices(['prod', 'staging']).default('prod'))
     .option('--config <file>', 'JSON file overriding the built-in configuration (or RAXX_OPS_CONFIG)')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './support/run-cli.js';
@@ -21,6 +21,23 @@ describe('raxx-ops program', () => {
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toContain('Exit codes:');
     expect(r.stderr).toBe('');
+  });
+
+  it('help lists exactly the command tree the README documents', async () => {
+    const commandsOf = (help: string) =>
+      [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    const tree: Record<string, string[]> = {};
+    for (const group of commandsOf((await runCli(['--help'])).stdout)) {
+      tree[group!] = commandsOf((await runCli([group!, '--help'])).stdout) as string[];
+    }
+    expect(tree).toEqual({
+      config: ['show'],
+      drains: ['list', 'wire', 'remove', 'test', 'rotate'],
+      logs: ['grep', 'fetch', 'status'],
+      receiver: ['serve'],
+    });
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    for (const [group, verbs] of Object.entries(tree)) for (const verb of verbs) expect(readme).toContain(`\`${group} ${verb}`);
   });
 
   it('prints its version', async () => {
