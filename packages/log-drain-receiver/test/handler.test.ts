@@ -16,15 +16,7 @@ let log: ReturnType<typeof captureLog>;
 let tokens: DrainTokens;
 
 function handler(over: Partial<HandlerDeps> = {}) {
-  return createHandler({
-    s3: new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
-    bucket: 'raxx-heroku-logs-prod',
-    tokens: () => tokens,
-    now: () => NOW,
-    randomId: () => RANDOM_ID,
-    log: log.sink,
-    ...over,
-  });
+  return createHandler({ ...baseDeps(), ...over });
 }
 
 const puts = (): PutObjectCommandInput[] => s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);

@@ -169,7 +169,8 @@ export function assess(app: string, days: { day: number; objects: LogObject[] }[
   };
 }
 
-function lastBefore(sorted: number[], t: number): number | undefined {
+/** Index of the first element >= t in an ascending array (its length when there is none). */
+function lowerBound(sorted: number[], t: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -177,18 +178,16 @@ function lastBefore(sorted: number[], t: number): number | undefined {
     if (sorted[mid]! < t) lo = mid + 1;
     else hi = mid;
   }
-  return lo > 0 ? sorted[lo - 1] : undefined;
+  return lo;
+}
+
+function lastBefore(sorted: number[], t: number): number | undefined {
+  const i = lowerBound(sorted, t);
+  return i > 0 ? sorted[i - 1] : undefined;
 }
 
 function firstAtOrAfter(sorted: number[], t: number): number | undefined {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return sorted[lo];
+  return sorted[lowerBound(sorted, t)];
 }
 
 function worstOf(hs: Health[]): Health {
