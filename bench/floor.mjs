@@ -1,13 +1,14 @@
 // The floor for `logs grep`: a process that lists a day prefix and GETs every object at the
 // given concurrency, reading each body to the end and nothing more (no gunzip, no search).
 // Listing (the SDK's ListObjectsV2, page after page) overlaps the downloads.
-//   --transport lean (default): each GET signed here (SigV4 with node:crypto) and sent on a
-//     keep-alive agent with 64 sockets: the same transport raxx-ops uses for GETs;
+//   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent on a
+//     keep-alive agent with 64 sockets, without the SDK's middleware: the same transport
+//     raxx-ops uses for GETs;
 //   --transport sdk: the SDK's GetObjectCommand, for reference.
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.
 import { Agent, request } from 'node:http';
-import { createHash, createHmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -27,20 +28,11 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 const s3 = new S3Client({ region, forcePathStyle: true, maxAttempts: 3, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
-const EMPTY = createHash('sha256').update('').digest('hex');
-const hmac = (k, d) => createHmac('sha256', k).update(d).digest();
+const signer = new SignatureV4({ credentials: s3.config.credentials, region, service: 's3', sha256: s3.config.sha256, uriEscapePath: false, applyChecksum: true });
 
-function leanGet(key) {
-  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-  const date = amzDate.slice(0, 8);
+async function leanGet(key) {
   const path = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const headers = { host: endpoint.host, 'x-amz-content-sha256': EMPTY, 'x-amz-date': amzDate };
-  const names = Object.keys(headers).sort();
-  const canonical = ['GET', path, '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), EMPTY].join('\n');
-  const scope = `${date}/${region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  const kSigning = hmac(hmac(hmac(hmac(`AWS4${process.env.AWS_SECRET_ACCESS_KEY}`, date), region), 's3'), 'aws4_request');
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${process.env.AWS_ACCESS_KEY_ID}/${scope}, SignedHeaders=${names.join(';')}, Signature=${createHmac('sha256', kSigning).update(toSign).digest('hex')}`;
+  const { headers } = await signer.sign({ method: 'GET', protocol: endpoint.protocol, hostname: endpoint.hostname, port: Number(endpoint.port), path, query: {}, headers: { host: endpoint.host } });
   return new Promise((resolve, reject) => {
     const req = request({ agent, host: endpoint.hostname, port: endpoint.port, path, headers }, (res) => {
       let n = 0;

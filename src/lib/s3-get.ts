@@ -1,13 +1,13 @@
 // A lean GetObject for reading many small drain objects. The SDK's send() spends about a
-// millisecond of CPU per request in its middleware (endpoint rules, schema serde, signing,
-// checksums); for a day of 10,000 small objects that CPU, not S3, becomes the limit. This
-// signs the request itself (SigV4, node:crypto) and sends it through the S3 client's own
-// request handler, so the socket pool, keep-alive and timeouts stay those of ctx.aws, and
-// the credentials, region and endpoint are the client's. Anything it does not model (FIPS,
-// dual-stack, accelerate, other partitions) makes getObjectFast() return undefined and the
-// caller uses the SDK.
+// millisecond of CPU per request in its middleware (endpoint rules, schema serde, checksums);
+// for a day of 10,000 small objects that CPU, not S3, becomes the limit. This signs with the
+// SDK's own SigV4 signer and sends through the S3 client's own request handler, so the
+// signing, socket pool, keep-alive and timeouts stay the SDK's and ctx.aws's, and the
+// credentials, region and endpoint are the client's. Only the middleware is skipped. Anything
+// it does not model (FIPS, dual-stack, accelerate, other partitions) makes getObjectFast()
+// return undefined and the caller uses the SDK.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createHash, createHmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
 import type { Readable } from 'node:stream';
 
 export interface FastGetResponse {
@@ -38,6 +38,8 @@ interface HandlerResponse {
 
 interface ClientConfig {
   credentials?: () => Promise<Identity>;
+  /** The hash constructor the client signs with. */
+  sha256?: ConstructorParameters<typeof SignatureV4>[0]['sha256'];
   region?: () => Promise<string>;
   endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
   forcePathStyle?: boolean;
@@ -47,7 +49,6 @@ interface ClientConfig {
   requestHandler?: { handle(req: unknown, opts?: { abortSignal?: AbortSignal }): Promise<HandlerResponse> };
 }
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const RETRYABLE = new Set([500, 502, 503, 504]);
 
 export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGetResponse>;
@@ -55,7 +56,7 @@ export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGet
 /** A getter for one bucket, or undefined when the client is configured beyond what it models. */
 export async function getObjectFast(s3: S3Client, bucket: string): Promise<ObjectGetter | undefined> {
   const cfg = s3.config as unknown as ClientConfig;
-  if (typeof cfg.credentials !== 'function' || typeof cfg.region !== 'function' || typeof cfg.requestHandler?.handle !== 'function') return undefined;
+  if (typeof cfg.credentials !== 'function' || typeof cfg.region !== 'function' || typeof cfg.requestHandler?.handle !== 'function' || !cfg.sha256) return undefined;
   if (cfg.useAccelerateEndpoint || (await cfg.useFipsEndpoint?.()) || (await cfg.useDualstackEndpoint?.())) return undefined;
   const region = await cfg.region();
   const custom = cfg.endpoint ? await cfg.endpoint() : undefined;
@@ -87,35 +88,14 @@ export async function getObjectFast(s3: S3Client, bucket: string): Promise<Objec
   }
   const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostname}:${port}` : hostname;
   const handler = cfg.requestHandler;
-  const credentials = cfg.credentials;
-  let keys: { date: string; key: Buffer; secret: string } | undefined;
-
-  const sign = (identity: Identity, path: string): Record<string, string> => {
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    const date = amzDate.slice(0, 8);
-    if (!keys || keys.date !== date || keys.secret !== identity.secretAccessKey) {
-      const k1 = createHmac('sha256', `AWS4${identity.secretAccessKey}`).update(date).digest();
-      const k2 = createHmac('sha256', k1).update(region).digest();
-      const k3 = createHmac('sha256', k2).update('s3').digest();
-      keys = { date, secret: identity.secretAccessKey, key: createHmac('sha256', k3).update('aws4_request').digest() };
-    }
-    const headers: Record<string, string> = { host, 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': amzDate };
-    if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
-    const names = Object.keys(headers).sort();
-    const signedHeaders = names.join(';');
-    const canonical = ['GET', path, '', ...names.map((n) => `${n}:${headers[n]}`), '', signedHeaders, EMPTY_SHA256].join('\n');
-    const scope = `${date}/${region}/s3/aws4_request`;
-    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-    const signature = createHmac('sha256', keys.key).update(toSign).digest('hex');
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${identity.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-    return headers;
-  };
+  // S3 paths are signed as sent (already encoded), not escaped a second time.
+  const signer = new SignatureV4({ credentials: cfg.credentials, region, service: 's3', sha256: cfg.sha256, uriEscapePath: false, applyChecksum: true });
 
   return async (key, signal) => {
     const path = `${basePath}/${key.split('/').map(encodeSegment).join('/')}`;
     for (let attempt = 1; ; attempt++) {
-      const identity = await credentials();
-      const { response } = await handler.handle({ method: 'GET', protocol, hostname, port, path, query: {}, headers: sign(identity, path) }, { abortSignal: signal });
+      const signed = await signer.sign({ method: 'GET', protocol, hostname, port, path, query: {}, headers: { host } });
+      const { response } = await handler.handle(signed, { abortSignal: signal });
       if (response.statusCode === 200) {
         const len = Number(response.headers['content-length']);
         return { body: response.body, contentLength: Number.isFinite(len) ? len : undefined };
