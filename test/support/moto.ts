@@ -1,18 +1,10 @@
 // moto_server on a free loopback port: S3, SSM, CloudWatch Logs, KMS, IAM and Lambda
 // configuration, all behind one endpoint that the SDK reaches via AWS_ENDPOINT_URL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { commandWorks, freePort, requireStandIn, waitFor } from './stand-in.js';
+import { MOTO_INSTALL_HINT, motoCommand as motoCmd } from './moto-command.js';
+import { freePort, requireStandIn, waitFor } from './stand-in.js';
 
-const INSTALL_HINT = 'Install moto 5 with its server extra (pip install "moto[server]>=5") or Debian\'s python3-moto, so that `moto_server` or `python3 -m moto.server` runs.';
-
-function findMoto(): [string, string[]] | undefined {
-  if (commandWorks('moto_server', ['--help'])) return ['moto_server', []];
-  if (commandWorks('python3', ['-c', 'import moto.server'])) return ['python3', ['-m', 'moto.server']];
-  return undefined;
-}
-
-const motoCmd = findMoto();
-export const motoAvailable = requireStandIn('moto_server', motoCmd !== undefined, INSTALL_HINT);
+export const motoAvailable = requireStandIn('moto_server', motoCmd !== undefined, MOTO_INSTALL_HINT);
 
 export interface MotoServer {
   endpoint: string;
@@ -31,7 +23,7 @@ export const TEST_AWS_ENV = {
 } as const;
 
 export async function startMoto(): Promise<MotoServer> {
-  if (!motoCmd) throw new Error(`moto_server is not installed. ${INSTALL_HINT}`);
+  if (!motoCmd) throw new Error(`moto_server is not installed. ${MOTO_INSTALL_HINT}`);
   const port = await freePort();
   const [cmd, pre] = motoCmd;
   const child: ChildProcess = spawn(cmd, [...pre, '-H', '127.0.0.1', '-p', String(port)], {

@@ -1,0 +1,14 @@
+// How to start moto_server on this machine, found once and without side effects: moto.ts
+// decides what tests do when it is missing, the sandbox (scripts/sandbox.ts) stops at once.
+import { commandWorks } from './stand-in.js';
+
+export const MOTO_INSTALL_HINT = 'Install moto 5 with its server extra (pip install "moto[server]>=5") or Debian\'s python3-moto, so that `moto_server` or `python3 -m moto.server` runs.';
+
+function findMoto(): [string, string[]] | undefined {
+  if (commandWorks('moto_server', ['--help'])) return ['moto_server', []];
+  if (commandWorks('python3', ['-c', 'import moto.server'])) return ['python3', ['-m', 'moto.server']];
+  return undefined;
+}
+
+/** The command and leading arguments that run moto's server, or undefined when it is missing. */
+export const motoCommand = findMoto();
