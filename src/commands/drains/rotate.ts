@@ -111,7 +111,10 @@ export default defineCommand({
 
     if (!out.json) {
       out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
-      printPlan(ctx, plans, Boolean(args.dryRun));
+      // The whole change per app: the new drain is added in step 5, the old ones removed in
+      // step 7, once every app has delivered a test batch through its new drain.
+      printPlan(ctx, planWire(listed, true), Boolean(args.dryRun));
+      out.line(c.dim('  (old drains are removed only after every app delivered a test batch through its new one)'));
     }
     if (args.dryRun) {
       STEPS.forEach((_, i) => record(i, (resuming && i < 2) || (ssmDone && i === 3) ? 'skipped' : 'planned'));

@@ -126,6 +126,9 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/step 1\/8 {2}generate a new token: planned/);
     expect(r.stdout).toMatch(/step 8\/8 {2}function drops the old token: planned/);
+    // The plan shows every old drain as removed (in step 7), none as kept.
+    for (const app of APPS) expect(r.stdout).toMatch(new RegExp(`${app}\\n {4}add {5}\\S+\\n {4}remove {2}\\S+ `));
+    expect(r.stdout).not.toMatch(/keep .*stale/);
     expect(heroku.calls.slice(before).every((c) => c.method === 'GET')).toBe(true);
     expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
     expect((await getDrainParameters(aws)).token).toBe(TOKEN);
