@@ -1,0 +1,63 @@
+// connectPostgres against a throwaway cluster: the typed errors a command turns into exit codes,
+// and no password in any of them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, ServiceError } from '../../src/lib/errors.js';
+import { connectPostgres } from '../../src/lib/postgres.js';
+import { redact } from '../../src/lib/secrets.js';
+import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
+import { freePort } from '../support/stand-in.js';
+
+const PASSWORD = 'raptor-pw-7c2e9a41d3b5';
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the connection to fail');
+}
+
+describe.runIf(postgresAvailable)('connectPostgres', () => {
+  let cluster: PgCluster;
+  let url: string;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    url = await cluster.createRole('raptor_app', PASSWORD);
+  });
+  afterAll(() => cluster?.stop());
+
+  it('connects, names itself, and registers the password as a secret', async () => {
+    const client = await connectPostgres(url, { applicationName: 'raxx-ops test' });
+    try {
+      const { rows } = await client.query<{ who: string; app: string }>("select current_user as who, current_setting('application_name') as app");
+      expect(rows[0]).toEqual({ who: 'raptor_app', app: 'raxx-ops test' });
+    } finally {
+      await client.end();
+    }
+    expect(redact(`password was ${PASSWORD}`)).not.toContain(PASSWORD);
+  });
+
+  it('a wrong password is a configuration error (exit 3) that does not print it', async () => {
+    const err = await failure(connectPostgres(url.replace(PASSWORD, 'wrong-pw-0d9e8f7a6b5c')));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(3);
+    expect(err.message).toMatch(/Postgres rejected the credentials/);
+    expect(err.message).not.toContain('wrong-pw-0d9e8f7a6b5c');
+  });
+
+  it('an unreachable server is a service failure (exit 4) naming the masked URL', async () => {
+    const port = await freePort();
+    const err = await failure(connectPostgres(`postgres://raptor_app:${PASSWORD}@127.0.0.1:${port}/postgres`, { timeoutSeconds: 3 }));
+    expect(err).toBeInstanceOf(ServiceError);
+    expect((err as ServiceError).exitCode).toBe(4);
+    expect(err.message).toContain(`127.0.0.1:${port}`);
+    expect(err.message).not.toContain(PASSWORD);
+  });
+
+  it('a malformed URL is a configuration error with the expected form as hint', async () => {
+    const err = await failure(connectPostgres('not a url'));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).hint).toMatch(/postgres:\/\/user:password@host:port\/dbname/);
+  });
+});
