@@ -32,21 +32,34 @@ export function offeredTokens(event: FunctionUrlEvent): string[] {
   return offered;
 }
 
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+// The expected tokens change only on rotation, so their digests are kept rather than made per
+// request. A few entries: the current and previous token, and whatever replaced them.
+const expectedDigests = new Map<string, Buffer>();
+function expectedDigest(token: string): Buffer {
+  let d = expectedDigests.get(token);
+  if (d === undefined) {
+    if (expectedDigests.size >= 4) expectedDigests.clear();
+    d = sha256(token);
+    expectedDigests.set(token, d);
+  }
+  return d;
+}
+
 /** Equal-length digests compared in constant time, so neither length nor content leaks by timing. */
-function sameSecret(offered: string, expected: string | undefined): boolean {
-  if (!expected) return false;
-  const a = createHash('sha256').update(offered).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+function sameSecret(offered: Buffer, expected: string | undefined): boolean {
+  return expected ? timingSafeEqual(offered, expectedDigest(expected)) : false;
 }
 
 export function authenticate(event: FunctionUrlEvent, tokens: DrainTokens): AuthResult {
   const offered = offeredTokens(event);
   let ok = false;
   for (const t of offered) {
+    const digest = sha256(t);
     // Both comparisons always run: which token matched is not observable either.
-    const current = sameSecret(t, tokens.current);
-    const previous = sameSecret(t, tokens.previous);
+    const current = sameSecret(digest, tokens.current);
+    const previous = sameSecret(digest, tokens.previous);
     ok = ok || current || previous;
   }
   return { ok, tokenPresent: offered.length > 0 };

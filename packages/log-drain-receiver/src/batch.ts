@@ -40,9 +40,6 @@ export interface BatchRequest {
 export interface Batch {
   key: string;
   app: string;
-  appSource: AppSource;
-  /** The key's time: the first message's timestamp, else the time of receipt. */
-  epochMs: number;
   /** The Frame-Id as used in the key (when one was sent). */
   frameId?: string | undefined;
   msgCount?: number | undefined;
@@ -116,7 +113,8 @@ export function describeBatch(req: BatchRequest): Batch {
   // keeps that property. (Only a body with no readable timestamp at all falls back to the
   // time of receipt, so its retries may land twice, each copy carrying the same frame-id.)
   const frameId = req.frameId?.trim() || undefined;
-  const id = frameId === undefined ? req.randomId() : isObjectId(frameId) ? frameId : createHash('sha256').update(frameId).digest('hex').slice(0, 32);
+  const frameIdFits = frameId !== undefined && isObjectId(frameId);
+  const id = frameId === undefined ? req.randomId() : frameIdFits ? frameId : createHash('sha256').update(frameId).digest('hex').slice(0, 32);
   const messageTime = frameId === undefined ? undefined : firstMessageTime(messages);
   const epochMs = messageTime ?? req.receivedAt;
 
@@ -132,7 +130,7 @@ export function describeBatch(req: BatchRequest): Batch {
     'received-at': new Date(req.receivedAt).toISOString(),
   };
   if (msgCount !== undefined) metadata['msg-count'] = String(msgCount);
-  if (frameId !== undefined) metadata['frame-id'] = isObjectId(frameId) ? frameId : `sha256:${id}`;
+  if (frameId !== undefined) metadata['frame-id'] = frameIdFits ? frameId : `sha256:${id}`;
   if (choice.claimed) metadata['claimed-app'] = choice.claimed;
   if (parsed.errors.length > 0) {
     const first = parsed.errors[0]!;
@@ -147,8 +145,6 @@ export function describeBatch(req: BatchRequest): Batch {
   return {
     key: buildObjectKey({ prefix: req.keyPrefix, app: choice.app, epochMs, id }),
     app: choice.app,
-    appSource: choice.source,
-    epochMs,
     frameId: frameId === undefined ? undefined : id,
     msgCount,
     parsedCount: messages.length,

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { authenticate } from './auth.js';
 import { describeBatch, parseMsgCount, type Batch } from './batch.js';
 import { configFromEnv, ReceiverConfigError, type DrainTokens } from './config.js';
-import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlEvent, type FunctionUrlResult } from './event.js';
+import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlResult } from './event.js';
 import { consoleSink, writeLog, type LogSink, type Outcome, type RequestLog } from './log.js';
 import { normalizePrefix } from './object-key.js';
 import { createS3Client, errorCode, storeBatch, type S3Like } from './store.js';
@@ -35,7 +35,7 @@ export interface HandlerDeps {
   /** Object id when a batch has no Frame-Id. */
   randomId?: () => string;
   log?: LogSink;
-  /** Per S3 write; default 4.5 s, under Logplex's 5 s request timeout. */
+  /** How long a batch's gzip and S3 write may take before it is answered 500; default 4.5 s, under Logplex's 5 s. */
   writeTimeoutMs?: number;
 }
 
@@ -84,7 +84,17 @@ export function createHandler(deps: HandlerDeps): DrainHandler {
 
     let fields: Partial<RequestLog> = { bytes: body.length };
     try {
-      const batch = describeBatch(batchRequest(event, body, { receivedAt: now(), keyPrefix, allowedApps, randomId }));
+      const batch = describeBatch({
+        body,
+        queryApp: queryParam(event, 'app'),
+        frameId: header(event, 'logplex-frame-id'),
+        msgCount: header(event, 'logplex-msg-count'),
+        drainToken: header(event, 'logplex-drain-token'),
+        receivedAt: now(),
+        keyPrefix,
+        allowedApps,
+        randomId,
+      });
       fields = logFields(batch, body.length);
       const result = await storeBatch(deps.s3, { bucket: deps.bucket, key: batch.key, body, metadata: batch.metadata, timeoutMs: writeTimeoutMs });
       return result === 'stored'
@@ -94,17 +104,6 @@ export function createHandler(deps: HandlerDeps): DrainHandler {
       // Anything that kept the batch out of S3 is a 500, so Logplex sends it again.
       return done(reply(500, 'write failed'), 'write-failed', `drain write failed: ${errorCode(err)}`, fields);
     }
-  };
-}
-
-function batchRequest(event: FunctionUrlEvent, body: Buffer, opts: { receivedAt: number; keyPrefix: string; allowedApps: ReadonlySet<string> | undefined; randomId: () => string }) {
-  return {
-    body,
-    queryApp: queryParam(event, 'app'),
-    frameId: header(event, 'logplex-frame-id'),
-    msgCount: header(event, 'logplex-msg-count'),
-    drainToken: header(event, 'logplex-drain-token'),
-    ...opts,
   };
 }
 

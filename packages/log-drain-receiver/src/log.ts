@@ -1,6 +1,8 @@
-// One JSON line per request, on stdout (CloudWatch Logs in Lambda). The `msg` of a failure
-// holds the phrases the runbooks grep for: `drain auth failed`, `drain write failed`.
+// One JSON line per request, through console at the entry's level (CloudWatch Logs in Lambda,
+// which tags each line with it). The `msg` of a failure holds the phrases the runbooks grep
+// for: `drain auth failed`, `drain write failed`, `drain misconfigured`.
 // Entries are built from chosen fields only: no token, query string or body ever gets here.
+import type { ParseStatus } from './batch.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
@@ -29,7 +31,7 @@ export interface RequestLog {
   messages?: number | undefined;
   /** Logplex-Msg-Count, when sent. */
   msgCount?: number | undefined;
-  parseStatus?: string | undefined;
+  parseStatus?: ParseStatus | undefined;
   frameId?: string | undefined;
   ms?: number | undefined;
 }

@@ -72,7 +72,7 @@ const TAB = 0x09;
 const LT = 0x3c;
 const ZERO = 0x30;
 const NINE = 0x39;
-/** A Function URL body is at most 6 MB: 7 digits are enough, more is not a count. */
+/** A Function URL body is at most 6 MB, a 7-digit count; a longer run of digits than this is not a count. */
 const MAX_COUNT_DIGITS = 8;
 const MAX_PRI = 191;
 
@@ -96,7 +96,7 @@ export function parse(body: Uint8Array | string): ParseResult {
 
   while (pos < end) {
     const c = buf[pos];
-    // A newline (or CRLF) some senders put between frames, outside the count.
+    // Whitespace between frames: the newline (or CRLF) some senders put there, outside any count.
     if (c === LF || c === CR || c === SP || c === TAB) {
       pos += 1;
       continue;
@@ -277,14 +277,16 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))
 export function timestampMs(ts: string): number | undefined {
   const m = RFC3339.exec(ts);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const field = (i: number): number => Number(m[i]);
+  const [y, mo, d, h, mi, sec] = [field(1), field(2), field(3), field(4), field(5), field(6)];
   // Years below 100 would be read as 19xx by Date.UTC; no log line is that old.
-  if (y! < 100 || mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || sec! > 59) return undefined;
-  const day = Date.UTC(y!, mo! - 1, d!);
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return undefined;
+  const day = Date.UTC(y, mo - 1, d);
   // Date.UTC rolls 2025-02-30 over into March: such a date does not exist.
   if (new Date(day).getUTCDate() !== d) return undefined;
-  const frac = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const fraction = m[7];
+  const ms = fraction ? Number(fraction.slice(0, 3).padEnd(3, '0')) : 0;
   const zone = m[8]!;
   const offset = zone === 'Z' || zone === 'z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
-  return day + ((h! * 60 + mi!) * 60 + sec!) * 1000 + frac - offset;
+  return day + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
 }

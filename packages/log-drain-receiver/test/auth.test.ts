@@ -36,6 +36,15 @@ describe('authenticate', () => {
     expect(authenticate(event(''), tokens)).toEqual({ ok: false, tokenPresent: false });
   });
 
+  it('follows the tokens through many rotations: only the configured ones match', () => {
+    for (let i = 1; i <= 10; i++) {
+      const tokens = { current: `t${i}`, previous: `t${i - 1}` };
+      expect(authenticate(event(`token=t${i}`), tokens).ok).toBe(true);
+      expect(authenticate(event(`token=t${i - 1}`), tokens).ok).toBe(true);
+      expect(authenticate(event(`token=t${i - 2}`), tokens).ok).toBe(false);
+    }
+  });
+
   it('never accepts anything against an unset previous token', () => {
     expect(authenticate(event('token=x'), { current: 'cur' }).ok).toBe(false);
     expect(authenticate(event('token=x'), { current: 'cur', previous: '' }).ok).toBe(false);

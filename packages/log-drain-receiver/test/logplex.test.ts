@@ -242,6 +242,19 @@ describe('parseFrameLine (one line of a stored object)', () => {
     }
   });
 
+  it('never throws, on any line', () => {
+    const line = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.array(fc.constantFrom('7', '12', '0', ' ', '<', '>', '<190>1', ' - ', 'host', '☃', '😀', 'x'), { maxLength: 40 }).map((p) => p.join('')),
+    );
+    fc.assert(
+      fc.property(line, (l) => {
+        parseFrameLine(l);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('agrees with parse() on every line of a framed body', () => {
     const oneLine = message.filter((m) => !m.text.includes('\n') && !m.text.includes('\r'));
     fc.assert(
