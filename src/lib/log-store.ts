@@ -1,26 +1,28 @@
 // The drain bucket as the `logs` commands read it: list the objects of a time window (pruned
 // by the <epoch_ms> in their keys, before any GET) and stream each object's lines through
-// gunzip. The key layout and the syslog line format belong to the receiver package; this
-// module only reads them.
+// gunzip. The key layout belongs to the receiver package (object-key); this module only
+// reads it.
 //
-// S3 facts this relies on (FACTS.md): small objects are round-trip bound, so throughput is
-// concurrency over kept-alive sockets; a GetObject body never consumed holds its socket, so
+// Small objects are round-trip bound, so throughput is concurrency over kept-alive sockets
+// (docs/logs.md, "Speed and memory"); a GetObject body never consumed holds its socket, so
 // every body is consumed or destroyed, on success, error, abort and early stop alike.
 import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { dayPrefix, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { dayPrefixesBetween, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
-import { getObjectFast, type ObjectGetter } from './s3-get.js';
-import { daysOf, iso, type TimeWindow } from './time-window.js';
+import type { ObjectGetter } from './s3-get.js';
+import { DAY_MS, startOfDay, type TimeWindow } from './time-window.js';
 
 export interface LogObject {
   app: string;
   key: string;
   /** The object's time: the <epoch_ms> of its key (the batch's first message). */
   time: number;
+  /** The batch id of its key. */
+  id: string;
   size: number;
 }
 
@@ -47,7 +49,11 @@ export interface LineVisitor<R> {
   result(): R;
 }
 
-const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNREFUSED', 'EAI_AGAIN', 'TimeoutError', 'RequestTimeout', 'InternalError', 'SlowDown', 'ServiceUnavailable']);
+/**
+ * A connection that broke while the body was being read. Failures before the response are
+ * retried by the getter (the SDK's retry strategy, or s3-get's), not a second time here.
+ */
+const BROKEN_BODY = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'TimeoutError']);
 
 /** Objects by time, then key: the order `logs` prints in. */
 export function byTime(a: LogObject, b: LogObject): number {
@@ -61,31 +67,37 @@ const INLINE_BYTES = 1024 * 1024;
 class LineSplitter<R> {
   count = 0;
   stopped = false;
-  private carry = '';
+  /** The pieces of a line not ended yet, joined once when its newline comes, so that a line
+   *  spanning many chunks costs linear time, not a rescan of the whole line per chunk. */
+  private carry: string[] = [];
   constructor(private readonly visitor: LineVisitor<R>) {}
 
   /** False once the visitor asked to stop. */
   push(chunk: string): boolean {
     if (this.stopped) return false;
-    const text = this.carry === '' ? chunk : this.carry + chunk;
     let from = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', from)) {
+      let line = chunk.slice(from, nl);
+      if (this.carry.length > 0) {
+        line = this.carry.join('') + line;
+        this.carry = [];
+      }
       this.count += 1;
-      if (this.visitor.line(text.slice(from, nl)) === false) {
+      if (this.visitor.line(line) === false) {
         this.stopped = true;
         return false;
       }
       from = nl + 1;
     }
-    this.carry = text.slice(from);
+    if (from < chunk.length) this.carry.push(chunk.slice(from));
     return true;
   }
 
   /** A last line without a newline is still a line, as for grep. */
   end(rest = ''): void {
     if (this.stopped) return;
-    const last = this.carry + rest;
-    this.carry = '';
+    const last = this.carry.join('') + rest;
+    this.carry = [];
     if (last !== '') {
       this.count += 1;
       if (this.visitor.line(last) === false) this.stopped = true;
@@ -94,7 +106,7 @@ class LineSplitter<R> {
 }
 
 export class LogStore {
-  readonly bucket: string;
+  private readonly bucket: string;
   private readonly s3: S3Client;
   private readonly keyPrefix: string;
   private readonly endpoint: string;
@@ -115,11 +127,12 @@ export class LogStore {
    * for the next page while the caller works on this one.
    */
   async *list(app: string, window: TimeWindow, signal: AbortSignal): AsyncGenerator<LogObject> {
-    for (const day of daysOf(window)) {
-      const prefix = dayPrefix(app, new Date(day), this.keyPrefix);
+    const prefixes = dayPrefixesBetween(this.keyPrefix, app, window.start, window.end);
+    for (const [i, prefix] of prefixes.entries()) {
       // Keys are `<prefix><13-digit epoch_ms>-<id>.gz`, so they sort by time and every key of
-      // the window's first millisecond sorts after `<prefix><start>`.
-      const startAfter = window.start > day ? `${prefix}${String(window.start).padStart(13, '0')}` : undefined;
+      // the window's first millisecond sorts after `<prefix><start>`. Only the first day can
+      // start after its midnight.
+      const startAfter = i === 0 && window.start > startOfDay(window.start) ? `${prefix}${String(window.start).padStart(13, '0')}` : undefined;
       let page = this.listPage(prefix, startAfter, undefined, signal);
       for (;;) {
         const res = await page;
@@ -127,6 +140,7 @@ export class LogStore {
         let next: Promise<ListObjectsV2CommandOutput> | undefined;
         if (token) {
           next = this.listPage(prefix, undefined, token, signal);
+          // Never awaited when the window ends on this page or the caller stops early.
           next.catch(() => undefined);
         }
         let past = false;
@@ -148,7 +162,7 @@ export class LogStore {
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
   async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
     const objects: LogObject[] = [];
-    for await (const o of this.list(app, { start: day, end: day + 86_400_000 }, signal)) objects.push(o);
+    for await (const o of this.list(app, { start: day, end: day + DAY_MS }, signal)) objects.push(o);
     return objects;
   }
 
@@ -159,7 +173,7 @@ export class LogStore {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, size: size ?? 0 };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0 };
   }
 
   private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListObjectsV2CommandOutput> {
@@ -178,111 +192,35 @@ export class LogStore {
    * Stream one object through gunzip and hand its lines to a visitor. An empty or corrupt
    * object, or one deleted since the listing, is not an error: the lines read before the
    * problem count and `problem` says what happened. A connection that breaks mid-body is
-   * retried once with a fresh visitor. S3 refusing the request throws (exit 4).
+   * retried once with a fresh visitor. S3 refusing the request throws (exit 4, or 3 for
+   * credentials); Ctrl-C throws InterruptedError.
    */
   async scan<R>(obj: LogObject, signal: AbortSignal, visitor: () => LineVisitor<R>): Promise<ScanResult<R>> {
+    if (obj.size === 0) return { value: visitor().result(), lines: 0, bytes: 0, problem: 'empty object (0 bytes)' };
     for (let attempt = 1; ; attempt++) {
-      const v = visitor();
+      let body: Readable;
       try {
-        return await this.scanOnce(obj, signal, v);
+        body = await this.get(obj.key, signal);
       } catch (err) {
-        if (signal.aborted) throw new InterruptedError();
+        if ((err as { name?: string }).name === 'NoSuchKey' && !signal.aborted) {
+          return { value: visitor().result(), lines: 0, bytes: 0, problem: 'deleted since it was listed (NoSuchKey)' };
+        }
+        throw this.failure(err, `GetObject ${obj.key}`, signal);
+      }
+      try {
+        return await read(body, signal, visitor());
+      } catch (err) {
         const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name ?? '';
-        if (attempt < 2 && TRANSIENT.has(code)) continue;
+        if (attempt < 2 && !signal.aborted && BROKEN_BODY.has(code)) continue;
         throw this.failure(err, `GetObject ${obj.key}`, signal);
       }
     }
   }
 
-  private async scanOnce<R>(obj: LogObject, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
-    if (obj.size === 0) return { value: visitor.result(), lines: 0, bytes: 0, problem: 'empty object (0 bytes)' };
-    let body: Readable;
-    try {
-      body = await this.get(obj.key, signal);
-    } catch (err) {
-      const name = (err as { name?: string }).name;
-      if (name === 'NoSuchKey' && !signal.aborted) return { value: visitor.result(), lines: 0, bytes: 0, problem: 'deleted since it was listed (NoSuchKey)' };
-      throw err;
-    }
-    const lines = new LineSplitter(visitor);
-    let bytes = 0;
-    let problem: string | undefined;
-    const destroy = () => body.destroy();
-    signal.addEventListener('abort', destroy, { once: true });
-    try {
-      // Drain batches are small (Logplex aims at ~100 KB): read the body whole and gunzip it
-      // in one call, which costs far less than a zlib stream per object. A body past
-      // INLINE_BYTES (or one that fails to inflate whole) is streamed, so memory stays
-      // bounded by the window of objects in flight whatever their size.
-      const chunks: Buffer[] = [];
-      const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-      let ended = false;
-      while (bytes <= INLINE_BYTES) {
-        const next = await it.next();
-        if (next.done) {
-          ended = true;
-          break;
-        }
-        chunks.push(next.value);
-        bytes += next.value.length;
-      }
-      let inline: Buffer | undefined;
-      if (ended) {
-        try {
-          inline = gunzipSync(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
-        } catch {
-          inline = undefined; // read it again as a stream below, to keep the lines before the damage
-        }
-      }
-      if (inline) {
-        lines.push(inline.toString('utf8'));
-        lines.end();
-      } else {
-        const rest = ended
-          ? undefined
-          : (async function* () {
-              for (;;) {
-                const next = await it.next();
-                if (next.done) return;
-                bytes += next.value.length;
-                yield next.value;
-              }
-            })();
-        const gunzip = createGunzip();
-        const source = Readable.from((async function* () {
-          yield* chunks;
-          if (rest) yield* rest;
-        })());
-        source.on('error', (err) => gunzip.destroy(err));
-        source.pipe(gunzip);
-        const decoder = new StringDecoder('utf8');
-        try {
-          for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-            if (!lines.push(decoder.write(chunk))) break;
-          }
-          lines.end(decoder.end());
-        } catch (err) {
-          if (signal.aborted) throw err;
-          const code = (err as { code?: string }).code ?? '';
-          if (!code.startsWith('Z_')) throw err;
-          problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count} line${lines.count === 1 ? '' : 's'} before that were read`;
-        } finally {
-          source.destroy();
-          gunzip.destroy();
-        }
-      }
-      if (!lines.stopped && !problem && lines.count === 0) problem = 'empty object (no lines)';
-      return { value: visitor.result(), lines: lines.count, bytes, ...(problem ? { problem } : {}) };
-    } finally {
-      signal.removeEventListener('abort', destroy);
-      // Whatever happened, give the socket back: a body left unread starves the pool.
-      if (!body.readableEnded) destroy();
-    }
-  }
-
   /** The object's body: the lean signed GET when the client allows it, else the SDK's. */
   private async get(key: string, signal: AbortSignal): Promise<Readable> {
-    this.getter ??= getObjectFast(this.s3, this.bucket).catch(() => undefined);
+    // Imported here: `logs status` lists only and never needs the signer.
+    this.getter ??= import('./s3-get.js').then(({ getObjectFast }) => getObjectFast(this.s3, this.bucket)).catch(() => undefined);
     const fast = await this.getter;
     if (fast) return (await fast(key, signal)).body;
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
@@ -304,6 +242,86 @@ export class LogStore {
   }
 }
 
-export function describeObject(o: LogObject): string {
-  return `${o.key} (${iso(o.time)})`;
+/**
+ * Read a GetObject body through gunzip into a visitor. Whatever happens (the end, a visitor
+ * that stops early, corruption, an abort, an error), the body is consumed or destroyed, so its
+ * socket goes back to the pool.
+ */
+async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
+  const lines = new LineSplitter(visitor);
+  let bytes = 0;
+  let problem: string | undefined;
+  const destroy = () => body.destroy();
+  signal.addEventListener('abort', destroy, { once: true });
+  try {
+    // Aborted while the response was on its way: the listener above came too late to fire.
+    signal.throwIfAborted();
+    // Drain batches are small (Logplex aims at ~100 KB): read the body whole and gunzip it
+    // in one call, which costs far less than a zlib stream per object. A body past
+    // INLINE_BYTES (or one that fails to inflate whole) is streamed, so memory stays
+    // bounded by the window of objects in flight whatever their size.
+    const chunks: Buffer[] = [];
+    const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    let ended = false;
+    while (bytes <= INLINE_BYTES) {
+      const next = await it.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      chunks.push(next.value);
+      bytes += next.value.length;
+    }
+    let inline: Buffer | undefined;
+    if (ended) {
+      try {
+        inline = gunzipSync(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+      } catch {
+        inline = undefined; // read it again as a stream below, to keep the lines before the damage
+      }
+    }
+    if (inline) {
+      lines.push(inline.toString('utf8'));
+      lines.end();
+    } else {
+      const rest = ended
+        ? undefined
+        : (async function* () {
+            for (;;) {
+              const next = await it.next();
+              if (next.done) return;
+              bytes += next.value.length;
+              yield next.value;
+            }
+          })();
+      const gunzip = createGunzip();
+      const source = Readable.from((async function* () {
+        yield* chunks;
+        if (rest) yield* rest;
+      })());
+      source.on('error', (err) => gunzip.destroy(err));
+      source.pipe(gunzip);
+      // A multi-byte character may be cut between two inflated chunks.
+      const decoder = new StringDecoder('utf8');
+      try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+          if (!lines.push(decoder.write(chunk))) break;
+        }
+        lines.end(decoder.end());
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const code = (err as { code?: string }).code ?? '';
+        if (!code.startsWith('Z_')) throw err;
+        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count} line${lines.count === 1 ? '' : 's'} before that were read`;
+      } finally {
+        source.destroy();
+        gunzip.destroy();
+      }
+    }
+    if (!lines.stopped && !problem && lines.count === 0) problem = 'empty object (no lines)';
+    return { value: visitor.result(), lines: lines.count, bytes, ...(problem ? { problem } : {}) };
+  } finally {
+    signal.removeEventListener('abort', destroy);
+    if (!body.readableEnded) destroy();
+  }
 }

@@ -102,8 +102,9 @@ export async function* mergeSorted<T>(sources: AsyncIterable<T>[], compare: (a: 
     return;
   }
   const its = sources.map((s) => s[Symbol.asyncIterator]());
-  const heads = await Promise.all(its.map((i) => i.next()));
   try {
+    // Inside the try: when one source fails at once, the others are still closed.
+    const heads = await Promise.all(its.map((i) => i.next()));
     for (;;) {
       let best = -1;
       for (let i = 0; i < heads.length; i++) {

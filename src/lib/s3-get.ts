@@ -3,16 +3,17 @@
 // for a day of 10,000 small objects that CPU, not S3, becomes the limit. This signs with the
 // SDK's own SigV4 signer and sends through the S3 client's own request handler, so the
 // signing, socket pool, keep-alive and timeouts stay the SDK's and ctx.aws's, and the
-// credentials, region and endpoint are the client's. Only the middleware is skipped. Anything
-// it does not model (FIPS, dual-stack, accelerate, other partitions) makes getObjectFast()
-// return undefined and the caller uses the SDK.
+// credentials, region and endpoint are the client's. Only the middleware is skipped, so the
+// retries the SDK would make (5xx, throttling, a connection that fails before the response)
+// are made here. Anything it does not model (FIPS, dual-stack, accelerate, other partitions)
+// makes getObjectFast() return undefined and the caller uses the SDK.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface FastGetResponse {
   body: Readable;
-  contentLength: number | undefined;
 }
 
 /** Shaped like an SDK service error, so awsError() and the callers treat both alike. */
@@ -49,7 +50,14 @@ interface ClientConfig {
   requestHandler?: { handle(req: unknown, opts?: { abortSignal?: AbortSignal }): Promise<HandlerResponse> };
 }
 
-const RETRYABLE = new Set([500, 502, 503, 504]);
+// What the SDK's retry strategy counts as transient (@smithy's service-error-classification),
+// for the same number of attempts as the client (ctx.aws sets maxAttempts 3).
+const ATTEMPTS = 3;
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** S3 error codes retried whatever the status. */
+const RETRYABLE_CODES = new Set(['SlowDown', 'RequestTimeout']);
+/** The request handler's rejections: the connection failed before any response. */
+const NETWORK_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError']);
 
 export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGetResponse>;
 
@@ -95,21 +103,33 @@ export async function getObjectFast(s3: S3Client, bucket: string): Promise<Objec
     const path = `${basePath}/${key.split('/').map(encodeSegment).join('/')}`;
     for (let attempt = 1; ; attempt++) {
       const signed = await signer.sign({ method: 'GET', protocol, hostname, port, path, query: {}, headers: { host } });
-      const { response } = await handler.handle(signed, { abortSignal: signal });
-      if (response.statusCode === 200) {
-        const len = Number(response.headers['content-length']);
-        return { body: response.body, contentLength: Number.isFinite(len) ? len : undefined };
+      let response: HandlerResponse['response'];
+      try {
+        ({ response } = await handler.handle(signed, { abortSignal: signal }));
+      } catch (err) {
+        const e = err as { code?: string; name?: string };
+        if (attempt < ATTEMPTS && !signal.aborted && (NETWORK_ERRORS.has(e.code ?? '') || NETWORK_ERRORS.has(e.name ?? ''))) {
+          await backoff(attempt, signal);
+          continue;
+        }
+        throw err;
       }
+      if (response.statusCode === 200) return { body: response.body };
       const text = await readSmall(response.body);
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.statusCode}`;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? code;
-      if ((RETRYABLE.has(response.statusCode) || code === 'SlowDown') && attempt < 3 && !signal.aborted) {
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * Math.random()));
+      if (attempt < ATTEMPTS && !signal.aborted && (RETRYABLE_STATUS.has(response.statusCode) || RETRYABLE_CODES.has(code))) {
+        await backoff(attempt, signal);
         continue;
       }
       throw new S3HttpError(code, message, response.statusCode);
     }
   };
+}
+
+/** Full-jitter exponential backoff that Ctrl-C cuts short (it rejects with an AbortError). */
+function backoff(attempt: number, signal: AbortSignal): Promise<void> {
+  return sleep(100 * 2 ** attempt * Math.random(), undefined, { signal });
 }
 
 /** RFC 3986 encoding of one key segment, as SigV4 canonicalises S3 paths. */

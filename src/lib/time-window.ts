@@ -1,6 +1,8 @@
 // The time window a `logs` command reads: `--date YYYY-MM-DD` (UTC), `--since` / `--until`
 // (an ISO time, a clock time on --date, or relative to now like `30m`, `2h`, `3d`). All
-// times are UTC milliseconds; the window is [start, end).
+// times are UTC milliseconds; the window is [start, end). The day prefixes a window touches
+// are the receiver's business (object-key's dayPrefixesBetween).
+import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { UsageError } from './errors.js';
 
 export const DAY_MS = 86_400_000;
@@ -26,12 +28,19 @@ const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 
 
 /** Midnight UTC of a `YYYY-MM-DD` date, rejecting dates that do not exist (2025-02-30). */
 export function parseDate(value: string, flag = '--date'): number {
-  const m = DATE_RE.exec(value.trim());
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-  if (!m || Number.isNaN(ms) || utcDate(ms) !== value.trim()) {
+  const ms = midnightOf(value.trim());
+  if (ms === undefined) {
     throw new UsageError(`${flag}: "${value}" is not a date (YYYY-MM-DD, UTC)`, { hint: `e.g. ${flag} ${utcDate(Date.now())}` });
   }
   return ms;
+}
+
+/** Undefined for a date that does not exist: Date.UTC would roll 2025-02-30 over into March. */
+function midnightOf(date: string): number | undefined {
+  const m = DATE_RE.exec(date);
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return utcDate(ms) === date ? ms : undefined;
 }
 
 /**
@@ -49,7 +58,8 @@ export function parseTime(value: string, flag: string, now: number, baseDay: num
     if (h <= 24 && m < 60 && s < 60 && !(h === 24 && (m > 0 || s > 0))) return baseDay + ((h * 60 + m) * 60 + s) * 1000;
   }
   if (DATE_RE.test(v)) return parseDate(v, flag);
-  if (ISO_RE.test(v)) {
+  // Date.parse, like Date.UTC, rolls a day that does not exist into the next month.
+  if (ISO_RE.test(v) && midnightOf(v.slice(0, 10)) !== undefined) {
     const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(v);
     const ms = Date.parse(hasZone ? v : `${v.replace(' ', 'T')}Z`);
     if (!Number.isNaN(ms)) return ms;
@@ -100,18 +110,6 @@ export function resolveWindow(flags: WindowFlags, now: Date): TimeWindow {
 
 export function startOfDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
-}
-
-/** `YYYY-MM-DD` of a UTC instant. */
-export function utcDate(ms: number): string {
-  return new Date(startOfDay(ms)).toISOString().slice(0, 10);
-}
-
-/** The UTC days a window touches, oldest first, as midnight milliseconds. */
-export function daysOf(window: TimeWindow): number[] {
-  const days: number[] = [];
-  for (let d = startOfDay(window.start); d < window.end; d += DAY_MS) days.push(d);
-  return days;
 }
 
 export function iso(ms: number): string {

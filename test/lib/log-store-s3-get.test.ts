@@ -47,6 +47,7 @@ async function clientWith(env: Record<string, string>, respond: (req: Captured) 
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('getObjectFast', () => {
@@ -96,6 +97,36 @@ describe('getObjectFast', () => {
     expect(err).toBeInstanceOf(S3HttpError);
     expect(err).toMatchObject({ name: 'NoSuchKey', message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
     expect(calls).toBe(2);
+    aws.destroy();
+  });
+
+  it('retries a connection that fails before the response, as the SDK would', async () => {
+    let calls = 0;
+    const { aws, s3 } = await clientWith(keys, () => {
+      calls += 1;
+      if (calls === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      return { statusCode: 200, body: 'gz' };
+    });
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const res = await get!('logs/x.gz', new AbortController().signal);
+    res.body.destroy();
+    expect(calls).toBe(2);
+    aws.destroy();
+  });
+
+  it('Ctrl-C during the pause before a retry ends it at once', async () => {
+    // The longest pauses: 200 ms after the first 503, then 400 ms.
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const controller = new AbortController();
+    const { aws, s3 } = await clientWith(keys, () => {
+      setTimeout(() => controller.abort(), 20);
+      return { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' };
+    });
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const started = Date.now();
+    const err = await get!('logs/x.gz', controller.signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - started).toBeLessThan(150);
     aws.destroy();
   });
 

@@ -3,11 +3,11 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor, LogObject } from '../../lib/log-store.js';
 import { defineCommand } from '../command.js';
-import { logRecord } from './record.js';
-import { formatBytes, scanWindow, unique, windowArgs, windowOf } from './shared.js';
+import { formatBytes, printLines, scanWindow, unique, windowArgs, windowOf } from './shared.js';
 
 export default defineCommand({
   args: z.object({
@@ -15,12 +15,12 @@ export default defineCommand({
     output: z.string().min(1, 'needs a directory').optional(),
   }),
   async run(args, ctx) {
-    const { out, config } = ctx;
+    const { out } = ctx;
     const apps = unique(args.app);
     const window = windowOf(args, ctx);
     const dir = args.output ? resolve(args.output) : undefined;
-    const prefix = apps.length > 1 && !out.json;
-    const files: string[] = [];
+    const files = dir ? new ObjectFiles(dir) : undefined;
+    const written: string[] = [];
 
     const stats = await scanWindow<string[]>(
       ctx,
@@ -30,40 +30,47 @@ export default defineCommand({
         return { line: (text) => void lines.push(text), result: () => lines };
       },
       (obj, { value: lines }) => {
-        if (dir) return;
-        if (out.json) for (const l of lines) out.record(logRecord(obj, l));
-        else if (lines.length > 0) out.raw(`${(prefix ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`);
+        if (files) written.push(files.pathOf(obj));
+        else printLines(out, obj, lines, apps.length > 1);
       },
-      dir
-        ? async (obj, { value: lines }) => {
-            const path = join(dir, fileName(obj, config.drain.keyPrefix));
-            await writeAtomically(path, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-            files.push(path);
-          }
-        : undefined,
+      // Files are written as each download finishes, concurrently; only the list is in time order.
+      files ? (obj, { value: lines }) => files.write(obj, lines) : undefined,
     );
 
     if (dir) {
-      if (out.json) out.data({ dir, files, objects: stats.done, lines: stats.lines, bytes: stats.bytes });
-      else out.info(`wrote ${files.length} file(s), ${stats.lines} lines from ${formatBytes(stats.bytes)} compressed, under ${dir}`);
+      if (out.json) out.data({ dir, files: written, objects: stats.done, lines: stats.lines, bytes: stats.bytes });
+      else out.info(`wrote ${written.length} file(s), ${stats.lines} lines from ${formatBytes(stats.bytes)} compressed, under ${dir}`);
     }
   },
 });
 
-/** `<app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.log`: the key below the prefix, decompressed. */
-export function fileName(obj: LogObject, keyPrefix: string): string {
-  const rel = obj.key.startsWith(keyPrefix) ? obj.key.slice(keyPrefix.length) : obj.key;
-  return rel.replace(/\.gz$/, '') + '.log';
-}
+/** `DIR/<app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.log`: the object's key without the prefix, decompressed. */
+class ObjectFiles {
+  /** One mkdir per day folder, not one per object. */
+  private readonly folders = new Map<string, Promise<unknown>>();
+  constructor(private readonly dir: string) {}
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.partial`;
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`cannot write ${path}: ${e.code ?? e.message}`, { hint: 'pass a directory you can write to with -o' });
+  pathOf(obj: LogObject): string {
+    return join(this.dir, buildObjectKey({ prefix: '', app: obj.app, epochMs: obj.time, id: obj.id }).replace(/\.gz$/, '.log'));
+  }
+
+  /** Written whole to a `.partial` file, then renamed into place: a file that exists is complete. */
+  async write(obj: LogObject, lines: string[]): Promise<void> {
+    const path = this.pathOf(obj);
+    try {
+      const folder = dirname(path);
+      let made = this.folders.get(folder);
+      if (!made) {
+        made = mkdir(folder, { recursive: true });
+        this.folders.set(folder, made);
+      }
+      await made;
+      const tmp = `${path}.partial`;
+      await writeFile(tmp, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+      await rename(tmp, path);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(`cannot write ${path}: ${e.code ?? e.message}`, { hint: 'pass a directory you can write to with -o' });
+    }
   }
 }

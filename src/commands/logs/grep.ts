@@ -4,15 +4,14 @@ import { z } from 'zod';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor } from '../../lib/log-store.js';
 import { defineCommand } from '../command.js';
-import { logRecord, type LogRecord } from './record.js';
-import { scanWindow, unique, windowArgs, windowOf } from './shared.js';
+import { printLines, scanWindow, unique, windowArgs, windowOf } from './shared.js';
 
 const flag = z.preprocess((v) => v === true, z.boolean());
 
 interface Found {
   count: number;
+  /** The selected lines (none kept with -c). */
   lines: string[];
-  records: LogRecord[];
 }
 
 export default defineCommand({
@@ -33,8 +32,6 @@ export default defineCommand({
     const invert = args.invertMatch;
     const limit = args.maxCount ?? Infinity;
     const counting = args.count;
-    const json = out.json;
-    const prefix = apps.length > 1 && !json;
 
     const counts = new Map(apps.map((a) => [a, 0]));
     let total = 0;
@@ -42,16 +39,13 @@ export default defineCommand({
     await scanWindow<Found>(
       ctx,
       { apps, window, concurrency: args.concurrency, verb: 'grep' },
-      (obj): LineVisitor<Found> => {
-        const found: Found = { count: 0, lines: [], records: [] };
+      (): LineVisitor<Found> => {
+        const found: Found = { count: 0, lines: [] };
         return {
           line(text) {
             if (test(text) === invert) return;
             found.count += 1;
-            if (!counting) {
-              if (json) found.records.push(logRecord(obj, text));
-              else found.lines.push(prefix ? `${obj.app}:${text}` : text);
-            }
+            if (!counting) found.lines.push(text);
             // No object needs more than --max-count lines: the rest of its body is skipped.
             if (found.count >= limit) return false;
           },
@@ -62,16 +56,13 @@ export default defineCommand({
         const take = Math.min(value.count, limit - total);
         total += take;
         counts.set(obj.app, (counts.get(obj.app) ?? 0) + take);
-        if (!counting && take > 0) {
-          if (json) for (const r of value.records.slice(0, take)) out.record(r);
-          else out.raw(`${(take < value.lines.length ? value.lines.slice(0, take) : value.lines).join('\n')}\n`);
-        }
+        if (!counting) printLines(out, obj, take < value.lines.length ? value.lines.slice(0, take) : value.lines, apps.length > 1);
         return total < limit;
       },
     );
 
     if (counting) {
-      if (json) out.data({ count: total, apps: Object.fromEntries(counts) });
+      if (out.json) out.data({ count: total, apps: Object.fromEntries(counts) });
       else if (apps.length === 1) out.line(String(total));
       else for (const [app, n] of counts) out.line(`${app}:${n}`);
     }

@@ -1,12 +1,15 @@
-// What the logs commands share: flag schemas, the store, and the scan loop that reads a
-// window's objects concurrently and hands their results back in time order.
+// What the logs commands share: flag schemas, the store, the scan loop that reads a
+// window's objects concurrently and hands their results back in time order, and how an
+// object's lines are printed.
 import { z } from 'zod';
 import { appName } from '../../lib/config.js';
 import type { Context } from '../../lib/context.js';
 import { CheckFailedError } from '../../lib/errors.js';
 import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
 import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
-import { describeWindow, resolveWindow, type TimeWindow } from '../../lib/time-window.js';
+import type { Output } from '../../lib/output.js';
+import { describeWindow, resolveWindow, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
+import { logRecord } from './record.js';
 
 export const MAX_CONCURRENCY = 64;
 
@@ -20,7 +23,7 @@ export const windowArgs = {
   concurrency: concurrency.default(MAX_CONCURRENCY),
 };
 
-export function windowOf(args: { date?: string | undefined; since?: string | undefined; until?: string | undefined }, ctx: Context): TimeWindow {
+export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
   return resolveWindow(args, ctx.now());
 }
 
@@ -64,9 +67,10 @@ export async function scanWindow<R>(
   let listing = true;
   const progress = await ctx.out.progress(`${opts.verb}: listing ${opts.apps.join(', ')}`);
   let shown = 0;
-  const show = (force = false) => {
+  const show = () => {
     const t = Date.now();
-    if (!force && t - shown < 100) return;
+    // A spinner redraws at its own pace: a new text per object would only cost CPU.
+    if (t - shown < 100) return;
     shown = t;
     progress.update(`${opts.verb}: ${stats.done}/${stats.listed}${listing ? '+' : ''} objects, ${formatBytes(stats.bytes)}`);
   };
@@ -117,6 +121,16 @@ export async function scanWindow<R>(
   if (stats.problems > 0) ctx.out.warn(`${stats.problems} of ${stats.done} objects could not be read completely (listed above); the rest were read`);
   ctx.out.debug(`${opts.verb}: ${stats.done} objects, ${formatBytes(stats.bytes)}, ${stats.lines} lines`);
   return stats;
+}
+
+/**
+ * An object's lines on stdout: NDJSON records with --json, else the raw lines, each prefixed
+ * `app:` when several apps are read (as grep prefixes file names).
+ */
+export function printLines(out: Output, obj: LogObject, lines: readonly string[], severalApps: boolean): void {
+  if (lines.length === 0) return;
+  if (out.json) for (const line of lines) out.record(logRecord(obj, line));
+  else out.raw(`${(severalApps ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`);
 }
 
 export function formatBytes(n: number): string {

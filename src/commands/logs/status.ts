@@ -9,12 +9,13 @@
 // A past day without any object is "missing" (critical); today is never missing, it is judged
 // by its silence, so a quiet first minute after midnight is not an alarm.
 import { z } from 'zod';
+import { utcDate } from '@raxx/log-drain-receiver/object-key';
+import { appName } from '../../lib/config.js';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import type { LogObject } from '../../lib/log-store.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
-import { appName } from '../../lib/config.js';
-import { DAY_MS, iso, startOfDay, utcDate } from '../../lib/time-window.js';
+import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
 import { defineCommand } from '../command.js';
 import { concurrency, formatBytes, openStore, unique } from './shared.js';
 
@@ -109,7 +110,7 @@ export default defineCommand({
 });
 
 /** The health of one app's days, from object times alone (pure: tests feed it timelines). */
-export function assess(app: string, days: { day: number; objects: LogObject[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
+export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
   const { now } = opts;
   const times = days.flatMap((d) => d.objects.map((o) => o.time)).sort((a, b) => a - b);
   const newest = times.length > 0 ? times[times.length - 1]! : undefined;
@@ -125,15 +126,15 @@ export function assess(app: string, days: { day: number; objects: LogObject[] }[
     const before = lastBefore(times, day) ?? firstDay;
     const after = firstAtOrAfter(times, end);
     const points = [before, ...own, after ?? Math.max(now, own[own.length - 1] ?? before)];
-    let longest: Silence | null = null;
-    for (let i = 1; i < points.length; i++) {
-      const from = points[i - 1]!;
-      const to = points[i]!;
-      const gap = to - from;
-      if (gap > 0 && (!longest || gap / 60_000 > longest.minutes)) {
-        longest = { minutes: Math.floor(gap / 60_000), from: iso(from), to: iso(to), ongoing: i === points.length - 1 && after === undefined };
-      }
-    }
+    // The widest gap in milliseconds, not whole minutes: of a 10.8- and a 10.2-minute gap,
+    // the first is the longest silence even though both show as 10 min.
+    const gapAt = (i: number) => points[i]! - points[i - 1]!;
+    let widest = 1;
+    for (let i = 2; i < points.length; i++) if (gapAt(i) > gapAt(widest)) widest = i;
+    const longest: Silence | null =
+      gapAt(widest) > 0
+        ? { minutes: Math.floor(gapAt(widest) / 60_000), from: iso(points[widest - 1]!), to: iso(points[widest]!), ongoing: widest === points.length - 1 && after === undefined }
+        : null;
     const reasons: string[] = [];
     let health: Health = 'healthy';
     if (!isToday && own.length === 0) {

@@ -140,6 +140,11 @@ describe('status health rules (no S3)', () => {
     expect(s.health).toBe('healthy');
   });
 
+  it('the longest silence is the widest gap, not the last of the same whole minutes', () => {
+    const s = assess('a', [{ day: D2, objects: [obj(D2), obj(D2 + 10.8 * MIN), obj(D2 + 21 * MIN), obj(D2 + 22 * MIN)] }], { now: D2 + 22 * MIN, ...opts });
+    expect(s.days[0]!.longestSilence).toMatchObject({ minutes: 10, from: '2025-06-02T00:00:00.000Z', to: '2025-06-02T00:10:48.000Z' });
+  });
+
   it('exactly at the threshold is not yet a warning (strictly longer than)', () => {
     const s = assess('a', [{ day: D2, objects: [obj(D2), obj(D2 + 15 * MIN)] }], { now: D2 + 30 * MIN, ...opts });
     expect(s.health).toBe('healthy');
