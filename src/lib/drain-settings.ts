@@ -42,23 +42,28 @@ async function readParameters(ctx: Ctx, names: string[]): Promise<Map<string, st
   return values;
 }
 
-/** The drain URL (decrypted); its token is registered as a secret so no output shows it. */
+/** The drain URL (decrypted); what list, wire, remove and test need. */
 export async function readDrainUrl(ctx: Ctx): Promise<string> {
-  const names = ssmNames(ctx.config);
-  const values = await readParameters(ctx, [names.drainUrl]);
-  const url = values.get(names.drainUrl)!;
-  checkDrainUrl(url, names.drainUrl);
-  registerSecret(tokenOfUrl(url));
-  return url;
+  return (await read(ctx, false)).url;
 }
 
+/** The drain URL and drain_token, in one call: what rotate reads and writes back. */
 export async function readDrainSettings(ctx: Ctx): Promise<DrainSettings> {
+  const { url, token } = await read(ctx, true);
+  return { url, token: token! };
+}
+
+/**
+ * The URL's token is registered as a secret on its own: the whole value already is, but the
+ * drains carry it with `app=` added, which the whole value no longer matches.
+ */
+async function read(ctx: Ctx, withToken: boolean): Promise<{ url: string; token: string | undefined }> {
   const names = ssmNames(ctx.config);
-  const values = await readParameters(ctx, [names.drainUrl, names.drainToken]);
+  const values = await readParameters(ctx, withToken ? [names.drainUrl, names.drainToken] : [names.drainUrl]);
   const url = values.get(names.drainUrl)!;
   checkDrainUrl(url, names.drainUrl);
   registerSecret(tokenOfUrl(url));
-  return { url, token: values.get(names.drainToken)! };
+  return { url, token: values.get(names.drainToken) };
 }
 
 /**

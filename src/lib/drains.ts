@@ -2,7 +2,7 @@
 // commands fetch the drains (one list per app) and the SSM drain URL, then act on the plans
 // computed here, so the decisions are testable without Heroku.
 import type { Drain } from './heroku.js';
-import { maskUrl, redact } from './secrets.js';
+import { maskUrl } from './secrets.js';
 
 /**
  * current: exactly the desired drain (SSM drain URL + app=<app>);
@@ -16,7 +16,7 @@ export type DrainClass = 'current' | 'stale' | 'foreign' | 'addon';
 export interface ClassifiedDrain {
   drain: Drain;
   class: DrainClass;
-  /** Why a drain is stale: 'other token', 'other app', 'duplicate', 'other query'. */
+  /** Why a drain is stale: 'other token', 'app=<other app>' or 'no app', 'duplicate', 'other query'. */
   reason?: string | undefined;
 }
 
@@ -96,11 +96,6 @@ function parse(url: string): Parsed | undefined {
   }
 }
 
-/** Scheme, host and path: where the receiver is, whatever the token and app. */
-export function endpointOf(url: string): string | undefined {
-  return parse(url)?.endpoint;
-}
-
 /** Equal as drains: same endpoint, credentials and query parameters (in any order). */
 export function sameDrainUrl(a: string, b: string): boolean {
   const pa = parse(a);
@@ -111,7 +106,8 @@ export function sameDrainUrl(a: string, b: string): boolean {
 
 /**
  * Classifies an app's drains against its desired URL. Without a desired URL (the SSM drain
- * URL was not needed), receiver drains cannot be told apart: everything is foreign or addon.
+ * URL was not needed or not readable), receiver drains cannot be told apart: everything is
+ * foreign or addon.
  */
 export function classifyDrains(drains: Drain[], desired: string | undefined): ClassifiedDrain[] {
   const wanted = desired === undefined ? undefined : parse(desired);
@@ -192,14 +188,12 @@ export function removePlan(app: string, drains: ClassifiedDrain[], selector: Rem
         break;
       case 'all':
         match = d.class === 'current' || d.class === 'stale' || (selector.includeForeign && d.class !== 'addon');
-        if (selector.includeForeign && d.class === 'addon') {
-          plan.skipped.push({ drain: d, why: `created by the add-on ${d.drain.addon?.name ?? ''}; remove the add-on to remove it`.trim() });
-        }
+        if (selector.includeForeign && d.class === 'addon') plan.skipped.push({ drain: d, why: addonOnly(d) });
         break;
       case 'id':
         match = d.drain.id === selector.id || d.drain.token === selector.id;
         if (match && d.class === 'addon') {
-          plan.skipped.push({ drain: d, why: `created by the add-on ${d.drain.addon?.name ?? ''}; remove the add-on to remove it` });
+          plan.skipped.push({ drain: d, why: addonOnly(d) });
           match = false;
         }
         break;
@@ -207,6 +201,10 @@ export function removePlan(app: string, drains: ClassifiedDrain[], selector: Rem
     if (match) plan.remove.push(d);
   }
   return plan;
+}
+
+function addonOnly(d: ClassifiedDrain): string {
+  return `created by the add-on ${d.drain.addon?.name ?? '(unnamed)'}; remove the add-on to remove it`;
 }
 
 /** A drain fit to print or put in JSON: URL query values, credentials and the token masked. */
@@ -222,7 +220,8 @@ export function describeDrain(d: ClassifiedDrain) {
   };
 }
 
+/** `d.<uuid>` → `d.****`: the kind of token stays readable, never its value. */
 export function maskDrainToken(token: string): string {
   const dot = token.indexOf('.');
-  return dot > 0 ? `${token.slice(0, dot + 1)}****` : redact('****');
+  return dot > 0 ? `${token.slice(0, dot + 1)}****` : '****';
 }

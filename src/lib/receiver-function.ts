@@ -2,17 +2,21 @@
 // token rotation and `receiver serve --from-lambda` both go through here.
 import type { Context } from './context.js';
 import { awsError } from './aws.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ServiceError } from './errors.js';
 import { registerSecret } from './secrets.js';
 
 export interface ReceiverFunctionState {
   variables: Record<string, string>;
   /** Changes whenever the configuration changes; cheap to compare. */
   revisionId: string | undefined;
-  lastUpdateStatus: string | undefined;
 }
 
-export async function getReceiverFunction(ctx: Pick<Context, 'aws' | 'config'>, functionName = ctx.config.drain.functionName): Promise<ReceiverFunctionState> {
+type Ctx = Pick<Context, 'aws' | 'config'>;
+
+/** How long an environment update may take to become live. */
+const MAX_WAIT_SECONDS = 120;
+
+export async function getReceiverFunction(ctx: Ctx, functionName = ctx.config.drain.functionName): Promise<ReceiverFunctionState> {
   const lambda = await ctx.aws.lambda();
   const { GetFunctionConfigurationCommand } = await import('@aws-sdk/client-lambda');
   try {
@@ -20,7 +24,7 @@ export async function getReceiverFunction(ctx: Pick<Context, 'aws' | 'config'>, 
     const variables = res.Environment?.Variables ?? {};
     registerSecret(variables.DRAIN_TOKEN);
     registerSecret(variables.DRAIN_TOKEN_PREVIOUS);
-    return { variables, revisionId: res.RevisionId, lastUpdateStatus: res.LastUpdateStatus };
+    return { variables, revisionId: res.RevisionId };
   } catch (err) {
     if ((err as { name?: string }).name === 'ResourceNotFoundException') {
       throw new ConfigError(`the receiver function ${functionName} does not exist in ${ctx.config.region}`, {
@@ -33,15 +37,13 @@ export async function getReceiverFunction(ctx: Pick<Context, 'aws' | 'config'>, 
 }
 
 /**
- * Merge `patch` into the function's environment (null removes a variable) and wait until the
- * update is live, so that callers can rely on the new tokens being accepted.
+ * Merges `patch` into the receiver function's environment (null removes a variable) and
+ * waits until the update is live, so that callers can rely on the new tokens being accepted.
+ * Resolves to false, having written nothing, when the environment already is what the patch
+ * asks for.
  */
-export async function updateReceiverEnvironment(
-  ctx: Pick<Context, 'aws' | 'config'>,
-  patch: Record<string, string | null>,
-  opts: { functionName?: string; maxWaitSeconds?: number } = {},
-): Promise<ReceiverFunctionState> {
-  const functionName = opts.functionName ?? ctx.config.drain.functionName;
+export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, string | null>): Promise<boolean> {
+  const functionName = ctx.config.drain.functionName;
   const current = await getReceiverFunction(ctx, functionName);
   const variables: Record<string, string> = { ...current.variables };
   for (const [k, v] of Object.entries(patch)) {
@@ -51,6 +53,8 @@ export async function updateReceiverEnvironment(
       if (/TOKEN/.test(k)) registerSecret(v);
     }
   }
+  if (Object.entries(patch).every(([k, v]) => current.variables[k] === (v ?? undefined))) return false;
+
   const lambda = await ctx.aws.lambda();
   const { UpdateFunctionConfigurationCommand, waitUntilFunctionUpdatedV2 } = await import('@aws-sdk/client-lambda');
   try {
@@ -62,9 +66,28 @@ export async function updateReceiverEnvironment(
         ...(current.revisionId ? { RevisionId: current.revisionId } : {}),
       }),
     );
-    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: opts.maxWaitSeconds ?? 120, minDelay: 1, maxDelay: 5 }, { FunctionName: functionName });
   } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name === 'PreconditionFailedException' || name === 'ResourceConflictException') {
+      throw new ServiceError('Lambda', `${functionName} was changed by someone else while this run updated it (${name}); nothing was written`, {
+        code: name,
+        hint: 'wait until the other change (a deploy, another raxx-ops run) has finished, then run the command again',
+        cause: err,
+      });
+    }
     throw awsError(err, 'Lambda', `UpdateFunctionConfiguration ${functionName}`, ctx.aws.endpointOf('LAMBDA'));
   }
-  return getReceiverFunction(ctx, functionName);
+  try {
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: MAX_WAIT_SECONDS, minDelay: 1, maxDelay: 5 }, { FunctionName: functionName });
+  } catch (err) {
+    // The waiter's own message is the whole function configuration as JSON, environment
+    // included: say what happened instead, and keep it only as the cause (--debug).
+    const timedOut = (err as { name?: string }).name === 'TimeoutError';
+    throw new ServiceError('Lambda', `the environment update of ${functionName} did not become live${timedOut ? ` within ${MAX_WAIT_SECONDS} s` : ': the function reports the update failed'}`, {
+      code: timedOut ? 'TimeoutError' : 'UpdateFailed',
+      hint: `see LastUpdateStatusReason in \`aws lambda get-function-configuration --function-name ${functionName}\`, then run the command again`,
+      cause: err,
+    });
+  }
+  return true;
 }

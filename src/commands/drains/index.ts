@@ -70,7 +70,7 @@ export const register: Register = (program, action) => {
     .command('rotate')
     .description('new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token')
     .option('--dry-run', 'print the steps and change nothing')
-    .option('--timeout <seconds>', 'per-app wait for the test batch in S3', '30')
+    .option('--timeout <seconds>', "per test batch: how long to wait for the receiver's 200 (403s retried while the new token propagates) and its S3 object", '30')
     .option('--grace <seconds>', 'how long the old token stays accepted after the old drains are removed, for batches in flight', '15')
     .addHelpText(
       'after',

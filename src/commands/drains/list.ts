@@ -1,22 +1,17 @@
 // `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
 // marked current / stale / foreign / addon and every token masked.
 import { z } from 'zod';
-import { readDrainUrl } from '../../lib/drain-settings.js';
 import { describeDrain } from '../../lib/drains.js';
 import { PartialFailureError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, failuresOf, listClassified, plural, resolveApps } from './shared.js';
+import { appsFlag, failuresOf, listAppDrains, plural } from './shared.js';
 
 export default defineCommand({
   args: z.object({ app: appsFlag }),
   async run(args, ctx) {
     const { out } = ctx;
-    const apps = resolveApps(args.app, ctx);
-    // The token is local: a missing one is reported before any network call.
-    const heroku = await ctx.heroku();
-    const drainUrl = await readDrainUrl(ctx);
-    const results = await listClassified(ctx, heroku, apps, drainUrl);
+    const { listed: results } = await listAppDrains(ctx, args.app);
 
     if (out.json) {
       out.data({

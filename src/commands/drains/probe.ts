@@ -3,10 +3,11 @@
 // is deterministic: the Frame-Id and the first message's timestamp). Shared by `drains test`
 // and `drains rotate`. A failure names the runbook's failure mode:
 //   A not wired · B token mismatch (403) · C S3 write failed · D timed out.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from '../../lib/context.js';
 import { awsError } from '../../lib/aws.js';
 import { redact } from '../../lib/secrets.js';
+import { sleep } from './shared.js';
 
 export type FailureMode = 'A' | 'B' | 'C' | 'D';
 
@@ -16,6 +17,11 @@ export const FAILURE_MODES: Record<FailureMode, { what: string; fix: string }> =
   C: { what: 'S3 write failed: the receiver cannot store batches (it answers 5xx, Logplex retries then drops)', fix: 'look for `drain write failed` in the receiver log group; check the bucket and the function role' },
   D: { what: 'timeout: the receiver did not answer in time (Logplex gives up after 5 s)', fix: 'look for `Task timed out after` in the receiver log group; check the function timeout and S3 latency' },
 };
+
+/** The runbook's fix for a failure mode, naming the apps it concerns. */
+export function fixFor(mode: FailureMode, apps: string[]): string {
+  return FAILURE_MODES[mode].fix.replace('<app>', apps.join(' --app '));
+}
 
 export interface ProbeResult {
   app: string;
@@ -29,7 +35,7 @@ export interface ProbeResult {
 
 export interface ProbeOptions {
   app: string;
-  /** The drain URL to post to (the app's desired URL). */
+  /** The drain URL to post to, as Heroku holds it. */
   url: string;
   /** The Heroku drain token (d.<uuid>) Logplex would send; a made-up one when unknown. */
   drainToken?: string | null | undefined;
@@ -52,7 +58,7 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
   const messages = [line(`drains test ${frameId}: synthetic batch from raxx-ops drains test`), line(`drains test ${frameId}: end of batch`)];
   const body = frame(messages);
   const key = buildObjectKey({ prefix: ctx.config.drain.keyPrefix, app: opts.app, timestampMs: timestampMs(stamp)!, id: frameId });
-  const drainToken = opts.drainToken ?? `d.${crypto.randomUUID()}`;
+  const drainToken = opts.drainToken ?? `d.${randomUUID()}`;
   const result = (r: Omit<ProbeResult, 'app' | 'ms'>): ProbeResult => ({ app: opts.app, ms: Date.now() - started, ...r });
 
   // Logplex sends URL userinfo as a Basic header (fetch refuses URLs with credentials).
@@ -61,7 +67,8 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
   target.username = '';
   target.password = '';
 
-  // POST, as Logplex: same Frame-Id on every attempt, 5xx and timeouts retried twice.
+  // POST, as Logplex does: the same Frame-Id on every attempt, a 5xx (or 429) retried twice.
+  // No answer in time is failure mode D at once: a retry would only wait as long again.
   let status: number | undefined;
   let attempts5xx = 0;
   for (;;) {
@@ -96,14 +103,14 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
     if (status >= 200 && status < 300) break;
     if (status === 403) {
       if (opts.retry403Ms && Date.now() - started < opts.retry403Ms) {
-        await sleep(250);
+        await sleep(250, ctx.signal);
         continue;
       }
       return result({ ok: false, status, mode: 'B', message: 'the receiver rejected the token (403)' });
     }
     if (status >= 500 || status === 429) {
       if (attempts5xx++ < 2) {
-        await sleep(500);
+        await sleep(500, ctx.signal);
         continue;
       }
       return result({ ok: false, status, mode: status === 502 || status === 504 ? 'D' : 'C', message: `the receiver answered ${status} three times` });
@@ -127,10 +134,6 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
     if (Date.now() >= deadline) {
       return result({ ok: false, status, mode: 'C', key, message: `the receiver answered ${status} but s3://${bucket}/${key} did not appear within ${Math.round(opts.timeoutMs / 1000)} s` });
     }
-    await sleep(250);
+    await sleep(250, ctx.signal);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -2,12 +2,11 @@
 // --all is the emergency stop (every drain to the receiver), --id removes one drain. Add-on
 // drains are never removed here (only removing the add-on does that).
 import { z } from 'zod';
-import { readDrainUrl } from '../../lib/drain-settings.js';
 import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
 import { PartialFailureError, UsageError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, deleteDrain, failuresOf, forEachApp, listClassified, plural, resolveApps, type Outcome } from './shared.js';
+import { appsFlag, deleteDrain, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
 
 const Args = z
   .object({
@@ -32,17 +31,15 @@ export default defineCommand({
   async run(args, ctx) {
     const { out } = ctx;
     const c = out.color;
-    const apps = resolveApps(args.app, ctx);
     const selector: RemoveSelector = args.stale ? { kind: 'stale' } : args.all ? { kind: 'all', includeForeign: Boolean(args.includeForeign) } : { kind: 'id', id: args.id! };
-    // --all --include-foreign and --id need no receiver endpoint: the emergency stop works
-    // even when SSM does not answer.
+    // --all --include-foreign and --id need no receiver endpoint (the SSM URL only names the
+    // classes shown): the emergency stop works even when SSM cannot be read.
     const needsEndpoint = selector.kind === 'stale' || (selector.kind === 'all' && !selector.includeForeign);
-    const heroku = await ctx.heroku();
-    const drainUrl = needsEndpoint ? await readDrainUrl(ctx) : await readDrainUrl(ctx).catch(() => undefined);
-    const listed = await listClassified(ctx, heroku, apps, drainUrl);
+    const { apps, heroku, listed } = await listAppDrains(ctx, args.app, needsEndpoint ? 'required' : 'optional');
     const plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
-    const ready = plans.flatMap((p) => (p.ok ? [p.value] : []));
-    const total = ready.reduce((n, p) => n + p.remove.length, 0);
+    const ready = succeeded(plans);
+    const toRemove = ready.filter((p) => p.remove.length > 0);
+    const total = toRemove.reduce((n, p) => n + p.remove.length, 0);
 
     if (selector.kind === 'id' && total === 0 && ready.every((p) => p.skipped.length === 0) && failuresOf(plans).length === 0) {
       throw new UsageError(`no drain ${selector.id} on ${apps.join(', ')}`, { hint: 'see the ids with `raxx-ops drains list`; pass --app for the app it belongs to' });
@@ -64,11 +61,10 @@ export default defineCommand({
     let removed: Outcome<{ id: string; outcome: string }[]>[] = [];
     if (!args.dryRun && total > 0) {
       const what = selector.kind === 'all' ? (selector.includeForeign ? 'every drain (foreign too)' : 'every drain to the receiver') : selector.kind === 'stale' ? 'the stale drains' : `drain ${selector.id}`;
-      await ctx.confirm(`remove ${what}: ${plural(total, 'drain')} on ${plural(ready.filter((p) => p.remove.length > 0).length, 'app')}?`);
-      const byApp = new Map(ready.filter((p) => p.remove.length > 0).map((p) => [p.app, p]));
-      removed = await forEachApp(ctx, [...byApp.keys()], async (app) => {
+      await ctx.confirm(`remove ${what}: ${plural(total, 'drain')} on ${plural(toRemove.length, 'app')}?`);
+      removed = await forEachApp(ctx, toRemove, async (p) => {
         const done: { id: string; outcome: string }[] = [];
-        for (const d of byApp.get(app)!.remove) done.push({ id: d.drain.id, outcome: await deleteDrain(heroku, app, d.drain.id) });
+        for (const d of p.remove) done.push({ id: d.drain.id, outcome: await deleteDrain(heroku, p.app, d.drain.id) });
         return done;
       });
       if (!out.json) {

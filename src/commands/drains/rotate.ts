@@ -10,16 +10,16 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { classifyDrains, tokenOfUrl, withToken } from '../../lib/drains.js';
+import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
 import { ConfigError, PartialFailureError, UserError, CheckFailedError, type ExitCode } from '../../lib/errors.js';
-import type { HerokuApi } from '../../lib/heroku.js';
+import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { FAILURE_MODES, probeDrain } from './probe.js';
-import { asUserError, deleteDrain, failuresOf, listClassified, plural, seconds, type AppDrains, type Outcome } from './shared.js';
+import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
+import { asUserError, deleteDrain, failuresOf, forEachApp, listClassified, plural, seconds, sleep, succeeded, type AppDrains } from './shared.js';
 import { testApps } from './test.js';
-import { applyWire, checkRateLimit, planWire, printPlan, type WireResult } from './wire.js';
+import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
 
 const STEPS = [
   'generate a new token',
@@ -46,6 +46,18 @@ interface StepRecord {
   name: string;
   status: 'done' | 'skipped' | 'failed' | 'planned';
   detail?: string;
+}
+
+/** What the first phase changed, so that a failure can undo exactly that. */
+interface Undo {
+  /** The function's environment may have changed. */
+  fn: boolean;
+  /** SSM may have been written. */
+  ssm: boolean;
+  /** The plans whose POSTs were started (step 5). */
+  wiring: WirePlan[];
+  /** The drains those POSTs created, recorded as each one lands. */
+  added: { app: string; id: string }[];
 }
 
 export default defineCommand({
@@ -84,10 +96,11 @@ export default defineCommand({
     }
     if (urlToken !== settings.token) out.warn('SSM drain_token differs from the token in drain_url; drain_url is what the drains use, so rotation starts from it');
     const fn = await getReceiverFunction(ctx);
-    const original = { current: fn.variables.DRAIN_TOKEN, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
-    if (!original.current) {
+    const current = fn.variables.DRAIN_TOKEN;
+    if (!current) {
       throw new ConfigError(`the receiver function ${ctx.config.drain.functionName} has no DRAIN_TOKEN`, { hint: 'it rejects every batch (failure mode B); set DRAIN_TOKEN to the token of SSM drain_url' });
     }
+    const original = { current, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
     if (urlToken !== original.current && urlToken !== original.previous) {
       throw new ConfigError(`the receiver function does not accept the token in SSM drain_url: drains using it are rejected now (failure mode B)`, {
         hint: 'find which token is right (`raxx-ops drains test`); set the function\'s DRAIN_TOKEN or SSM drain_url to it, then rotate',
@@ -95,8 +108,8 @@ export default defineCommand({
     }
     // A rotation that stopped earlier left DRAIN_TOKEN_PREVIOUS set: finish it with the token it
     // had already made the function accept, rather than pushing the old one out of the window.
-    const resuming = original.previous !== undefined && original.previous !== '';
-    const oldToken = resuming ? original.previous! : original.current;
+    const resuming = Boolean(original.previous);
+    const oldToken = original.previous || original.current;
     const newToken = resuming ? original.current : randomBytes(32).toString('hex');
     registerSecret(newToken);
     const newSettings: DrainSettings = { url: withToken(settings.url, newToken), token: newToken };
@@ -107,25 +120,35 @@ export default defineCommand({
     if (listFailures.length > 0) {
       throw new PartialFailureError(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures);
     }
+    const appDrains = succeeded(listed);
+    // Step 5 only adds the new drains; the whole change per app also removes the old (now
+    // stale) ones, in step 7, once every app has delivered a test batch through its new drain.
     const plans = planWire(listed, false);
+    const fullPlans = planWire(listed, true);
 
     if (!out.json) {
       out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
-      // The whole change per app: the new drain is added in step 5, the old ones removed in
-      // step 7, once every app has delivered a test batch through its new drain.
-      printPlan(ctx, planWire(listed, true), Boolean(args.dryRun));
+      printPlan(ctx, fullPlans, Boolean(args.dryRun));
       out.line(c.dim('  (old drains are removed only after every app delivered a test batch through its new one)'));
     }
     if (args.dryRun) {
       STEPS.forEach((_, i) => record(i, (resuming && i < 2) || (ssmDone && i === 3) ? 'skipped' : 'planned'));
-      if (out.json) out.data({ dryRun: true, resuming, apps, steps });
+      if (out.json) out.data({ dryRun: true, resuming, apps, steps, plan: wireJson({ plans: fullPlans, results: undefined }, true).apps });
       return;
     }
-    checkRateLimit(heroku, planWire(listed, true));
+    checkRateLimit(heroku, fullPlans);
     await ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`);
 
-    const undo = { fn: false, ssm: false, added: [] as { app: string; id: string }[] };
     let at = 0;
+    /** Ends the run at step `at`: the JSON document, each app's failure, then the error. */
+    const stopped = (err: unknown, json: Record<string, unknown>, hint: string): RotationStopped => {
+      const error = asUserError(err);
+      if (out.json) out.data({ dryRun: false, resuming, apps, steps, ...json });
+      printFailures(ctx, error);
+      return new RotationStopped(`rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`, error.exitCode, hint, err);
+    };
+
+    const undo: Undo = { fn: false, ssm: false, wiring: [], added: [] };
     try {
       at = 0;
       record(0, resuming ? 'skipped' : 'done', resuming ? 'reusing the token the function already accepts' : undefined);
@@ -139,8 +162,8 @@ export default defineCommand({
       }
 
       at = 2;
-      const first = listed[0]!.ok ? listed[0]!.value : undefined;
-      const check = await probeDrain(ctx, { app: first!.app, url: first!.desired!, timeoutMs, retry403Ms: timeoutMs });
+      const first = appDrains[0]!;
+      const check = await probeDrain(ctx, { app: first.app, url: first.desired!, timeoutMs, retry403Ms: timeoutMs });
       if (!check.ok) throw probeFailure(check.app, check.mode, check.message);
       record(2, 'done', `test batch for ${check.app} stored`);
 
@@ -153,110 +176,91 @@ export default defineCommand({
       }
 
       at = 4;
-      const results = await applyWire(ctx, heroku, plans);
-      for (const r of results) if (r.ok && r.value.added) undo.added.push({ app: r.app, id: r.value.added.id });
+      undo.wiring = succeeded(plans);
+      const results = await applyWire(ctx, heroku, plans, (app, drain) => undo.added.push({ app, id: drain.id }));
       const wireFailures = failuresOf(results);
       if (wireFailures.length > 0) throw new PartialFailureError(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures);
       record(4, 'done', undo.added.length ? `added ${plural(undo.added.length, 'drain')}` : 'every app already had it');
 
       at = 5;
-      const wired: AppDrains[] = listed.flatMap((l) => (l.ok ? [withAdded(l.value, results.find((r) => r.app === l.app))] : []));
-      const probed = await testApps(ctx, wired, timeoutMs);
+      const added = new Map(succeeded(results).map((r) => [r.app, r.added]));
+      const probed = await testApps(ctx, appDrains.map((l) => withAdded(l, added.get(l.app))), timeoutMs);
       const probeErrors = failuresOf(probed);
       if (probeErrors.length > 0) throw new PartialFailureError(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors);
-      const failed = probed.flatMap((p) => (p.ok && !p.value.ok ? [p.value] : []));
+      const failed = succeeded(probed).filter((p) => !p.ok);
       if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
       record(5, 'done', `${plural(probed.length, 'app')} delivered a test batch to S3`);
     } catch (err) {
-      const error = asUserError(err);
-      record(at, 'failed', error.message);
+      record(at, 'failed', asUserError(err).message);
       const restored = await rollback(ctx, heroku, undo, settings, original, say);
-      if (out.json) out.data({ dryRun: false, resuming, apps, steps, rolledBack: restored, rollback: rollbackLog });
-      printFailures(ctx, error);
-      throw new RotationStopped(
-        `rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`,
-        error.exitCode,
-        restored
-          ? 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again'
-          : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
-        err,
-      );
+      throw stopped(err, { rolledBack: restored, rollback: rollbackLog }, restored
+        ? 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again'
+        : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)');
     }
 
     // From here on the new drains are proven; a failure stops without undoing anything.
     try {
       at = 6;
-      const removed = await removeOld(ctx, heroku, listed.flatMap((l) => (l.ok ? [l.value] : [])));
+      const removed = await removeOld(ctx, heroku, succeeded(fullPlans));
       record(6, 'done', removed ? `removed ${plural(removed, 'drain')}` : 'none left');
+
+      at = 7;
       if (args.grace > 0) {
         if (!out.json) out.line(`  waiting ${args.grace} s for batches already sent to the old drains`);
         await sleep(args.grace * 1000, ctx.signal);
+        // Ctrl-C during the wait must not cut it short: those batches would be refused.
+        ctx.checkInterrupted();
       }
-
-      at = 7;
       await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
       record(7, 'done');
     } catch (err) {
-      const error = asUserError(err);
-      record(at, 'failed', error.message);
-      if (out.json) out.data({ dryRun: false, resuming, apps, steps, rolledBack: false });
-      printFailures(ctx, error);
-      throw new RotationStopped(
-        `rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`,
-        error.exitCode,
-        'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
-        err,
-      );
+      record(at, 'failed', asUserError(err).message);
+      throw stopped(err, { rolledBack: false },
+        'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)');
     }
     if (out.json) out.data({ dryRun: false, resuming, apps, steps });
     else out.line(c.ok('rotated: every app sends with the new token; the old one is rejected from now on'));
   },
 });
 
-function probeFailure(subject: string, mode: keyof typeof FAILURE_MODES | undefined, message: string): CheckFailedError {
+function probeFailure(subject: string, mode: FailureMode | undefined, message: string): CheckFailedError {
   return new CheckFailedError(`${subject}: ${message}${mode ? ` (failure mode ${mode}: ${FAILURE_MODES[mode].what})` : ''}`);
 }
 
 /** The app's drains as they are after wiring: the added drain is its current one. */
-function withAdded(l: AppDrains, r: Outcome<WireResult> | undefined): AppDrains {
-  const added = r?.ok ? r.value.added : undefined;
+function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
   if (!added) return l;
   return { ...l, drains: classifyDrains([...l.drains.map((d) => d.drain), added], l.desired) };
 }
 
-async function removeOld(ctx: Context, heroku: HerokuApi, listed: AppDrains[]): Promise<number> {
-  let removed = 0;
-  const failures: { subject: string; error: UserError }[] = [];
-  await Promise.all(
-    listed.map(async (l) => {
-      try {
-        for (const d of l.drains.filter((x) => x.class === 'stale')) {
-          await deleteDrain(heroku, l.app, d.drain.id);
-          removed++;
-        }
-      } catch (err) {
-        failures.push({ subject: l.app, error: asUserError(err) });
-      }
-    }),
-  );
+/** Step 7: the drains each plan removes (the stale ones: the old token's). */
+async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
+  const outcomes = await forEachApp(ctx, plans, async (plan) => {
+    for (const d of plan.remove) await deleteDrain(heroku, plan.app, d.drain.id);
+    return plan.remove.length;
+  });
+  const failures = failuresOf(outcomes);
   if (failures.length > 0) throw new PartialFailureError(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures);
-  return removed;
+  return succeeded(outcomes).reduce((n, removed) => n + removed, 0);
 }
 
 /**
  * Undo in reverse order. The function goes back to accepting only the old token only when no
- * added drain remains and SSM is back to the old URL: otherwise something would hold a token
- * the function rejects.
+ * drain with the new token remains and SSM is back to the old URL: otherwise something would
+ * hold a token the function rejects.
  */
 async function rollback(
   ctx: Context,
   heroku: HerokuApi,
-  undo: { fn: boolean; ssm: boolean; added: { app: string; id: string }[] },
+  undo: Undo,
   settings: DrainSettings,
-  original: { current: string | undefined; previous: string | undefined },
+  original: { current: string; previous: string | undefined },
   say: (text: string) => void,
 ): Promise<boolean> {
-  if (!undo.fn && !undo.ssm && undo.added.length === 0) {
+  // A POST that reported failure (or was cut short) may still have created its drain.
+  const addedApps = new Set(undo.added.map((a) => a.app));
+  const unsure = undo.wiring.filter((p) => p.add !== undefined && !addedApps.has(p.app));
+  if (!undo.fn && !undo.ssm && undo.added.length === 0 && unsure.length === 0) {
     say('nothing to roll back: nothing was changed');
     return true;
   }
@@ -269,6 +273,17 @@ async function rollback(
     } catch (err) {
       clean = false;
       say(`could not remove the new drain ${a.id} of ${a.app}: ${asUserError(err).message}`);
+    }
+  }
+  for (const plan of unsure) {
+    try {
+      for (const d of (await heroku.listDrains(plan.app)).filter((x) => sameDrainUrl(x.url, plan.add!))) {
+        await deleteDrain(heroku, plan.app, d.id);
+        say(`removed the new drain ${d.id} of ${plan.app} (its POST had reported a failure)`);
+      }
+    } catch (err) {
+      clean = false;
+      say(`could not check ${plan.app} for a new drain left by its failed POST: ${asUserError(err).message}`);
     }
   }
   if (undo.ssm) {
@@ -292,13 +307,8 @@ async function rollback(
       return false;
     }
     try {
-      const fn = await getReceiverFunction(ctx);
-      if (fn.variables.DRAIN_TOKEN === original.current && fn.variables.DRAIN_TOKEN_PREVIOUS === original.previous) {
-        say("the function's tokens were not changed");
-      } else {
-        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current ?? null, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
-        say("restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS");
-      }
+      const changed = await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
+      say(changed ? "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS" : "the function's tokens were not changed");
     } catch (err) {
       say(`could not restore the function's environment (it accepts the old token either way): ${asUserError(err).message}`);
       return false;
@@ -309,14 +319,4 @@ async function rollback(
 
 function printFailures(ctx: Context, error: UserError): void {
   if (error instanceof PartialFailureError) for (const f of error.failures) ctx.out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { appName } from '../../lib/config.js';
 import type { Context } from '../../lib/context.js';
+import { readDrainUrl } from '../../lib/drain-settings.js';
 import { classifyDrains, desiredDrainUrl, type ClassifiedDrain } from '../../lib/drains.js';
 import { ServiceError, UserError, InterruptedError } from '../../lib/errors.js';
 import type { HerokuApi } from '../../lib/heroku.js';
@@ -18,27 +19,39 @@ export function resolveApps(apps: string[] | undefined, ctx: Context): string[] 
 export const seconds = z.coerce.number().positive('must be a positive number of seconds').max(3600, 'at most 3600 seconds');
 
 /** Apps are independent; a few at a time keeps well inside Heroku's rate limit and sockets. */
-export const APP_CONCURRENCY = 4;
+const APP_CONCURRENCY = 4;
 
 export type Outcome<T> = { app: string; ok: true; value: T } | { app: string; ok: false; error: UserError };
 
-export async function forEachApp<T>(ctx: Context, apps: string[], fn: (app: string) => Promise<T>, concurrency = APP_CONCURRENCY): Promise<Outcome<T>[]> {
-  const results: Outcome<T>[] = new Array(apps.length);
+/**
+ * Runs `fn` for each app (an app name, or anything naming one in `app`), a few at a time; one
+ * failing does not stop the others. On Ctrl-C no further app starts and InterruptedError is
+ * thrown only once the running ones have finished, so a caller that undoes its work on failure
+ * (rotate) is not racing requests still in flight.
+ */
+export async function forEachApp<I extends string | { app: string }, T>(ctx: Context, items: readonly I[], fn: (item: I) => Promise<T>): Promise<Outcome<T>[]> {
+  const results: Outcome<T>[] = new Array(items.length);
   let next = 0;
+  let interrupted: InterruptedError | undefined;
   async function worker() {
-    while (next < apps.length) {
+    while (next < items.length && !interrupted) {
       const i = next++;
-      const app = apps[i]!;
+      const item = items[i]!;
+      const app = typeof item === 'string' ? item : item.app;
       try {
         ctx.checkInterrupted();
-        results[i] = { app, ok: true, value: await fn(app) };
+        results[i] = { app, ok: true, value: await fn(item) };
       } catch (err) {
-        if (err instanceof InterruptedError) throw err;
+        if (err instanceof InterruptedError) {
+          interrupted = err;
+          return;
+        }
         results[i] = { app, ok: false, error: asUserError(err) };
       }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, apps.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(APP_CONCURRENCY, items.length) }, worker));
+  if (interrupted) throw interrupted;
   return results;
 }
 
@@ -63,6 +76,31 @@ export function listClassified(ctx: Context, heroku: HerokuApi, apps: string[], 
   });
 }
 
+/**
+ * How list, wire, remove and test start: the apps, the Heroku client (its token is local, so
+ * a missing one is reported before any network call), the SSM drain URL, then one drain list
+ * per app. With `drainUrl: 'optional'` an unreadable SSM parameter is no error: every receiver
+ * drain is then classed foreign.
+ */
+export async function listAppDrains(ctx: Context, appFlag: string[] | undefined, drainUrl: 'required' | 'optional' = 'required') {
+  const apps = resolveApps(appFlag, ctx);
+  const heroku = await ctx.heroku();
+  const url =
+    drainUrl === 'required'
+      ? await readDrainUrl(ctx)
+      : await readDrainUrl(ctx).catch((err: unknown) => {
+          ctx.out.debug(`going on without the SSM drain URL: ${(err as Error).message}`);
+          return undefined;
+        });
+  const listed = await listClassified(ctx, heroku, apps, url);
+  return { apps, heroku, listed };
+}
+
+/** The values of the outcomes that succeeded. */
+export function succeeded<T>(outcomes: Outcome<T>[]): T[] {
+  return outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+}
+
 export function failuresOf(outcomes: Outcome<unknown>[]): { subject: string; error: UserError }[] {
   return outcomes.filter((o): o is Extract<Outcome<unknown>, { ok: false }> => !o.ok).map((o) => ({ subject: o.app, error: o.error }));
 }
@@ -80,4 +118,18 @@ export async function deleteDrain(heroku: HerokuApi, app: string, id: string): P
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Waits `ms`, or less when the run is interrupted (the caller checks ctx.checkInterrupted()). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -3,13 +3,12 @@
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
-import { readDrainUrl } from '../../lib/drain-settings.js';
-import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/drains.js';
+import { describeDrain, planChanges, sameDrainUrl, wirePlan, type WirePlan } from '../../lib/drains.js';
 import { PartialFailureError, ServiceError } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, deleteDrain, failuresOf, forEachApp, listClassified, plural, resolveApps, type AppDrains, type Outcome } from './shared.js';
+import { appsFlag, deleteDrain, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
 
 export interface WireResult {
   app: string;
@@ -22,18 +21,7 @@ export interface WireRun {
   results: Outcome<WireResult>[] | undefined;
 }
 
-/**
- * Plans every app (printing the plan), then applies it unless dryRun. `drains rotate` uses
- * planWire/applyWire itself, with the drains it listed once before changing anything.
- */
-export async function wireApps(ctx: Context, heroku: HerokuApi, apps: string[], drainUrl: string, opts: { prune: boolean; dryRun: boolean }): Promise<WireRun> {
-  const plans = planWire(await listClassified(ctx, heroku, apps, drainUrl), opts.prune);
-  printPlan(ctx, plans, opts.dryRun);
-  if (opts.dryRun) return { plans, results: undefined };
-  checkRateLimit(heroku, plans);
-  return { plans, results: await applyWire(ctx, heroku, plans) };
-}
-
+/** Each listed app's plan; `drains rotate` plans from the drains it listed before changing anything. */
 export function planWire(listed: Outcome<AppDrains>[], prune: boolean): Outcome<WirePlan>[] {
   return listed.map((r) => (r.ok ? { app: r.app, ok: true, value: wirePlan(r.app, r.value.drains, r.value.desired!, { prune }) } : r));
 }
@@ -53,16 +41,21 @@ export function checkRateLimit(heroku: HerokuApi, plans: Outcome<WirePlan>[]): v
   }
 }
 
-/** Applies the plans of the apps that could be planned, in parallel. */
-export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePlan>[]): Promise<Outcome<WireResult>[]> {
-  const byApp = new Map(plans.flatMap((p) => (p.ok ? [[p.app, p.value] as const] : [])));
-  return forEachApp(ctx, [...byApp.keys()], (app) => applyPlan(heroku, byApp.get(app)!));
+/**
+ * Applies the plans of the apps that could be planned, in parallel. `onAdded` hears of each
+ * drain as soon as it exists, even when the run is then interrupted (rotate removes them again).
+ */
+export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePlan>[], onAdded?: (app: string, drain: Drain) => void): Promise<Outcome<WireResult>[]> {
+  return forEachApp(ctx, succeeded(plans), (plan) => applyPlan(heroku, plan, onAdded));
 }
 
 /** The current drain first, then the stale ones: the app is never without a drain. */
-async function applyPlan(heroku: HerokuApi, plan: WirePlan): Promise<WireResult> {
+async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: string, drain: Drain) => void): Promise<WireResult> {
   const result: WireResult = { app: plan.app, added: undefined, removed: [] };
-  if (plan.add) result.added = await addDrain(heroku, plan.app, plan.add);
+  if (plan.add) {
+    result.added = await addDrain(heroku, plan.app, plan.add);
+    onAdded?.(plan.app, result.added);
+  }
   for (const d of plan.remove) {
     await deleteDrain(heroku, plan.app, d.drain.id);
     result.removed.push(d.drain.id);
@@ -79,7 +72,7 @@ async function addDrain(heroku: HerokuApi, app: string, url: string): Promise<Dr
     return await heroku.addDrain(app, url);
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'invalid_params') {
-      const existing = (await heroku.listDrains(app)).find((d) => d.url === url);
+      const existing = (await heroku.listDrains(app)).find((d) => sameDrainUrl(d.url, url));
       if (existing) return existing;
     }
     throw err;
@@ -132,18 +125,18 @@ export default defineCommand({
   args: z.object({ app: appsFlag, prune: z.boolean().optional(), dryRun: z.boolean().optional() }),
   async run(args, ctx) {
     const { out } = ctx;
-    const apps = resolveApps(args.app, ctx);
     const dryRun = Boolean(args.dryRun);
-    // The token is local: a missing one is reported before any network call.
-    const heroku = await ctx.heroku();
-    const drainUrl = await readDrainUrl(ctx);
-    const run = await wireApps(ctx, heroku, apps, drainUrl, { prune: Boolean(args.prune), dryRun });
+    const { apps, heroku, listed } = await listAppDrains(ctx, args.app);
+    const plans = planWire(listed, Boolean(args.prune));
+    printPlan(ctx, plans, dryRun);
+    if (!dryRun) checkRateLimit(heroku, plans);
+    const run: WireRun = { plans, results: dryRun ? undefined : await applyWire(ctx, heroku, plans) };
 
     if (out.json) out.data(wireJson(run, dryRun));
-    else if (!dryRun && run.results && run.results.length > 0) {
+    else if (run.results && run.results.length > 0) {
       const c = out.color;
       out.line('result:');
-      for (const r of run.results ?? []) {
+      for (const r of run.results) {
         if (!r.ok) out.line(`  ${c.app(r.app)}  ${c.bad('failed')}: ${r.error.message}`);
         else if (!r.value.added && r.value.removed.length === 0) out.line(`  ${c.app(r.app)}  ${c.ok('ok')}, unchanged`);
         else {

@@ -177,6 +177,20 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     for (const x of [no, r, byId, wide]) expectNoSecrets(x, [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN, 'vendor-secret-1234']);
   });
 
+  it('remove --all --include-foreign is an emergency stop that works without SSM', async () => {
+    const app = 'raxx-api-prod';
+    heroku.addDrain(app, desired(app));
+    heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
+    const addon = heroku.addDrain(app, 'syslog+tls://logs7.example-addon.com:12345', { addon: 'papertrail-cubic-12345' });
+    await moto.reset();
+    const r = await runCli(['drains', 'remove', '--all', '--include-foreign', '--app', app, '--yes'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(heroku.drains(app).map((d) => d.id)).toEqual([addon.id]);
+    expect(r.stdout).toMatch(/skip .*remove the add-on to remove it/);
+    expectNoSecrets(r, [HEROKU_TOKEN, DRAIN_TOKEN, 'vendor-secret-1234']);
+  });
+
   it('one app failing does not stop the others: exit 4 naming it', async () => {
     heroku.failNext(1, 503, { method: 'POST', pathIncludes: '/apps/raxx-console-prod/' });
     const r = await runCli(['drains', 'wire'], { env });
@@ -232,6 +246,17 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     expect(r.stdout).toMatch(/\[A\] no current drain/);
     expect(r.stderr).toMatch(/failure mode A/);
     expect(await listKeys(aws, BUCKET)).toEqual([]);
+    expectNoSecrets(r);
+  });
+
+  it('test: the hint of a failure mode names every app it concerns', async () => {
+    await createBucket(aws, BUCKET);
+    const r = await runCli(['drains', 'test', '--app', 'raxx-api-prod', '--app', 'raxx-console-prod', '--timeout', '3', '--json'], { env });
+    expect(r.code).toBe(1);
+    const doc = r.json<{ apps: { app: string; ok: boolean; mode: string; fix: string }[] }>();
+    expect(doc.apps.map((a) => [a.app, a.ok, a.mode])).toEqual([['raxx-api-prod', false, 'A'], ['raxx-console-prod', false, 'A']]);
+    expect(doc.apps[1]!.fix).toContain('drains wire --app raxx-console-prod`');
+    expect(r.stderr).toMatch(/hint: run `raxx-ops drains wire --app raxx-api-prod --app raxx-console-prod`/);
     expectNoSecrets(r);
   });
 });

@@ -3,6 +3,10 @@
 // Logplex-like sender posting to whatever drains Heroku has while the token rotates.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
@@ -135,6 +139,21 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     await expectNoSecrets(r);
   });
 
+  it('rotate --dry-run --json is one JSON document with the steps and each app\'s plan', async () => {
+    await wired();
+    const r = await runCli(['drains', 'rotate', '--dry-run', '--json'], { env });
+    expect(r.code).toBe(0);
+    const doc = r.json<{ dryRun: boolean; steps: { status: string }[]; plan: { app: string; plan: { add: string | null; remove: { class: string }[] } }[] }>();
+    expect(doc.dryRun).toBe(true);
+    expect(doc.steps.map((s) => s.status)).toEqual(Array(8).fill('planned'));
+    expect(doc.plan.map((p) => p.app)).toEqual(APPS);
+    for (const p of doc.plan) {
+      expect(p.plan.add).toMatch(/\?token=\*\*\*\*&app=/);
+      expect(p.plan.remove.map((d) => d.class)).toEqual(['stale']);
+    }
+    await expectNoSecrets(r);
+  });
+
   it('rotate without --yes and without a terminal changes nothing (exit 5)', async () => {
     await wired();
     const r = await runCli(['drains', 'rotate'], { env });
@@ -216,6 +235,86 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
       p.fail((q) => q.method === 'PUT' && q.path.includes('/configuration') && ++n >= 2);
     }, code: 4, rolledBack: false, step: 8 },
   ];
+  /** Every receiver drain of every app is accepted by the function now. */
+  async function expectEveryDrainAccepted(apps: string[], text: string): Promise<void> {
+    for (const a of apps) {
+      const drains = receiverDrains(a);
+      expect(drains.length, `${a} has a receiver drain`).toBeGreaterThan(0);
+      for (const d of drains) {
+        const sent = await sendBatch(d.url, [{ time: new Date(), procid: 'web.1', text }], { retries: 0 });
+        expect(sent.status, `${a} ${d.url.replace(/token=[^&]+/, 'token=…')}`).toBe(200);
+      }
+    }
+  }
+
+  it('rotate rolls back a drain whose POST landed although Heroku answered 503', async () => {
+    await wired();
+    const via = await startHerokuProxy(heroku.url, (q) => (q.method === 'POST' && q.path.includes('/apps/raxx-velvet-prod/') ? { answer503: true } : {}));
+    try {
+      const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env: { ...env, HEROKU_API_URL: via.url } });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/rotation stopped at step 5 /);
+      expect(r.stderr).toMatch(/hint: rolled back/);
+      expect(r.stdout).toMatch(/removed the new drain \S+ of raxx-velvet-prod \(its POST had reported a failure\)/);
+      expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+      for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+      await expectEveryDrainAccepted(APPS, 'after a POST that landed');
+      await expectNoSecrets(r);
+    } finally {
+      await via.stop();
+    }
+  });
+
+  it('rotate interrupted (Ctrl-C) while drains are being added: the ones that landed are rolled back too', async () => {
+    // More apps than run at once, so that some are still waiting when Ctrl-C comes.
+    const apps = [...APPS, 'raxx-extra1-prod', 'raxx-extra2-prod'];
+    for (const a of apps.slice(APPS.length)) heroku.addApp(a);
+    const config = join(mkdtempSync(join(tmpdir(), 'raxx-ops-rotate-')), 'config.json');
+    writeFileSync(config, JSON.stringify({ apps }));
+    const ac = new AbortController();
+    const via = await startHerokuProxy(heroku.url, (q) => {
+      if (q.method !== 'POST') return {};
+      setTimeout(() => ac.abort(), 50);
+      return { delayMs: 400 };
+    });
+    try {
+      const cliEnv = { ...env, HEROKU_API_URL: via.url, RAXX_OPS_CONFIG: config };
+      expect((await runCli(['drains', 'wire'], { env: { ...env, RAXX_OPS_CONFIG: config } })).code).toBe(0);
+      const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env: cliEnv, signal: ac.signal });
+      expect(r.code).toBe(130);
+      expect(r.stdout).toMatch(/step 5\/8 .*FAILED/);
+      expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+      for (const a of apps) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+      await expectEveryDrainAccepted(apps, 'after Ctrl-C');
+      await expectNoSecrets(r);
+    } finally {
+      await via.stop();
+    }
+  });
+
+  it('rotate interrupted (Ctrl-C) during the grace wait keeps accepting the old token; a rerun finishes', async () => {
+    await wired();
+    const ac = new AbortController();
+    const running = runCli(['drains', 'rotate', '--yes', '--grace', '60', '--timeout', '5'], { env, signal: ac.signal });
+    // Step 7 is done once no app has a drain with the old token any more.
+    await waitFor(async () => APPS.every((a) => receiverDrains(a).length > 0 && receiverDrains(a).every((d) => !d.url.includes(`token=${TOKEN}&`))), 'old drains removed');
+    ac.abort();
+    const r = await running;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/step 8\/8 .*FAILED/);
+    const fnEnv = await functionEnvironment(aws, FUNCTION);
+    expect(fnEnv.DRAIN_TOKEN_PREVIOUS).toBe(TOKEN);
+    const late = await sendBatch(`${receiver.base}?token=${TOKEN}&app=raxx-api-prod`, [{ time: new Date(), procid: 'web.1', text: 'in flight' }], { retries: 0 });
+    expect(late.status).toBe(200);
+    await expectNoSecrets(r);
+
+    const rerun = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env });
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toMatch(/resuming a rotation/);
+    expect((await functionEnvironment(aws, FUNCTION)).DRAIN_TOKEN_PREVIOUS).toBeUndefined();
+    await expectNoSecrets(rerun);
+  });
+
   for (const c of interruptions) {
     it(`rotate interrupted when ${c.name}: stops at step ${c.step}, leaves working drains, a rerun finishes`, async () => {
       await wired();
@@ -254,6 +353,41 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     });
   }
 });
+
+/**
+ * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`) or pass it
+ * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure).
+ */
+async function startHerokuProxy(target: string, hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean }): Promise<{ url: string; stop(): Promise<void> }> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const how = hook({ method: req.method ?? 'GET', path: req.url ?? '/' });
+    const forward = () => {
+      const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up: IncomingMessage) => {
+        if (how.answer503) {
+          up.resume();
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: 'service_unavailable', message: 'Service unavailable.' }));
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      out.on('error', () => res.destroy());
+      req.pipe(out);
+    };
+    if (how.delayMs) setTimeout(forward, how.delayMs);
+    else forward();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /**
  * `raxx-ops receiver serve --from-lambda`: the receiver on loopback with the function's
