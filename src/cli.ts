@@ -5,7 +5,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { groups } from './commands/index.js';
 import type { ActionFactory } from './commands/registry.js';
 import type { GlobalFlags, Io } from './lib/context.js';
-import { ExitCode, UsageError, UserError, PartialFailureError } from './lib/errors.js';
+import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError } from './lib/errors.js';
 
 export const VERSION: string = pkg.version;
 
@@ -105,12 +105,15 @@ async function reportError(err: unknown, io: Io, debug: boolean): Promise<number
     if (err.exitCode === 0) return ExitCode.Ok;
     return ExitCode.Usage;
   }
+  const { Output, colorEnabled } = await import('./lib/output.js');
+  const out = new Output({ stdout: io.stdout, stderr: io.stderr, json: false, color: colorEnabled(undefined, io.env, io.stderr), debug });
   if (io.signal?.aborted) {
+    // What a command says on its way out (where it stopped, what it rolled back) still
+    // matters after Ctrl-C; the exit code says it was interrupted.
+    if (err instanceof UserError && !(err instanceof InterruptedError)) out.error(err.message, err.hint);
     io.stderr.write('interrupted\n');
     return ExitCode.Interrupted;
   }
-  const { Output, colorEnabled } = await import('./lib/output.js');
-  const out = new Output({ stdout: io.stdout, stderr: io.stderr, json: false, color: colorEnabled(undefined, io.env, io.stderr), debug });
   if (err instanceof UserError) {
     out.error(err.message, err.hint);
     if (err instanceof PartialFailureError) {

@@ -2,10 +2,11 @@
 // (--config or RAXX_OPS_CONFIG) overrides any of them; --env picks an overlay; flags win.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { APP_NAME_PATTERN } from '@raxx/log-drain-receiver/object-key';
 import { ConfigError, UsageError } from './errors.js';
 
-export const APP_NAME_RE = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
-export const appName = z.string().regex(APP_NAME_RE, 'not a valid Heroku app name (lowercase letters, digits and dashes, 3-30 characters)');
+// Heroku's rule, as the receiver applies it to the keys it writes.
+export const appName = z.string().regex(APP_NAME_PATTERN, 'not a valid Heroku app name (lowercase letters, digits and dashes, 3-30 characters)');
 
 export const ENVIRONMENTS = ['prod', 'staging'] as const;
 export type EnvName = (typeof ENVIRONMENTS)[number];

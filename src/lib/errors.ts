@@ -1,4 +1,4 @@
-// Typed errors and the one table that maps them to exit codes (DESIGN.md, Command contract).
+// Typed errors and the one table that maps them to exit codes (the README lists them).
 // Commands throw; only src/cli.ts turns an error into output and an exit code.
 
 export const ExitCode = {

@@ -1,5 +1,5 @@
-// The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks
-// (FACTS.md): a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
+// The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks:
+// a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
 // errors from Heroku's {id, message} bodies. Only drain and config-var calls live here.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -8,6 +8,7 @@ import type Heroku from 'heroku-client';
 import { z } from 'zod';
 import { ConfigError, ServiceError } from './errors.js';
 import { registerSecret } from './secrets.js';
+import { sleep } from './sleep.js';
 
 export const Drain = z.object({
   id: z.string(),
@@ -163,10 +164,6 @@ export class HerokuApi {
 
 function enc(app: string): string {
   return encodeURIComponent(app);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** HEROKU_API_KEY, else the api.heroku.com entry of ~/.netrc that `heroku login` writes. */

@@ -1,4 +1,4 @@
-// stdout is data, stderr is for people (DESIGN.md, Conventions). Every byte written here
+// stdout is data, stderr is for people. Every byte written here
 // passes through redact(); colour follows NO_COLOR / FORCE_COLOR / --no-color; spinners and
 // progress only appear when stderr is a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
@@ -8,6 +8,9 @@ export interface Writable {
   write(chunk: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  /** Node streams: set while the buffer is over its limit, until 'drain'. */
+  writableNeedDrain?: boolean;
+  once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
 }
 
 export interface OutputOptions {
@@ -74,6 +77,22 @@ export class Output {
   /** Raw data on stdout, already line-terminated (streamed log lines). */
   raw(text: string): void {
     this.stdout.write(redact(text));
+  }
+
+  /**
+   * Resolves once stdout takes more. A pipe to a slow reader (`| less`; pipes are
+   * asynchronous on macOS) would otherwise let a day of output pile up in memory.
+   */
+  drained(signal?: AbortSignal): Promise<void> {
+    const s = this.stdout;
+    if (!s.writableNeedDrain || !s.once || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => resolve();
+      s.once!('drain', done);
+      s.once!('close', done);
+      s.once!('error', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** The one JSON document of a --json run. */

@@ -40,11 +40,17 @@ export function redact(text: string): string {
   return out;
 }
 
-/** A URL fit to print: query values and credentials masked, keeping `app=` readable. */
+/** A URL fit to print: query values, credentials and key-like path segments masked, keeping `app=` readable. */
 export function maskUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = MASK;
+    // Third-party drains carry their key in the path (…/bulk/<token>/tag/heroku/): a long
+    // segment mixing letters and digits is taken for one.
+    u.pathname = u.pathname
+      .split('/')
+      .map((seg) => (/^[A-Za-z0-9_-]{16,}$/.test(seg) && /\d/.test(seg) && /[A-Za-z]/.test(seg) ? MASK : seg))
+      .join('/');
     for (const key of [...u.searchParams.keys()]) {
       if (key !== 'app') u.searchParams.set(key, MASK);
     }

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled, Output } from '../../src/lib/output.js';
 
@@ -46,5 +47,40 @@ describe('Output', () => {
     const { out, streams } = capture({ color: true });
     out.line(out.color.bad('red'));
     expect(streams.out).toContain('\u001b[31m');
+  });
+});
+
+describe('Output.drained', () => {
+  it('waits while stdout is over its buffer limit, and not otherwise', async () => {
+    const chunks: string[] = [];
+    let release: (() => void) | undefined;
+    const slow = new Writable({
+      highWaterMark: 16,
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk.toString());
+        release = cb;
+      },
+    });
+    const out = new Output({ stdout: slow, stderr: { write: () => true }, json: false, color: false, debug: false });
+    await out.drained();
+    out.raw('a line longer than sixteen bytes\n');
+    let done = false;
+    const waiting = out.drained().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    release!();
+    await waiting;
+    expect(done).toBe(true);
+    expect(chunks).toEqual(['a line longer than sixteen bytes\n']);
+  });
+
+  it('stops waiting on Ctrl-C', async () => {
+    const stuck = new Writable({ highWaterMark: 1, write: () => undefined });
+    const out = new Output({ stdout: stuck, stderr: { write: () => true }, json: false, color: false, debug: false });
+    out.raw('xx\n');
+    const ac = new AbortController();
+    const waiting = out.drained(ac.signal);
+    ac.abort();
+    await waiting;
   });
 });

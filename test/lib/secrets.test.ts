@@ -32,6 +32,12 @@ describe('redact', () => {
 });
 
 describe('maskUrl', () => {
+  it('masks a key carried in the path of a third-party drain, not ordinary segments', () => {
+    expect(maskUrl('https://logs-01.loggly.com/bulk/1f3a5c7e-9b2d-4f60-8a1c-3e5d7f9b1a2c/tag/heroku/')).toBe('https://logs-01.loggly.com/bulk/****/tag/heroku/');
+    expect(maskUrl('https://http-intake.logs.datadoghq.com/v1/input/abcdef0123456789abcdef0123456789?ddsource=heroku')).toBe('https://http-intake.logs.datadoghq.com/v1/input/****?ddsource=****');
+    expect(maskUrl('https://abc.lambda-url.us-east-1.on.aws/drain/raxx-api-prod-logs?app=raxx-api-prod')).toBe('https://abc.lambda-url.us-east-1.on.aws/drain/raxx-api-prod-logs?app=raxx-api-prod');
+  });
+
   it('masks every query value but app, and the password', () => {
     expect(maskUrl('https://u:p4ss@x.test/drain?token=abc&app=raxx-api-prod&sig=1')).toBe('https://u:****@x.test/drain?token=****&app=raxx-api-prod&sig=****');
   });

@@ -69,7 +69,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL stand-in', () => {
     expect(log).not.toMatch(/statement: select count\(\*\) from audit_tracer/);
   });
 
-  it('does not log the INSERT when the owner only SETs ROLE to raptor_app (FACTS.md)', async () => {
+  it('does not log the INSERT when the owner only SETs ROLE to raptor_app', async () => {
     await withClient(cluster.url, async (c) => {
       await c.query('set role raptor_app');
       await c.query("insert into audit_tracer (note) values ('set-role-tracer-c4d2')");

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from '../../lib/context.js';
 import { awsError } from '../../lib/aws.js';
 import { redact } from '../../lib/secrets.js';
-import { sleep } from './shared.js';
+import { sleep } from '../../lib/sleep.js';
 
 export type FailureMode = 'A' | 'B' | 'C' | 'D';
 

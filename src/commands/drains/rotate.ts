@@ -17,7 +17,8 @@ import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiv
 import { registerSecret } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
-import { asUserError, deleteDrain, failuresOf, forEachApp, listClassified, plural, seconds, sleep, succeeded, type AppDrains } from './shared.js';
+import { asUserError, deleteDrain, failuresOf, forEachApp, listClassified, plural, seconds, succeeded, type AppDrains } from './shared.js';
+import { sleep } from '../../lib/sleep.js';
 import { testApps } from './test.js';
 import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
 

@@ -104,6 +104,7 @@ export async function scanWindow<R>(
       }
       show();
       if (each(item, value) === false) break;
+      await ctx.out.drained(ctx.signal);
     }
   } catch (err) {
     ctx.checkInterrupted();

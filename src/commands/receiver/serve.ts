@@ -7,6 +7,7 @@ import { configFromEnv, handlerFromEnv, ReceiverConfigError, type DrainHandler, 
 import type { Context } from '../../lib/context.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import { registerSecret } from '../../lib/secrets.js';
+import { sleep } from '../../lib/sleep.js';
 import { defineCommand } from '../command.js';
 
 /** What the Lambda reads from its environment (handler.ts, config.ts). */
@@ -132,18 +133,6 @@ async function followChanges(ctx: Context, initial: ReceiverEnv, read: () => Pro
       failing = true;
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 function abortion(signal: AbortSignal): Promise<void> {

@@ -302,6 +302,8 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     const r = await running;
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/step 8\/8 .*FAILED/);
+    // Where it stopped and that a rerun finishes, not just "interrupted".
+    expect(r.stderr).toMatch(/error: rotation stopped at step 8[\s\S]*hint: [\s\S]*interrupted\n$/);
     const fnEnv = await functionEnvironment(aws, FUNCTION);
     expect(fnEnv.DRAIN_TOKEN_PREVIOUS).toBe(TOKEN);
     const late = await sendBatch(`${receiver.base}?token=${TOKEN}&app=raxx-api-prod`, [{ time: new Date(), procid: 'web.1', text: 'in flight' }], { retries: 0 });
