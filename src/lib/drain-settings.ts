@@ -74,13 +74,22 @@ export async function writeDrainSettings(ctx: Ctx, settings: DrainSettings): Pro
   registerSecret(settings.token);
   const names = ssmNames(ctx.config);
   const ssm = await ctx.aws.ssm();
-  const { PutParameterCommand } = await import('@aws-sdk/client-ssm');
+  const { DescribeParametersCommand, PutParameterCommand } = await import('@aws-sdk/client-ssm');
+  // An overwrite without KeyId re-encrypts under aws/ssm: keep the key Terraform chose.
+  let keyIds: Map<string, string | undefined>;
+  try {
+    const res = await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [names.drainUrl, names.drainToken] }] }));
+    keyIds = new Map((res.Parameters ?? []).map((p) => [p.Name ?? '', p.KeyId]));
+  } catch (err) {
+    throw awsError(err, 'SSM', `DescribeParameters ${names.drainUrl}`, ctx.aws.endpointOf('SSM'));
+  }
   for (const [name, value] of [
     [names.drainUrl, settings.url],
     [names.drainToken, settings.token],
   ] as const) {
+    const keyId = keyIds.get(name);
     try {
-      await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
+      await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true, ...(keyId ? { KeyId: keyId } : {}) }));
     } catch (err) {
       throw awsError(err, 'SSM', `PutParameter ${name}`, ctx.aws.endpointOf('SSM'));
     }
