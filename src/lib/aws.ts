@@ -14,6 +14,8 @@ export interface AwsOptions {
   env: NodeJS.ProcessEnv;
   /** Sockets per client; S3 reads are round-trip bound, so concurrency is the throughput. */
   maxSockets?: number;
+  /** Time to the response headers before a request fails (and the SDK retries it); default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 export interface AwsClients {
@@ -55,9 +57,12 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       ...(credentials ? { credentials } : {}),
       ...(endpoint ? { endpoint } : {}),
       maxAttempts: 3,
+      // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes
+      // and keeps waiting: a stalled endpoint would hang the command at 3 a.m.
       requestHandler: new NodeHttpHandler({
         connectionTimeout: 3_000,
-        requestTimeout: 30_000,
+        requestTimeout: opts.requestTimeoutMs ?? 30_000,
+        throwOnRequestTimeout: true,
         httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
         httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
       }),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createAwsClients, awsError } from '../../src/lib/aws.js';
 import { ConfigError, ServiceError } from '../../src/lib/errors.js';
 import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
@@ -19,6 +20,31 @@ describe('AWS error mapping', () => {
     expect((err as ServiceError).exitCode).toBe(4);
     expect((err as Error).message).toContain('http://127.0.0.1:9');
     aws.destroy();
+  });
+
+  it('an endpoint that accepts and never answers fails as a timeout (exit 4) instead of hanging', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const aws = createAwsClients({ region: 'us-east-1', env: { ...TEST_AWS_ENV, AWS_ENDPOINT_URL: endpoint }, requestTimeoutMs: 200 });
+    try {
+      const ssm = await aws.ssm();
+      const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+      const err = await ssm.send(new GetParameterCommand({ Name: '/raxx/x' })).then(
+        () => undefined,
+        (e: unknown) => awsError(e, 'SSM', 'GetParameter', aws.endpointOf('SSM')),
+      );
+      expect(err).toBeInstanceOf(ServiceError);
+      expect((err as ServiceError).exitCode).toBe(4);
+      expect((err as Error).message).toMatch(/cannot reach SSM at http:\/\/127\.0\.0\.1:\d+ \(GetParameter\): (TimeoutError|ETIMEDOUT)/);
+      // The SDK retried the timed-out attempt (maxAttempts 3).
+      expect(sockets.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      aws.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('missing credentials are a configuration error (exit 3) with a login hint', async () => {
