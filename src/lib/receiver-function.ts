@@ -40,11 +40,12 @@ export async function getReceiverFunction(ctx: Ctx, functionName = ctx.config.dr
  * Merges `patch` into the receiver function's environment (null removes a variable) and
  * waits until the update is live, so that callers can rely on the new tokens being accepted.
  * Resolves to false, having written nothing, when the environment already is what the patch
- * asks for.
+ * asks for. `base` is a state the caller read and decided on: the update is refused (its
+ * RevisionId) if the function changed since, instead of merging over that change.
  */
-export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, string | null>): Promise<boolean> {
+export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, string | null>, base?: ReceiverFunctionState): Promise<boolean> {
   const functionName = ctx.config.drain.functionName;
-  const current = await getReceiverFunction(ctx, functionName);
+  const current = base ?? (await getReceiverFunction(ctx, functionName));
   const variables: Record<string, string> = { ...current.variables };
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete variables[k];

@@ -17,7 +17,7 @@ import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiv
 import { registerSecret } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
-import { asUserError, deleteDrain, failuresOf, forEachApp, listClassified, plural, seconds, succeeded, type AppDrains } from './shared.js';
+import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, seconds, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
 import { testApps } from './test.js';
 import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
@@ -158,7 +158,8 @@ export default defineCommand({
       if (resuming) record(1, 'skipped', 'already done');
       else {
         undo.fn = true;
-        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken });
+        // Against the state the tokens were derived from, not a fresh read.
+        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
         record(1, 'done', 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live');
       }
 
@@ -236,10 +237,7 @@ function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
 
 /** Step 7: the drains each plan removes (the stale ones: the old token's). */
 async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
-  const outcomes = await forEachApp(ctx, plans, async (plan) => {
-    for (const d of plan.remove) await deleteDrain(heroku, plan.app, d.drain.id);
-    return plan.remove.length;
-  });
+  const outcomes = await forEachApp(ctx, plans, async (plan) => (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).length);
   const failures = failuresOf(outcomes);
   if (failures.length > 0) throw new PartialFailureError(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);
