@@ -114,7 +114,10 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
 }
 
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'TokenRefreshRequired']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout']);
+/** The request handler's rejections (error code or name) when no response came: the connection failed or timed out. */
+export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError']);
+/** Also S3's RequestTimeout error code: it gave up waiting for our request. */
+const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
 /**
  * Turn an SDK failure into a typed error: missing or expired credentials are configuration

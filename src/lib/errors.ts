@@ -91,12 +91,3 @@ function severity(code: ExitCode): number {
   const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Interrupted];
   return order.indexOf(code);
 }
-
-export function isUserError(err: unknown): err is UserError {
-  return err instanceof UserError;
-}
-
-export function exitCodeOf(err: unknown): ExitCode {
-  if (err instanceof UserError) return err.exitCode;
-  return ExitCode.CheckFailed;
-}

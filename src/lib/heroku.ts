@@ -1,6 +1,6 @@
 // The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks:
 // a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
-// errors from Heroku's {id, message} bodies. Only drain and config-var calls live here.
+// errors from Heroku's {id, message} bodies. Only the drain calls live here.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,6 @@ export const Drain = z.object({
 });
 export type Drain = z.infer<typeof Drain>;
 
-const ConfigVars = z.record(z.string(), z.string().nullable());
 const HerokuErrorBody = z.object({ id: z.string(), message: z.string() }).partial();
 
 export interface HerokuCall {
@@ -59,13 +58,6 @@ export class HerokuApi {
   /** `idOrUrl` may be the drain's id, url or token, as the API allows. */
   removeDrain(app: string, idOrUrl: string): Promise<Drain> {
     return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app, resource: 'log drain' });
-  }
-
-  async configVars(app: string): Promise<Record<string, string>> {
-    const vars = await this.call('GET', `/apps/${enc(app)}/config-vars`, ConfigVars, { app });
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(vars)) if (v !== null) out[k] = v;
-    return out;
   }
 
   private async heroku() {

@@ -11,6 +11,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CONNECTION_ERRORS } from './aws.js';
 
 export interface FastGetResponse {
   body: Readable;
@@ -56,8 +57,6 @@ const ATTEMPTS = 3;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 /** S3 error codes retried whatever the status. */
 const RETRYABLE_CODES = new Set(['SlowDown', 'RequestTimeout']);
-/** The request handler's rejections: the connection failed before any response. */
-const NETWORK_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError']);
 
 export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGetResponse>;
 
@@ -108,7 +107,7 @@ export async function getObjectFast(s3: S3Client, bucket: string): Promise<Objec
         ({ response } = await handler.handle(signed, { abortSignal: signal }));
       } catch (err) {
         const e = err as { code?: string; name?: string };
-        if (attempt < ATTEMPTS && !signal.aborted && (NETWORK_ERRORS.has(e.code ?? '') || NETWORK_ERRORS.has(e.name ?? ''))) {
+        if (attempt < ATTEMPTS && !signal.aborted && (CONNECTION_ERRORS.has(e.code ?? '') || CONNECTION_ERRORS.has(e.name ?? ''))) {
           await backoff(attempt, signal);
           continue;
         }

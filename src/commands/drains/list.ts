@@ -5,7 +5,8 @@ import { describeDrain } from '../../lib/drains.js';
 import { PartialFailureError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, failuresOf, listAppDrains, plural } from './shared.js';
+import { appsFlag } from '../apps.js';
+import { failuresOf, listAppDrains, plural } from './shared.js';
 
 export default defineCommand({
   args: z.object({ app: appsFlag }),

@@ -6,7 +6,8 @@ import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from 
 import { PartialFailureError, UsageError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, deleteDrain, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
+import { appsFlag } from '../apps.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
 
 const Args = z
   .object({
@@ -62,11 +63,7 @@ export default defineCommand({
     if (!args.dryRun && total > 0) {
       const what = selector.kind === 'all' ? (selector.includeForeign ? 'every drain (foreign too)' : 'every drain to the receiver') : selector.kind === 'stale' ? 'the stale drains' : `drain ${selector.id}`;
       await ctx.confirm(`remove ${what}: ${plural(total, 'drain')} on ${plural(toRemove.length, 'app')}?`);
-      removed = await forEachApp(ctx, toRemove, async (p) => {
-        const done: { id: string; outcome: string }[] = [];
-        for (const d of p.remove) done.push({ id: d.drain.id, outcome: await deleteDrain(heroku, p.app, d.drain.id) });
-        return done;
-      });
+      removed = await forEachApp(ctx, toRemove, (p) => deleteDrains(heroku, p.app, p.remove.map((d) => d.drain.id)));
       if (!out.json) {
         out.line('removed:');
         for (const r of removed) {

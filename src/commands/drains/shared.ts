@@ -1,19 +1,12 @@
 // What the drains commands share: which apps, one drain list per app in parallel, and the
 // per-app failure bookkeeping that ends in a PartialFailureError.
 import { z } from 'zod';
-import { appName } from '../../lib/config.js';
 import type { Context } from '../../lib/context.js';
 import { readDrainUrl } from '../../lib/drain-settings.js';
 import { classifyDrains, desiredDrainUrl, type ClassifiedDrain } from '../../lib/drains.js';
 import { ServiceError, UserError, InterruptedError } from '../../lib/errors.js';
 import type { HerokuApi } from '../../lib/heroku.js';
-
-export const appsFlag = z.array(appName).optional();
-
-/** Apps given with --app (deduplicated, in order), else every app of --env. */
-export function resolveApps(apps: string[] | undefined, ctx: Context): string[] {
-  return apps && apps.length > 0 ? [...new Set(apps)] : ctx.config.apps;
-}
+import { resolveApps } from '../apps.js';
 
 /** Seconds as a positive number, from a commander string. */
 export const seconds = z.coerce.number().positive('must be a positive number of seconds').max(3600, 'at most 3600 seconds');
@@ -114,6 +107,13 @@ export async function deleteDrain(heroku: HerokuApi, app: string, id: string): P
     if (err instanceof ServiceError && err.code === 'not_found') return 'already gone';
     throw err;
   }
+}
+
+/** Deletes an app's drains one after another (a failure stops the rest of that app's). */
+export async function deleteDrains(heroku: HerokuApi, app: string, ids: string[]): Promise<{ id: string; outcome: 'removed' | 'already gone' }[]> {
+  const done: { id: string; outcome: 'removed' | 'already gone' }[] = [];
+  for (const id of ids) done.push({ id, outcome: await deleteDrain(heroku, app, id) });
+  return done;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {

@@ -6,7 +6,8 @@ import type { Context } from '../../lib/context.js';
 import { CheckFailedError, PartialFailureError } from '../../lib/errors.js';
 import { defineCommand } from '../command.js';
 import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from './probe.js';
-import { appsFlag, failuresOf, forEachApp, listAppDrains, plural, seconds, succeeded, type AppDrains } from './shared.js';
+import { appsFlag } from '../apps.js';
+import { failuresOf, forEachApp, listAppDrains, plural, seconds, succeeded, type AppDrains } from './shared.js';
 
 /** Probe each app whose drains are known; apps without a current drain fail with mode A. */
 export function testApps(ctx: Context, listed: AppDrains[], timeoutMs: number) {

@@ -8,7 +8,8 @@ import { PartialFailureError, ServiceError } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
-import { appsFlag, deleteDrain, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
+import { appsFlag } from '../apps.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
 
 export interface WireResult {
   app: string;
@@ -56,10 +57,7 @@ async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: stri
     result.added = await addDrain(heroku, plan.app, plan.add);
     onAdded?.(plan.app, result.added);
   }
-  for (const d of plan.remove) {
-    await deleteDrain(heroku, plan.app, d.drain.id);
-    result.removed.push(d.drain.id);
-  }
+  result.removed = (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).map((d) => d.id);
   return result;
 }
 

@@ -7,7 +7,8 @@ import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor, LogObject } from '../../lib/log-store.js';
 import { defineCommand } from '../command.js';
-import { formatBytes, printLines, scanWindow, unique, windowArgs, windowOf } from './shared.js';
+import { resolveApps } from '../apps.js';
+import { formatBytes, printLines, scanWindow, windowArgs, windowOf } from './shared.js';
 
 export default defineCommand({
   args: z.object({
@@ -16,7 +17,7 @@ export default defineCommand({
   }),
   async run(args, ctx) {
     const { out } = ctx;
-    const apps = unique(args.app);
+    const apps = resolveApps(args.app, ctx);
     const window = windowOf(args, ctx);
     const dir = args.output ? resolve(args.output) : undefined;
     const files = dir ? new ObjectFiles(dir) : undefined;

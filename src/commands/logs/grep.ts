@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor } from '../../lib/log-store.js';
 import { defineCommand } from '../command.js';
-import { printLines, scanWindow, unique, windowArgs, windowOf } from './shared.js';
+import { resolveApps } from '../apps.js';
+import { printLines, scanWindow, windowArgs, windowOf } from './shared.js';
 
 const flag = z.preprocess((v) => v === true, z.boolean());
 
@@ -26,7 +27,7 @@ export default defineCommand({
   }),
   async run(args, ctx) {
     const { out } = ctx;
-    const apps = unique(args.app);
+    const apps = resolveApps(args.app, ctx);
     const window = windowOf(args, ctx);
     const test = matcher(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const invert = args.invertMatch;

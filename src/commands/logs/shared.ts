@@ -36,10 +36,6 @@ export async function openStore(ctx: Context): Promise<LogStore> {
   });
 }
 
-export function unique(apps: string[]): string[] {
-  return [...new Set(apps)];
-}
-
 export interface ScanStats {
   listed: number;
   done: number;

@@ -10,14 +10,14 @@
 // by its silence, so a quiet first minute after midnight is not an alarm.
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-drain-receiver/object-key';
-import { appName } from '../../lib/config.js';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import type { LogObject } from '../../lib/log-store.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
 import { defineCommand } from '../command.js';
-import { concurrency, formatBytes, openStore, unique } from './shared.js';
+import { appsFlag, resolveApps } from '../apps.js';
+import { concurrency, formatBytes, openStore } from './shared.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';
 
@@ -55,7 +55,7 @@ const minutes = (label: string) => z.coerce.number({ error: `${label} must be a 
 
 export default defineCommand({
   args: z.object({
-    app: z.array(appName).optional(),
+    app: appsFlag,
     days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2),
     warnSilentMinutes: minutes('--warn-silent-minutes').optional(),
     criticalSilentMinutes: minutes('--critical-silent-minutes').optional(),
@@ -63,7 +63,7 @@ export default defineCommand({
   }),
   async run(args, ctx) {
     const { out, config } = ctx;
-    const apps = args.app && args.app.length > 0 ? unique(args.app) : config.apps;
+    const apps = resolveApps(args.app, ctx);
     const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;
     const critical = args.criticalSilentMinutes ?? config.health.criticalSilentMinutes;
     if (critical <= warn) {

@@ -1,0 +1,11 @@
+// Which apps a command acts on: the --app flags (repeatable), else every app of --env.
+import { z } from 'zod';
+import { appName } from '../lib/config.js';
+import type { Context } from '../lib/context.js';
+
+export const appsFlag = z.array(appName).optional();
+
+/** Apps given with --app (deduplicated, in order), else every app of --env. */
+export function resolveApps(apps: string[] | undefined, ctx: Context): string[] {
+  return apps && apps.length > 0 ? [...new Set(apps)] : ctx.config.apps;
+}
