@@ -1,9 +1,10 @@
 // The floor for `logs grep`: a process that lists a day prefix and GETs every object at the
 // given concurrency, reading each body to the end and nothing more (no gunzip, no search).
 // Listing (the SDK's ListObjectsV2, page after page) overlaps the downloads.
-//   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent on a
-//     keep-alive agent with 64 sockets, without the SDK's middleware: the same transport
-//     raxx-ops uses for GETs;
+//   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent with bare
+//     node:http on a keep-alive agent with 64 sockets, no SDK middleware and no retries. It is
+//     deliberately not raxx-ops' src/lib/s3-get.ts: a floor of its own keeps a slower s3-get
+//     visible in the ratio instead of slowing the floor with it;
 //   --transport sdk: the SDK's GetObjectCommand, for reference.
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.

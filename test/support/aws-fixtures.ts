@@ -3,15 +3,6 @@
 import { zipSync, strToU8 } from 'fflate';
 import { createAwsClients, type AwsClients } from '../../src/lib/aws.js';
 
-export const DRAIN_ENDPOINT_PATH = '/';
-
-export interface DrainFixture {
-  aws: AwsClients;
-  functionName: string;
-  bucket: string;
-  ssmPrefix: string;
-}
-
 export function fixtureClients(env: Record<string, string>, region = 'us-east-1'): AwsClients {
   return createAwsClients({ region, env });
 }
@@ -59,7 +50,7 @@ export async function listKeys(aws: AwsClients, bucket: string, prefix = ''): Pr
 }
 
 /** A tiny deployment package: moto stores the code but never runs it. */
-export function tinyZip(): Uint8Array {
+function tinyZip(): Uint8Array {
   return zipSync({ 'index.mjs': strToU8('export const handler = async () => ({ statusCode: 200 });\n') });
 }
 

@@ -13,8 +13,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { APP_NAME_PATTERN } from '@raxx/log-drain-receiver/object-key';
 
-export const APP_NAME_RE = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The most a Range may ask for, and the page size when no Range is sent (Dev Center: Ranges). */
 const MAX_PAGE = 1000;
@@ -248,7 +248,7 @@ export async function startHerokuApi(opts: StartHerokuApiOptions = {}): Promise<
   }
 
   function addApp(name: string, configVars: Record<string, string> = {}): HerokuAppRef {
-    if (!APP_NAME_RE.test(name)) throw new Error(`invalid Heroku app name: ${name}`);
+    if (!APP_NAME_PATTERN.test(name)) throw new Error(`invalid Heroku app name: ${name}`);
     if (apps.has(name)) throw new Error(`app exists: ${name}`);
     const now = timestamp();
     const app: AppState = { id: randomUUID(), name, createdAt: now, updatedAt: now, configVars: { ...configVars }, drains: [] };
@@ -261,7 +261,7 @@ export async function startHerokuApi(opts: StartHerokuApiOptions = {}): Promise<
       for (const app of apps.values()) if (app.id === identity.toLowerCase()) return app;
       return undefined;
     }
-    return APP_NAME_RE.test(identity) ? apps.get(identity) : undefined;
+    return APP_NAME_PATTERN.test(identity) ? apps.get(identity) : undefined;
   }
 
   function mustApp(identity: string): AppState {
