@@ -44,7 +44,8 @@ if (!existsSync(join(root, 'dist/cli.js'))) {
 const { tsImport } = await import('tsx/esm/api');
 const { startMoto, motoAvailable } = await tsImport('../test/support/moto.ts', import.meta.url);
 if (!motoAvailable) {
-  console.error('moto_server is needed for the benchmark (pip install "moto[server]>=5")');
+  const { MOTO_INSTALL_HINT } = await tsImport('../test/support/moto-command.ts', import.meta.url);
+  console.error(`moto_server is needed for the benchmark. ${MOTO_INSTALL_HINT}`);
   process.exit(3);
 }
 
