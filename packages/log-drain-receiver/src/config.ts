@@ -5,6 +5,10 @@
 import * as z from 'zod/mini';
 import { DEFAULT_KEY_PREFIX, isAppName, normalizePrefix } from './object-key.js';
 
+/** The variables the receiver reads; any others in the environment are ignored. */
+export const RECEIVER_ENV_VARS = ['BUCKET_NAME', 'DRAIN_TOKEN', 'DRAIN_TOKEN_PREVIOUS', 'KEY_PREFIX', 'ALLOWED_APPS'] as const;
+export type ReceiverEnvVar = (typeof RECEIVER_ENV_VARS)[number];
+
 export interface DrainTokens {
   current: string;
   /** The token being rotated out, accepted until DRAIN_TOKEN_PREVIOUS is cleared. */
@@ -45,17 +49,11 @@ const envSchema = z.object({
       z.transform((v: string | undefined) => (v === undefined ? undefined : [...new Set(v.split(',').map((a) => a.trim()).filter((a) => a !== ''))])),
     )
     .check(z.refine((apps) => apps === undefined || apps.every(isAppName), 'must be a comma list of Heroku app names')),
-});
+} satisfies Record<ReceiverEnvVar, unknown>);
 
 /** Read the receiver's settings from an environment. Throws ReceiverConfigError. */
 export function configFromEnv(env: Record<string, string | undefined>): ReceiverConfig {
-  const res = envSchema.safeParse({
-    BUCKET_NAME: env.BUCKET_NAME,
-    DRAIN_TOKEN: env.DRAIN_TOKEN,
-    DRAIN_TOKEN_PREVIOUS: env.DRAIN_TOKEN_PREVIOUS,
-    KEY_PREFIX: env.KEY_PREFIX,
-    ALLOWED_APPS: env.ALLOWED_APPS,
-  });
+  const res = envSchema.safeParse(Object.fromEntries(RECEIVER_ENV_VARS.map((k) => [k, env[k]])));
   if (!res.success) {
     // Paths and messages only: zod's issues do not carry the input, so no token leaks here.
     throw new ReceiverConfigError(res.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));

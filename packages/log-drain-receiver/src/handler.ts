@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { authenticate } from './auth.js';
 import { describeBatch, parseMsgCount, type Batch } from './batch.js';
-import { configFromEnv, ReceiverConfigError, type DrainTokens } from './config.js';
+import { configFromEnv, ReceiverConfigError, type DrainTokens, type ReceiverConfig } from './config.js';
 import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlResult } from './event.js';
 import { consoleSink, writeLog, type LogSink, type Outcome, type RequestLog } from './log.js';
 import { normalizePrefix } from './object-key.js';
@@ -111,32 +111,43 @@ function logFields(batch: Batch, bytes: number): Partial<RequestLog> {
   return { app: batch.app, key: batch.key, bytes, messages: batch.parsedCount, msgCount: batch.msgCount, parseStatus: batch.parseStatus, frameId: batch.frameId };
 }
 
+/** A handler serving a parsed configuration (see configFromEnv). */
+export function handlerFromConfig(config: ReceiverConfig, deps: Pick<HandlerDeps, 's3'> & Partial<HandlerDeps>): DrainHandler {
+  return createHandler({
+    bucket: config.bucket,
+    tokens: () => config.tokens,
+    keyPrefix: config.keyPrefix,
+    allowedApps: config.allowedApps,
+    ...deps,
+  });
+}
+
+/**
+ * What a misconfigured receiver serves: 500 to every request, so Logplex retries while
+ * someone fixes it, logging which variable is wrong (never its value).
+ */
+export function misconfiguredHandler(problems: readonly string[], log: LogSink = consoleSink): DrainHandler {
+  const msg = `drain misconfigured: ${problems.join('; ')}`;
+  return async (raw, context) => {
+    const requestId = context?.awsRequestId ?? parseEvent(raw)?.requestContext.requestId;
+    writeLog(log, { level: 'error', msg, outcome: 'misconfigured', status: 500, requestId });
+    return reply(500, 'receiver misconfigured');
+  };
+}
+
 /**
  * A handler built from an environment (BUCKET_NAME, DRAIN_TOKEN, DRAIN_TOKEN_PREVIOUS,
- * KEY_PREFIX, ALLOWED_APPS). A broken configuration answers 500, so Logplex retries while
- * someone fixes it, and says which variable is wrong (never its value).
+ * KEY_PREFIX, ALLOWED_APPS). A broken configuration answers 500 (misconfiguredHandler).
  */
 export function handlerFromEnv(env: Record<string, string | undefined>, overrides: Partial<HandlerDeps> = {}): DrainHandler {
+  let config: ReceiverConfig;
   try {
-    const config = configFromEnv(env);
-    return createHandler({
-      bucket: config.bucket,
-      tokens: () => config.tokens,
-      keyPrefix: config.keyPrefix,
-      allowedApps: config.allowedApps,
-      ...overrides,
-      s3: overrides.s3 ?? createS3Client(env),
-    });
+    config = configFromEnv(env);
   } catch (err) {
     if (!(err instanceof ReceiverConfigError)) throw err;
-    const sink = overrides.log ?? consoleSink;
-    const msg = `drain misconfigured: ${err.problems.join('; ')}`;
-    return async (raw, context) => {
-      const requestId = context?.awsRequestId ?? parseEvent(raw)?.requestContext.requestId;
-      writeLog(sink, { level: 'error', msg, outcome: 'misconfigured', status: 500, requestId });
-      return reply(500, 'receiver misconfigured');
-    };
+    return misconfiguredHandler(err.problems, overrides.log);
   }
+  return handlerFromConfig(config, { ...overrides, s3: overrides.s3 ?? createS3Client(env) });
 }
 
 // The Lambda entry point (`index.handler`): configuration and the S3 client are made on the

@@ -7,11 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { createHandler, type DrainHandler, type HandlerDeps } from './handler.js';
 import type { FunctionUrlResult } from './event.js';
 
-export { createHandler, handlerFromEnv, configFromEnv, createS3Client } from './handler.js';
-export type { DrainHandler, HandlerDeps, DrainTokens, ReceiverConfig } from './handler.js';
-
 /** Lambda refuses larger Function URL payloads (413). */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 export interface ReceiverServerOptions {
   /** 0 (default): any free port. */
@@ -117,7 +114,7 @@ async function readBody(req: IncomingMessage, maxBody: number): Promise<Buffer |
   return Buffer.concat(chunks, size);
 }
 
-export function functionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string, timeEpoch: number): FunctionUrlRequestEvent {
+function functionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string, timeEpoch: number): FunctionUrlRequestEvent {
   const target = req.url ?? '/';
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);

@@ -3,16 +3,16 @@
 // and are re-read as it changes, so a local stack accepts and refuses tokens exactly when the
 // deployed function would during a rotation.
 import { z } from 'zod';
-import { configFromEnv, handlerFromEnv, ReceiverConfigError, type DrainHandler, type S3Like } from '@raxx/log-drain-receiver/handler';
+import { configFromEnv, RECEIVER_ENV_VARS, ReceiverConfigError, type ReceiverConfig, type ReceiverEnvVar } from '@raxx/log-drain-receiver/config';
+import { handlerFromConfig, misconfiguredHandler, type DrainHandler, type S3Like } from '@raxx/log-drain-receiver/handler';
 import type { Context } from '../../lib/context.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { sleep } from '../../lib/sleep.js';
 import { defineCommand } from '../command.js';
 
-/** What the Lambda reads from its environment (handler.ts, config.ts). */
-const RECEIVER_VARIABLES = ['BUCKET_NAME', 'DRAIN_TOKEN', 'DRAIN_TOKEN_PREVIOUS', 'KEY_PREFIX', 'ALLOWED_APPS'] as const;
-type ReceiverEnv = Partial<Record<(typeof RECEIVER_VARIABLES)[number], string>>;
+/** What the Lambda reads from its environment. */
+type ReceiverEnv = Partial<Record<ReceiverEnvVar, string>>;
 
 const args = z.object({
   port: z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535').default(8080),
@@ -31,11 +31,11 @@ export default defineCommand({
       : async () => localEnv(ctx);
 
     let env = await readEnv();
-    validate(env, functionName);
+    const config = validate(env, functionName);
     const s3 = (await ctx.aws.s3()) as unknown as S3Like;
     // Request log lines are the command's output, as they are the Lambda's in CloudWatch.
     const log = (line: string) => ctx.out.raw(`${line}\n`);
-    let current: DrainHandler = handlerFromEnv(env, { s3, log });
+    let current: DrainHandler = handlerFromConfig(config, { s3, log });
 
     const { startReceiverServer } = await import('@raxx/log-drain-receiver/serve');
     const server = await startReceiverServer({ port: a.port, host: a.host, handler: (event, context) => current(event, context) }).catch((err: NodeJS.ErrnoException) => {
@@ -45,21 +45,23 @@ export default defineCommand({
     });
 
     ctx.out.info(`listening on ${server.url}/`);
-    ctx.out.info(describe(env, functionName));
+    ctx.out.info(describe(config, functionName));
     if (functionName) ctx.out.info(`following ${functionName}'s configuration (every ${a.poll} ms); Ctrl-C to stop`);
     else ctx.out.info('Ctrl-C to stop');
 
     const follow = functionName
       ? followChanges(ctx, env, readEnv, a.poll, (next) => {
-          const changed = RECEIVER_VARIABLES.filter((k) => env[k] !== next[k]);
+          const changed = RECEIVER_ENV_VARS.filter((k) => env[k] !== next[k]);
           env = next;
-          current = handlerFromEnv(env, { s3, log });
-          ctx.out.info(`${functionName} changed (${changed.join(', ')}): ${describe(env, functionName)}`);
-          try {
-            configFromEnv(env);
-          } catch (err) {
+          const parsed = parse(env);
+          if ('problems' in parsed) {
             // The deployed function answers 500 with this configuration, and so do we.
-            if (err instanceof ReceiverConfigError) ctx.out.warn(`the function's configuration is now invalid (${err.problems.join('; ')}): batches get 500 until it is fixed`);
+            current = misconfiguredHandler(parsed.problems, log);
+            ctx.out.info(`${functionName} changed (${changed.join(', ')})`);
+            ctx.out.warn(`the function's configuration is now invalid (${parsed.problems.join('; ')}): batches get 500 until it is fixed`);
+          } else {
+            current = handlerFromConfig(parsed, { s3, log });
+            ctx.out.info(`${functionName} changed (${changed.join(', ')}): ${describe(parsed, functionName)}`);
           }
         })
       : Promise.resolve();
@@ -73,7 +75,7 @@ export default defineCommand({
 
 function pick(vars: Record<string, string | undefined>): ReceiverEnv {
   const env: ReceiverEnv = {};
-  for (const k of RECEIVER_VARIABLES) if (vars[k] !== undefined) env[k] = vars[k];
+  for (const k of RECEIVER_ENV_VARS) if (vars[k] !== undefined) env[k] = vars[k];
   return env;
 }
 
@@ -87,24 +89,30 @@ function localEnv(ctx: Context): ReceiverEnv {
   return env;
 }
 
-function validate(env: ReceiverEnv, functionName: string | undefined): void {
+/** The receiver's configuration, or what is wrong with it (variable names, never values). */
+function parse(env: ReceiverEnv): ReceiverConfig | { problems: string[] } {
   try {
-    configFromEnv(env);
+    return configFromEnv(env);
   } catch (err) {
-    if (!(err instanceof ReceiverConfigError)) throw err;
-    const where = functionName ? `the environment of ${functionName}` : 'the environment';
-    throw new ConfigError(`cannot serve the receiver: ${where} is not a valid receiver configuration (${err.problems.join('; ')})`, {
-      hint: functionName ? 'check the function with `aws lambda get-function-configuration`' : 'set DRAIN_TOKEN (and BUCKET_NAME unless drain.bucket is right), or use --from-lambda',
-    });
+    if (err instanceof ReceiverConfigError) return { problems: err.problems };
+    throw err;
   }
 }
 
+function validate(env: ReceiverEnv, functionName: string | undefined): ReceiverConfig {
+  const parsed = parse(env);
+  if (!('problems' in parsed)) return parsed;
+  const where = functionName ? `the environment of ${functionName}` : 'the environment';
+  throw new ConfigError(`cannot serve the receiver: ${where} is not a valid receiver configuration (${parsed.problems.join('; ')})`, {
+    hint: functionName ? 'check the function with `aws lambda get-function-configuration`' : 'set DRAIN_TOKEN (and BUCKET_NAME unless drain.bucket is right), or use --from-lambda',
+  });
+}
+
 /** One line saying what is served, naming tokens by presence only. */
-function describe(env: ReceiverEnv, functionName: string | undefined): string {
-  const tokens = env.DRAIN_TOKEN_PREVIOUS ? 'current and previous token' : 'current token';
-  const prefix = env.KEY_PREFIX ?? 'logs/';
-  const apps = env.ALLOWED_APPS ? `, apps ${env.ALLOWED_APPS}` : '';
-  return `writing to s3://${env.BUCKET_NAME ?? '(no bucket)'}/${prefix.replace(/^\/+/, '')}, accepting the ${tokens}${apps}${functionName ? ` of ${functionName}` : ''}`;
+function describe(config: ReceiverConfig, functionName: string | undefined): string {
+  const tokens = config.tokens.previous ? 'current and previous token' : 'current token';
+  const apps = config.allowedApps ? `, apps ${config.allowedApps.join(',')}` : '';
+  return `writing to s3://${config.bucket}/${config.keyPrefix}, accepting the ${tokens}${apps}${functionName ? ` of ${functionName}` : ''}`;
 }
 
 /**

@@ -206,6 +206,16 @@ describe.runIf(motoAvailable)('receiver serve', () => {
     });
   });
 
+  it('prints the prefix the receiver writes under: KEY_PREFIX=logs is s3://bucket/logs/', async () => {
+    const served = await serve([], { ...env, KEY_PREFIX: 'logs' });
+    const frameId = newFrameId();
+    const res = await post(served.base, batch(1), { frameId });
+    const r = await served.stop();
+    expect(res.status).toBe(200);
+    expect(r.stderr).toContain(`writing to s3://${BUCKET}/logs/, accepting the current and previous token\n`);
+    expect(await listKeys(aws, BUCKET)).toContain(buildObjectKey({ prefix: 'logs/', app: APP, epochMs: T0_MS, id: frameId }));
+  });
+
   it('answers 500 and logs `drain write failed: NoSuchBucket` when the bucket is missing', async () => {
     const served = await serve([], { ...env, BUCKET_NAME: 'raxx-no-such-bucket' });
     const res = await post(served.base, batch(2));
