@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const pkg = fileURLToPath(new URL('../packages/log-drain-receiver/', import.meta.url));
 const BUNDLE = `${pkg}dist/lambda/index.mjs`;
+const LOGPLEX = `${pkg}dist/esm/logplex.js`;
 const ZIP = `${pkg}dist/log-drain-receiver.zip`;
 const TOKEN = 'bench-drain-token-2f7c1e9a4b6d8035';
 const LINES = 100;
@@ -21,9 +22,9 @@ const ITERATIONS = 2_000;
 const IMPORT_RUNS = 7;
 
 /** 100 Logplex frames in the mix the drain sees: router lines, dyno output, Postgres lines. */
-function logplexBatch(lines = LINES) {
+function logplexBatch(frame, lines = LINES) {
   const t0 = Date.UTC(2025, 5, 2, 14, 3, 7, 512);
-  let body = '';
+  const msgs = [];
   for (let i = 0; i < lines; i++) {
     const ts = new Date(t0 + i * 7).toISOString().replace('Z', '123+00:00');
     let msg;
@@ -34,9 +35,9 @@ function logplexBatch(lines = LINES) {
     } else {
       msg = `<134>1 ${ts} host app postgres.${1000 + i} - [DATABASE] [${i}-1] sql_error_code = 00000 LOG:  duration: 0.${i} ms  statement: SELECT 1\n`;
     }
-    body += `${Buffer.byteLength(msg)} ${msg}`;
+    msgs.push(msg);
   }
-  return body;
+  return frame(msgs);
 }
 
 function functionUrlEvent(body, frameId) {
@@ -70,8 +71,8 @@ async function cpuPerCall(run) {
   return (used.user + used.system) / 1000 / ITERATIONS;
 }
 
-async function handlerCpu(mod) {
-  const body = logplexBatch();
+async function handlerCpu(mod, logplex) {
+  const body = logplexBatch(logplex.frame);
   // A new Frame-Id per call would only change the key; one event keeps the loop honest.
   const event = functionUrlEvent(body, '09C557EAFCFB6CF2740EE62F62971098');
   const base = { bucket: 'raxx-heroku-logs-prod', tokens: () => ({ current: TOKEN }), log: () => undefined };
@@ -112,11 +113,12 @@ function coldImportMs() {
 const row = (metric, value, unit, goal, ok) => ({ metric, value, unit, goal, ok });
 
 export default async function benchReceiver() {
-  if (!existsSync(BUNDLE) || !existsSync(ZIP)) {
+  if (!existsSync(BUNDLE) || !existsSync(ZIP) || !existsSync(LOGPLEX)) {
     return [row('receiver bundle', 'missing: run `npm run build -w @raxx/log-drain-receiver`', '', '', false)];
   }
   const mod = await import(pathToFileURL(BUNDLE).href);
-  const cpu = await handlerCpu(mod);
+  const logplex = await import(pathToFileURL(LOGPLEX).href);
+  const cpu = await handlerCpu(mod, logplex);
   const zipBytes = statSync(ZIP).size;
   const importMs = coldImportMs();
   return [

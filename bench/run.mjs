@@ -16,7 +16,6 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLatencyProxy } from './latency-proxy.mjs';
-import { seedDay, primeCache } from './seed.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = (name, dflt) => Number(process.env[name] ?? dflt);
@@ -40,6 +39,8 @@ if (!existsSync(join(root, 'dist/cli.js'))) {
   console.error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
   process.exit(3);
 }
+// seed.mjs imports the receiver's build, so only now that it is known to exist.
+const { seedDay, primeCache } = await import('./seed.mjs');
 
 const { tsImport } = await import('tsx/esm/api');
 const { startMoto, motoAvailable } = await tsImport('../test/support/moto.ts', import.meta.url);

@@ -1,13 +1,12 @@
 // Bench data: one app-day of drain objects written straight into the local S3 with the
-// receiver's own key layout and Logplex framing (imported from its TypeScript source), at
-// high concurrency. Deterministic: the same run writes the same bytes.
+// receiver's own key layout and Logplex framing (its package's built modules: npm run bench
+// builds first), at high concurrency. Deterministic: the same run writes the same bytes.
 import { Agent } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { frame } from '@raxx/log-drain-receiver/logplex';
+import { buildObjectKey, dayPrefix } from '@raxx/log-drain-receiver/object-key';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const { tsImport } = await import('tsx/esm/api');
-const keys = await tsImport('../packages/log-drain-receiver/src/object-key.ts', import.meta.url);
-const logplex = await tsImport('../packages/log-drain-receiver/src/logplex.ts', import.meta.url);
 const { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } = await import('@aws-sdk/client-s3');
 const { NodeHttpHandler } = await import('@smithy/node-http-handler');
 
@@ -75,9 +74,9 @@ export async function seedDay({ endpoint, bucket, app, day, objects, lines, patt
     const t = dayStart + Math.floor(((n + rand() * 0.9) * 86_400_000) / objects);
     const msgs = [];
     for (let l = 0; l < lines; l++) msgs.push(message(rand, new Date(t + l * 10).toISOString().replace('Z', '+00:00'), n * lines + l));
-    const body = logplex.frame(msgs);
+    const body = frame(msgs);
     const id = `${n.toString(16).padStart(8, '0')}-0000-4000-8000-${(n * 31).toString(16).padStart(12, '0')}`;
-    const key = keys.buildObjectKey({ app, epochMs: t, id, prefix });
+    const key = buildObjectKey({ app, epochMs: t, id, prefix });
     const matches = body.split('\n').filter((line, i, all) => (i < all.length - 1 || line !== '') && re.test(line)).length;
     items.push({ key, gz: gzipSync(Buffer.from(body)), matches });
   }
@@ -85,7 +84,7 @@ export async function seedDay({ endpoint, bucket, app, day, objects, lines, patt
   s3.destroy();
   items.sort((a, b) => (a.key < b.key ? -1 : 1));
   return {
-    prefix: keys.dayPrefix(app, new Date(dayStart), prefix),
+    prefix: dayPrefix(prefix, app, dayStart),
     keys: items.map((i) => i.key),
     matches: items.reduce((n, i) => n + i.matches, 0),
     matchesByKey: new Map(items.map((i) => [i.key, i.matches])),

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { appPrefix, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { loadConfig } from '../../src/lib/config.js';
 import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters } from '../../test/support/aws-fixtures.js';
 import { startHerokuApi } from '../../test/support/heroku-api.js';
@@ -313,7 +314,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     check(s.status403 === 0, 'no batch was answered 403', `${s.status403} batches were answered 403 (Logplex drops those for good)`);
     check(s.lost === 0, 'none was lost: every batch was answered 200', `${s.lost} batches were not delivered: ${summarizeOutcomes(all)}`);
     const stored = new Set<string>();
-    for (const a of apps) for (const k of await listKeys(aws, drain.bucket, `${drain.keyPrefix}${a}/`)) stored.add(k.slice(k.lastIndexOf('-') + 1, -'.gz'.length).toLowerCase());
+    for (const a of apps) {
+      for (const k of await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, a))) {
+        const id = parseObjectKey(k, drain.keyPrefix)?.id;
+        if (id !== undefined) stored.add(id.toLowerCase());
+      }
+    }
     const missing = all.filter((r) => !stored.has(String(r.frameId).toLowerCase())).length;
     check(missing === 0, `every one of them is an object in s3://${drain.bucket}`, `${missing} delivered batches have no object in S3`);
 

@@ -10,7 +10,7 @@ import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { dayPrefixesBetween, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { dayPrefixesBetween, keyStartAt, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
 import type { ObjectGetter } from './s3-get.js';
@@ -132,7 +132,7 @@ export class LogStore {
       // Keys are `<prefix><13-digit epoch_ms>-<id>.gz`, so they sort by time and every key of
       // the window's first millisecond sorts after `<prefix><start>`. Only the first day can
       // start after its midnight.
-      const startAfter = i === 0 && window.start > startOfDay(window.start) ? `${prefix}${String(window.start).padStart(13, '0')}` : undefined;
+      const startAfter = i === 0 && window.start > startOfDay(window.start) ? keyStartAt(prefix, window.start) : undefined;
       let page = this.listPage(prefix, startAfter, undefined, signal);
       for (;;) {
         const res = await page;

@@ -1,11 +1,11 @@
 // The time window a `logs` command reads: `--date YYYY-MM-DD` (UTC), `--since` / `--until`
 // (an ISO time, a clock time on --date, or relative to now like `30m`, `2h`, `3d`). All
 // times are UTC milliseconds; the window is [start, end). The day prefixes a window touches
-// are the receiver's business (object-key's dayPrefixesBetween).
-import { utcDate } from '@raxx/log-drain-receiver/object-key';
+// are the receiver's business (object-key's dayPrefixesBetween), and so are UTC days.
+import { DATE_PATTERN, DAY_MS, startOfUtcDay, tryParseDay, utcDate } from '@raxx/log-drain-receiver/object-key';
 import { UsageError } from './errors.js';
 
-export const DAY_MS = 86_400_000;
+export { DAY_MS, startOfUtcDay as startOfDay };
 
 export interface TimeWindow {
   /** First millisecond in the window. */
@@ -20,7 +20,6 @@ export interface WindowFlags {
   until?: string | undefined;
 }
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const RELATIVE_RE = /^(\d+)\s*(s|sec|m|min|h|hr|d|day)s?$/i;
 const CLOCK_RE = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
@@ -28,19 +27,11 @@ const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 
 
 /** Midnight UTC of a `YYYY-MM-DD` date, rejecting dates that do not exist (2025-02-30). */
 export function parseDate(value: string, flag = '--date'): number {
-  const ms = midnightOf(value.trim());
+  const ms = tryParseDay(value.trim());
   if (ms === undefined) {
     throw new UsageError(`${flag}: "${value}" is not a date (YYYY-MM-DD, UTC)`, { hint: `e.g. ${flag} ${utcDate(Date.now())}` });
   }
   return ms;
-}
-
-/** Undefined for a date that does not exist: Date.UTC would roll 2025-02-30 over into March. */
-function midnightOf(date: string): number | undefined {
-  const m = DATE_RE.exec(date);
-  if (!m) return undefined;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return utcDate(ms) === date ? ms : undefined;
 }
 
 /**
@@ -57,9 +48,9 @@ export function parseTime(value: string, flag: string, now: number, baseDay: num
     const [h, m, s] = [Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0)];
     if (h <= 24 && m < 60 && s < 60 && !(h === 24 && (m > 0 || s > 0))) return baseDay + ((h * 60 + m) * 60 + s) * 1000;
   }
-  if (DATE_RE.test(v)) return parseDate(v, flag);
+  if (DATE_PATTERN.test(v)) return parseDate(v, flag);
   // Date.parse, like Date.UTC, rolls a day that does not exist into the next month.
-  if (ISO_RE.test(v) && midnightOf(v.slice(0, 10)) !== undefined) {
+  if (ISO_RE.test(v) && tryParseDay(v.slice(0, 10)) !== undefined) {
     const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(v);
     const ms = Date.parse(hasZone ? v : `${v.replace(' ', 'T')}Z`);
     if (!Number.isNaN(ms)) return ms;
@@ -77,7 +68,7 @@ export function parseTime(value: string, flag: string, now: number, baseDay: num
  */
 export function resolveWindow(flags: WindowFlags, now: Date): TimeWindow {
   const nowMs = now.getTime();
-  const today = startOfDay(nowMs);
+  const today = startOfUtcDay(nowMs);
   const day = flags.date !== undefined ? parseDate(flags.date) : undefined;
   const base = day ?? today;
   const since = flags.since !== undefined ? parseTime(flags.since, '--since', nowMs, base) : undefined;
@@ -99,17 +90,13 @@ export function resolveWindow(flags: WindowFlags, now: Date): TimeWindow {
     start = since;
     end = until ?? Math.max(today + DAY_MS, since + 1);
   } else if (until !== undefined) {
-    start = startOfDay(until - 1);
+    start = startOfUtcDay(until - 1);
     end = until;
   } else {
     start = today;
     end = today + DAY_MS;
   }
   return { start, end };
-}
-
-export function startOfDay(ms: number): number {
-  return Math.floor(ms / DAY_MS) * DAY_MS;
 }
 
 export function iso(ms: number): string {

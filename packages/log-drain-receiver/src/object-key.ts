@@ -15,11 +15,12 @@ export const UNKNOWN_APP = 'unknown';
 export const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
 /** A Logplex Frame-Id (32 hex digits) or a UUID: safe in a key, no `/` or `.`. */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
-const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** The shape of a UTC day, `YYYY-MM-DD`; tryParseDay() also checks that the day exists. */
+export const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const EPOCH_DIGITS = 13;
 /** The largest epoch_ms that fits 13 digits (year 2286). */
 export const MAX_EPOCH_MS = 9_999_999_999_999;
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** A point in time: a Date, epoch milliseconds, or a string Date.parse reads (`YYYY-MM-DD` is midnight UTC). */
 export type Instant = Date | number | string;
@@ -30,7 +31,8 @@ export type ObjectKeyParts = {
   app: string;
   /** Batch id: the Logplex Frame-Id, or a UUID when there is none. */
   id: string;
-} & ({ epochMs: number } | { /** Same as epochMs. */ timestampMs: number });
+  epochMs: number;
+};
 
 export interface ParsedObjectKey {
   app: string;
@@ -59,12 +61,25 @@ export function utcDate(at: Instant): string {
   return new Date(toEpochMs(at)).toISOString().slice(0, 10);
 }
 
+/** Midnight UTC of the day of an instant (epoch ms). */
+export function startOfUtcDay(epochMs: number): number {
+  return Math.floor(epochMs / DAY_MS) * DAY_MS;
+}
+
 export function buildObjectKey(parts: ObjectKeyParts): string {
-  const epochMs = 'epochMs' in parts ? parts.epochMs : parts.timestampMs;
+  const { epochMs } = parts;
   if (!Number.isInteger(epochMs) || epochMs < 0 || epochMs > MAX_EPOCH_MS) throw new RangeError(`epoch ms out of range: ${epochMs}`);
   if (!isAppName(parts.app)) throw new RangeError(`not a Heroku app name: ${JSON.stringify(parts.app)}`);
   if (!isObjectId(parts.id)) throw new RangeError(`not a batch id (letters, digits, dashes): ${JSON.stringify(parts.id)}`);
-  return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${String(epochMs).padStart(EPOCH_DIGITS, '0')}-${parts.id}.gz`;
+  return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${epochDigits(epochMs)}-${parts.id}.gz`;
+}
+
+/**
+ * `<dayPrefix><13-digit epoch_ms>`: a listing's StartAfter for the objects of a day prefix from
+ * epochMs on. Every key of epochMs or later sorts after it, every earlier key before it.
+ */
+export function keyStartAt(dayPrefix: string, epochMs: number): string {
+  return `${dayPrefix}${epochDigits(epochMs)}`;
 }
 
 /** The parts of a key of this layout, or undefined for any other key (checked strictly). */
@@ -92,16 +107,9 @@ export function appPrefix(prefix: string | undefined, app: string): string {
   return `${normalizePrefix(prefix)}${app}/`;
 }
 
-/**
- * `<prefix><app>/YYYY/MM/DD/`: the objects of one app and UTC day. Two argument orders:
- * `dayPrefix(prefix, app, 'YYYY-MM-DD')` and `dayPrefix(app, day, prefix?)` where day is a
- * Date or epoch ms (any instant of the day) — told apart by the type of the second argument.
- */
-export function dayPrefix(prefix: string, app: string, date: string): string;
-export function dayPrefix(app: string, day: Date | number, prefix?: string): string;
-export function dayPrefix(a: string, b: string | Date | number, c?: string): string {
-  if (typeof b === 'string') return dayPath(normalizePrefix(a), b, parseDay(c ?? ''));
-  return dayPath(normalizePrefix(c), a, toEpochMs(b));
+/** `<prefix><app>/YYYY/MM/DD/`: the objects of one app and UTC day (any instant of the day: `YYYY-MM-DD`, a Date, epoch ms). */
+export function dayPrefix(prefix: string | undefined, app: string, day: Instant): string {
+  return dayPath(normalizePrefix(prefix), app, toEpochMs(day));
 }
 
 /** The UTC days (`YYYY-MM-DD`) that the window [since, until) touches, oldest first. */
@@ -109,7 +117,7 @@ export function daysBetween(since: Instant, until: Instant): string[] {
   const start = toEpochMs(since);
   const end = toEpochMs(until);
   const days: string[] = [];
-  for (let day = start - (((start % DAY_MS) + DAY_MS) % DAY_MS); day < end; day += DAY_MS) days.push(utcDate(day));
+  for (let day = startOfUtcDay(start); day < end; day += DAY_MS) days.push(utcDate(day));
   return days;
 }
 
@@ -119,16 +127,30 @@ export function dayPrefixesBetween(prefix: string | undefined, app: string, sinc
   return daysBetween(since, until).map((d) => dayPath(p, app, parseDay(d)));
 }
 
+function epochDigits(epochMs: number): string {
+  return String(epochMs).padStart(EPOCH_DIGITS, '0');
+}
+
 function dayPath(prefix: string, app: string, epochMs: number): string {
   const d = utcDate(epochMs);
   return `${prefix}${app}/${d.slice(0, 4)}/${d.slice(5, 7)}/${d.slice(8, 10)}/`;
 }
 
+/**
+ * Midnight UTC of a `YYYY-MM-DD` date, or undefined when it is not one or the day does not
+ * exist (2025-02-30: Date.UTC would roll it over into March).
+ */
+export function tryParseDay(date: string): number | undefined {
+  const m = DATE_PATTERN.exec(date);
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return !Number.isNaN(ms) && utcDate(ms) === date ? ms : undefined;
+}
+
 /** Midnight UTC of a `YYYY-MM-DD` date that exists. */
 function parseDay(date: string): number {
-  const m = DATE_PATTERN.exec(date);
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-  if (!m || Number.isNaN(ms) || utcDate(ms) !== date) throw new RangeError(`not a date (YYYY-MM-DD, UTC): ${JSON.stringify(date)}`);
+  const ms = tryParseDay(date);
+  if (ms === undefined) throw new RangeError(`not a date (YYYY-MM-DD, UTC): ${JSON.stringify(date)}`);
   return ms;
 }
 

@@ -24,7 +24,7 @@ describe('buildObjectKey', () => {
   it('lays a batch out as <prefix><app>/YYYY/MM/DD/<epoch_ms>-<id>.gz', () => {
     expect(buildObjectKey({ app: 'raxx-api-prod', epochMs: at, id: FRAME_ID })).toBe(`logs/raxx-api-prod/2025/06/02/1748872987512-${FRAME_ID}.gz`);
     expect(buildObjectKey({ prefix: 'drain', app: 'raxx-api-prod', epochMs: at, id: FRAME_ID })).toBe(`drain/raxx-api-prod/2025/06/02/${at}-${FRAME_ID}.gz`);
-    expect(buildObjectKey({ prefix: '', app: 'unknown', timestampMs: at, id: FRAME_ID })).toBe(`unknown/2025/06/02/${at}-${FRAME_ID}.gz`);
+    expect(buildObjectKey({ prefix: '', app: 'unknown', epochMs: at, id: FRAME_ID })).toBe(`unknown/2025/06/02/${at}-${FRAME_ID}.gz`);
   });
 
   it('pads epoch_ms to 13 digits and files by the UTC day', () => {
@@ -98,8 +98,8 @@ describe('prefixes', () => {
     expect(appPrefix('logs/', 'raxx-api-prod')).toBe('logs/raxx-api-prod/');
     expect(appPrefix(undefined, 'raxx-api-prod')).toBe('logs/raxx-api-prod/');
     expect(dayPrefix('logs/', 'raxx-api-prod', '2025-06-02')).toBe('logs/raxx-api-prod/2025/06/02/');
-    expect(dayPrefix('raxx-api-prod', new Date(at))).toBe('logs/raxx-api-prod/2025/06/02/');
-    expect(dayPrefix('raxx-api-prod', at, 'archive')).toBe('archive/raxx-api-prod/2025/06/02/');
+    expect(dayPrefix(undefined, 'raxx-api-prod', new Date(at))).toBe('logs/raxx-api-prod/2025/06/02/');
+    expect(dayPrefix('archive', 'raxx-api-prod', at)).toBe('archive/raxx-api-prod/2025/06/02/');
     expect(() => dayPrefix('logs/', 'raxx-api-prod', '2025-02-30')).toThrow(RangeError);
   });
 

@@ -4,6 +4,8 @@
 // and `drains rotate`. A failure names the runbook's failure mode:
 //   A not wired · B token mismatch (403) · C S3 write failed · D timed out.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { frame, timestampMs } from '@raxx/log-drain-receiver/logplex';
+import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from '../../lib/context.js';
 import { awsError } from '../../lib/aws.js';
 import { redact } from '../../lib/secrets.js';
@@ -47,8 +49,6 @@ export interface ProbeOptions {
 const USER_AGENT = 'Logplex/v72 (raxx-ops drains test)';
 
 export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<ProbeResult> {
-  const { buildObjectKey } = await import('@raxx/log-drain-receiver/object-key');
-  const { frame, timestampMs } = await import('@raxx/log-drain-receiver/logplex');
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   const frameId = randomBytes(16).toString('hex');
@@ -57,7 +57,7 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
   const line = (text: string) => ({ pri: 190, version: 1, timestamp: stamp, host: 'host', appName: 'app', procid: 'raxx-ops.1', msgid: '-', text });
   const messages = [line(`drains test ${frameId}: synthetic batch from raxx-ops drains test`), line(`drains test ${frameId}: end of batch`)];
   const body = frame(messages);
-  const key = buildObjectKey({ prefix: ctx.config.drain.keyPrefix, app: opts.app, timestampMs: timestampMs(stamp)!, id: frameId });
+  const key = buildObjectKey({ prefix: ctx.config.drain.keyPrefix, app: opts.app, epochMs: timestampMs(stamp)!, id: frameId });
   const drainToken = opts.drainToken ?? `d.${randomUUID()}`;
   const result = (r: Omit<ProbeResult, 'app' | 'ms'>): ProbeResult => ({ app: opts.app, ms: Date.now() - started, ...r });
 
