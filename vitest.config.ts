@@ -1,8 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const receiverSrc = fileURLToPath(new URL('./packages/log-drain-receiver/src/', import.meta.url));
 
 export default defineConfig({
   resolve: {
-    // Import the receiver workspace from its TypeScript source, not a build.
+    // Tests import the receiver workspace from its TypeScript source, never from a build: a
+    // fresh clone has no dist/, and a stale dist/ must not hide a change to the source.
+    alias: [{ find: /^@raxx\/log-drain-receiver\/(.*)$/, replacement: `${receiverSrc}$1.ts` }],
     conditions: ['source'],
   },
   test: {
