@@ -24,6 +24,8 @@ const settingsShape = {
     ssmPrefix,
     functionName: z.string().min(1),
     logGroup: z.string().min(1),
+    /** How far back `logs` windows may reach: what the bucket keeps, with room (runbooks: 90-365 days). */
+    retentionDays: z.number().int().min(1).max(3650),
   }),
   audit: z.strictObject({
     roles: z.array(z.string().min(1)),
@@ -71,6 +73,7 @@ export const DEFAULTS: Settings = {
     ssmPrefix: '/raxx/log-drain/',
     functionName: 'raxx-heroku-log-drain-receiver',
     logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
+    retentionDays: 400,
   },
   audit: {
     roles: ['raptor_app', 'audit_archiver'],
