@@ -2,9 +2,6 @@
 // pseudo-terminal, and the test types the Ctrl-C byte as a keyboard does. While ora's spinner
 // runs, or at a [y/N] prompt, the terminal is in raw mode and no SIGINT is raised by the
 // terminal: the byte must still stop the command, with exit 130, within a second.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 // The benchmarks' model of S3 latency: a fixed delay before every answer makes a short day of
 // objects take seconds to read, so the spinner is up when Ctrl-C is pressed.
@@ -13,13 +10,13 @@ import { batch, createDrainBucket, put, type Stored } from './commands/logs/fixt
 import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
 import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from './support/pty.js';
+import { tempDir } from './support/temp.js';
 
 const APP = 'raxx-api-prod';
 const DAY = '2025-06-01';
-const home = mkdtempSync(join(tmpdir(), 'raxx-ops-pty-home-'));
+const home = tempDir('raxx-ops-pty-home-');
 
 afterEach(() => killAll());
-afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe.runIf(ptyAvailable && motoAvailable)('Ctrl-C during logs grep with the spinner (pty)', () => {
   let moto: MotoServer;
