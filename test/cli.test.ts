@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tempDir } from './support/temp.js';
 import { join } from 'node:path';
 import { runCli } from './support/run-cli.js';
 import { freePort } from './support/stand-in.js';
 import { VERSION } from '../src/cli.js';
 
 async function configFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-cfg-'));
+  const dir = tempDir('raxx-ops-cfg-');
   const path = join(dir, 'raxx-ops.json');
   await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
