@@ -1,7 +1,7 @@
 // The handler in-process on the fixture events, S3 mocked: status codes, the object written
 // (key, body, metadata, conditional write) and the log line of every outcome.
 import { gunzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHandler, handlerFromEnv, type DrainTokens, type HandlerDeps } from '../src/handler.js';
@@ -36,6 +36,7 @@ function expectNoSecretsLogged(...secrets: string[]) {
 beforeEach(() => {
   s3Mock.reset();
   s3Mock.on(PutObjectCommand).resolves({ ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
+  s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'NotFound', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'Not Found' }));
   log = captureLog();
   tokens = { current: TOKEN };
 });
@@ -86,12 +87,12 @@ describe('a Logplex batch (fixture events)', () => {
     });
   });
 
-  it('takes the token from Basic auth, and reads a batch led by an L10 notice', async () => {
+  it('takes the token from Basic auth, and keys a batch led by an L10 notice by its first other message', async () => {
     const res = await handler()(loadEvent('basic-auth'));
     expect(res.statusCode).toBe(200);
     const put = onlyPut();
-    expect(put.Key).toBe(`logs/raxx-console-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 5)}-A41F0C2E9B7D3E5F60718293A4B5C6D7.gz`);
-    expect(put.Metadata).toMatchObject({ 'parse-status': 'ok', 'parsed-count': '3', 'msg-count': '3' });
+    expect(put.Key).toBe(`logs/raxx-console-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 4, 59, 118)}-A41F0C2E9B7D3E5F60718293A4B5C6D7.gz`);
+    expect(put.Metadata).toMatchObject({ 'parse-status': 'ok', 'parsed-count': '3', 'msg-count': '3', 'logplex-notices': '1' });
   });
 
   it('takes a Bearer token and the app from the synthetic test frame; no Frame-Id: random id, receipt time', async () => {
@@ -193,15 +194,17 @@ describe('bodies that are not clean batches are stored and flagged', () => {
     expect(res.statusCode).toBe(200);
     const put = onlyPut();
     expect(stored(put).equals(garbage)).toBe(true);
-    expect(put.Key).toBe(`logs/raxx-api-prod/2025/06/02/${NOW}-09C557EAFCFB6CF2740EE62F62971098.gz`);
+    // Keyed at the start of its receipt's quarter hour, so a retry finds it (see batch.ts).
+    expect(put.Key).toBe(`logs/raxx-api-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 0)}-09C557EAFCFB6CF2740EE62F62971098.malformed.gz`);
     expect(put.Metadata).toMatchObject({ 'parse-status': 'malformed', 'parsed-count': '0', 'parse-errors': '1', 'bytes-unparsed': '6', 'time-source': 'receipt', 'first-parse-error': 'at byte 0: expected an octet count' });
   });
 
   it('flags a partly damaged body as malformed but still keys it on the first message', async () => {
-    const body = `${dynoLine('2025-06-02T10:00:00.250+00:00', 'first')}garbage\n${dynoLine('2025-06-02T10:00:01+00:00', 'second')}`;
+    const body = `${dynoLine('2025-06-02T14:00:00.250+00:00', 'first')}garbage\n${dynoLine('2025-06-02T14:00:01+00:00', 'second')}`;
     await handler()(withBody(body, { 'logplex-msg-count': '2' }));
     const put = onlyPut();
-    expect(put.Key).toContain(`/${Date.UTC(2025, 5, 2, 10, 0, 0, 250)}-`);
+    expect(put.Key).toContain(`/${Date.UTC(2025, 5, 2, 14, 0, 0, 250)}-`);
+    expect(put.Key).toMatch(/\.malformed\.gz$/);
     expect(put.Metadata).toMatchObject({ 'parse-status': 'malformed', 'parsed-count': '2', 'bytes-unparsed': '8' });
   });
 
@@ -241,12 +244,12 @@ describe('retries and S3 failures', () => {
   });
 
   it('hashes a Frame-Id unfit for a key, keeping retries on one key', async () => {
-    const ev = withBody(dynoLine('2025-06-02T10:00:00Z', 'x'), { 'logplex-frame-id': 'not/a key ☃' });
+    const ev = withBody(dynoLine('2025-06-02T14:00:00Z', 'x'), { 'logplex-frame-id': 'not/a key ☃', 'logplex-msg-count': '1' });
     await handler()(ev);
     await handler()(ev);
     const [a, b] = puts();
     expect(a!.Key).toBe(b!.Key);
-    expect(a!.Key).toMatch(/\/1748858400000-[0-9a-f]{32}\.gz$/);
+    expect(a!.Key).toMatch(/\/1748872800000-[0-9a-f]{32}\.gz$/);
     expect(a!.Metadata!['frame-id']).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 
