@@ -71,10 +71,12 @@ export const FRAME_TIME_PAST_MS = 60 * 60_000;
 export const FRAME_TIME_FUTURE_MS = 5 * 60_000;
 /**
  * How long after a first attempt Logplex may send the same Frame-Id again. Logplex retries a
- * failed or timed-out batch once, seconds later (its timeout is 5 s); ten minutes is a wide
- * margin for queueing in its drain buffer.
+ * failed or timed-out batch once, seconds later (its timeout is a few seconds); five minutes
+ * is a wide margin. It must not exceed FRAME_TIME_FUTURE_MS: then a batch whose frames are
+ * older than its receipt (every batch, with honest clocks) keys the same way for any attempt
+ * in the horizon, and only batches near the window's edges pay for a lookup (see describeBatch).
  */
-export const LOGPLEX_RETRY_HORIZON_MS = 10 * 60_000;
+export const LOGPLEX_RETRY_HORIZON_MS = 5 * 60_000;
 /**
  * A batch with a Frame-Id that is keyed by its receipt time is keyed by the start of its
  * receipt's quarter hour instead, so that a retry can compute every key an earlier attempt

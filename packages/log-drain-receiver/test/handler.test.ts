@@ -253,6 +253,49 @@ describe('retries and S3 failures', () => {
     expect(a!.Metadata!['frame-id']).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 
+  it('looks for no earlier key when the batch is filed by a frame time inside the window: one PutObject', async () => {
+    await handler()(loadEvent('logplex-batch'));
+    expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+    expect(puts()).toHaveLength(1);
+  });
+
+  describe('a batch whose earlier attempt may have chosen another key (a frame 5 min ahead of receipt)', () => {
+    const ahead = () => withBody(dynoLine(new Date(NOW + 5 * 60_000 - 1_000).toISOString(), 'fast clock'), { 'logplex-msg-count': '1' });
+
+    it('answers 200 already stored, without writing, when one exists', async () => {
+      s3Mock.on(HeadObjectCommand).resolves({});
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(puts()).toEqual([]);
+      const heads = s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
+      expect(heads).toContain(`logs/raxx-api-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 0)}-09C557EAFCFB6CF2740EE62F62971098.clock-skew.gz`);
+      expect(log.last()).toMatchObject({ outcome: 'duplicate', msg: 'drain batch already stored', key: heads.find(Boolean) });
+    });
+
+    it('stores it when none exists', async () => {
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(onlyPut().Key).toBe(`logs/raxx-api-prod/2025/06/02/${NOW + 5 * 60_000 - 1_000}-09C557EAFCFB6CF2740EE62F62971098.gz`);
+      expect(log.last()).toMatchObject({ outcome: 'stored', msg: 'drain batch stored' });
+    });
+
+    it('stores it, logging "drain dedup unchecked", when HeadObject is refused (403)', async () => {
+      s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'Forbidden', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(puts()).toHaveLength(1);
+      expect(log.last()).toMatchObject({ level: 'warn', outcome: 'stored', msg: 'drain dedup unchecked: Forbidden on HeadObject, an earlier attempt may be stored too' });
+    });
+
+    it('answers 500 (Logplex retries) when HeadObject fails otherwise', async () => {
+      s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Slow Down' }));
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(500);
+      expect(puts()).toEqual([]);
+      expect(log.last()).toMatchObject({ level: 'error', outcome: 'write-failed', msg: 'drain write failed: SlowDown' });
+    });
+  });
+
   it.each([
     ['AccessDenied', new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' })],
     ['NoSuchBucket', new S3ServiceException({ name: 'NoSuchBucket', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' })],
