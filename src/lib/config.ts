@@ -159,7 +159,9 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, {
+      hint: `fix the file (a JSON object, e.g. {"drain": {"bucket": "…"}}), or run without --config / RAXX_OPS_CONFIG; raxx-ops config show prints the values in use`,
+    });
   }
   const parsed = ConfigFile.safeParse(json);
   if (!parsed.success) {

@@ -3,11 +3,9 @@
 import { z } from 'zod';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor } from '../../lib/log-store.js';
-import { defineCommand } from '../command.js';
+import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { printLines, scanWindow, windowArgs, windowOf } from './shared.js';
-
-const flag = z.preprocess((v) => v === true, z.boolean());
+import { printLines, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
 
 interface Found {
   count: number;
@@ -15,17 +13,27 @@ interface Found {
   lines: string[];
 }
 
-export default defineCommand({
-  args: z.object({
-    pattern: z.string({ error: 'a pattern is required' }),
-    ...windowArgs,
-    fixedStrings: flag,
-    ignoreCase: flag,
-    invertMatch: flag,
-    count: flag,
-    maxCount: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: "search the window's log objects concurrently; matching lines in time order (by object, then line); exit 1 when nothing matched",
+  notes: WINDOW_HELP,
+  examples: [
+    ["raxx-ops logs grep 'status=5\\d\\d' --app raxx-api-prod --since 2h", '5xx router lines of the last two hours'],
+    ['raxx-ops logs grep -F "drain auth failed" --app raxx-api-prod --date 2025-06-01', 'a fixed string over one day'],
+    ['raxx-ops logs grep -c -i timeout --app raxx-api-prod --app raxx-console-prod', 'counts per app, today'],
+    ['raxx-ops logs grep tracer --app raxx-api-prod --json | jq .message', 'NDJSON with the parsed syslog fields'],
+  ],
+  positionals: {
+    pattern: positional(z.string({ error: 'a pattern is required' }), 'a JavaScript regular expression (or a fixed string with -F), matched against each raw line'),
+  },
+  options: {
+    ...windowOptions,
+    fixedStrings: flag('PATTERN is a plain string, not a regular expression', { short: 'F' }),
+    ignoreCase: flag('ignore case', { short: 'i' }),
+    invertMatch: flag('select the lines that do not match', { short: 'v' }),
+    count: flag('print only the number of selected lines (per app when there are several)', { short: 'c' }),
+    maxCount: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional(), 'stop after N selected lines (in time order)', { short: 'm', value: '<n>' }),
+  },
+  async handler(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
     const window = windowOf(args, ctx);

@@ -50,11 +50,19 @@ describe.skipIf(!motoAvailable)('logs: bad input against moto', () => {
     await moto?.stop();
   });
 
-  it('an app with no objects (a misspelt name): a clear message, exit 1', async () => {
+  it('an app with no objects at all (a misspelt name): bad input, exit 2, as in drains list', async () => {
     const r = await runCli(['logs', 'grep', 'hello', '--app', 'raxx-api-prd', '--date', '2025-06-02'], { env: moto.env, now });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no log objects at all for raxx-api-prd in bucket/);
+    expect(r.stderr).toMatch(/hint: check the name \(apps of --env prod: raxx-api-prod/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a known app with a quiet window: a check result, exit 1', async () => {
+    const r = await runCli(['logs', 'grep', 'hello', '--app', 'raxx-api-prod', '--date', '2025-01-02'], { env: moto.env, now });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no log objects for raxx-api-prd in 2025-06-02T00:00:00Z → 2025-06-03T00:00:00Z/);
-    expect(r.stderr).toMatch(/hint: .*logs status --app raxx-api-prd/);
+    expect(r.stderr).toMatch(/no log objects for raxx-api-prod in 2025-01-02T00:00:00Z → 2025-01-03T00:00:00Z/);
+    expect(r.stderr).toMatch(/hint: .*logs status --app raxx-api-prod/);
     expect(r.stdout).toBe('');
   });
 
