@@ -112,6 +112,27 @@ describe('bad input: clear error, hint, exit code', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/apps\.0: not a valid Heroku app name/);
   });
+
+  it.each([
+    ['../../', /drain\.keyPrefix: must not contain "\." or "\.\." folders/],
+    ['logs/../', /drain\.keyPrefix: must not contain "\." or "\.\." folders/],
+    ['/logs/', /drain\.keyPrefix: must not start with "\/"/],
+    ['logs//', /drain\.keyPrefix: must not contain an empty folder/],
+    ['logs\\x/', /drain\.keyPrefix: must not contain a backslash/],
+    ['logs\u0001/', /drain\.keyPrefix: must not contain control characters/],
+  ])('drain.keyPrefix %j in config → 3 with the reason', async (keyPrefix, reason) => {
+    const path = await configFile({ drain: { keyPrefix } });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(reason);
+  });
+
+  it('the catch-all folder name as an app in config → 3', async () => {
+    const path = await configFile({ apps: ['raxx-api-prod', 'unknown'] });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/apps\.1: "unknown" is the receiver's catch-all folder, not an app/);
+  });
 });
 
 describe('config show', () => {
