@@ -36,6 +36,8 @@ const settingsShape = {
     logGroup: z.string().min(1),
     /** How far back `logs` windows may reach: what the bucket keeps, with room (runbooks: 90-365 days). */
     retentionDays: z.number().int().min(1).max(3650),
+    /** The receiver's Function URL as last known: recognises receiver drains when SSM is down. */
+    receiverUrl: z.string().regex(/^(https?:\/\/[^\s?#]+)?$/, 'must be an http(s) URL without a query'),
   }),
   audit: z.strictObject({
     roles: z.array(z.string().min(1)),
@@ -95,6 +97,7 @@ export const DEFAULTS: Settings = {
     functionName: 'raxx-heroku-log-drain-receiver',
     logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
     retentionDays: 400,
+    receiverUrl: '',
   },
   audit: {
     roles: ['raptor_app', 'audit_archiver'],
