@@ -6,6 +6,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { ConfigError, ServiceError } from './errors.js';
 
 export interface AwsOptions {
@@ -24,12 +25,13 @@ export interface AwsClients {
   lambda(): Promise<LambdaClient>;
   kms(): Promise<KMSClient>;
   logs(): Promise<CloudWatchLogsClient>;
+  iam(): Promise<IAMClient>;
   /** The endpoint a service is pointed at, for messages ("cannot reach S3 at …"). */
   endpointOf(service: AwsServiceId): string;
   destroy(): void;
 }
 
-export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS';
+export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'IAM';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
@@ -104,6 +106,11 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       once('logs', async () => {
         const { CloudWatchLogsClient } = await import('@aws-sdk/client-cloudwatch-logs');
         return new CloudWatchLogsClient(await base('CLOUDWATCH_LOGS'));
+      }),
+    iam: () =>
+      once('iam', async () => {
+        const { IAMClient } = await import('@aws-sdk/client-iam');
+        return new IAMClient(await base('IAM'));
       }),
     endpointOf: (service) => endpointFor(opts.env, service) ?? `the ${opts.region} public endpoint`,
     destroy() {
