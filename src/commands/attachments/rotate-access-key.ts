@@ -29,9 +29,10 @@ interface Held {
 
 export default createCommand({
   description: "new IAM access key for the attachments backend: into the apps' config vars, verified there, then the old key deleted; resumable",
-  notes: `Apps: --app (repeatable), else every app of --env that holds ${ID_VAR}. The secret goes
-only to Heroku (${SECRET_VAR}); it is never printed. IAM allows 2 keys per user: a key no
-app holds and nobody used (left by a run that stopped right after creating it) is deleted first.`,
+  notes: `Apps: --app (repeatable), else every app of --env that holds ${ID_VAR}.
+The secret goes only to Heroku (${SECRET_VAR}); it is never printed.
+IAM allows 2 keys per user: a key no app holds and nobody used (left by a run that stopped
+right after creating it) is deleted first.`,
   examples: [
     ['raxx-ops attachments rotate-access-key --dry-run', 'which keys and apps, without changing anything'],
     ['raxx-ops attachments rotate-access-key --yes', 'rotate the backend key of every app holding it'],

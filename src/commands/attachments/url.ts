@@ -10,7 +10,8 @@ import { keyArg } from './shared.js';
 
 export default createCommand({
   description: 'a pre-signed GET of one attachment for a support operator (5 minutes by default, at most 1 hour), with an AUDIT line on stderr that never contains the URL',
-  notes: 'The URL is a credential: anyone holding it can download the file until it expires. It is printed on stdout only.',
+  notes: `The URL is a credential: anyone holding it can download the file until it expires.
+It is printed on stdout only, and is the one output raxx-ops does not redact.`,
   examples: [
     ['raxx-ops attachments url C/T/F.pdf', 'a 5-minute download URL'],
     ['raxx-ops attachments url C/T/F.pdf --ttl 15m --json', 'URL and expiry as JSON'],
