@@ -9,7 +9,7 @@
 // now. So a rerun never repeats a finished step, and a command file only has to say how to
 // recognise each step's result.
 import type { Context } from './context.js';
-import { InterruptedError, ServiceError, UserError, type ExitCode } from './errors.js';
+import { InterruptedError, PartialFailureError, ServiceError, UserError, type ExitCode } from './errors.js';
 
 export interface Step {
   name: string;
@@ -21,7 +21,11 @@ export interface Step {
   apply(): Promise<string | void>;
   /** Reads the change back; throws when it did not take. */
   verify?(): Promise<string | void>;
-  /** Undoes apply (also a partial one); only used while no point-of-no-return step has started. */
+  /**
+   * Undoes apply (also a partial one); only used while no point-of-no-return step has started.
+   * Rollbacks run in reverse; the first one that fails stops the others, since what an earlier
+   * step did may be what keeps the later step's leftovers working.
+   */
   rollback?(): Promise<string | void>;
   /** Once this step starts, a failure no longer rolls back: rerunning finishes the job. */
   pointOfNoReturn?: boolean;
@@ -37,16 +41,20 @@ export interface StepReport {
 }
 
 export interface StepRun {
-  /** One line saying what the run changes ("disable the key alias/… (arn)"). */
+  /** One line saying what the run changes ("disable the key alias/… (arn)"); empty when the command printed its own. */
   title: string;
+  /** What stopped, in the error: "rotation" → "rotation stopped at step 5 of 8 (…)". */
+  subject?: string;
   steps: Step[];
   dryRun: boolean;
   /** Asks once, after the plan; ctx.confirm or ctx.confirmTyped. */
   confirm(): Promise<void>;
   /** Fields added to the --json document (what the command read: key, apps…); read when printed. */
   json?: Record<string, unknown> | (() => Record<string, unknown>);
-  /** The hint when a step fails and nothing could be rolled back: how to finish. */
-  resumeHint: string;
+  /** The hint when a step (1-based) fails and nothing could be rolled back: how to finish. */
+  resumeHint: string | ((step: number) => string);
+  /** The hint after a clean rollback (default: nothing changed, run it again). */
+  rolledBackHint?: string;
 }
 
 export interface StepResult {
@@ -79,9 +87,9 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
   const document = (extra: Record<string, unknown> = {}) => out.data({ ...(typeof run.json === 'function' ? run.json() : run.json), dryRun: run.dryRun, steps: reports, ...extra });
 
   if (!out.json) {
-    out.line(`${run.title}`);
-    out.line(run.dryRun ? 'plan (dry run, nothing will change):' : 'plan:');
-    for (const r of reports) out.line(`  ${r.step}. ${r.name}${r.detail ? `  ${c.dim(r.detail)}` : ''}${r.status === 'already done' ? `  ${c.dim('(already done)')}` : ''}`);
+    if (run.title) out.line(run.title);
+    out.line(run.dryRun ? 'steps (dry run, nothing will change):' : 'steps:');
+    for (const r of reports) out.line(`  step ${r.step}/${n}  ${r.name}: ${c.dim(r.status)}${r.detail ? `  ${c.dim(r.detail)}` : ''}`);
   }
   if (run.dryRun || noop) {
     if (out.json) document();
@@ -135,13 +143,17 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
         rollback.push(`step ${i + 1} rolled back${said ? `: ${said}` : ''}`);
       } catch (e) {
         clean = false;
-        rollback.push(`step ${i + 1} could not be rolled back: ${asUserError(e).message}`);
+        rollback.push(`step ${i + 1} could not be rolled back: ${asUserError(e).message}; the steps before it are left as they are`);
+        break;
       }
     }
     if (out.json) document({ stoppedAt: at + 1, rolledBack: clean, rollback, error: error.message });
     else for (const line of rollback) out.line(`  ${line}`);
-    const hint = clean ? `rolled back: nothing changed. Fix the cause (${error.hint ?? error.message}) and run again` : `${error.hint ? `${error.hint}; then ` : ''}${run.resumeHint}`;
-    throw new StepsStopped(`stopped at step ${at + 1}/${n} (${run.steps[at]!.name}): ${error.message}`, error.exitCode, hint, err);
+    if (error instanceof PartialFailureError) for (const f of error.failures) out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
+    const resume = typeof run.resumeHint === 'function' ? run.resumeHint(at + 1) : run.resumeHint;
+    const hint = clean ? (run.rolledBackHint ?? `rolled back: nothing is changed. Fix the cause (${error.hint ?? error.message}) and run again`) : `${error.hint ? `${error.hint}; then ` : ''}${resume}`;
+    const subject = run.subject ? `${run.subject} ` : '';
+    throw new StepsStopped(`${subject}stopped at step ${at + 1} of ${n} (${run.steps[at]!.name}): ${error.message}`, error.exitCode, hint, err);
   }
   if (out.json) document();
   return { steps: reports, noop: false };

@@ -147,7 +147,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
       proxy.fail((q) => q.action === 'CreateAccessKey', { status: 503 });
       const r = await rotate(['--yes']);
       expect(r.code).toBe(4);
-      expect(r.stderr).toMatch(/stopped at step 1\/3/);
+      expect(r.stderr).toMatch(/stopped at step 1 of 3/);
       expect(r.stderr).toMatch(/hint:/);
       expect(await accessKeys(aws)).toEqual([original.id]);
       await expectWorkingKey();
@@ -177,7 +177,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
         env.HEROKU_API_URL = hproxy.url;
         const r = await rotate(['--yes']);
         expect(r.code).toBe(4);
-        expect(r.stderr).toMatch(/stopped at step 2\/3/);
+        expect(r.stderr).toMatch(/stopped at step 2 of 3/);
         expect(r.stderr).toMatch(/run raxx-ops attachments rotate-access-key again to finish/);
       } finally {
         env.HEROKU_API_URL = heroku.url;
@@ -203,7 +203,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
         },
       });
       expect(r.code).toBe(4);
-      expect(r.stderr).toMatch(/stopped at step 2\/3/);
+      expect(r.stderr).toMatch(/stopped at step 2 of 3/);
       expect(await accessKeys(aws)).toEqual([original.id]);
       for (const app of HOLDERS) expect(heroku.configVars(app)[ID]).toBe(original.id);
       await expectWorkingKey();
@@ -214,7 +214,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
       proxy.fail((q) => q.action === 'DeleteAccessKey', { status: 503 });
       const r = await rotate(['--yes']);
       expect(r.code).toBe(4);
-      expect(r.stderr).toMatch(/stopped at step 3\/3/);
+      expect(r.stderr).toMatch(/stopped at step 3 of 3/);
       expect(r.stderr).toMatch(/run raxx-ops attachments rotate-access-key again to finish/);
       const keys = await accessKeys(aws);
       expect(keys).toHaveLength(2);
