@@ -149,7 +149,7 @@ function addGroup(program: Command, group: GroupSpec, io: Io, state: RunState): 
 export async function buildProgram(io: Io, state: RunState, argv: string[], all = false): Promise<Command> {
   const program = new Command('raxx-ops');
   program
-    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver")
+    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver, support attachments")
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(new Option('--env <env>', 'environment whose apps and resources to use').choices(['prod', 'staging']).default('prod'))
     .option('--config <file>', 'JSON file overriding the built-in configuration (or RAXX_OPS_CONFIG)')

@@ -52,6 +52,24 @@ export const groups: GroupSpec[] = [
     },
   },
   {
+    name: 'attachments',
+    description: 'the support attachments bucket and its KMS key: restore deleted files, download URLs, key status and the incident steps',
+    examples: [
+      ['raxx-ops attachments restore --customer C --ticket T --dry-run', 'which deleted files of a ticket would come back'],
+      ['raxx-ops attachments kms-status', 'the key: state, rotation, pending deletion'],
+      ['raxx-ops attachments lockdown', 'exfiltration step 1: disable the key'],
+    ],
+    commands: {
+      restore: () => import('./attachments/restore.js'),
+      url: () => import('./attachments/url.js'),
+      'kms-status': () => import('./attachments/kms-status.js'),
+      lockdown: () => import('./attachments/lockdown.js'),
+      unlock: () => import('./attachments/unlock.js'),
+      'rotate-access-key': () => import('./attachments/rotate-access-key.js'),
+      'kms-retire': () => import('./attachments/kms-retire.js'),
+    },
+  },
+  {
     name: 'receiver',
     description: "the log drain receiver (the Lambda that writes Heroku's drain to S3)",
     examples: [['DRAIN_TOKEN=dev-token raxx-ops receiver serve --port 8080', 'the handler on loopback']],

@@ -8,6 +8,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { GlueClient } from '@aws-sdk/client-glue';
 import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { ConfigError, ServiceError } from './errors.js';
 
 export interface AwsOptions {
@@ -28,12 +29,13 @@ export interface AwsClients {
   logs(): Promise<CloudWatchLogsClient>;
   glue(): Promise<GlueClient>;
   athena(): Promise<AthenaClient>;
+  iam(): Promise<IAMClient>;
   /** The endpoint a service is pointed at, for messages ("cannot reach S3 at …"). */
   endpointOf(service: AwsServiceId): string;
   destroy(): void;
 }
 
-export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA';
+export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA' | 'IAM';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
@@ -118,6 +120,11 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       once('athena', async () => {
         const { AthenaClient } = await import('@aws-sdk/client-athena');
         return new AthenaClient(await base('ATHENA'));
+      }),
+    iam: () =>
+      once('iam', async () => {
+        const { IAMClient } = await import('@aws-sdk/client-iam');
+        return new IAMClient(await base('IAM'));
       }),
     endpointOf: (service) => endpointFor(opts.env, service) ?? `the ${opts.region} public endpoint`,
     destroy() {

@@ -40,6 +40,11 @@ export interface Context {
   heroku(): Promise<HerokuApi>;
   /** Ask before a destructive change; throws ConfirmationError when nobody can answer. */
   confirm(question: string): Promise<void>;
+  /**
+   * For changes that stop production (disabling a KMS key): on a terminal the operator types
+   * `expected` (the key's alias), not just "y". --yes answers it as confirm() does.
+   */
+  confirmTyped(question: string, expected: string): Promise<void>;
   signal: AbortSignal;
   /** Throws InterruptedError once Ctrl-C was pressed. */
   checkInterrupted(): void;
@@ -88,6 +93,24 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
         throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
       }
       if (!ok) throw new ConfirmationError('not confirmed; nothing was changed');
+    },
+    async confirmTyped(question, expected) {
+      if (flags.yes) return;
+      let ok: boolean;
+      if (io.prompt) {
+        ok = await io.prompt(`${question} (type ${expected} to confirm)`);
+      } else if (io.stdin?.isTTY && io.stderr.isTTY) {
+        const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
+        try {
+          const answer = await rl.question(`${question}\ntype ${expected} to confirm: `, { signal });
+          ok = answer.trim() === expected;
+        } finally {
+          rl.close();
+        }
+      } else {
+        throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
+      }
+      if (!ok) throw new ConfirmationError(`not confirmed (${expected} was not typed); nothing was changed`);
     },
     signal,
     checkInterrupted() {

@@ -1,6 +1,6 @@
 // The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks:
 // a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
-// errors from Heroku's {id, message} bodies. Only the drain calls live here.
+// errors from Heroku's {id, message} bodies. Drains and config vars.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,9 @@ export const Drain = z.object({
   updated_at: z.string().optional(),
 });
 export type Drain = z.infer<typeof Drain>;
+
+export const ConfigVars = z.record(z.string(), z.string());
+export type ConfigVars = z.infer<typeof ConfigVars>;
 
 const HerokuErrorBody = z.object({ id: z.string(), message: z.string() }).partial();
 
@@ -58,6 +61,16 @@ export class HerokuApi {
   /** `idOrUrl` may be the drain's id, url or token, as the API allows. */
   removeDrain(app: string, idOrUrl: string): Promise<Drain> {
     return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app, resource: 'log drain' });
+  }
+
+  /** Needs a token that may read secrets: config vars hold credentials. */
+  configVars(app: string): Promise<ConfigVars> {
+    return this.call('GET', `/apps/${enc(app)}/config-vars`, ConfigVars, { app });
+  }
+
+  /** Merges: the named vars are set (null deletes one), the others stay. Answers the whole set. */
+  updateConfigVars(app: string, vars: Record<string, string | null>): Promise<ConfigVars> {
+    return this.call('PATCH', `/apps/${enc(app)}/config-vars`, ConfigVars, { app, body: vars });
   }
 
   private async heroku() {

@@ -108,6 +108,15 @@ export class Output {
     this.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
   }
 
+  /**
+   * The one write that skips redaction: a credential the operator asked for by name (the
+   * pre-signed URL of `attachments url`). stdout only, so it can be piped or copied; every
+   * other line of the same run, the audit line included, is still redacted.
+   */
+  requested(text: string): void {
+    this.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
   /** One NDJSON record (streaming --json output). */
   record(value: unknown): void {
     this.stdout.write(redact(JSON.stringify(value)) + '\n');
