@@ -12,6 +12,8 @@ vi.mock('@aws-sdk/client-cloudwatch-logs', () => (loaded.push('@aws-sdk/client-c
 vi.mock('@smithy/node-http-handler', () => (loaded.push('@smithy/node-http-handler'), {}));
 vi.mock('pg', () => (loaded.push('pg'), {}));
 vi.mock('heroku-client', () => (loaded.push('heroku-client'), {}));
+vi.mock('heroku-client/lib/request.js', () => (loaded.push('heroku-client'), {}));
+vi.mock('netrc-parser', () => (loaded.push('netrc-parser'), {}));
 vi.mock('ora', () => (loaded.push('ora'), {}));
 
 describe('start-up', () => {

@@ -69,7 +69,13 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     heroku() {
       heroku ??= (async () => {
         const token = await resolveHerokuToken(io.env);
-        return new HerokuApi({ token, baseUrl: herokuBaseUrl(io.env) });
+        return new HerokuApi({
+          token,
+          baseUrl: herokuBaseUrl(io.env),
+          signal,
+          onWarning: (message) => out.warn(`Heroku: ${message}`),
+          onDebug: (message) => out.debug(message),
+        });
       })();
       // A failed lookup (no token) is not cached, so the error repeats for each caller.
       heroku.catch(() => {

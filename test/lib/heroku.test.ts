@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ServiceError } from '../../src/lib/errors.js';
-import { HerokuApi, herokuBaseUrl, netrcPassword, resolveHerokuToken } from '../../src/lib/heroku.js';
+import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 
 describe('Heroku credentials', () => {
@@ -26,9 +26,19 @@ describe('Heroku credentials', () => {
     expect((err as ConfigError).hint).toMatch(/heroku login.*HEROKU_API_KEY/);
   });
 
-  it('parses single-line netrc entries and ignores default', () => {
-    expect(netrcPassword('default login x password y machine api.heroku.com login a password b', 'api.heroku.com')).toBe('b');
-    expect(netrcPassword('machine other login a password b', 'api.heroku.com')).toBeUndefined();
+  it('reads single-line netrc entries, a `default` entry, and $NETRC (netrc-parser)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'raxx-ops-netrc-'));
+    try {
+      await writeFile(join(home, '.netrc'), 'default login x password y\nmachine api.heroku.com login a password b\n');
+      expect(await resolveHerokuToken({ HOME: home })).toBe('b');
+      await writeFile(join(home, 'other'), 'machine git.heroku.com login a password c\n');
+      const err = await resolveHerokuToken({ HOME: home, NETRC: join(home, 'other') }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      // HEROKU_API_KEY still comes first.
+      expect(await resolveHerokuToken({ HOME: home, HEROKU_API_KEY: 'from-env' })).toBe('from-env');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   it('HEROKU_API_URL overrides the API address; a bad one is a configuration error', () => {

@@ -2,7 +2,7 @@
 // marked current / stale / foreign / addon and every token masked.
 import { z } from 'zod';
 import { describeDrain } from '../../lib/drains.js';
-import { PartialFailureError } from '../../lib/errors.js';
+import { failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { defineCommand } from '../command.js';
 import { appsFlag } from '../apps.js';
@@ -42,7 +42,7 @@ export default defineCommand({
     }
     const failures = failuresOf(results);
     if (failures.length > 0) {
-      throw new PartialFailureError(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures);
+      throw failureOf(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, results.length);
     }
   },
 });
