@@ -152,7 +152,7 @@ export class HerokuApi {
     if (e.statusCode === undefined) {
       const code = e.code ?? 'EUNKNOWN';
       if (code === 'ETIMEDOUT') {
-        return (this.fatal = new ServiceError('Heroku', `the Heroku API at ${this.opts.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s`, {
+        return (this.fatal = new ServiceError('Heroku', `the Heroku API at ${this.opts.baseUrl} did not answer within ${timeoutMs / 1000} s`, {
           code,
           hint: 'check the network and https://status.heroku.com; HEROKU_API_URL overrides the API address',
           cause: err,
