@@ -56,7 +56,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     debug: flags.debug,
   });
   const config = await loadConfig({ env: flags.env, configPath: flags.config, region: flags.region, processEnv: io.env });
-  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env });
+  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env, debug: (m) => out.debug(m) });
   const signal = io.signal ?? new AbortController().signal;
   let heroku: Promise<HerokuApi> | undefined;
 
