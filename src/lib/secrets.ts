@@ -95,7 +95,17 @@ export function maskUrl(url: string): string {
   }
 }
 
+/**
+ * A JSON-able value as redacted JSON text. Each string is redacted on its own first (a log
+ * line holding `{"DRAIN_TOKEN":"…"}` is escaped once serialised, where no pattern sees its
+ * shape), then the whole document (a key such as "password" with its value).
+ */
+export function redactJson(value: unknown, space?: number): string {
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redact(v) : v), space);
+  return text === undefined ? 'null' : redact(text);
+}
+
 /** Deep-redact a JSON-able value (for --json output). */
 export function redactValue<T>(value: T): T {
-  return JSON.parse(redact(JSON.stringify(value))) as T;
+  return JSON.parse(redactJson(value)) as T;
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { forgetSecrets, maskUrl, redact, redactValue, registerSecret } from '../../src/lib/secrets.js';
+import { forgetSecrets, maskUrl, redact, redactJson, redactValue, registerSecret } from '../../src/lib/secrets.js';
 
 afterEach(() => forgetSecrets());
 
@@ -69,5 +69,16 @@ describe('maskUrl', () => {
 
   it('masks every query value but app, and the password', () => {
     expect(maskUrl('https://u:p4ss@x.test/drain?token=abc&app=raxx-api-prod&sig=1')).toBe('https://u:****@x.test/drain?token=****&app=raxx-api-prod&sig=****');
+  });
+});
+
+describe('redactJson', () => {
+  it('masks a secret inside a string value, where serialising escapes its quotes', () => {
+    const line = 'config {"DRAIN_TOKEN":"tok-123456","BUCKET_NAME":"raxx"}';
+    expect(JSON.parse(redactJson({ line })).line).toBe('config {"DRAIN_TOKEN":"****","BUCKET_NAME":"raxx"}');
+  });
+
+  it('masks a value by its key', () => {
+    expect(JSON.parse(redactJson({ DRAIN_TOKEN: 'abc123', password: 'x', app: 'raxx-api-prod' }, 2))).toEqual({ DRAIN_TOKEN: '****', password: '****', app: 'raxx-api-prod' });
   });
 });
