@@ -182,8 +182,9 @@ export class HerokuApi {
         }));
       case 403:
         if (id === 'two_factor') {
-          return new ConfigError(`Heroku wants a second factor for ${app ? `app "${app}"` : what} (${message})`, {
-            hint: `the app requires two-factor authentication for this token: run \`heroku drains${app ? ` -a ${app}` : ''}\` once and enter the code when asked, or use an API key that may act without one`,
+          // Said the same way for every app, so that a run where all apps ask for it reports it once.
+          return new ConfigError(`Heroku asks for a second factor (two_factor): ${message}`, {
+            hint: 'the app requires two-factor authentication: run one Heroku CLI command on it (e.g. `heroku drains -a <app>`) and enter the code when asked, then run again; or use a token that may act without it',
             cause: err,
           });
         }

@@ -251,8 +251,8 @@ describe('what Heroku tells the operator', () => {
     const err = await rejection<ConfigError>(heroku.listDrains('raxx-api-prod'));
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.exitCode).toBe(3);
-    expect(err.message).toMatch(/second factor for app "raxx-api-prod"/);
-    expect(err.hint).toMatch(/two-factor.*heroku drains -a raxx-api-prod/);
+    expect(err.message).toMatch(/^Heroku asks for a second factor \(two_factor\): A second authentication factor/);
+    expect(err.hint).toMatch(/two-factor.*heroku drains -a <app>/);
     expect(await heroku.listDrains('raxx-console-prod')).toEqual([]);
   });
 
