@@ -20,7 +20,11 @@ describe('Heroku credentials', () => {
       join(home, '.netrc'),
       ['machine git.heroku.com', '  login ops@raxx.example', '  password git-token', 'machine api.heroku.com', '  login ops@raxx.example', '  password api-token', ''].join('\n'),
     );
-    expect(await resolveHerokuToken({ HOME: home })).toBe('api-token');
+    try {
+      expect(await resolveHerokuToken({ HOME: home })).toBe('api-token');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   it('without either: ConfigError with the heroku login hint', async () => {
