@@ -30,8 +30,9 @@ const LOG_KEY = 'wJalrXUtnFEMIleakK7MDENGbPxRfiCY';
 const APPS = ['raxx-api-prod', 'raxx-console-prod'];
 const BUCKET = 'raxx-heroku-logs-prod';
 const FUNCTION = 'raxx-heroku-log-drain-receiver';
-const DAY = '2025-06-02';
-const T0 = Date.UTC(2025, 5, 2, 14, 0, 0);
+/** Yesterday, 14:00 UTC: inside the bucket's retention whenever the test runs. */
+const T0 = Math.floor(Date.now() / 86_400_000 - 1) * 86_400_000 + 14 * 3_600_000;
+const DAY = new Date(T0).toISOString().slice(0, 10);
 
 /** Log lines as an app would write them: each shape of secret the redactor must catch. */
 const SECRET_LINES = [
@@ -161,7 +162,7 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
       const served = run(['receiver', 'serve', '--port', String(port), '--from-lambda', FUNCTION], mode, { signal: ac.signal });
       const base = `http://127.0.0.1:${port}/`;
       await waitFor(async () => (await fetch(base).catch(() => undefined)) !== undefined, 'receiver serve');
-      const body = frame([`<190>1 2025-06-02T14:00:00+00:00 host app web.1 - ${SECRET_LINES[0]}\n`]);
+      const body = frame([`<190>1 ${new Date().toISOString()} host app web.1 - ${SECRET_LINES[0]}\n`]);
       const post = (url: string, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/logplex-1', 'Logplex-Msg-Count': '1', ...headers }, body });
       expect((await post(`${base}?token=${DRAIN_TOKEN}&app=${APPS[0]}`)).status).toBe(200);
       expect((await post(`${base}?token=${OLD_TOKEN}&app=${APPS[0]}`)).status).toBe(403);

@@ -24,6 +24,8 @@ export interface LogObject {
   /** The batch id of its key. */
   id: string;
   size: number;
+  /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
+  flags?: string[];
 }
 
 export interface StoreOptions {
@@ -159,6 +161,17 @@ export class LogStore {
     }
   }
 
+  /** Whether the app has any object at all (one listing request): tells a misspelt app from a quiet window. */
+  async hasAny(app: string, signal: AbortSignal): Promise<boolean> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    try {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 1 }), { abortSignal: signal });
+      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    } catch (err) {
+      throw this.failure(err, 'ListObjectsV2', signal);
+    }
+  }
+
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
   async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
     const objects: LogObject[] = [];
@@ -173,7 +186,7 @@ export class LogStore {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0 };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
   }
 
   private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListObjectsV2CommandOutput> {

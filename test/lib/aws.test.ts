@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createAwsClients, awsError } from '../../src/lib/aws.js';
@@ -8,7 +8,7 @@ import { ConfigError, ServiceError } from '../../src/lib/errors.js';
 import { captureProcessOutput } from '../support/capture.js';
 import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
 
-const emptyHome = mkdtempSync(join(tmpdir(), 'raxx-ops-aws-home-'));
+const emptyHome = tempDir('raxx-ops-aws-home-');
 const noCredentials = { HOME: emptyHome, AWS_CONFIG_FILE: join(emptyHome, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(emptyHome, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true' };
 
 describe('AWS error mapping', () => {
@@ -50,7 +50,7 @@ describe('AWS error mapping', () => {
 
   it('missing credentials are a configuration error (exit 3) with a login hint', async () => {
     // A profile that exists but holds no credentials (an SSO profile never logged in, say).
-    const home = mkdtempSync(join(tmpdir(), 'raxx-ops-aws-profile-'));
+    const home = tempDir('raxx-ops-aws-profile-');
     const files = { ...noCredentials, AWS_CONFIG_FILE: join(home, 'config') };
     writeFileSync(files.AWS_CONFIG_FILE, '[profile raxx-empty]\nregion = us-east-1\n');
     const aws = createAwsClients({ region: 'us-east-1', profile: 'raxx-empty', env: { ...files, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
@@ -67,7 +67,6 @@ describe('AWS error mapping', () => {
     } finally {
       process.env = saved;
       aws.destroy();
-      rmSync(home, { recursive: true, force: true });
     }
   });
 });
@@ -107,7 +106,7 @@ describe('--profile', () => {
   });
 
   it("a profile that exists is used; the SDK's warning about environment keys also set goes to --debug, not stderr", async () => {
-    const home = mkdtempSync(join(tmpdir(), 'raxx-ops-aws-profile-'));
+    const home = tempDir('raxx-ops-aws-profile-');
     const files = { AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials') };
     writeFileSync(files.AWS_CONFIG_FILE, '[profile ops]\nregion = us-east-1\n');
     writeFileSync(files.AWS_SHARED_CREDENTIALS_FILE, '[ops]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
@@ -127,7 +126,6 @@ describe('--profile', () => {
       expect(debug.join('\n')).toMatch(/Multiple credential sources detected/);
     } finally {
       process.env = saved;
-      rmSync(home, { recursive: true, force: true });
     }
   });
 });

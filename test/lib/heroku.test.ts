@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, InterruptedError, ServiceError } from '../../src/lib/errors.js';
+import { ConfigError, InterruptedError, ServiceError, UsageError } from '../../src/lib/errors.js';
 import { HerokuClientRequest, OVERRIDDEN } from '../../src/lib/heroku-request.js';
 import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
@@ -15,16 +15,12 @@ describe('Heroku credentials', () => {
   });
 
   it('reads the api.heroku.com entry that `heroku login` writes to ~/.netrc', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'raxx-ops-netrc-'));
+    const home = tempDir('raxx-ops-netrc-');
     await writeFile(
       join(home, '.netrc'),
       ['machine git.heroku.com', '  login ops@raxx.example', '  password git-token', 'machine api.heroku.com', '  login ops@raxx.example', '  password api-token', ''].join('\n'),
     );
-    try {
-      expect(await resolveHerokuToken({ HOME: home })).toBe('api-token');
-    } finally {
-      await rm(home, { recursive: true, force: true });
-    }
+    expect(await resolveHerokuToken({ HOME: home })).toBe('api-token');
   });
 
   it('without either: ConfigError with the heroku login hint', async () => {
@@ -34,18 +30,14 @@ describe('Heroku credentials', () => {
   });
 
   it('reads single-line netrc entries, a `default` entry, and $NETRC (netrc-parser)', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'raxx-ops-netrc-'));
-    try {
-      await writeFile(join(home, '.netrc'), 'default login x password y\nmachine api.heroku.com login a password b\n');
-      expect(await resolveHerokuToken({ HOME: home })).toBe('b');
-      await writeFile(join(home, 'other'), 'machine git.heroku.com login a password c\n');
-      const err = await resolveHerokuToken({ HOME: home, NETRC: join(home, 'other') }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ConfigError);
-      // HEROKU_API_KEY still comes first.
-      expect(await resolveHerokuToken({ HOME: home, HEROKU_API_KEY: 'from-env' })).toBe('from-env');
-    } finally {
-      await rm(home, { recursive: true, force: true });
-    }
+    const home = tempDir('raxx-ops-netrc-');
+    await writeFile(join(home, '.netrc'), 'default login x password y\nmachine api.heroku.com login a password b\n');
+    expect(await resolveHerokuToken({ HOME: home })).toBe('b');
+    await writeFile(join(home, 'other'), 'machine git.heroku.com login a password c\n');
+    const err = await resolveHerokuToken({ HOME: home, NETRC: join(home, 'other') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    // HEROKU_API_KEY still comes first.
+    expect(await resolveHerokuToken({ HOME: home, HEROKU_API_KEY: 'from-env' })).toBe('from-env');
   });
 
   it('HEROKU_API_URL overrides the API address; a bad one is a configuration error', () => {
@@ -74,10 +66,11 @@ describe('HerokuApi against the Platform API stand-in', () => {
   afterEach(() => api.stop());
 
   it('a 404 names what is missing: the app, or the drain on an app that exists', async () => {
-    const noApp = await rejection<ServiceError>(heroku.listDrains('raxx-nope-prod'));
-    expect(noApp).toBeInstanceOf(ServiceError);
+    // A missing app is bad input (2), like an invalid name; a missing drain is Heroku's answer.
+    const noApp = await rejection<UsageError>(heroku.listDrains('raxx-nope-prod'));
+    expect(noApp).toBeInstanceOf(UsageError);
     expect(noApp.message).toBe('Heroku app "raxx-nope-prod" not found, or not visible to this token (Couldn\'t find that app.)');
-    expect(noApp.exitCode).toBe(4);
+    expect(noApp.exitCode).toBe(2);
 
     const noDrain = await rejection<ServiceError>(heroku.removeDrain('raxx-api-prod', '01234567-89ab-cdef-0123-456789abcdef'));
     expect(noDrain.message).toBe('log drain not found on Heroku app "raxx-api-prod" (Couldn\'t find that log drain.)');

@@ -8,6 +8,8 @@
 // Today is judged up to now: the time since the newest object is a silence that is still going.
 // A past day without any object is "missing" (critical); today is never missing, it is judged
 // by its silence, so a quiet first minute after midnight is not an alarm.
+// Flagged batches (clock-skew, malformed, count-mismatch) are counted from the flags the
+// receiver puts in their keys: still no GET. Any makes the day a warning.
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
@@ -15,8 +17,9 @@ import type { LogObject } from '../../lib/log-store.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
-import { defineCommand } from '../command.js';
-import { appsFlag, resolveApps } from '../apps.js';
+import { createCommand, option } from '../define.js';
+import { resolveApps } from '../apps.js';
+import * as opt from '../options.js';
 import { concurrency, formatBytes, openStore } from './shared.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';
@@ -39,6 +42,8 @@ export interface DayStatus {
   /** Only for today: minutes since the app's newest object (null when there is none). */
   minutesSinceNewest: number | null;
   partial: boolean;
+  /** Batches the receiver flagged, by flag (`clock-skew`, `malformed`, `count-mismatch`); empty when none. */
+  flagged: Record<string, number>;
   health: Health;
   reasons: string[];
 }
@@ -53,15 +58,24 @@ export interface AppStatus {
 
 const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
 
-export default defineCommand({
-  args: z.object({
-    app: appsFlag,
-    days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2),
-    warnSilentMinutes: minutes('--warn-silent-minutes').optional(),
-    criticalSilentMinutes: minutes('--critical-silent-minutes').optional(),
-    concurrency: concurrency.default(16),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
+  notes: `Health: healthy; warning when the drain was silent longer than the warning threshold;
+critical when silent longer than the critical threshold, or when a past day has no object.
+Today is judged up to now: its silence includes the time since the newest object.`,
+  examples: [
+    ['raxx-ops logs status', 'every production app, yesterday and today'],
+    ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
+    ['raxx-ops logs status --warn-silent-minutes 5 --json', 'a tighter threshold, as JSON'],
+  ],
+  options: {
+    app: opt.apps,
+    days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2), 'how many UTC days, ending today', { value: '<n>' }),
+    warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
+    criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
+    concurrency: option(concurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
+  },
+  async handler(args, ctx) {
     const { out, config } = ctx;
     const apps = resolveApps(args.app, ctx);
     const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;
@@ -110,7 +124,7 @@ export default defineCommand({
 });
 
 /** The health of one app's days, from object times alone (pure: tests feed it timelines). */
-export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
+export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size' | 'flags'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
   const { now } = opts;
   const times = days.flatMap((d) => d.objects.map((o) => o.time)).sort((a, b) => a - b);
   const newest = times.length > 0 ? times[times.length - 1]! : undefined;
@@ -148,6 +162,12 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
       if (health === 'healthy') health = 'warning';
       reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.warn)})`);
     }
+    const flagged: Record<string, number> = {};
+    for (const o of objects) for (const f of o.flags ?? []) flagged[f] = (flagged[f] ?? 0) + 1;
+    for (const [flag, n] of Object.entries(flagged)) {
+      if (health === 'healthy') health = 'warning';
+      reasons.push(`${n} batch${n === 1 ? '' : 'es'} flagged ${flag}`);
+    }
     return {
       day: utcDate(day),
       objects: objects.length,
@@ -157,6 +177,7 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
       longestSilence: longest,
       minutesSinceNewest: isToday ? sinceNewest : null,
       partial: isToday,
+      flagged,
       health,
       reasons,
     };
