@@ -17,6 +17,8 @@ vi.mock('@aws-sdk/client-athena', () => (loaded.push('@aws-sdk/client-athena'), 
 vi.mock('@duckdb/node-api', () => (loaded.push('@duckdb/node-api'), {}));
 vi.mock('pg', () => (loaded.push('pg'), {}));
 vi.mock('heroku-client', () => (loaded.push('heroku-client'), {}));
+vi.mock('heroku-client/lib/request.js', () => (loaded.push('heroku-client'), {}));
+vi.mock('netrc-parser', () => (loaded.push('netrc-parser'), {}));
 vi.mock('ora', () => (loaded.push('ora'), {}));
 
 describe('start-up', () => {

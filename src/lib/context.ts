@@ -61,7 +61,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     debug: flags.debug,
   });
   const config = await loadConfig({ env: flags.env, configPath: flags.config, region: flags.region, processEnv: io.env });
-  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env });
+  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env, debug: (m) => out.debug(m) });
   const signal = io.signal ?? new AbortController().signal;
   let heroku: Promise<HerokuApi> | undefined;
 
@@ -74,7 +74,13 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     heroku() {
       heroku ??= (async () => {
         const token = await resolveHerokuToken(io.env);
-        return new HerokuApi({ token, baseUrl: herokuBaseUrl(io.env) });
+        return new HerokuApi({
+          token,
+          baseUrl: herokuBaseUrl(io.env),
+          signal,
+          onWarning: (message) => out.warn(`Heroku: ${message}`),
+          onDebug: (message) => out.debug(message),
+        });
       })();
       // A failed lookup (no token) is not cached, so the error repeats for each caller.
       heroku.catch(() => {

@@ -2,7 +2,7 @@
 // passes through redact(); colour follows NO_COLOR / FORCE_COLOR / --no-color; spinners and
 // progress only appear when stderr is a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
-import { redact, redactValue } from './secrets.js';
+import { redact, redactJson } from './secrets.js';
 
 export interface Writable {
   write(chunk: string): unknown;
@@ -105,7 +105,7 @@ export class Output {
 
   /** The one JSON document of a --json run. */
   data(value: unknown): void {
-    this.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
+    this.stdout.write(redactJson(value, 2) + '\n');
   }
 
   /**
@@ -119,7 +119,7 @@ export class Output {
 
   /** One NDJSON record (streaming --json output). */
   record(value: unknown): void {
-    this.stdout.write(redact(JSON.stringify(value)) + '\n');
+    this.stdout.write(redactJson(value) + '\n');
   }
 
   info(text: string): void {

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
 import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
-import { ConfigError, PartialFailureError, CheckFailedError, ServiceError } from '../../lib/errors.js';
+import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
 import { registerSecret } from '../../lib/secrets.js';
@@ -83,7 +83,7 @@ export default createCommand({
     const listed = await listClassified(ctx, heroku, apps, newSettings.url);
     const listFailures = failuresOf(listed);
     if (listFailures.length > 0) {
-      throw new PartialFailureError(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures);
+      throw failureOf(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, listed.length);
     }
     const appDrains = succeeded(listed);
     // Step 5 only adds the new drains; the whole change per app also removes the old (now
@@ -163,7 +163,7 @@ export default createCommand({
             wiring.push(...succeeded(plans));
             const results = await applyWire(ctx, heroku, plans, (app, drain) => added.push({ app, id: drain.id }));
             const wireFailures = failuresOf(results);
-            if (wireFailures.length > 0) throw new PartialFailureError(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures);
+            if (wireFailures.length > 0) throw failureOf(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures, results.length);
             for (const r of succeeded(results)) addedByApp.set(r.app, r.added);
             return added.length ? `added ${plural(added.length, 'drain')}` : 'every app already had it';
           },
@@ -174,7 +174,7 @@ export default createCommand({
           async apply() {
             const probed = await testApps(ctx, appDrains.map((l) => withAdded(l, addedByApp.get(l.app))), timeoutMs);
             const probeErrors = failuresOf(probed);
-            if (probeErrors.length > 0) throw new PartialFailureError(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors);
+            if (probeErrors.length > 0) throw failureOf(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors, probed.length);
             const failed = succeeded(probed).filter((p) => !p.ok);
             if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
             return `${plural(probed.length, 'app')} delivered a test batch to S3`;
@@ -221,7 +221,7 @@ function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
 async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
   const outcomes = await forEachApp(ctx, plans, async (plan) => (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).length);
   const failures = failuresOf(outcomes);
-  if (failures.length > 0) throw new PartialFailureError(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures);
+  if (failures.length > 0) throw failureOf(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);
 }
 
