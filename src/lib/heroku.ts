@@ -1,6 +1,6 @@
 // The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks:
 // a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
-// errors from Heroku's {id, message} bodies. Only the drain calls live here.
+// errors from Heroku's {id, message} bodies. Only the drain and config-var calls live here.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,11 @@ export class HerokuApi {
   /** `idOrUrl` may be the drain's id, url or token, as the API allows. */
   removeDrain(app: string, idOrUrl: string): Promise<Drain> {
     return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app, resource: 'log drain' });
+  }
+
+  /** The app's config vars (needs a token allowed to read secrets). Callers register the values they use as secrets. */
+  configVars(app: string): Promise<Record<string, string>> {
+    return this.call('GET', `/apps/${enc(app)}/config-vars`, z.record(z.string(), z.string()), { app });
   }
 
   private async heroku() {
