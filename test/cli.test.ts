@@ -34,6 +34,7 @@ describe('raxx-ops program', () => {
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
       logs: ['grep', 'fetch', 'status'],
+      audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

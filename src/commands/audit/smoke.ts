@@ -41,7 +41,7 @@ raptor_app URL: --app-database-url, else RAPTOR_APP_DATABASE_URL, else that conf
   examples: [
     ['raxx-ops --env staging audit smoke', 'the staging database, credentials from the app config vars'],
     ['raxx-ops audit smoke --trigger-test --json', 'also the users trigger, as one JSON report'],
-    ['raxx-ops audit smoke --database-url "$DATABASE_URL" --app-database-url "$RAPTOR_APP_DATABASE_URL" --timeout 300', 'explicit credentials, a longer wait for S3'],
+    ['raxx-ops audit smoke --database-url "$OWNER_URL" --timeout 300', 'another owner URL, a longer wait for S3'],
   ],
   options: {
     ...auditOptions,
