@@ -229,7 +229,8 @@ export async function checkTriggers(owner: Client, triggers: string[]): Promise<
   );
   const missing = triggers.filter((t) => !rows.some((r) => r.tgname === t));
   if (missing.length > 0) {
-    return fail('C', `trigger ${missing.join(', ')} does not exist: migration 0051 is not applied`, 'apply migration 0051 (it creates the *_history tables and their triggers)');
+    const many = missing.length > 1;
+    return fail('C', `trigger${many ? 's' : ''} ${missing.join(', ')} ${many ? 'do' : 'does'} not exist: migration 0051 is not applied`, 'apply migration 0051 (it creates the *_history tables and their triggers)');
   }
   const disabled = rows.filter((r) => r.tgenabled !== 'O' && r.tgenabled !== 'A');
   if (disabled.length > 0) {
@@ -308,6 +309,7 @@ export function isTracerStatement(line: string, tracer: string): boolean {
 export async function findTracer(ctx: Context, app: string, tracer: string, insertedAt: number, timeoutSeconds: number): Promise<Outcome> {
   const store = new LogStore({ s3: await ctx.aws.s3(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
   const deadline = insertedAt + timeoutSeconds * 1000;
+  if (!ctx.out.json) ctx.out.info(`waiting up to ${timeoutSeconds} s for the tracer in ${app}'s drain objects…`);
   const seen = new Set<string>();
   const start = insertedAt - 5 * 60_000;
   for (;;) {

@@ -163,6 +163,7 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     expect(r.stdout).toMatch(/6 {2}tracer in S3 +pass {2}found in s3:\/\//);
     expect(r.stdout).toMatch(/native pgaudit is not available/);
     expect(r.stdout).toMatch(/all 6 checks passed/);
+    expect(r.stderr).toBe("waiting up to 5 s for the tracer in raxx-api-prod's drain objects…\n");
     expectNoSecrets(r);
   });
 
@@ -257,6 +258,28 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     } finally {
       await startForwarder();
     }
+  });
+
+  it('a database without migration 0051: the missing triggers, history tables and audit table say so', async () => {
+    await sql('CREATE DATABASE bare OWNER raxx_owner');
+    const bare = (url: string) => url.replace(/\/raxx$/, '/bare');
+    const r = await smoke(['--database-url', bare(ownerUrl), '--app-database-url', bare(appUrl)]);
+    expect(r.code).toBe(1);
+    const rep = r.json<Report>();
+    expect(statuses(rep)).toBe('pass pass fail fail fail skipped');
+    expect(rep.checks[2]).toMatchObject({ mode: 'C', detail: 'triggers trg_users_history, trg_sessions_history, trg_passkeys_history do not exist: migration 0051 is not applied' });
+    expect(rep.checks[3]).toMatchObject({ mode: 'migration', failure: 'migration 0051 is not applied', detail: 'no *_history table exists' });
+    expect(rep.checks[4]).toMatchObject({ mode: 'migration', detail: 'table customer_audit_events does not exist: migration 0051 is not applied' });
+    expectNoSecrets(r);
+  });
+
+  it("the owner's URL given as raptor_app's: check 5 fails, the login is not raptor_app", async () => {
+    const r = await smoke(['--app-database-url', ownerUrl]);
+    expect(r.code).toBe(1);
+    const rep = r.json<Report>();
+    expect(statuses(rep)).toBe('pass pass pass pass fail skipped');
+    expect(rep.checks[4]).toMatchObject({ mode: 'tracer', detail: "the app credential logs in as raxx_owner, not raptor_app: the role's log_statement would not apply" });
+    expectNoSecrets(r);
   });
 
   describe('fix-roles', () => {
