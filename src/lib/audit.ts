@@ -10,7 +10,7 @@ import type { Context } from './context.js';
 import { readDrainUrl } from './drain-settings.js';
 import { classifyDrains, desiredDrainUrl } from './drains.js';
 import { InterruptedError, ServiceError } from './errors.js';
-import { LogStore } from './log-store.js';
+import { LogStore, type LogObject } from './log-store.js';
 import { postgresError, quoteIdent } from './postgres.js';
 import { sleep } from './sleep.js';
 
@@ -301,36 +301,45 @@ export function isTracerStatement(line: string, tracer: string): boolean {
   return line.includes(tracer) && /\bINSERT\b/i.test(line);
 }
 
+/** Objects read at once while looking for the tracer (a busy app writes many per second). */
+const SCAN_CONCURRENCY = 16;
+/** How far before the insert an object's time may be: clocks differ, and a batch is keyed by its first line. */
+const CLOCK_LEEWAY_MS = 60_000;
+
 /**
- * Check 6: polls the API app's drain objects written since shortly before the insert (a few
- * minutes of leeway for clocks) until the tracer's statement line appears or time runs out.
- * Each object is read once.
+ * Check 6: polls the API app's drain objects written since the insert (with a minute of
+ * leeway) until the tracer's statement line appears or time runs out. Each object is read
+ * once; the new ones of each poll are read concurrently.
  */
 export async function findTracer(ctx: Context, app: string, tracer: string, insertedAt: number, timeoutSeconds: number): Promise<Outcome> {
   const store = new LogStore({ s3: await ctx.aws.s3(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
   const deadline = insertedAt + timeoutSeconds * 1000;
   if (!ctx.out.json) ctx.out.info(`waiting up to ${timeoutSeconds} s for the tracer in ${app}'s drain objects…`);
   const seen = new Set<string>();
-  const start = insertedAt - 5 * 60_000;
-  for (;;) {
-    ctx.checkInterrupted();
-    const end = Date.now() + 10 * 60_000;
-    for await (const obj of store.list(app, { start, end }, ctx.signal)) {
-      if (seen.has(obj.key)) continue;
-      const found = await store.scan(obj, ctx.signal, () => {
-        let hit: string | undefined;
+  const window = () => ({ start: insertedAt - CLOCK_LEEWAY_MS, end: Date.now() + 10 * 60_000 });
+  const holdsTracer = async (obj: LogObject) =>
+    (
+      await store.scan(obj, ctx.signal, () => {
+        let hit = false;
         return {
           line(text) {
-            if (isTracerStatement(text, tracer)) {
-              hit = text;
-              return false;
-            }
+            if (isTracerStatement(text, tracer)) hit = true;
+            return !hit;
           },
           result: () => hit,
         };
-      });
-      seen.add(obj.key);
-      if (found.value) return pass(`found in s3://${ctx.config.drain.bucket}/${obj.key} after ${((Date.now() - insertedAt) / 1000).toFixed(1)} s`);
+      })
+    ).value;
+  for (;;) {
+    ctx.checkInterrupted();
+    const fresh: LogObject[] = [];
+    for await (const obj of store.list(app, window(), ctx.signal)) if (!seen.has(obj.key)) fresh.push(obj);
+    for (let i = 0; i < fresh.length; i += SCAN_CONCURRENCY) {
+      const batch = fresh.slice(i, i + SCAN_CONCURRENCY);
+      const hits = await Promise.all(batch.map(holdsTracer));
+      for (const o of batch) seen.add(o.key);
+      const at = hits.indexOf(true);
+      if (at >= 0) return pass(`found in s3://${ctx.config.drain.bucket}/${batch[at]!.key} after ${((Date.now() - insertedAt) / 1000).toFixed(1)} s`);
     }
     if (Date.now() >= deadline) break;
     await sleep(Math.min(1000, Math.max(0, deadline - Date.now())), ctx.signal);
