@@ -178,6 +178,11 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
       expect(rep.checks[1]!.fix).toMatch(/raxx-ops audit fix-roles .*ALTER ROLE "raptor_app" SET log_statement TO 'mod';/);
       expect(r.stderr).toMatch(/error: audit smoke failed: check 2 role settings \(B\)/);
       expectNoSecrets(r);
+      const human = await runCli(['audit', 'smoke', '--timeout', '5'], { env });
+      expect(human.code).toBe(1);
+      expect(human.stdout).toMatch(/2 {2}role settings +FAIL {2}raptor_app: log_statement is not set \(\d+ ms\)\n {7}failure mode B: role setting missing: .*\n {7}fix: raxx-ops audit fix-roles/);
+      expect(human.stdout).toMatch(/6 {2}tracer in S3 +skipped {2}the role settings are missing \(check 2\)/);
+      expect(human.stderr).toMatch(/^error: audit smoke failed: check 2 role settings \(B\)\nhint: role setting missing: .*; fix: raxx-ops audit fix-roles/m);
     } finally {
       await sql(`ALTER ROLE raptor_app SET log_statement TO 'mod'`);
     }
