@@ -149,6 +149,10 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     // The statement line carries the tracer as a literal, logged by raptor_app's own session.
     const log = await cluster.readLog();
     expect(log).toMatch(new RegExp(`raptor_app@raxx LOG:  statement: INSERT INTO customer_audit_events .*'${rep.tracer}'`));
+    // In the bucket, the line is what Heroku would have sent, and `logs grep` (the fix's hint) finds it.
+    const grep = await runCli(['logs', 'grep', '-F', rep.tracer, '--app', APP, '--since', '10m'], { env });
+    expect(grep.code).toBe(0);
+    expect(grep.stdout).toMatch(new RegExp(`^<134>1 \\S+ host app postgres\\.\\d+ - \\[DATABASE\\] .* \\[\\d+\\] raptor_app@raxx LOG:  statement: INSERT INTO customer_audit_events .*'${rep.tracer}'\\)$`, 'm'));
     // The trigger test left nothing behind, and both sessions are gone.
     expect((await sql(`SELECT count(*)::int AS n FROM users WHERE email LIKE 'pgaudit-smoke-%'`))[0]).toEqual({ n: 0 });
     expect(await smokeSessions()).toBe(0);
