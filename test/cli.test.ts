@@ -33,7 +33,7 @@ describe('raxx-ops program', () => {
     expect(tree).toEqual({
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
-      logs: ['grep', 'fetch', 'status'],
+      logs: ['grep', 'fetch', 'status', 'compact', 'query', 'athena-setup'],
       audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],
     });

@@ -45,6 +45,16 @@ const settingsShape = {
     bucket,
     kmsAlias: z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, 'must look like alias/<name>'),
   }),
+  query: z.strictObject({
+    /** Where `logs compact` writes one object per app-day (the receiver's compacted layout). */
+    compactedPrefix: z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)+$/, 'must end with "/", e.g. compacted/').refine((v) => !v.split('/').includes('..'), 'must not contain ".."'),
+    /** Glue database and table of `logs athena-setup` / `logs query --engine athena`. */
+    database: z.string().regex(/^[a-z0-9_]{1,255}$/, 'lowercase letters, digits and _'),
+    table: z.string().regex(/^[a-z0-9_]{1,255}$/, 'lowercase letters, digits and _'),
+    workgroup: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'not a workgroup name'),
+    /** Where Athena writes results; empty: s3://<drain.bucket>/athena-results/. */
+    outputLocation: z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.*)?$/, 'must be an s3://bucket/prefix/ location'),
+  }),
   health: z.strictObject({
     /** Drain silent this long during the day → warning (audit runbook: 15 min). */
     warnSilentMinutes: z.number().int().positive(),
@@ -63,6 +73,7 @@ const PartialSettings = z.strictObject({
   drain: settingsShape.drain.partial().optional(),
   audit: settingsShape.audit.partial().optional(),
   attachments: settingsShape.attachments.partial().optional(),
+  query: settingsShape.query.partial().optional(),
   health: settingsShape.health.partial().optional(),
 });
 type PartialSettings = z.infer<typeof PartialSettings>;
@@ -92,6 +103,13 @@ export const DEFAULTS: Settings = {
   attachments: {
     bucket: 'raxx-support-attachments-prod',
     kmsAlias: 'alias/raxx-support-attachments',
+  },
+  query: {
+    compactedPrefix: 'compacted/',
+    database: 'raxx_logs',
+    table: 'logs',
+    workgroup: 'primary',
+    outputLocation: '',
   },
   health: {
     warnSilentMinutes: 15,
@@ -198,6 +216,7 @@ function merge(base: Settings, over: PartialSettings): Settings {
     drain: { ...base.drain, ...over.drain },
     audit: { ...base.audit, ...over.audit },
     attachments: { ...base.attachments, ...over.attachments },
+    query: { ...base.query, ...over.query },
     health: { ...base.health, ...over.health },
   };
 }

@@ -16,7 +16,10 @@ export default createCommand({
     ['raxx-ops drains remove --all --yes', 'emergency stop: no app sends to the receiver any more'],
     ['raxx-ops drains remove --id 5a6f… --app raxx-api-prod', 'one drain'],
   ],
+  // The emergency stop goes on when S3 cannot be reached to take the lease.
+  lease: { name: 'drains', when: (a) => !a.dryRun, bestEffort: true },
   options: {
+    ...opt.leaseOptions,
     stale: flag('drains to the receiver with another token or app'),
     all: flag('emergency stop: every drain pointing at the receiver endpoint'),
     includeForeign: flag('with --all: every drain of the app, third-party ones too (add-on drains excepted)'),
