@@ -35,6 +35,7 @@ describe('raxx-ops program', () => {
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
       logs: ['grep', 'fetch', 'status', 'compact', 'query', 'athena-setup'],
       attachments: ['restore', 'url', 'kms-status', 'lockdown', 'unlock', 'rotate-access-key', 'kms-retire'],
+      audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

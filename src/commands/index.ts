@@ -70,6 +70,18 @@ export const groups: GroupSpec[] = [
     },
   },
   {
+    name: 'audit',
+    description: 'the Postgres DML audit trail: an end-to-end smoke test, and the role settings it needs',
+    examples: [
+      ['raxx-ops --env staging audit smoke', 'roles, triggers, grants, a tracer INSERT and the tracer in S3'],
+      ['raxx-ops audit fix-roles --dry-run', "which roles lack log_statement='mod'"],
+    ],
+    commands: {
+      smoke: () => import('./audit/smoke.js'),
+      'fix-roles': () => import('./audit/fix-roles.js'),
+    },
+  },
+  {
     name: 'receiver',
     description: "the log drain receiver (the Lambda that writes Heroku's drain to S3)",
     examples: [['DRAIN_TOKEN=dev-token raxx-ops receiver serve --port 8080', 'the handler on loopback']],
