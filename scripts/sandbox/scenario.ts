@@ -206,7 +206,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
 
     // `logs status` judges yesterday and today: give the bucket the history a running drain
     // would have (a batch per app every 10 minutes since yesterday 00:00 UTC), posted to the
-    // receiver as Logplex would have; without it, today is critical (silent since midnight).
+    // receiver as Logplex would have; without it, every app would be a newly wired one.
     const every = opts.historyEveryMinutes ?? 10;
     const history = await seedHistory(apps, every, (app) => `${receiverBase}?token=${token}&app=${app}`);
     check(history.failed === 0, `history: ${history.sent} earlier batches stored (a batch per app every ${every} minutes since ${history.since} UTC)`, `${history.failed} of ${history.sent} history batches were not stored`);
