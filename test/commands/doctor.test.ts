@@ -183,6 +183,37 @@ describe.skipIf(!motoAvailable)('doctor', () => {
       run: async (s) => blockPublicAccess(s.aws, STACK.attachmentsBucket, ['BlockPublicPolicy']),
     },
     {
+      name: 'a bucket policy granting public access',
+      check: 'attachments',
+      fix: /delete-bucket-policy --bucket raxx-support-attachments-prod/,
+      message: /the bucket policy grants public access \(PublicRead\)/,
+      run: async (s) => {
+        const { PutBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+        const policy = {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'SupportRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/support' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${STACK.attachmentsBucket}/*` },
+            { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${STACK.attachmentsBucket}/*` },
+          ],
+        };
+        await (await s.aws.s3()).send(new PutBucketPolicyCommand({ Bucket: STACK.attachmentsBucket, Policy: JSON.stringify(policy) }));
+      },
+    },
+    {
+      name: 'attachments encrypted with another key',
+      check: 'attachments',
+      fix: /set SSE-KMS with alias\/raxx-support-attachments/,
+      message: /default encryption uses arn:aws:kms:.*, not the key behind alias\/raxx-support-attachments/,
+      run: async (s) => {
+        const { CreateKeyCommand } = await import('@aws-sdk/client-kms');
+        const { PutBucketEncryptionCommand } = await import('@aws-sdk/client-s3');
+        const other = await (await s.aws.kms()).send(new CreateKeyCommand({ Description: 'another key' }));
+        await (await s.aws.s3()).send(
+          new PutBucketEncryptionCommand({ Bucket: STACK.attachmentsBucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: other.KeyMetadata!.Arn! } }] } }),
+        );
+      },
+    },
+    {
       name: 'an attachments lifecycle rule missing',
       check: 'attachments',
       fix: /the four rules/,
