@@ -2,7 +2,7 @@
 // (--config or RAXX_OPS_CONFIG) overrides any of them; --env picks an overlay; flags win.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { APP_NAME_PATTERN } from '@raxx/log-drain-receiver/object-key';
+import { APP_NAME_PATTERN, keyPrefixProblem, UNKNOWN_APP } from '@raxx/log-drain-receiver/object-key';
 import { ConfigError, UsageError } from './errors.js';
 
 // Heroku's rule, as the receiver applies it to the keys it writes.
@@ -12,18 +12,30 @@ export const ENVIRONMENTS = ['prod', 'staging'] as const;
 export type EnvName = (typeof ENVIRONMENTS)[number];
 
 const ssmPrefix = z.string().regex(/^\/(?:[A-Za-z0-9_.-]+\/)+$/, 'must start and end with "/", e.g. /raxx/log-drain/');
-const keyPrefix = z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'must be empty or end with "/", e.g. logs/');
+// The receiver's own rule (no `..`, leading `/`, `//`, backslash or control character), then
+// this file's stricter shape.
+const keyPrefix = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = keyPrefixProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, e.g. logs/` });
+  })
+  .regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'must be empty or end with "/", e.g. logs/');
+// `unknown` is the receiver's folder for batches whose app cannot be told: never an app to wire.
+const configuredApp = appName.refine((a) => a !== UNKNOWN_APP, `"${UNKNOWN_APP}" is the receiver's catch-all folder, not an app`);
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
 
 const settingsShape = {
   region: z.string().min(1),
-  apps: z.array(appName).min(1),
+  apps: z.array(configuredApp).min(1),
   drain: z.strictObject({
     bucket,
     keyPrefix,
     ssmPrefix,
     functionName: z.string().min(1),
     logGroup: z.string().min(1),
+    /** How far back `logs` windows may reach: what the bucket keeps, with room (runbooks: 90-365 days). */
+    retentionDays: z.number().int().min(1).max(3650),
   }),
   audit: z.strictObject({
     roles: z.array(z.string().min(1)),
@@ -71,6 +83,7 @@ export const DEFAULTS: Settings = {
     ssmPrefix: '/raxx/log-drain/',
     functionName: 'raxx-heroku-log-drain-receiver',
     logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
+    retentionDays: 400,
   },
   audit: {
     roles: ['raptor_app', 'audit_archiver'],

@@ -8,6 +8,8 @@
 // Today is judged up to now: the time since the newest object is a silence that is still going.
 // A past day without any object is "missing" (critical); today is never missing, it is judged
 // by its silence, so a quiet first minute after midnight is not an alarm.
+// Flagged batches (clock-skew, malformed, count-mismatch) are counted from the flags the
+// receiver puts in their keys: still no GET. Any makes the day a warning.
 //
 // An app's health is its health now: the silence still going since its newest object. An app
 // that recovered is healthy, its earlier gaps listed; the days keep their own health as a
@@ -46,6 +48,8 @@ export interface DayStatus {
   /** Only for today: minutes since the app's newest object (null when there is none). */
   minutesSinceNewest: number | null;
   partial: boolean;
+  /** Batches the receiver flagged, by flag (`clock-skew`, `malformed`, `count-mismatch`); empty when none. */
+  flagged: Record<string, number>;
   health: Health;
   reasons: string[];
 }
@@ -142,7 +146,7 @@ gaps listed; nothing before an app's first object counts (a newly wired app).`,
 /** The health of one app's days, from object times alone (pure: tests feed it timelines). */
 export function assess(
   app: string,
-  days: { day: number; objects: Pick<LogObject, 'time' | 'size'>[] }[],
+  days: { day: number; objects: Pick<LogObject, 'time' | 'size' | 'flags'>[] }[],
   /** firstObject: the app's oldest object ever (null: none; undefined: not looked up). */
   opts: { now: number; warn: number; critical: number; firstObject?: number | null | undefined; wiredAt?: number | undefined },
 ): AppStatus {
@@ -166,7 +170,7 @@ export function assess(
     const own = objects.map((o) => o.time).sort((a, b) => a - b);
     if (end <= origin) {
       const reasons = [`${before0}: newly wired`];
-      return { day: utcDate(day), objects: 0, bytes: 0, first: null, last: null, longestSilence: null, minutesSinceNewest: isToday ? sinceNewest : null, partial: isToday, health: 'healthy', reasons };
+      return { day: utcDate(day), objects: 0, bytes: 0, first: null, last: null, longestSilence: null, minutesSinceNewest: isToday ? sinceNewest : null, partial: isToday, flagged: {}, health: 'healthy', reasons };
     }
     // The silence around this day: from the object before it (or the start of the record)
     // through its objects to the next object after it (or now).
@@ -200,6 +204,12 @@ export function assess(
       if (health === 'healthy') health = 'warning';
       reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.warn)})`);
     }
+    const flagged: Record<string, number> = {};
+    for (const o of objects) for (const f of o.flags ?? []) flagged[f] = (flagged[f] ?? 0) + 1;
+    for (const [flag, n] of Object.entries(flagged)) {
+      if (health === 'healthy') health = 'warning';
+      reasons.push(`${n} batch${n === 1 ? '' : 'es'} flagged ${flag}`);
+    }
     return {
       day: utcDate(day),
       objects: objects.length,
@@ -209,14 +219,21 @@ export function assess(
       longestSilence: longest,
       minutesSinceNewest: isToday ? sinceNewest : null,
       partial: isToday,
+      flagged,
       health,
       reasons,
     };
   });
   // Now: the silence still going, from the newest object (or from the start of the record).
   const silentNow = Math.floor((now - (newest ?? origin)) / 60_000);
-  const health: Health = wired !== undefined ? 'warning' : silentNow > opts.critical ? 'critical' : silentNow > opts.warn ? 'warning' : 'healthy';
+  // Batches flagged today (clock skew, malformed) are part of now too.
+  const flaggedToday = Object.values(result.find((d) => d.partial)?.flagged ?? {}).reduce((a, b) => a + b, 0);
+  let health: Health = wired !== undefined ? 'warning' : silentNow > opts.critical ? 'critical' : silentNow > opts.warn ? 'warning' : 'healthy';
   const reasons: string[] = [];
+  if (flaggedToday > 0) {
+    if (health === 'healthy') health = 'warning';
+    reasons.push(`${flaggedToday} flagged batch${flaggedToday === 1 ? '' : 'es'} today`);
+  }
   if (wired !== undefined) reasons.push(`newly wired at ${iso(wired)}; no object yet`);
   else if (health !== 'healthy') reasons.push(newest === undefined ? `no object since ${iso(origin)} (${formatMinutes(silentNow)})` : `silent ${formatMinutes(silentNow)} (ongoing)`);
   const points = [origin, ...times];

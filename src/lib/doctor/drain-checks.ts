@@ -3,7 +3,7 @@
 // synthetic batch of `drains test`. Each check reads through Facts, so what two checks need
 // (the SSM settings, the drain lists) is fetched once while the checks run in parallel.
 import { createHash } from 'node:crypto';
-import { AUTH_FAILED, CLOCK_SKEW, TASK_TIMED_OUT, WRITE_FAILED } from '@raxx/log-drain-receiver/log-phrases';
+import { DRAIN_AUTH_FAILED as AUTH_FAILED, DRAIN_CLOCK_SKEW as CLOCK_SKEW, DRAIN_MISCONFIGURED as MISCONFIGURED, DRAIN_WRITE_FAILED as WRITE_FAILED, LAMBDA_TASK_TIMED_OUT as TASK_TIMED_OUT } from '@raxx/log-drain-receiver/log-phrases';
 import type { Context } from '../context.js';
 import { awsError } from '../aws.js';
 import { ssmNames } from '../config.js';
@@ -140,6 +140,7 @@ export interface LogCounts {
   writeFailed: Record<string, number>;
   timedOut: number;
   clockSkew: number;
+  misconfigured: number;
   otherErrors: number;
   /** A listing stopped at the page limit: the counts are lower bounds. */
   capped: boolean;
@@ -177,17 +178,18 @@ export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; da
     capped = true;
     return lines;
   }
-  let auth: Line[], write: Line[], timeout: Line[], skew: Line[], errors: Line[];
+  let auth: Line[], write: Line[], timeout: Line[], skew: Line[], broken: Line[], errors: Line[];
   try {
-    [auth, write, timeout, skew, errors] = await Promise.all([`"${AUTH_FAILED}"`, `"${WRITE_FAILED}"`, `"${TASK_TIMED_OUT}"`, `"${CLOCK_SKEW}"`, 'ERROR'].map(matching)) as [Line[], Line[], Line[], Line[], Line[]];
+    [auth, write, timeout, skew, broken, errors] = (await Promise.all([`"${AUTH_FAILED}"`, `"${WRITE_FAILED}"`, `"${TASK_TIMED_OUT}"`, `"${CLOCK_SKEW}"`, `"${MISCONFIGURED}"`, 'ERROR'].map(matching))) as [Line[], Line[], Line[], Line[], Line[], Line[]];
   } catch (err) {
     if (err instanceof LogGroupMissing) {
-      return { findings: [fail(`the log group ${group} does not exist: the function has never run, or drain.logGroup is wrong`, 'check drain.functionName and drain.logGroup (`raxx-ops config show`); deploy the receiver with its Terraform')], data: { authFailed: 0, writeFailed: {}, timedOut: 0, clockSkew: 0, otherErrors: 0, capped: false } };
+      return { findings: [fail(`the log group ${group} does not exist: the function has never run, or drain.logGroup is wrong`, 'check drain.functionName and drain.logGroup (`raxx-ops config show`); deploy the receiver with its Terraform')], data: { authFailed: 0, writeFailed: {}, timedOut: 0, clockSkew: 0, misconfigured: 0, otherErrors: 0, capped: false } };
     }
     throw err;
   }
-  const known = new Set([...auth, ...write, ...timeout, ...skew].map((l) => l.eventId));
-  const other = errors.filter((l) => !known.has(l.eventId) && !/drain (auth|write) failed|drain clock skew|Task timed out/.test(l.message));
+  const known = new Set([...auth, ...write, ...timeout, ...skew, ...broken].map((l) => l.eventId));
+  const phrases = [AUTH_FAILED, WRITE_FAILED, TASK_TIMED_OUT, CLOCK_SKEW, MISCONFIGURED];
+  const other = errors.filter((l) => !known.has(l.eventId) && !phrases.some((p) => l.message.includes(p)));
   const writeCodes: Record<string, number> = {};
   for (const l of write) {
     const code = new RegExp(`${WRITE_FAILED}: ([A-Za-z0-9_.-]+)`).exec(l.message)?.[1] ?? 'unknown';
@@ -210,11 +212,12 @@ export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; da
         : FAILURE_MODES.C.fix;
     findings.push(fail(`${atLeast}${write.length} "${WRITE_FAILED}" ${window} (${codes})${newest(write)}`, fix, 'C'));
   }
+  if (broken.length > 0) findings.push(fail(`${atLeast}${broken.length} "${MISCONFIGURED}" ${window}: the function answers every batch 500${newest(broken)}`, "fix the function's environment (BUCKET_NAME, DRAIN_TOKEN) with the drain's Terraform; `raxx-ops drains rotate` sets a new DRAIN_TOKEN", 'C'));
   if (timeout.length > 0) findings.push(fail(`${atLeast}${timeout.length} "${TASK_TIMED_OUT}" ${window}${newest(timeout)}`, 'raise the function timeout (runbook: 15 s) and check S3 latency; `raxx-ops drains test` measures a round trip', 'D'));
   if (skew.length > 0) findings.push(warn(`${atLeast}${skew.length} "${CLOCK_SKEW}" ${window}: batches with implausible times were filed on their arrival day${newest(skew)}`, 'nothing is lost; find the app whose dyno clock or replayed logs are off'));
   if (other.length > 0) findings.push(warn(`${atLeast}${other.length} other error line(s) ${window}${newest(other)}`, `read them: \`aws logs tail ${group} --since ${Math.round((end - opts.since) / 60_000)}m\``));
   if (findings.length === 0) findings.push(pass(`no failure lines ${window} in ${group}`));
-  return { findings, data: { authFailed: auth.length, writeFailed: writeCodes, timedOut: timeout.length, clockSkew: skew.length, otherErrors: other.length, capped } };
+  return { findings, data: { authFailed: auth.length, writeFailed: writeCodes, timedOut: timeout.length, clockSkew: skew.length, misconfigured: broken.length, otherErrors: other.length, capped } };
 }
 
 class LogGroupMissing extends Error {
