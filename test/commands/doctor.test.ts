@@ -47,7 +47,9 @@ describe.skipIf(!motoAvailable)('doctor', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         posts.push({ path: req.url ?? '', body: JSON.parse(body) as { text: string } });
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        // A revoked webhook: Slack answers 404 no_service.
+        if (req.url?.startsWith('/revoked/')) res.writeHead(404, { 'content-type': 'text/plain' }).end('no_service');
+        else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -283,6 +285,16 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     const text = slack.posts[0]!.body.text;
     expect(text).toMatch(/^raxx-ops doctor \(prod\): 7 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: raxx-ops drains rotate/);
     for (const s of [HEROKU_TOKEN, STACK.drainToken, 'drain-token-other-1f2e3d4c5b6a7980']) expect(text).not.toContain(s);
+    expectNoSecrets(r);
+  });
+
+  it('a notification Slack refuses is a warning; the exit code stays the checks\' own', async () => {
+    await setDrainLifecycle(stack.aws, 30);
+    const r = await runCli(['doctor', '--notify'], { env: { ...env, SLACK_WEBHOOK_URL: slack.url.replace('/services/', '/revoked/') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/warning: Slack answered 404 to the notification/);
+    expect(slack.posts).toHaveLength(1);
+    expect(slack.posts[0]!.body.text).toMatch(/\[audit D\] lifecycle expires log objects at 30 days/);
     expectNoSecrets(r);
   });
 

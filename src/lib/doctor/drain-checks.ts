@@ -233,7 +233,7 @@ export async function checkFreshness(f: Facts): Promise<{ findings: Finding[]; d
   const now = ctx.now().getTime();
   const { warnSilentMinutes: warnMin, criticalSilentMinutes: critMin } = ctx.config.health;
   // Drains tell a newly wired app from a silent one; without them (no Heroku token) go on.
-  const drains = await f.drains().catch(() => undefined);
+  const drainsP = f.drains().catch(() => undefined);
   const newestBy: Record<string, string | null> = {};
   const findings = await Promise.all(
     opts.apps.map(async (app): Promise<Finding> => {
@@ -242,7 +242,7 @@ export async function checkFreshness(f: Facts): Promise<{ findings: Finding[]; d
       const silent = newest ? Math.floor((now - newest.time) / 60_000) : undefined;
       if (silent !== undefined && silent <= warnMin) return pass(`${app}: newest object ${silent} min ago`);
       if (silent !== undefined && silent <= critMin) return warn(`${app}: newest object ${silent} min ago (> ${warnMin} min)`, `raxx-ops drains test --app ${app}`);
-      const current = drains?.get(app)?.find((d) => d.class === 'current');
+      const current = (await drainsP)?.get(app)?.find((d) => d.class === 'current');
       const wiredAt = current ? Date.parse(current.drain.created_at) : NaN;
       // Newly wired: its drain is from today and nothing has ever arrived (an object before the
       // drain means it delivered before, e.g. until a rotation re-created the drains).
