@@ -120,6 +120,9 @@ describe.skipIf(!motoAvailable)('logs status (moto)', () => {
     expect(r.stdout).toMatch(/raxx-late-prod\s+2025-06-02\*\s+\d+\s/);
     expect(r.stdout).not.toContain('2025-06-01');
     expect(r.stdout).toMatch(/healthy/);
+    // Under the table, each app's health now.
+    expect(r.stdout).toMatch(/^now {2}raxx-late-prod {2}healthy$/m);
+    expect(r.stdout).toMatch(/^now {2}raxx-ok-prod {2}healthy$/m);
   });
 
   it('an app without any object whose drain was created today is newly wired: a warning, exit 0', async () => {
