@@ -262,6 +262,21 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.stderr).toMatch(/^error: doctor: \d+ pass, \d+ warn, 1 fail/m);
   });
 
+  it('clock-skew and other error lines are warnings with the newest line redacted; exit 0', async () => {
+    await stack.logLines([
+      { level: 'WARN', text: '{"level":"warn","msg":"drain clock skew: frame time 2019-01-01T00:00:00Z, filed on its arrival day","app":"raxx-api-prod"}', agoMs: 200_000 },
+      { level: 'ERROR', text: `Runtime.UnhandledPromiseRejection: fetch failed for ${stack.drainUrl}`, agoMs: 100_000 },
+    ]);
+    const { r, doc } = await doctor();
+    expect(r.code, r.stderr).toBe(0);
+    const group = doc.checks.find((c) => c.id === 'log-group')!;
+    expect(group.status).toBe('warn');
+    expect(group.findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^1 "drain clock skew" in the last 30 min: .*; newest: .*drain clock skew: frame time 2019/),
+      expect.stringMatching(/^1 other error line\(s\) in the last 30 min; newest: .*Runtime\.UnhandledPromiseRejection: fetch failed for http:\/\/127\.0\.0\.1:\d+\/\?token=\*\*\*\*/),
+    ]);
+  });
+
   it('a newly wired app (its drain from today, no object yet) is a warning, not a failure', async () => {
     const { DeleteObjectsCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     const s3 = await stack.aws.s3();
