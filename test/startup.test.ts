@@ -30,7 +30,10 @@ describe('start-up', () => {
     for (const group of groups) {
       const g = await runCli([group, '--help']);
       expect(g.code).toBe(0);
-      const verbs = [...g.stdout.matchAll(/^ {2}([a-z-]+)(?: |$)/gm)].map((m) => m[1]!).filter((v) => v !== 'help');
+      // A top-level command (doctor) has options but no "Commands:" section.
+      const listed = g.stdout.includes('Commands:') ? g.stdout.slice(g.stdout.indexOf('Commands:')) : '';
+      if (!listed) expect(g.stdout, `${group} --help has examples`).toContain('Examples:');
+      const verbs = [...listed.matchAll(/^ {2}([a-z-]+)(?: |$)/gm)].map((m) => m[1]!).filter((v) => v !== 'help');
       for (const verb of verbs) {
         const v = await runCli([group, verb, '--help']);
         expect(v.code, `${group} ${verb} --help`).toBe(0);

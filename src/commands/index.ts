@@ -1,6 +1,6 @@
-// Every command group, in the order `raxx-ops --help` lists them. A group names its commands
-// and how to load each; a command file holds its whole definition (define.ts). Only the
-// commands of the group named on the command line are loaded.
+// Every command group, in the order `raxx-ops --help` lists them, then the commands that stand
+// alone (`raxx-ops doctor`). A group names its commands and how to load each; a command file
+// holds its whole definition (define.ts). Only the commands named on the command line are loaded.
 import type { CommandDefinition } from './define.js';
 
 export type Loader = () => Promise<{ default: CommandDefinition }>;
@@ -10,6 +10,13 @@ export interface GroupSpec {
   description: string;
   examples: [command: string, what: string][];
   commands: Record<string, Loader>;
+}
+
+/** A command without a group: its one-line summary lists it without loading its file. */
+export interface TopCommandSpec {
+  name: string;
+  summary: string;
+  load: Loader;
 }
 
 export const groups: GroupSpec[] = [
@@ -86,5 +93,13 @@ export const groups: GroupSpec[] = [
     description: "the log drain receiver (the Lambda that writes Heroku's drain to S3)",
     examples: [['DRAIN_TOKEN=dev-token raxx-ops receiver serve --port 8080', 'the handler on loopback']],
     commands: { serve: () => import('./receiver/serve.js') },
+  },
+];
+
+export const topCommands: TopCommandSpec[] = [
+  {
+    name: 'doctor',
+    summary: "every runbook's diagnosis in one run: names the failure mode and the fix",
+    load: () => import('./doctor.js'),
   },
 ];

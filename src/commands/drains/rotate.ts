@@ -20,7 +20,7 @@ import { registerSecret } from '../../lib/secrets.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
+import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drain-probe.js';
 import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
 import { testApps } from './test.js';

@@ -5,7 +5,7 @@ import type { Context } from '../../lib/context.js';
 import { CheckFailedError, failureOf } from '../../lib/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from './probe.js';
+import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from '../../lib/drain-probe.js';
 import { failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains } from './shared.js';
 
 /** Probe each app whose drains are known; apps without a current drain fail with mode A. */
