@@ -548,3 +548,82 @@ export async function putLifecycle(s3: S3Client, bucket: string, rules: Record<s
     throw bucketError(err, bucket, 'PutBucketLifecycleConfiguration', endpoint);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Status of a source over its last days (`logs status`)
+
+/** The runbook's window: 7 days per log type. */
+export const SOURCE_STATUS_DAYS = 7;
+
+export interface SourceDayStatus {
+  day: string;
+  objects: number;
+  /** Lines of the shipped object (its metadata); null when the day has none. */
+  entries: number | null;
+  bytes: number;
+  missing: boolean;
+}
+
+export interface SourceStatus {
+  source: string;
+  required: boolean;
+  bucket: string;
+  layout: Layout;
+  entries: number;
+  bytes: number;
+  missing: string[];
+  /** The runbook's table: healthy; a missing day is a warning for an optional source, critical for a required one. */
+  health: 'healthy' | 'warning' | 'critical';
+  days: SourceDayStatus[];
+}
+
+export async function sourceStatus(
+  s3: S3Client,
+  opts: { source: { name: string; required: boolean; bucket: string; layout: Layout }; keyPrefix: string; days: string[]; signal: AbortSignal; endpoint: string },
+): Promise<SourceStatus> {
+  const { ListObjectsV2Command, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { source } = opts;
+  const days = await Promise.all(
+    opts.days.map(async (day): Promise<SourceDayStatus> => {
+      const prefix = dayListPrefix(source.layout, opts.keyPrefix, source.name, day);
+      const shipped = shippedKey(source.layout, opts.keyPrefix, source.name, day);
+      let objects = 0;
+      let bytes = 0;
+      let hasShipped = false;
+      let token: string | undefined;
+      try {
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: source.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: opts.signal });
+          for (const o of page.Contents ?? []) {
+            objects += 1;
+            bytes += o.Size ?? 0;
+            if (o.Key === shipped) hasShipped = true;
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        let entries: number | null = null;
+        if (hasShipped) {
+          const head = await s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: shipped }), { abortSignal: opts.signal });
+          const n = Number(head.Metadata?.[META.lines]);
+          entries = Number.isFinite(n) ? n : null;
+        }
+        return { day, objects, entries, bytes, missing: objects === 0 };
+      } catch (err) {
+        if (opts.signal.aborted) throw new InterruptedError();
+        throw bucketError(err, source.bucket, 'ListObjectsV2', opts.endpoint);
+      }
+    }),
+  );
+  const missing = days.filter((d) => d.missing).map((d) => d.day);
+  return {
+    source: source.name,
+    required: source.required,
+    bucket: source.bucket,
+    layout: source.layout,
+    entries: days.reduce((n, d) => n + (d.entries ?? 0), 0),
+    bytes: days.reduce((n, d) => n + d.bytes, 0),
+    missing,
+    health: missing.length === 0 ? 'healthy' : source.required ? 'critical' : 'warning',
+    days,
+  };
+}
