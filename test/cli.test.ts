@@ -33,7 +33,7 @@ describe('raxx-ops program', () => {
     expect(tree).toEqual({
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
-      logs: ['grep', 'fetch', 'status'],
+      logs: ['grep', 'fetch', 'status', 'ship', 'sources'],
       receiver: ['serve'],
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

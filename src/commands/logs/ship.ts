@@ -64,7 +64,7 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
     deleteAfter: flag('delete each local file once its day is verified in S3'),
     replace: flag("replace a day already shipped with different content (the old version stays in the versioned bucket)"),
     dryRun,
-    retryBaseMs: option(z.coerce.number().int().min(0).max(60_000).default(1000), 'first retry delay in ms (doubles each retry)', { value: '<ms>', hidden: true }),
+    retryBaseMs: option(z.coerce.number().int().min(0).max(60_000).default(1000), 'delay before the first retry, in ms; each next one doubles it', { value: '<ms>' }),
   },
   async handler(args, ctx) {
     const { out } = ctx;
