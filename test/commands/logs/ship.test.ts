@@ -280,6 +280,17 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     expect((await read(DATED_BUCKET, 'batch/2025-06-01/batch.log.gz')).text).toBe('job 7 ssn [SSN] by [REDACTED:email]\ndone\n');
   });
 
+  it('shows progress on a terminal, and only there', async () => {
+    const file = join(dir, 'auth-2025-06-06.log');
+    await writeFile(file, Array.from({ length: 50_000 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}`).join('\n'));
+    const tty = await runCli(['logs', 'ship', 'auth', file, '--dry-run'], { env, now, tty: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stderr).toMatch(/auth 2025-06-06: (reading|[\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\) read)/);
+    expect(tty.stdout).toMatch(/^auth 2025-06-06 would ship: 50000 lines/);
+    const piped = await ship(['auth', file, '--dry-run']);
+    expect(piped.stderr).toBe('');
+  });
+
   it('--days picks files by their dates; a source not declared ships with the defaults', async () => {
     const old = join(dir, 'misc-2025-05-01.log');
     const recent = join(dir, 'misc-2025-06-04.log');

@@ -18,6 +18,42 @@ const DATED_BUCKET = 'raxx-batch-logs-test';
 const now = () => new Date('2025-06-10T08:00:00Z');
 const WEEK = ['2025-06-03', '2025-06-04', '2025-06-05', '2025-06-06', '2025-06-07', '2025-06-08', '2025-06-09'];
 
+describe('logSources in the configuration', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'raxx-sources-config-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const withConfig = async (logSources: unknown[]) => {
+    const file = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(file, JSON.stringify({ logSources }));
+    return runCli(['config', 'show'], { env: { RAXX_OPS_CONFIG: file } });
+  };
+
+  it('config show lists them with their defaults filled in', async () => {
+    const r = await withConfig([{ name: 'auth', required: true }, { name: 'batch', layout: 'dated', bucket: 'raxx-batch-logs' }]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/log sources \(ship\)\s+auth \(required\): receiver, raxx-heroku-logs-prod, 2555 days; batch: dated, raxx-batch-logs, 2555 days/);
+  });
+
+  const bad: [string, unknown[], RegExp][] = [
+    ['a name that cannot be a key folder', [{ name: 'Auth Logs' }], /logSources\.0\.name: not a valid source name/],
+    ['the same name twice', [{ name: 'auth' }, { name: 'auth' }], /logSources: source names must be unique/],
+    ['a pattern that is not a regular expression', [{ name: 'auth', redact: [{ name: 'x', pattern: '(' }] }], /logSources\.0\.redact\.0\.pattern: not a valid JavaScript regular expression/],
+    ['an unknown layout', [{ name: 'auth', layout: 'hourly' }], /logSources\.0\.layout/],
+    ['a mistyped field', [{ name: 'auth', requried: true }], /logSources\.0: .*requried/],
+  ];
+  for (const [name, sources, message] of bad) {
+    it(`${name}: exit 3 naming the field`, async () => {
+      const r = await withConfig(sources);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/hint:/);
+    });
+  }
+});
+
 describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
   let moto: MotoServer;
   let proxy: FaultProxy;
