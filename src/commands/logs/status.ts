@@ -17,7 +17,7 @@ import type { SourceStatus } from '../../lib/log-shipping.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
-import { sourceName } from '../../lib/config.js';
+import { resolveSource, sourceName } from '../../lib/config.js';
 import { createCommand, flag, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import * as opt from '../options.js';
@@ -61,7 +61,9 @@ export default createCommand({
   description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
   notes: `Health: healthy; warning when the drain was silent longer than the warning threshold;
 critical when silent longer than the critical threshold, or when a past day has no object.
-Today is judged up to now: its silence includes the time since the newest object.`,
+Today is judged up to now: its silence includes the time since the newest object.
+Shipped log sources (logs ship) are judged over the 7 UTC days before today: a missing day is a
+warning for an optional source and critical for a required one.`,
   examples: [
     ['raxx-ops logs status', 'every production app, yesterday and today'],
     ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
@@ -273,7 +275,6 @@ function printTable(out: Output, statuses: AppStatus[]): void {
 
 async function shippedSources(ctx: Context, names: string[]): Promise<SourceStatus[]> {
   if (names.length === 0) return [];
-  const { resolveSource } = await import('../../lib/config.js');
   const lib = await import('../../lib/log-shipping.js');
   const s3 = await ctx.aws.s3();
   const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
