@@ -49,6 +49,9 @@ export const groups: GroupSpec[] = [
       status: () => import('./logs/status.js'),
       ship: () => import('./logs/ship.js'),
       sources: () => import('./logs/sources.js'),
+      compact: () => import('./logs/compact.js'),
+      query: () => import('./logs/query.js'),
+      'athena-setup': () => import('./logs/athena-setup.js'),
     },
   },
   {

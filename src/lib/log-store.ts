@@ -24,6 +24,8 @@ export interface LogObject {
   /** The batch id of its key. */
   id: string;
   size: number;
+  /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
+  flags?: string[];
 }
 
 export interface StoreOptions {
@@ -184,7 +186,7 @@ export class LogStore {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0 };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
   }
 
   private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListObjectsV2CommandOutput> {

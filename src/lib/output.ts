@@ -80,6 +80,14 @@ export class Output {
   }
 
   /**
+   * Stored log text exactly as stored, secrets included: only for `logs --no-mask`, which the
+   * operator asks for knowing it may print tokens and passwords found in the logs.
+   */
+  unmasked(text: string): void {
+    this.stdout.write(text);
+  }
+
+  /**
    * Resolves once stdout takes more. A pipe to a slow reader (`| less`; pipes are
    * asynchronous on macOS) would otherwise let a day of output pile up in memory.
    */
@@ -134,7 +142,11 @@ export class Output {
       return { update() {}, succeed() {}, fail() {}, stop() {} };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream }).start();
+    // discardStdin off: ora's default puts the terminal in raw mode, where Ctrl-C is a byte
+    // instead of SIGINT, and its reader of that byte never starts on a fresh process.stdin
+    // (stdin-discarder 0.3.2 resumes only a stream that was explicitly paused), so Ctrl-C
+    // did nothing while a spinner ran. A cooked terminal raises SIGINT itself.
+    const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream, discardStdin: false }).start();
     this.spinner = spinner;
     const done = () => {
       if (this.spinner === spinner) this.spinner = undefined;

@@ -8,7 +8,7 @@ import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor, LogObject } from '../../lib/log-store.js';
 import { createCommand, option } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { formatBytes, printLines, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { displayLine, formatBytes, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
 
 export default createCommand({
   description: 'the decompressed lines of the window, in time order, on stdout, or one file per object under -o DIR',
@@ -20,6 +20,7 @@ export default createCommand({
   ],
   options: {
     ...windowOptions,
+    ...printOptions,
     output: option(z.string().min(1, 'needs a directory').optional(), 'write one file per object under DIR (<app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.log)', { short: 'o', value: '<dir>' }),
   },
   async handler(args, ctx) {
@@ -39,7 +40,7 @@ export default createCommand({
       },
       (obj, { value: lines }) => {
         if (files) written.push(files.pathOf(obj));
-        else printLines(out, obj, lines, apps.length > 1);
+        else printLines(out, obj, lines.map((l) => displayLine(l, args)), apps.length > 1, args);
       },
       // Files are written as each download finishes, concurrently; only the list is in time order.
       files ? (obj, { value: lines }) => files.write(obj, lines) : undefined,

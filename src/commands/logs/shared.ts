@@ -3,7 +3,8 @@
 // object's lines are printed.
 import { z } from 'zod';
 import { appName } from '../../lib/config.js';
-import { option } from '../define.js';
+import { flag, negatedFlag, option } from '../define.js';
+import { withoutOctetCount } from '@raxx/log-drain-receiver/logplex';
 import type { Context } from '../../lib/context.js';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
@@ -20,6 +21,22 @@ export const WINDOW_HELP = `Time window (UTC): --date picks a whole day (default
 time (30m, 2h, 3d), a clock time on --date (14:30) or an ISO time (2025-06-01T14:30:00Z).
 Objects are chosen by the time in their key (the batch's first message), before any download.`;
 
+/** How grep and fetch print stored lines, declared once. */
+export const printOptions = {
+  raw: flag('print the stored frames as they are, octet count included (default: the message as Heroku shows it)'),
+  mask: negatedFlag('print the stored text unmasked: this MAY PRINT SECRETS found in the logs (tokens, passwords)'),
+};
+
+export interface PrintFlags {
+  raw: boolean;
+  mask: boolean;
+}
+
+/** A stored line as it is matched and printed: without its octet count unless --raw. */
+export function displayLine(line: string, flags: PrintFlags): string {
+  return flags.raw ? line : withoutOctetCount(line);
+}
+
 /** The window options of grep and fetch, declared once. */
 export const windowOptions = {
   app: option(
@@ -34,7 +51,7 @@ export const windowOptions = {
 };
 
 export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
-  return resolveWindow(args, ctx.now());
+  return resolveWindow(args, ctx.now(), ctx.config.drain.retentionDays);
 }
 
 export async function openStore(ctx: Context): Promise<LogStore> {
@@ -143,10 +160,19 @@ export async function scanWindow<R>(
  * An object's lines on stdout: NDJSON records with --json, else the raw lines, each prefixed
  * `app:` when several apps are read (as grep prefixes file names).
  */
-export function printLines(out: Output, obj: LogObject, lines: readonly string[], severalApps: boolean): void {
+export function printLines(out: Output, obj: LogObject, lines: readonly string[], severalApps: boolean, flags: PrintFlags): void {
   if (lines.length === 0) return;
-  if (out.json) for (const line of lines) out.record(logRecord(obj, line));
-  else out.raw(`${(severalApps ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`);
+  if (out.json) {
+    for (const line of lines) {
+      const rec = logRecord(obj, line);
+      if (flags.mask) out.record(rec);
+      else out.unmasked(`${JSON.stringify(rec)}\n`);
+    }
+    return;
+  }
+  const text = `${(severalApps ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`;
+  if (flags.mask) out.raw(text);
+  else out.unmasked(text);
 }
 
 export function formatBytes(n: number): string {

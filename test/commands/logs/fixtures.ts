@@ -27,7 +27,7 @@ export function objectId(): string {
 }
 
 /** A gzip object of Logplex frames, as the receiver stores a batch. */
-export function batch(app: string, time: number, texts: string[], opts: { dyno?: string } = {}): Stored {
+export function batch(app: string, time: number, texts: string[], opts: { dyno?: string; source?: string } = {}): Stored {
   const body = gzipSync(Buffer.from(frame(texts.map((t, i) => syslog(time + i, t, opts)))));
   return { app, key: buildObjectKey({ app, epochMs: time, id: objectId() }), time, body };
 }
@@ -73,11 +73,16 @@ export function gunzipLines(body: Buffer): string[] | undefined {
   return lines;
 }
 
-/** The lines of the objects in [start, end), in key order (time order within an app). */
-export function reference(objects: Stored[], opts: { app?: string; start?: number; end?: number; select?: (line: string) => boolean } = {}): string[] {
+/**
+ * The lines of the objects in [start, end), in key order (time order within an app), as
+ * `gunzip | sed -E 's/^[0-9]+ </</'` shows them: the message without its octet count (with
+ * `raw`, the stored frames).
+ */
+export function reference(objects: Stored[], opts: { app?: string; start?: number; end?: number; select?: (line: string) => boolean; raw?: boolean } = {}): string[] {
   return objects
     .filter((o) => (opts.app === undefined || o.app === opts.app) && (opts.start === undefined || o.time >= opts.start) && (opts.end === undefined || o.time < opts.end))
     .sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1))
     .flatMap((o) => gunzipLines(o.body) ?? [])
+    .map((l) => (opts.raw ? l : l.replace(/^\d{1,8} </, '<')))
     .filter(opts.select ?? (() => true));
 }
