@@ -627,3 +627,22 @@ export async function sourceStatus(
     days,
   };
 }
+
+/**
+ * Other enabled rules of the bucket that expire a source's objects sooner than its retention:
+ * S3 applies every rule whose filter matches and the earliest expiration wins, so a drain rule
+ * on `logs/` would cut a source shipped under `logs/<source>/` to the drain's retention.
+ * Rules filtered by tag are left out: shipped objects carry no tags.
+ */
+export function shorterRules(rules: Record<string, unknown>[], ours: LifecycleRule): { id: string; prefix: string; days: number }[] {
+  const found: { id: string; prefix: string; days: number }[] = [];
+  for (const raw of rules) {
+    const r = raw as { ID?: string; Status?: string; Prefix?: string; Filter?: { Prefix?: string; Tag?: unknown; And?: { Prefix?: string; Tags?: unknown[] } }; Expiration?: { Days?: number } };
+    if (r.ID === ours.ID || r.Status !== 'Enabled') continue;
+    if (r.Filter?.Tag || (r.Filter?.And?.Tags?.length ?? 0) > 0) continue;
+    const prefix = r.Filter?.Prefix ?? r.Filter?.And?.Prefix ?? r.Prefix ?? '';
+    const days = r.Expiration?.Days;
+    if (days !== undefined && days < ours.Expiration.Days && ours.Filter.Prefix.startsWith(prefix)) found.push({ id: r.ID ?? '(no id)', prefix, days });
+  }
+  return found;
+}

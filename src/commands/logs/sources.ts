@@ -18,7 +18,7 @@ interface SourceReport {
   reachable: boolean;
   problem: string | null;
   permissions: PermissionCheck[];
-  lifecycle?: { rule: string; retentionDays: number; action: 'unchanged' | 'add' | 'update'; applied: boolean };
+  lifecycle?: { rule: string; retentionDays: number; action: 'unchanged' | 'add' | 'update'; applied: boolean; shorterRules: { id: string; prefix: string; days: number }[] };
 }
 
 export default createCommand({
@@ -69,6 +69,14 @@ Exit 1 when a bucket or permission fails. With no SOURCE: every source in the co
         hint: 'create the bucket or grant the listed permissions to the identity the shipping job runs as (docs/shipping.md, "Permissions")',
       });
     }
+    const cut = reports.filter((r) => (r.lifecycle?.shorterRules.length ?? 0) > 0);
+    if (cut.length > 0) {
+      const why = (r: SourceReport) =>
+        r.lifecycle!.shorterRules.map((x) => `rule ${x.id} expires ${x.prefix || 'the whole bucket'} after ${x.days} days, so ${r.source} would be kept ${x.days} days, not ${r.lifecycle!.retentionDays}`).join('; ');
+      throw new CheckFailedError(cut.map((r) => `${r.source}: ${why(r)}`).join('; '), {
+        hint: 'S3 applies the earliest expiration of all matching rules: give the source its own bucket, or the "dated" layout outside that prefix (docs/shipping.md, "Lifecycle")',
+      });
+    }
   },
 });
 
@@ -88,7 +96,9 @@ async function setup(ctx: Context, sources: Source[], reports: SourceReport[], d
       const rule = lib.lifecycleRule(source, ctx.config.drain.keyPrefix);
       const i = next.findIndex((r) => r.ID === rule.ID);
       const action = i === -1 ? 'add' : lib.sameRule(next[i], rule) ? 'unchanged' : 'update';
-      reports.find((r) => r.source === source.name)!.lifecycle = { rule: rule.ID, retentionDays: source.retentionDays, action, applied: false };
+      const shorter = lib.shorterRules(current, rule);
+      const report = reports.find((r) => r.source === source.name)!;
+      report.lifecycle = { rule: rule.ID, retentionDays: source.retentionDays, action, applied: false, shorterRules: shorter };
       if (action === 'unchanged') continue;
       if (i === -1) next.push(rule as unknown as Record<string, unknown>);
       else next[i] = rule as unknown as Record<string, unknown>;
@@ -126,6 +136,7 @@ function print(ctx: Context, reports: SourceReport[]): void {
     if (r.lifecycle) {
       const l = r.lifecycle;
       out.line(`  ${'lifecycle'.padEnd(24)} ${l.rule}, ${l.retentionDays} days: ${l.action === 'unchanged' ? 'in place' : l.applied ? `${l.action === 'add' ? 'added' : 'updated'}` : `would ${l.action}`}`);
+      for (const x of l.shorterRules) out.line(`  ${''.padEnd(24)} ${c.bad(`cut short by rule ${x.id}: ${x.prefix || '(whole bucket)'} expires after ${x.days} days`)}`);
     }
   }
 }

@@ -259,6 +259,24 @@ describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
     expect(again.stdout).toMatch(/lifecycle\s+raxx-ops-source-auth, 2555 days: in place/);
   });
 
+  it('sources setup: a broader rule that expires sooner is reported (S3 applies the earliest expiration)', async () => {
+    const s3 = await aws.s3();
+    const { PutBucketLifecycleConfigurationCommand, GetBucketLifecycleConfigurationCommand } = await import('@aws-sdk/client-s3');
+    const current = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: BUCKET }))).Rules ?? [];
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: BUCKET,
+        LifecycleConfiguration: { Rules: [...current, { ID: 'drain-all', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 400 } }] },
+      }),
+    );
+    const r = await runCli(['logs', 'sources', 'setup', '--yes'], { env, now });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/auth .*\n(.*\n)*\s+cut short by rule drain-all: logs\/ expires after 400 days/);
+    expect(r.stderr).toMatch(/error: auth: rule drain-all expires logs\/ after 400 days, so auth would be kept 400 days, not 2555; api: rule drain-all/);
+    expect(r.stderr).not.toMatch(/batch:/);
+    expect(r.stderr).toMatch(/hint: S3 applies the earliest expiration/);
+  });
+
   async function keys(bucket: string): Promise<string[]> {
     const s3 = await aws.s3();
     const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
