@@ -280,6 +280,24 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     expect((await read(DATED_BUCKET, 'batch/2025-06-01/batch.log.gz')).text).toBe('job 7 ssn [SSN] by [REDACTED:email]\ndone\n');
   });
 
+  it('several days: one refused, the others still shipped; one notification for the failed day', async () => {
+    const shipped = join(dir, 'api-2025-05-20.log');
+    await writeFile(shipped, 'first version\n');
+    expect((await ship(['api', shipped])).code).toBe(0);
+    await writeFile(shipped, 'second version\n');
+    const fresh = join(dir, 'api-2025-05-21.log');
+    await writeFile(fresh, 'a new day\n');
+    slack.messages.length = 0;
+    const r = await ship(['api', shipped, fresh]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error: 1 of 2 day\(s\) of api failed to ship/);
+    expect(r.stderr).toMatch(/api 2025-05-21 shipped: 1 lines/);
+    expect(r.stderr).toMatch(/error: api 2025-05-20: api 2025-05-20 was already shipped with different content/);
+    expect((await read(BUCKET, 'logs/api/2025/05/21/1747785600000-shipped.gz')).text).toBe('a new day\n');
+    expect(slack.messages).toHaveLength(1);
+    expect(slack.messages[0]!.text).toMatch(/api 2025-05-20 failed/);
+  });
+
   it('shows progress on a terminal, and only there', async () => {
     const file = join(dir, 'auth-2025-06-06.log');
     await writeFile(file, Array.from({ length: 50_000 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}`).join('\n'));
