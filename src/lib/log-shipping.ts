@@ -151,7 +151,7 @@ export async function prepare(
         JSON.parse(text);
       } catch (err) {
         stats.badLines += 1;
-        if (bad.length < MAX_BAD_REPORTED) bad.push({ input, line: n, error: (err as Error).message });
+        if (bad.length < MAX_BAD_REPORTED) bad.push({ input, line: n, error: jsonError(err) });
       }
     }
     return redactor.line(text) + '\n';
@@ -218,6 +218,15 @@ export async function prepare(
     gzipSha256: gzHash.digest('hex'),
     dispose,
   };
+}
+
+/**
+ * JSON.parse's message without the excerpt of the line it quotes (`Unexpected token 'b',
+ * "{"msg": pas"... is not valid JSON`): the excerpt is the unredacted input.
+ */
+function jsonError(err: unknown): string {
+  const message = (err as Error).message.replace(/,?\s*"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '').trim();
+  return message || 'not valid JSON';
 }
 
 // ---------------------------------------------------------------------------------------------
