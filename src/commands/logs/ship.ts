@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { tryParseDay } from '@raxx/log-drain-receiver/object-key';
 import { resolveSource, sourceName } from '../../lib/config.js';
 import type { Context } from '../../lib/context.js';
-import { PartialFailureError, UsageError, UserError } from '../../lib/errors.js';
+import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/errors.js';
 import type { Prepared, ShipInput } from '../../lib/log-shipping.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { dryRun } from '../options.js';
@@ -223,7 +223,12 @@ async function shipDay(
         });
       }
     }
-    if (args.dryRun) return { ...base, status: replacing ? 'would-replace' : 'would-ship', versionId: null, previousVersionId: existing?.versionId ?? null };
+    if (args.dryRun) {
+      // A plan that could not be carried out is not a plan: the bucket must answer.
+      const problem = await lib.bucketReachable(s3, source.bucket, ctx.signal, endpoint);
+      if (problem) throw new ServiceError('S3', problem, { hint: 'check the source\'s "bucket" (`raxx-ops config show`), then `raxx-ops logs sources test`' });
+      return { ...base, status: replacing ? 'would-replace' : 'would-ship', versionId: null, previousVersionId: existing?.versionId ?? null };
+    }
     if (replacing) {
       progress.stop();
       await ctx.confirm(`replace ${source.name} ${day} at s3://${source.bucket}/${key} with different content (the current version is kept)?`);

@@ -300,6 +300,22 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     expect(slack.messages[0]!.text).toMatch(/api 2025-05-20 failed/);
   });
 
+  it('--dry-run reads and counts, uploads nothing, and still needs the bucket to answer', async () => {
+    const file = join(dir, 'ghost-2025-06-01.log');
+    await writeFile(file, 'token=abc\n');
+    const cfg = join(dir, 'ghost.json');
+    await writeFile(cfg, JSON.stringify({ logSources: [{ name: 'ghost', bucket: 'raxx-no-such-bucket' }] }));
+    const r = await runCli(['logs', 'ship', 'ghost', file, '--dry-run'], { env: { ...env, RAXX_OPS_CONFIG: cfg }, now });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/error: bucket raxx-no-such-bucket does not exist/);
+    expect(r.stderr).toMatch(/hint: /);
+    const ok = await ship(['auth', file, '--date', '2025-05-30', '--dry-run', '--delete-after']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^auth 2025-05-30 would ship: 1 lines \(0 bad\), 1 redactions/);
+    expect(existsSync(file)).toBe(true);
+    expect(proxy.seen.filter((x) => x.startsWith('PUT ') || x.startsWith('POST '))).toEqual([]);
+  });
+
   it('shows progress on a terminal, and only there', async () => {
     const file = join(dir, 'auth-2025-06-06.log');
     await writeFile(file, Array.from({ length: 50_000 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}`).join('\n'));
