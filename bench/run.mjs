@@ -8,7 +8,7 @@
 // bench/receiver.mjs exists. Prints one table and writes it to bench/RESULTS.md.
 //
 // Environment knobs: BENCH_LATENCY_MS (40), BENCH_OBJECTS (2000), BENCH_BIG_OBJECTS (10000),
-// BENCH_LINES (50), BENCH_LOOP_SAMPLE (12), BENCH_SKIP_AWS=1.
+// BENCH_LINES (50), BENCH_LOOP_SAMPLE (12), BENCH_SKIP_AWS=1, SHIP_BENCH_MB (1024: bench/ship.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -245,7 +245,17 @@ async function runAll(day, big) {
       receiver = [{ metric: 'receiver bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
     }
   }
-  return { rows, mem, startup, receiver, day, big };
+  let ship = [];
+  if (existsSync(join(root, 'bench/ship.mjs'))) {
+    log(`logs ship: ${process.env.SHIP_BENCH_MB ?? 1024} MiB generated on stdin, peak memory`);
+    try {
+      const mod = await import('./ship.mjs');
+      ship = await mod.default();
+    } catch (err) {
+      ship = [{ metric: 'ship bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
+    }
+  }
+  return { rows, mem, startup, receiver, ship, day, big };
 }
 
 async function awsRun(endpoint, script) {
@@ -277,7 +287,7 @@ async function syncAndGrep(endpoint, day) {
 
 // ---------------------------------------------------------------- the table
 
-async function report({ rows, mem, startup, receiver, day, big }) {
+async function report({ rows, mem, startup, receiver, ship, day, big }) {
   const table = [];
   const add = (metric, value, goal, ok) => table.push({ metric, value, goal, ok });
   const s = (x) => `${x.toFixed(2)} s`;
@@ -313,6 +323,7 @@ async function report({ rows, mem, startup, receiver, day, big }) {
   add('start-up: raxx-ops --help / node -e 0', `${ratio(startup.help / startup.node)} (${(startup.help * 1000).toFixed(0)} ms / ${(startup.node * 1000).toFixed(0)} ms)`, '< 2×', startup.help / startup.node < 2);
   if (startup.aws) add('start-up: raxx-ops --help / aws --version', `${ratio(startup.help / startup.aws)} (${(startup.aws * 1000).toFixed(0)} ms for aws)`, '< 1×', startup.help < startup.aws);
   for (const r of receiver) add(`receiver: ${r.metric}`, `${r.value}${r.unit ? ` ${r.unit}` : ''}`, r.goal ?? '', r.ok);
+  for (const r of ship) add(r.metric, r.value, r.goal ?? '', r.ok);
 
   const mark = (ok) => (ok === undefined ? '' : ok ? 'ok' : 'MISSED');
   const head = ['metric', 'value', 'goal', ''];

@@ -2,7 +2,7 @@
 // and flag cannot drift from the code: `npm run docs` writes it, a test compares it.
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { defaultOf, flagName, type CommandDefinition } from '../src/commands/define.js';
+import { defaultOf, flagName, positionalUsage, type CommandDefinition } from '../src/commands/define.js';
 import { groups, topCommands } from '../src/commands/index.js';
 
 export async function renderReference(): Promise<string> {
@@ -22,7 +22,7 @@ export async function renderReference(): Promise<string> {
     out.push(`## ${section.heading}`, '', ...(section.description ? [`${section.description}.`, ''] : []));
     for (const [path, load] of section.commands) {
       const def: CommandDefinition = (await load()).default;
-      const pos = Object.entries(def.positionals).map(([k, d]) => (d.optional ? `[${k}]` : `<${k}>`));
+      const pos = Object.entries(def.positionals).map(([k, d]) => positionalUsage(k, d));
       out.push(`### \`raxx-ops ${[...path, ...pos].join(' ')}\``, '', `${def.description}.`, '');
       const rows = [
         ...Object.entries(def.positionals).map(([k, d]) => [flagName(k, d, true), d.description, '']),

@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { groups, topCommands, type GroupSpec } from './commands/index.js';
-import { defaultOf, flagName, type CommandDefinition } from './commands/define.js';
+import { defaultOf, flagName, positionalUsage, type CommandDefinition } from './commands/define.js';
 import type { Context, GlobalFlags, Io } from './lib/context.js';
 import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
 
@@ -63,7 +63,7 @@ function globalFlags(cmd: Command): GlobalFlags {
 /** Declares one command on commander from its definition: the options are declared once. */
 export function addCommand(parent: Command, name: string, def: CommandDefinition, io: Io, state: RunState): Command {
   const cmd = parent.command(name).description(def.description);
-  for (const [key, d] of Object.entries(def.positionals)) cmd.argument(d.optional ? `[${key}]` : `<${key}>`, d.description);
+  for (const [key, d] of Object.entries(def.positionals)) cmd.argument(positionalUsage(key, d), d.description);
   for (const [key, d] of Object.entries(def.options)) {
     const long = flagName(key, d, false);
     const flags = `${d.short ? `-${d.short}, ` : ''}${long}${d.value ? ` ${d.value}` : ''}`;

@@ -21,6 +21,8 @@ export interface ArgDef<S extends z.ZodType = z.ZodType> {
   negated?: boolean | undefined;
   /** For positionals: may be left out. */
   optional?: boolean | undefined;
+  /** For the last positional: takes every remaining argument, as an array. */
+  variadic?: boolean | undefined;
   hidden?: boolean | undefined;
 }
 
@@ -90,8 +92,14 @@ export function option<S extends z.ZodType>(schema: S, description: string, opts
 }
 
 /** A positional argument. */
-export function positional<S extends z.ZodType>(schema: S, description: string, opts: { optional?: boolean } = {}): ArgDef<S> {
+export function positional<S extends z.ZodType>(schema: S, description: string, opts: { optional?: boolean; variadic?: boolean } = {}): ArgDef<S> {
   return { schema, description, ...opts };
+}
+
+/** A positional as written in usage: `<pattern>`, `[source]`, `[files...]`. */
+export function positionalUsage(key: string, def: ArgDef): string {
+  const name = `${key}${def.variadic ? '...' : ''}`;
+  return def.optional ? `[${name}]` : `<${name}>`;
 }
 
 /** The default a schema applies, for help text (zod 4 keeps it on the definition). */

@@ -44,15 +44,18 @@ export const groups: GroupSpec[] = [
   },
   {
     name: 'logs',
-    description: 'the drain bucket: search, fetch and check the log objects the receiver wrote',
+    description: 'the drain bucket: search, fetch and check the log objects the receiver wrote; ship log files',
     examples: [
       ["raxx-ops logs grep 'status=5' --app raxx-api-prod --since 2h", '5xx router lines of the last two hours'],
       ['raxx-ops logs status', 'objects, gaps and health per app and day'],
+      ['raxx-ops logs ship auth /var/log/auth/auth-2025-06-01.log', "a day's log file, verified in S3"],
     ],
     commands: {
       grep: () => import('./logs/grep.js'),
       fetch: () => import('./logs/fetch.js'),
       status: () => import('./logs/status.js'),
+      ship: () => import('./logs/ship.js'),
+      sources: () => import('./logs/sources.js'),
       compact: () => import('./logs/compact.js'),
       query: () => import('./logs/query.js'),
       'athena-setup': () => import('./logs/athena-setup.js'),

@@ -25,6 +25,47 @@ const keyPrefix = z
 const configuredApp = appName.refine((a) => a !== UNKNOWN_APP, `"${UNKNOWN_APP}" is the receiver's catch-all folder, not an app`);
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
 
+/** A log source's name is also its folder in the receiver's layout, so it follows the app-name rule. */
+export const sourceName = z.string().regex(APP_NAME_PATTERN, 'not a valid source name (lowercase letters, digits and dashes, 3-30 characters)');
+
+/** The shipping runbook's retention: 7 years. */
+export const SOURCE_RETENTION_DAYS = 2555;
+
+const redactionPattern = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lowercase letters, digits, "_" and "-"'),
+  /** A JavaScript regular expression; every match is replaced (the `g` flag is implied). */
+  pattern: z.string().min(1).refine((p) => {
+    try {
+      new RegExp(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a valid JavaScript regular expression'),
+  flags: z.string().regex(/^[imsu]*$/, 'only i, m, s and u').optional(),
+  /** What a match becomes; `$1` refers to a group. */
+  replacement: z.string().default('[REDACTED]'),
+});
+
+/** A log file source shipped by `logs ship` (the log-shipping runbook's log types). */
+export const SourceSettings = z.strictObject({
+  name: sourceName,
+  /** Must exist for every day: a missing day is critical (the runbook's "auth"), else a warning. */
+  required: z.boolean().default(false),
+  /** Default: the drain bucket. */
+  bucket: bucket.optional(),
+  /** `receiver`: logs/<source>/YYYY/MM/DD/… (read by logs grep/fetch); `dated`: <source>/<YYYY-MM-DD>/<source>.log.gz. */
+  layout: z.enum(['receiver', 'dated']).default('receiver'),
+  /** Patterns redacted on top of the defaults (bearer tokens, password/token/secret values, e-mail addresses, AWS secret keys). */
+  redact: z.array(redactionPattern).default([]),
+  /** Set false to apply only this source's own patterns. */
+  defaultRedaction: z.boolean().default(true),
+  retentionDays: z.number().int().min(1).default(SOURCE_RETENTION_DAYS),
+});
+export type SourceSettings = z.infer<typeof SourceSettings>;
+
+const sources = z.array(SourceSettings).refine((list) => new Set(list.map((s) => s.name)).size === list.length, 'source names must be unique');
+
 const settingsShape = {
   region: z.string().min(1),
   apps: z.array(configuredApp).min(1),
@@ -64,6 +105,8 @@ const settingsShape = {
     criticalSilentMinutes: z.number().int().positive(),
     retentionFloorDays: z.number().int().positive(),
   }),
+  /** Log file sources shipped by `logs ship` (not `sources` below: that says where values came from). */
+  logSources: sources,
 };
 
 export const Settings = z.strictObject(settingsShape);
@@ -77,6 +120,7 @@ const PartialSettings = z.strictObject({
   attachments: settingsShape.attachments.partial().optional(),
   query: settingsShape.query.partial().optional(),
   health: settingsShape.health.partial().optional(),
+  logSources: sources.optional(),
 });
 type PartialSettings = z.infer<typeof PartialSettings>;
 
@@ -119,6 +163,7 @@ export const DEFAULTS: Settings = {
     criticalSilentMinutes: 120,
     retentionFloorDays: 90,
   },
+  logSources: [],
 };
 
 const BUILTIN_OVERLAYS: Record<EnvName, PartialSettings> = {
@@ -221,7 +266,18 @@ function merge(base: Settings, over: PartialSettings): Settings {
     attachments: { ...base.attachments, ...over.attachments },
     query: { ...base.query, ...over.query },
     health: { ...base.health, ...over.health },
+    logSources: over.logSources ?? base.logSources,
   };
+}
+
+/**
+ * A source as shipping uses it: its declaration, or the defaults for one that is not declared
+ * (optional, the drain bucket, the receiver's layout, the default redaction).
+ */
+export function resolveSource(config: Settings, name: string): SourceSettings & { bucket: string; declared: boolean } {
+  const declared = config.logSources.find((s) => s.name === name);
+  const s = declared ?? SourceSettings.parse({ name });
+  return { ...s, bucket: s.bucket ?? config.drain.bucket, declared: declared !== undefined };
 }
 
 /** SSM parameter names the drain commands read and write. */

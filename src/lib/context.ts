@@ -36,6 +36,8 @@ export interface Context {
   flags: GlobalFlags;
   out: Output;
   env: NodeJS.ProcessEnv;
+  /** Input for commands that read `-` (logs ship); absent when the run has none. */
+  stdin: (NodeJS.ReadableStream & { isTTY?: boolean }) | undefined;
   aws: AwsClients;
   heroku(): Promise<HerokuApi>;
   /** Ask before a destructive change; throws ConfirmationError when nobody can answer. */
@@ -70,6 +72,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     flags,
     out,
     env: io.env,
+    stdin: io.stdin,
     aws,
     heroku() {
       heroku ??= (async () => {

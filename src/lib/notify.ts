@@ -1,7 +1,58 @@
-// A short message to a Slack incoming webhook (the runbooks alert on Slack). Plain fetch; the
-// webhook URL is a secret (its path is the credential), so it is never printed.
-import { ServiceError } from './errors.js';
+// Slack notifications through an incoming webhook (SLACK_WEBHOOK_URL): the log-shipping
+// runbook's "notify when shipping fails" and the status summary. The webhook URL is a secret
+// (its path is the credential), so it is registered for redaction and never printed.
+import { ConfigError, ServiceError } from './errors.js';
+import type { Output } from './output.js';
 import { registerSecret } from './secrets.js';
+
+export const WEBHOOK_ENV = 'SLACK_WEBHOOK_URL';
+
+export function webhookUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const url = env[WEBHOOK_ENV]?.trim();
+  if (!url) return undefined;
+  registerSecret(url);
+  return url;
+}
+
+/** For --notify: the webhook must be there before any work is done. */
+export function requireWebhook(env: NodeJS.ProcessEnv): string {
+  const url = webhookUrl(env);
+  if (!url) throw new ConfigError(`--notify needs ${WEBHOOK_ENV}`, { hint: `export ${WEBHOOK_ENV}=<the Slack incoming webhook URL>, or leave out --notify` });
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`${WEBHOOK_ENV} is not a URL`, { hint: 'set it to the incoming webhook URL Slack gave (https://hooks.slack.com/services/…)' });
+  }
+  return url;
+}
+
+/**
+ * Posts one message. A notification that cannot be delivered is a warning, never the
+ * command's failure: the exit code still says what the command found.
+ */
+export async function notify(url: string, text: string, out: Output, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text }),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000),
+    });
+    await res.body?.cancel();
+    if (!res.ok) {
+      out.warn(`the Slack notification was refused (HTTP ${res.status}); check ${WEBHOOK_ENV}`);
+      return false;
+    }
+    out.debug('Slack notification sent');
+    return true;
+  } catch (err) {
+    out.warn(`the Slack notification could not be sent: ${(err as Error).name === 'TimeoutError' ? 'timed out after 10 s' : (err as Error).message}`);
+    return false;
+  }
+}
+
+/** Posts one message and fails (ServiceError) when Slack does not take it: for callers whose job is the notification. */
 
 export async function postSlack(webhookUrl: string, text: string, signal?: AbortSignal): Promise<void> {
   registerSecret(webhookUrl);

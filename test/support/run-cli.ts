@@ -19,6 +19,8 @@ export interface RunOptions {
   prompt?: (question: string) => Promise<boolean>;
   signal?: AbortSignal;
   now?: () => Date;
+  /** What the command reads as stdin (`-`). */
+  stdin?: NodeJS.ReadableStream;
   /** Pretend stderr is a terminal (spinners, prompts). */
   tty?: boolean;
 }
@@ -38,6 +40,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
     stderr: opts.tty ? fakeTerminal((s) => (stderr += s)) : { write: (s: string) => (stderr += s), isTTY: false },
     env,
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
     ...(opts.prompt ? { prompt: opts.prompt } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });

@@ -107,6 +107,19 @@ export function buildObjectKey(parts: ObjectKeyParts): string {
   return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${epochDigits(epochMs)}-${parts.id}${flags.map((f) => `.${f}`).join('')}.gz`;
 }
 
+/** The batch id of a whole day's file shipped by `raxx-ops logs ship`. */
+export const SHIPPED_DAY_ID = 'shipped';
+
+/**
+ * The key of a whole day's log file shipped for a source (`raxx-ops logs ship`), in this
+ * layout so that the readers of drained batches read it too: one object per source and UTC
+ * day, at the day's first millisecond, so shipping a day again lands on the same key.
+ * `logs/auth/2025/06/01/1748736000000-shipped.gz`
+ */
+export function buildShippedDayKey(prefix: string | undefined, source: string, date: string): string {
+  return buildObjectKey({ prefix, app: source, id: SHIPPED_DAY_ID, epochMs: parseDay(date) });
+}
+
 /**
  * `<dayPrefix><13-digit epoch_ms>`: a listing's StartAfter for the objects of a day prefix from
  * epochMs on. Every key of epochMs or later sorts after it, every earlier key before it.

@@ -31,6 +31,12 @@ export default createCommand({
       ['attachments bucket', config.attachments.bucket],
       ['attachments KMS key', config.attachments.kmsAlias],
       ['health thresholds', `warning after ${config.health.warnSilentMinutes} min silent, critical after ${config.health.criticalSilentMinutes} min; retention floor ${config.health.retentionFloorDays} days`],
+      [
+        'log sources (ship)',
+        config.logSources.length === 0
+          ? 'none declared (any name ships with the defaults)'
+          : config.logSources.map((s) => `${s.name}${s.required ? ' (required)' : ''}: ${s.layout}, ${s.bucket ?? config.drain.bucket}, ${s.retentionDays} days`).join('; '),
+      ],
       ['sources', sources.join(' < ')],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));

@@ -20,10 +20,12 @@ import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import type { Context } from '../../lib/context.js';
 import type { LogObject } from '../../lib/log-store.js';
+import type { SourceStatus } from '../../lib/log-shipping.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
-import { createCommand, option } from '../define.js';
+import { resolveSource, sourceName } from '../../lib/config.js';
+import { createCommand, flag, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import * as opt from '../options.js';
 import { concurrency, formatBytes, openStore } from './shared.js';
@@ -76,7 +78,9 @@ export default createCommand({
 critical when silent longer than the critical threshold, or when a past day has no object.
 Today is judged up to now: its silence includes the time since the newest object. An app's
 health (and the exit code) is its health now: a recovered app is healthy with its earlier
-gaps listed; nothing before an app's first object counts (a newly wired app).`,
+gaps listed; nothing before an app's first object counts (a newly wired app).
+Shipped log sources (logs ship) are judged over the 7 UTC days before today: a missing day is a
+warning for an optional source and critical for a required one.`,
   examples: [
     ['raxx-ops logs status', 'every production app, yesterday and today'],
     ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
@@ -88,10 +92,15 @@ gaps listed; nothing before an app's first object counts (a newly wired app).`,
     warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
     criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
     concurrency: option(concurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
+    source: option(z.array(sourceName).optional(), 'a shipped log source, judged over its last 7 days (repeatable; default: every declared source, unless --app is given)', { value: '<source>', repeatable: true }),
+    notify: flag('post a summary to SLACK_WEBHOOK_URL when the health is warning or critical'),
   },
   async handler(args, ctx) {
     const { out, config } = ctx;
-    const apps = resolveApps(args.app, ctx);
+    // --source alone shows only sources; --app alone only apps; neither, both.
+    const apps = args.source && !args.app ? [] : resolveApps(args.app, ctx);
+    const sourceNames = args.source ?? (args.app ? [] : config.logSources.map((s) => s.name));
+    const webhook = args.notify ? (await import('../../lib/notify.js')).requireWebhook(ctx.env) : undefined;
     const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;
     const critical = args.criticalSilentMinutes ?? config.health.criticalSilentMinutes;
     if (critical <= warn) {
@@ -127,17 +136,26 @@ gaps listed; nothing before an app's first object counts (a newly wired app).`,
 
     const wiredAt = await drainsCreated(ctx, apps.filter((app) => firsts.get(app) === null));
     const statuses = apps.map((app) => assess(app, days.map((day) => ({ day, objects: listed.get(`${app}/${day}`) ?? [] })), { now, warn, critical, firstObject: firsts.get(app), wiredAt: wiredAt.get(app) }));
-    const worst = worstOf(statuses.map((s) => s.health));
+    const sources = await shippedSources(ctx, sourceNames);
+    const worst = worstOf([...statuses.map((s) => s.health), ...sources.map((s) => s.health)]);
 
     if (out.json) {
-      out.data({ now: iso(now), thresholds: { warnSilentMinutes: warn, criticalSilentMinutes: critical }, health: worst, apps: statuses });
+      out.data({ now: iso(now), thresholds: { warnSilentMinutes: warn, criticalSilentMinutes: critical }, health: worst, apps: statuses, sources });
     } else {
-      printTable(ctx.out, statuses);
+      if (statuses.length > 0) printTable(ctx.out, statuses);
+      if (sources.length > 0) printSources(ctx.out, sources);
+    }
+    if (webhook && worst !== 'healthy') {
+      const { notify } = await import('../../lib/notify.js');
+      await notify(webhook, notification(config.env, worst, statuses, sources), out, ctx.signal);
     }
     if (worst === 'critical') {
-      const bad = statuses.filter((s) => s.health === 'critical').map((s) => s.app);
+      const bad = [...statuses.filter((s) => s.health === 'critical').map((s) => s.app), ...sources.filter((s) => s.health === 'critical').map((s) => `${s.source} (missing ${s.missing.join(', ')})`)];
+      const appCritical = statuses.some((s) => s.health === 'critical');
       throw new CheckFailedError(`critical: ${bad.join(', ')}`, {
-        hint: 'the drain may be broken: check `raxx-ops drains list` and `raxx-ops drains test --app <app>`, and the receiver function\'s errors',
+        hint: appCritical
+          ? 'the drain may be broken: check `raxx-ops drains list` and `raxx-ops drains test --app <app>`, and the receiver function\'s errors'
+          : 'a required source missed a day: check its shipping job, then `raxx-ops logs ship <source> <file> --date <day>` (docs/shipping.md)',
       });
     }
   },
@@ -350,4 +368,55 @@ function printTable(out: Output, statuses: AppStatus[]): void {
     const text = s.health + (s.reasons.length ? `: ${s.reasons.join('; ')}` : '');
     out.line(`now  ${c.app(s.app)}  ${s.health === 'healthy' ? c.ok(text) : s.health === 'warning' ? c.warn(text) : c.bad(text)}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shipped log sources (logs ship): the last 7 days each, by the log-shipping runbook's table.
+
+async function shippedSources(ctx: Context, names: string[]): Promise<SourceStatus[]> {
+  if (names.length === 0) return [];
+  const lib = await import('../../lib/log-shipping.js');
+  const s3 = await ctx.aws.s3();
+  const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
+  try {
+    return await Promise.all(
+      names.map((name) => lib.sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })),
+    );
+  } catch (err) {
+    ctx.checkInterrupted();
+    throw err;
+  }
+}
+
+function printSources(out: Output, sources: SourceStatus[]): void {
+  const c = out.color;
+  const rows = [['SOURCE', 'REQUIRED', 'DAYS', 'ENTRIES', 'BYTES', 'MISSING', 'HEALTH']];
+  for (const s of sources) {
+    rows.push([s.source, s.required ? 'yes' : 'no', `${s.days[0]?.day ?? ''}..${s.days[s.days.length - 1]?.day ?? ''}`, String(s.entries), formatBytes(s.bytes), s.missing.length ? s.missing.join(', ') : '-', s.health]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  out.line('');
+  rows.forEach((r, n) => {
+    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
+    if (n === 0) {
+      out.line(c.dim(cells.join('  ')));
+      return;
+    }
+    const h = sources[n - 1]!.health;
+    cells[cells.length - 1] = h === 'healthy' ? c.ok(cells[cells.length - 1]!) : h === 'warning' ? c.warn(cells[cells.length - 1]!) : c.bad(cells[cells.length - 1]!);
+    out.line(cells.join('  '));
+  });
+}
+
+/** The Slack summary: the health, then each app and source that is not healthy. */
+function notification(env: string, worst: Health, apps: AppStatus[], sources: SourceStatus[]): string {
+  const lines = [`raxx-ops logs status (--env ${env}): ${worst}`];
+  for (const a of apps.filter((x) => x.health !== 'healthy')) {
+    const reasons = a.days.filter((d) => d.health !== 'healthy').map((d) => `${d.day}: ${d.reasons.join('; ')}`);
+    lines.push(`• app ${a.app}: ${a.health} (${reasons.join(' | ')})`);
+  }
+  for (const s of sources.filter((x) => x.health !== 'healthy')) {
+    lines.push(`• source ${s.source}${s.required ? ' (required)' : ''}: ${s.health}, missing ${s.missing.join(', ')}`);
+  }
+  return lines.join('\n');
 }

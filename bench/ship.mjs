@@ -1,0 +1,110 @@
+// `raxx-ops logs ship` memory: a large generated log streamed into the CLI's stdin (never
+// written to disk by the bench), shipped to moto — redacted, gzipped, uploaded in parts,
+// verified by reading it back. Peak RSS of the raxx-ops process at the full size and at a
+// quarter of it (both big enough to fill the upload's queue of parts): memory is flat when
+// the two are close and both stay small.
+//
+// Standalone: `npm run build && node bench/ship.mjs` (SHIP_BENCH_MB, default 1024); bench/run.mjs
+// adds its rows to the table. Returns rows { metric, value, unit, goal, ok }.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const MB = 1024 * 1024;
+const BUCKET = 'raxx-bench-ship';
+
+/** Log lines like an auth service's: mostly unique, a credential or address now and then. */
+function* generate(bytes) {
+  let made = 0;
+  let i = 0;
+  const t0 = Date.UTC(2025, 5, 1);
+  while (made < bytes) {
+    const lines = [];
+    // One timestamp per 1,000 lines: formatting dates would cost the bench more than shipping.
+    const ts = new Date(t0 + i * 37).toISOString();
+    for (let n = 0; n < 1000; n++, i++) {
+      const id = ((i * 2654435761) >>> 0).toString(16).padStart(8, '0');
+      if (i % 500 === 0) lines.push(`${ts} auth login user=user${i}@example.com password=pw-${id} ip=203.0.113.${i % 256}`);
+      else if (i % 101 === 0) lines.push(`${ts} auth token refresh Authorization: Bearer ey${id}${id}.${id} session=${id}`);
+      else lines.push(`${ts} auth request_id=${id}-${(i % 9973).toString(36)} method=GET path=/v1/sessions/${i % 5000} status=200 service=${i % 97}ms`);
+    }
+    const chunk = Buffer.from(lines.join('\n') + '\n');
+    made += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Ship `bytes` of generated log through `node bin/raxx-ops logs ship`; resolve with its peak RSS. */
+function ship(env, bytes, date) {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn('node', ['bin/raxx-ops', 'logs', 'ship', 'bench-ship', '-', '--date', date, '--json'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let peak = 0;
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    // The high-water mark of the resident set, read while it runs (Linux).
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // exited
+      }
+    }, 50);
+    const feed = async () => {
+      for (const chunk of generate(bytes)) {
+        if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+      }
+      child.stdin.end();
+    };
+    feed().catch(reject);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      if (code !== 0) return reject(new Error(`logs ship exited ${code}: ${err}`));
+      const doc = JSON.parse(out);
+      resolve({ rssMb: peak, seconds: (performance.now() - t) / 1000, day: doc.days[0] });
+    });
+  });
+}
+
+export default async function shipBench({ megabytes = Number(process.env.SHIP_BENCH_MB ?? 1024) } = {}) {
+  if (!existsSync(`${root}dist/cli.js`)) throw new Error('dist/cli.js is missing: run `npm run build` first');
+  const { tsImport } = await import('tsx/esm/api');
+  const { startMoto } = await tsImport('../test/support/moto.ts', import.meta.url);
+  const moto = await startMoto();
+  const work = await mkdtemp(join(tmpdir(), 'raxx-bench-ship-'));
+  try {
+    const config = join(work, 'raxx-ops.json');
+    await writeFile(config, JSON.stringify({ logSources: [{ name: 'bench-ship', bucket: BUCKET }] }));
+    const env = { ...process.env, ...moto.env, RAXX_OPS_CONFIG: config, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+    delete env.SLACK_WEBHOOK_URL;
+    await fetch(`${moto.endpoint}/${BUCKET}`, { method: 'PUT' });
+    const small = await ship(env, Math.max(1, Math.floor(megabytes / 4)) * MB, '2025-06-01');
+    const big = await ship(env, megabytes * MB, '2025-06-02');
+    const flat = big.rssMb / small.rssMb;
+    const mbps = big.day.bytesIn / MB / big.seconds;
+    return [
+      { metric: `ship: peak RSS, ${Math.floor(megabytes / 4)} MiB generated on stdin`, value: `${small.rssMb.toFixed(0)} MB (${small.seconds.toFixed(1)} s)`, unit: '', goal: '< 200 MB', ok: small.rssMb < 200 },
+      {
+        metric: `ship: peak RSS, ${megabytes} MiB generated on stdin`,
+        value: `${big.rssMb.toFixed(0)} MB (${flat.toFixed(2)}× of the small run; ${big.seconds.toFixed(1)} s, ${mbps.toFixed(1)} MiB/s; ${big.day.lines} lines, ${big.day.redactions} redactions, ${(big.day.bytesOut / MB).toFixed(0)} MiB gzipped, verified)`,
+        unit: '',
+        goal: '< 200 MB, < 1.5×',
+        ok: big.rssMb < 200 && flat < 1.5,
+      },
+    ];
+  } finally {
+    await moto.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const r of await shipBench()) console.log(`${r.metric}: ${r.value} (goal ${r.goal}: ${r.ok ? 'ok' : 'MISSED'})`);
+}

@@ -1,0 +1,277 @@
+// `raxx-ops logs ship SOURCE [FILE…]`: the log-shipping runbook's daily job — collect,
+// validate, redact, compress, upload, verify, then clean up — for sources that cannot drain
+// over HTTPS. One object per source and UTC day; shipping a day again is idempotent.
+import { z } from 'zod';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { tryParseDay } from '@raxx/log-drain-receiver/object-key';
+import { resolveSource, sourceName } from '../../lib/config.js';
+import type { Context } from '../../lib/context.js';
+import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/errors.js';
+import type { Prepared, ShipInput } from '../../lib/log-shipping.js';
+import { createCommand, flag, option, positional } from '../define.js';
+import { dryRun } from '../options.js';
+import { formatBytes } from './shared.js';
+
+const date = z.string().refine((d) => tryParseDay(d) !== undefined, { error: (i) => `"${String(i.input)}" is not a date (YYYY-MM-DD, UTC)` });
+
+interface DayReport {
+  date: string;
+  status: 'shipped' | 'replaced' | 'unchanged' | 'would-ship' | 'would-replace' | 'conflict';
+  bucket: string;
+  key: string;
+  inputs: string[];
+  format: 'json' | 'plain';
+  lines: number;
+  badLines: number;
+  bad: Prepared['bad'];
+  redactions: number;
+  redactionsByRule: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  sha256: string;
+  versionId: string | null;
+  previousVersionId: string | null;
+  attempts: number;
+  deleted: string[];
+}
+
+export default createCommand({
+  description: 'ship log files of a source to S3: validated, redacted, gzipped, checksummed and verified; one object per UTC day',
+  notes: `Each file's day is --date, else a YYYY-MM-DD (or YYYYMMDD) in its name, else the UTC day it
+was last written; files of the same day become one object. Shipping a day again with the same
+content changes nothing; different content for a shipped day is refused unless --replace (the
+bucket must be versioned: the old version stays). JSON-lines input (auto-detected) is checked
+line by line; bad lines are reported and shipped as they are. Redaction: bearer tokens,
+password=/token=/secret= values, e-mail addresses, AWS secret keys, plus the source's patterns.
+A failed upload or verification is retried 3 times (1 s, 2 s, 4 s); a failure posts to
+SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the config.`,
+  examples: [
+    ['raxx-ops logs ship auth /var/log/auth/auth-2025-06-01.log --delete-after', "a day's file, removed once verified in S3"],
+    ['raxx-ops logs ship api /var/log/api/*.log --days 7', 'the files of the last 7 days; shipped days are skipped'],
+    ['zcat batch.log.gz | raxx-ops logs ship batch - --date 2025-06-01', 'from stdin'],
+    ['raxx-ops logs ship auth auth.log --date 2025-06-01 --dry-run', 'counts, redactions and the key, nothing uploaded'],
+  ],
+  positionals: {
+    source: positional(sourceName, 'the log source (a declared one, or any name: defaults apply)'),
+    files: positional(z.array(z.string().min(1)).default([]), 'log files (plain text or JSON lines); - or none reads stdin', { optional: true, variadic: true }),
+  },
+  options: {
+    date: option(date.optional(), 'the UTC day the input holds (needed for stdin)', { value: '<YYYY-MM-DD>' }),
+    days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').optional(), 'ship only files dated in the N days before today', { value: '<n>' }),
+    format: option(z.enum(['auto', 'json', 'plain'], { error: 'must be auto, json or plain' }).default('auto'), 'input format: JSON lines are validated', { value: '<auto|json|plain>' }),
+    deleteAfter: flag('delete each local file once its day is verified in S3'),
+    replace: flag("replace a day already shipped with different content (the old version stays in the versioned bucket)"),
+    dryRun,
+    retryBaseMs: option(z.coerce.number().int().min(0).max(60_000).default(1000), 'delay before the first retry, in ms; each next one doubles it', { value: '<ms>' }),
+  },
+  async handler(args, ctx) {
+    const { out } = ctx;
+    const source = resolveSource(ctx.config, args.source);
+    if (args.date && args.days) throw new UsageError('--date and --days cannot be used together', { hint: '--date names the day of every input; --days picks files by their own dates' });
+    const files = args.files.length > 0 ? args.files : ['-'];
+    const stdin = files.filter((f) => f === '-').length;
+    if (stdin > 1) throw new UsageError('stdin (-) named more than once', { hint: 'name - once' });
+    if (stdin && args.deleteAfter) throw new UsageError('--delete-after cannot delete stdin', { hint: 'leave out --delete-after, or name the files' });
+    if (stdin && !args.date) throw new UsageError('reading stdin needs --date', { hint: 'say which UTC day the input holds: --date YYYY-MM-DD' });
+    if (stdin && (!ctx.stdin || ctx.stdin.isTTY)) throw new UsageError('no input: stdin is a terminal', { hint: 'name log files, or pipe the log into raxx-ops logs ship <source> - --date <day>' });
+    if (!source.declared) out.info(`${source.name}: not declared in the configuration; shipping with the defaults (optional, bucket ${source.bucket}, receiver layout)`);
+
+    const { fileDate, lastDays } = await import('../../lib/log-shipping.js');
+    // Every input's day, checked before anything is read.
+    const dated: { input: ShipInput; date: string; path?: string }[] = [];
+    for (const f of files) {
+      if (f === '-') {
+        const input = ctx.stdin!;
+        dated.push({ input: { name: 'stdin', open: () => input as unknown as Readable }, date: args.date! });
+        continue;
+      }
+      let size: number;
+      try {
+        const s = await stat(f);
+        if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+        size = s.size;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new UsageError(`${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'not a file' : String(code)}`, { hint: 'name existing log files, or - for stdin' });
+      }
+      dated.push({ input: { name: f, open: () => createReadStream(f), size }, date: args.date ?? (await fileDate(f)), path: f });
+    }
+    let chosen = dated;
+    if (args.days) {
+      const window = new Set(lastDays(ctx.now().getTime(), args.days));
+      chosen = dated.filter((d) => window.has(d.date));
+      for (const d of dated) if (!window.has(d.date)) out.info(`${d.input.name}: dated ${d.date}, outside the last ${args.days} day(s); skipped`);
+    }
+    if (chosen.length === 0) {
+      out.warn('nothing to ship');
+      if (out.json) out.data({ source: source.name, bucket: source.bucket, layout: source.layout, dryRun: args.dryRun, days: [] });
+      return;
+    }
+    const byDay = new Map<string, typeof chosen>();
+    for (const d of chosen) byDay.set(d.date, [...(byDay.get(d.date) ?? []), d]);
+
+    const reports: DayReport[] = [];
+    const failures: { subject: string; error: UserError }[] = [];
+    for (const [day, inputs] of [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      try {
+        reports.push(await shipDay(ctx, source, day, inputs, args));
+      } catch (err) {
+        ctx.checkInterrupted();
+        if (!(err instanceof UserError)) throw err;
+        failures.push({ subject: `${source.name} ${day}`, error: err });
+        await notifyFailure(ctx, source.name, day, err);
+      }
+    }
+
+    if (failures.length === 1 && reports.length === 0) throw failures[0]!.error;
+    if (failures.length > 0) {
+      for (const r of reports) out.info(summary(source.name, r));
+      throw new PartialFailureError(`${failures.length} of ${byDay.size} day(s) of ${source.name} failed to ship`, failures, { hint: 'fix the failures listed and ship again: days already shipped are skipped' });
+    }
+    if (out.json) {
+      out.data({ source: source.name, bucket: source.bucket, layout: source.layout, dryRun: args.dryRun, days: reports });
+    } else {
+      for (const r of reports) out.line(summary(source.name, r));
+    }
+  },
+});
+
+type Source = ReturnType<typeof resolveSource>;
+
+async function shipDay(
+  ctx: Context,
+  source: Source,
+  day: string,
+  inputs: { input: ShipInput; path?: string }[],
+  args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number },
+): Promise<DayReport> {
+  const { out } = ctx;
+  const lib = await import('../../lib/log-shipping.js');
+  const key = lib.shippedKey(source.layout, ctx.config.drain.keyPrefix, source.name, day);
+  const endpoint = ctx.aws.endpointOf('S3');
+  const total = inputs.reduce((n, i) => n + (i.input.size ?? 0), 0);
+  const progress = await out.progress(`${source.name} ${day}: reading`);
+  let shown = 0;
+  const throttled = (text: () => string) => {
+    const t = Date.now();
+    if (t - shown < 100) return;
+    shown = t;
+    progress.update(text());
+  };
+
+  let prepared: Prepared | undefined;
+  try {
+    prepared = await lib.prepare(
+      inputs.map((i) => i.input),
+      {
+        rules: lib.redactionRules(source),
+        format: args.format,
+        signal: ctx.signal,
+        onProgress: (bytesIn, bytesOut) =>
+          throttled(() => `${source.name} ${day}: ${formatBytes(bytesIn)}${total ? ` of ${formatBytes(total)} (${Math.floor((bytesIn / total) * 100)}%)` : ''} read, ${formatBytes(bytesOut)} gzipped`),
+      },
+    );
+    const p = prepared;
+    for (const b of p.bad) out.warn(`${b.input}:${b.line}: not valid JSON (${b.error}); shipped as it is`);
+    if (p.badLines > p.bad.length) out.warn(`… and ${p.badLines - p.bad.length} more bad line(s), all shipped as they are`);
+
+    const s3 = await ctx.aws.s3();
+    const existing = await lib.headShipped(s3, source.bucket, key, ctx.signal, endpoint);
+    const base = {
+      date: day,
+      bucket: source.bucket,
+      key,
+      inputs: inputs.map((i) => i.input.name),
+      format: p.format,
+      lines: p.lines,
+      badLines: p.badLines,
+      bad: p.bad,
+      redactions: p.redactions,
+      redactionsByRule: p.redactionsByRule,
+      bytesIn: p.bytesIn,
+      bytesOut: p.bytesOut,
+      sha256: p.sha256,
+      previousVersionId: null,
+      attempts: 0,
+      deleted: [] as string[],
+    };
+    const deleteInputs = async (): Promise<string[]> => {
+      if (!args.deleteAfter || args.dryRun) return [];
+      const paths = inputs.flatMap((i) => (i.path ? [i.path] : []));
+      for (const path of paths) await rm(path, { force: true });
+      return paths;
+    };
+
+    if (existing && existing.sha256 === p.sha256) {
+      // The same redacted content is already there: nothing to send, and the local file may go.
+      return { ...base, status: 'unchanged', versionId: existing.versionId ?? null, deleted: await deleteInputs() };
+    }
+    const replacing = existing !== undefined;
+    if (replacing) {
+      const where = `s3://${source.bucket}/${key}`;
+      if (!args.replace) {
+        throw new UsageError(`${source.name} ${day} was already shipped with different content (${where}, sha256 ${existing.sha256?.slice(0, 12) ?? 'none'}…, ours ${p.sha256.slice(0, 12)}…)`, {
+          hint: 'check that these are the right files for that day; --replace uploads them as a new version (the old one stays in the versioned bucket)',
+        });
+      }
+      const versioning = await lib.bucketVersioning(s3, source.bucket, ctx.signal, endpoint);
+      if (versioning !== 'Enabled') {
+        throw new UsageError(`bucket ${source.bucket} is not versioned (${versioning}): --replace would destroy the day already shipped`, {
+          hint: `enable versioning on ${source.bucket} first (aws s3api put-bucket-versioning --bucket ${source.bucket} --versioning-configuration Status=Enabled)`,
+        });
+      }
+    }
+    if (args.dryRun) {
+      // A plan that could not be carried out is not a plan: the bucket must answer.
+      const problem = await lib.bucketReachable(s3, source.bucket, ctx.signal, endpoint);
+      if (problem) throw new ServiceError('S3', problem, { hint: 'check the source\'s "bucket" (`raxx-ops config show`), then `raxx-ops logs sources test`' });
+      return { ...base, status: replacing ? 'would-replace' : 'would-ship', versionId: null, previousVersionId: existing?.versionId ?? null };
+    }
+    if (replacing) {
+      progress.stop();
+      await ctx.confirm(`replace ${source.name} ${day} at s3://${source.bucket}/${key} with different content (the current version is kept)?`);
+    }
+
+    const uploaded = await lib.uploadVerified(s3, {
+      bucket: source.bucket,
+      key,
+      prepared: p,
+      signal: ctx.signal,
+      endpoint,
+      retryBaseMs: args.retryBaseMs,
+      onRetry: (attempt, error, delay) => out.warn(`${source.name} ${day}: attempt ${attempt} failed (${error.message}); retrying in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`),
+      onProgress: (loaded) => throttled(() => `${source.name} ${day}: uploading ${formatBytes(loaded)} of ${formatBytes(p.bytesOut)}`),
+    });
+    return {
+      ...base,
+      status: replacing ? 'replaced' : 'shipped',
+      versionId: uploaded.versionId ?? null,
+      previousVersionId: existing?.versionId ?? null,
+      attempts: uploaded.attempts,
+      deleted: await deleteInputs(),
+    };
+  } finally {
+    progress.stop();
+    await prepared?.dispose();
+  }
+}
+
+function summary(source: string, r: DayReport): string {
+  const verb = { shipped: 'shipped', replaced: 'replaced', unchanged: 'already shipped, unchanged', 'would-ship': 'would ship', 'would-replace': 'would replace', conflict: 'conflict' }[r.status];
+  return (
+    `${source} ${r.date} ${verb}: ${r.lines} lines (${r.badLines} bad), ${r.redactions} redactions, ` +
+    `${formatBytes(r.bytesIn)} in, ${formatBytes(r.bytesOut)} gzipped, s3://${r.bucket}/${r.key}` +
+    (r.attempts > 1 ? ` after ${r.attempts} attempts` : '') +
+    (r.deleted.length ? `; deleted ${r.deleted.join(', ')}` : '')
+  );
+}
+
+async function notifyFailure(ctx: Context, source: string, day: string, err: UserError): Promise<void> {
+  const { notify, webhookUrl } = await import('../../lib/notify.js');
+  const url = webhookUrl(ctx.env);
+  if (!url) return;
+  const { redact } = await import('../../lib/secrets.js');
+  await notify(url, redact(`:x: raxx-ops logs ship: ${source} ${day} failed (--env ${ctx.config.env}): ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`), ctx.out);
+}
