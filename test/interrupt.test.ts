@@ -13,7 +13,9 @@ import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from './support/pt
 import { tempDir } from './support/temp.js';
 
 const APP = 'raxx-api-prod';
-const DAY = '2025-06-01';
+// Yesterday (UTC): the CLI runs with the real clock here, and a window must lie within the
+// drain bucket's retention.
+const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const home = tempDir('raxx-ops-pty-home-');
 
 afterEach(() => killAll());

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { runCli } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
-import { fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
+import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-failures-6a8c0e2b4d';
@@ -41,6 +41,8 @@ describe.skipIf(!motoAvailable)('one failure, one report', () => {
   beforeEach(async () => {
     await moto.reset();
     await putDrainParameters(aws, { url: 'http://127.0.0.1:9/?token=drain-token-failures-1234', token: 'drain-token-failures-1234' });
+    // The drain bucket, which also holds the lease of changing commands.
+    await createBucket(aws, 'raxx-heroku-logs-prod');
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
   });
