@@ -29,6 +29,11 @@ export interface AwsClients {
   destroy(): void;
 }
 
+/** Concurrent GETs the S3 client is sized for (`logs grep --concurrency` at most). */
+export const S3_MAX_GETS = 256;
+/** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
+const S3_LISTINGS = 16;
+
 export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
@@ -41,11 +46,11 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
   // installed SDK is pinned by the lockfile, and stderr belongs to the operator.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-  async function base(service: AwsServiceId) {
+  async function base(service: AwsServiceId, sockets = opts.maxSockets ?? 64) {
     const { NodeHttpHandler } = await import('@smithy/node-http-handler');
     const { Agent: HttpAgent } = await import('node:http');
     const { Agent: HttpsAgent } = await import('node:https');
-    const maxSockets = opts.maxSockets ?? 64;
+    const maxSockets = sockets;
     const endpoint = endpointFor(opts.env, service);
     const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = opts.env;
     // The default chain reads process.env; pass keys from the environment we were given
@@ -82,7 +87,8 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
     s3: () =>
       once('s3', async () => {
         const { S3Client } = await import('@aws-sdk/client-s3');
-        const cfg = await base('S3');
+        // Small objects are round-trip bound: S3 reads get more sockets than the other services.
+        const cfg = await base('S3', opts.maxSockets ?? S3_MAX_GETS + S3_LISTINGS);
         return new S3Client({ ...cfg, forcePathStyle: cfg.endpoint !== undefined });
       }),
     ssm: () =>

@@ -13,7 +13,7 @@ function windowFlags(cmd: Command): Command {
     .option('--date <YYYY-MM-DD>', 'the UTC day to read (default: today)')
     .option('--since <time>', 'start of the window: 30m, 2h, 14:30 or an ISO time')
     .option('--until <time>', 'end of the window (exclusive), same forms as --since')
-    .option('--concurrency <n>', 'objects downloaded at once (1-64)', '64');
+    .option('--concurrency <n>', 'objects downloaded at once (1-256; default: chosen as it goes, from 64 up while throughput grows)');
 }
 
 export const register: Register = (program, action) => {

@@ -17,7 +17,7 @@ import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
 import { defineCommand } from '../command.js';
 import { appsFlag, resolveApps } from '../apps.js';
-import { concurrency, formatBytes, openStore } from './shared.js';
+import { formatBytes, listingConcurrency, openStore } from './shared.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';
 
@@ -59,7 +59,7 @@ export default defineCommand({
     days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2),
     warnSilentMinutes: minutes('--warn-silent-minutes').optional(),
     criticalSilentMinutes: minutes('--critical-silent-minutes').optional(),
-    concurrency: concurrency.default(16),
+    concurrency: listingConcurrency.default(16),
   }),
   async run(args, ctx) {
     const { out, config } = ctx;
