@@ -11,6 +11,7 @@
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.
 import { Agent, request } from 'node:http';
+import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-drain-receiver/object-key';
 
@@ -26,7 +27,7 @@ const transport = opt('--transport', 'lean');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
 const { NodeHttpHandler } = await import('@smithy/node-http-handler');
 // As many sockets as downloads, plus the listings.
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 16 });
