@@ -122,6 +122,8 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'TokenRefreshRequired']);
 /** The request handler's rejections (error code or name) when no response came: the connection failed or timed out. */
 export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError']);
+/** Error names of a service asking the client to slow down. */
+const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']);
 /** Also S3's RequestTimeout error code: it gave up waiting for our request. */
 const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
@@ -150,7 +152,12 @@ export function awsError(err: unknown, service: string, action: string, endpoint
   const status = e.$metadata?.httpStatusCode;
   return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== name ? `: ${e.message}` : ''}`, {
     code: name,
-    hint: name === 'AccessDenied' || name === 'AccessDeniedException' ? 'the AWS identity in use lacks permission; check --profile' : undefined,
+    hint:
+      name === 'AccessDenied' || name === 'AccessDeniedException'
+        ? 'the AWS identity in use lacks permission; check --profile'
+        : THROTTLING.has(name) || status === 429
+          ? `${service} kept throttling the requests after backing off; try again in a minute, or with a lower --concurrency`
+          : undefined,
     cause: err,
   });
 }
