@@ -2,18 +2,133 @@
 // process (only bin/raxx-ops does), so tests run the whole CLI in-process.
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { groups } from './commands/index.js';
-import type { ActionFactory } from './commands/registry.js';
+import { groups, type GroupSpec } from './commands/index.js';
+import { defaultOf, flagName, type CommandDefinition } from './commands/define.js';
 import type { GlobalFlags, Io } from './lib/context.js';
-import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError } from './lib/errors.js';
+import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
 
 export const VERSION: string = pkg.version;
 
+/** Help lines wider than this are a defect (a test holds every command to it). */
+export const HELP_WIDTH = 100;
+
 interface RunState {
   code: number;
+  argv: string[];
+  /** Where a commander usage error happened, for its hint. */
+  usagePath?: string;
+  usageMessage?: string;
 }
 
-export function buildProgram(io: Io, state: RunState): Command {
+const GLOBAL_EXAMPLES: [string, string][] = [
+  ['raxx-ops config show', 'what this run would use'],
+  ["raxx-ops logs grep 'status=5' --app raxx-api-prod --since 2h", '5xx lines of the last two hours'],
+  ['raxx-ops drains list --env staging --json', "staging's drains, as JSON"],
+];
+
+export function examples(lines: [command: string, what: string][]): string {
+  // Commands and what they show side by side when that fits HELP_WIDTH; otherwise the
+  // explanation goes on the next line.
+  const fits = (c: string, w: string, width: number) => 4 + width + 2 + w.length <= HELP_WIDTH && c.length <= width;
+  const width = Math.max(0, ...lines.filter(([c, w]) => fits(c, w, c.length)).map(([c]) => c.length));
+  const out = lines.map(([c, w]) => (fits(c, w, width) ? `  $ ${c.padEnd(width)}  ${w}` : `  $ ${c}\n      ${w}`));
+  return `\nExamples:\n${out.join('\n')}\n`;
+}
+
+/** For repeatable flags: `--app a --app b` → ['a', 'b']. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+function globalFlags(cmd: Command): GlobalFlags {
+  const all = cmd.optsWithGlobals();
+  return {
+    env: String(all.env ?? 'prod'),
+    config: all.config as string | undefined,
+    region: all.region as string | undefined,
+    profile: all.profile as string | undefined,
+    json: Boolean(all.json),
+    color: all.color !== false,
+    debug: Boolean(all.debug),
+    yes: Boolean(all.yes),
+  };
+}
+
+/** Declares one command on commander from its definition: the options are declared once. */
+export function addCommand(parent: Command, name: string, def: CommandDefinition, io: Io, state: RunState): Command {
+  const cmd = parent.command(name).description(def.description);
+  for (const [key, d] of Object.entries(def.positionals)) cmd.argument(d.optional ? `[${key}]` : `<${key}>`, d.description);
+  for (const [key, d] of Object.entries(def.options)) {
+    const long = flagName(key, d, false);
+    const flags = `${d.short ? `-${d.short}, ` : ''}${long}${d.value ? ` ${d.value}` : ''}`;
+    const dflt = d.defaultText ?? defaultOf(d.schema);
+    const shown = dflt === undefined || dflt === false || (Array.isArray(dflt) && dflt.length === 0) ? '' : ` (default: ${String(dflt)})`;
+    const opt = new Option(flags, d.description + shown);
+    if (d.repeatable) opt.argParser(collect);
+    if (d.hidden) opt.hideHelp();
+    cmd.addOption(opt);
+  }
+  cmd.addHelpText('after', (def.notes ? `\n${def.notes.trim()}\n` : '') + examples(def.examples));
+  usageReporting(cmd, io, state);
+  cmd.action(async (...params: unknown[]) => {
+    const self = params[params.length - 1] as Command;
+    const keys = Object.keys(def.positionals);
+    const input: Record<string, unknown> = { ...self.opts() };
+    keys.forEach((k, i) => {
+      if (params[i] !== undefined) input[k] = params[i];
+    });
+    const parsed = def.schema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const key = issue?.path[0];
+      const where = typeof key === 'string' ? flagName(key, def.options[key], keys.includes(key)) : 'arguments';
+      // zod's own wording for a non-number ("expected number, received NaN") says nothing to an operator.
+      const message = !issue ? 'invalid' : /received NaN/.test(issue.message) ? 'must be a number' : issue.message;
+      throw new UsageError(`${where}: ${message}`, { hint: `see raxx-ops ${commandPath(self)} --help` });
+    }
+    const { createContext } = await import('./lib/context.js');
+    const ctx = await createContext(globalFlags(self), io);
+    try {
+      const code = await def.handler(parsed.data, ctx);
+      state.code = code ?? ExitCode.Ok;
+    } finally {
+      await ctx.close();
+    }
+  });
+  return cmd;
+}
+
+/** commander prints its own usage errors; keep them for one error + hint in our format. */
+function usageReporting(cmd: Command, io: Io, state: RunState): void {
+  cmd.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    outputError: (s) => {
+      state.usagePath = commandPath(cmd);
+      state.usageMessage = s.trim().replace(/^error:\s*/, '');
+    },
+  });
+}
+
+function addGroup(program: Command, group: GroupSpec, io: Io, state: RunState): Command {
+  const g = program.command(group.name).description(group.description);
+  g.addHelpText('after', examples(group.examples));
+  usageReporting(g, io, state);
+  return g;
+}
+
+/**
+ * The program, with the commands of the groups named in argv declared (all of them when
+ * `all` is set: help tests, completion). Other groups are listed without loading their
+ * command files, which keeps start-up light.
+ */
+export async function buildProgram(io: Io, state: RunState, argv: string[], all = false): Promise<Command> {
   const program = new Command('raxx-ops');
   program
     .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver")
@@ -26,113 +141,110 @@ export function buildProgram(io: Io, state: RunState): Command {
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--debug', 'stack traces and request details on stderr')
     .option('-y, --yes', 'answer yes to confirmations (needed when not on a terminal)')
-    .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
     .addHelpText(
       'after',
-      `
-Examples:
-  $ raxx-ops config show                          what this run would use
-  $ raxx-ops logs grep 'status=5' --app raxx-api-prod --since 2h
-  $ raxx-ops drains list --env staging --json
-
+      `${examples(GLOBAL_EXAMPLES)}
 Exit codes: 0 ok, 1 a check found a problem, 2 bad usage, 3 configuration or credentials,
 4 an outside service failed, 5 confirmation needed (use --yes), 130 interrupted.`,
     );
+  usageReporting(program, io, state);
 
-  const action: ActionFactory = (load, positionals = []) =>
-    async (...params: unknown[]) => {
-      const cmd = params[params.length - 1] as Command;
-      const values = params.slice(0, positionals.length);
-      const all = cmd.optsWithGlobals();
-      const flags: GlobalFlags = {
-        env: String(all.env ?? 'prod'),
-        config: all.config as string | undefined,
-        region: all.region as string | undefined,
-        profile: all.profile as string | undefined,
-        json: Boolean(all.json),
-        color: all.color !== false,
-        debug: Boolean(all.debug),
-        yes: Boolean(all.yes),
-      };
-      const { default: mod } = await load();
-      const input: Record<string, unknown> = { ...cmd.opts() };
-      positionals.forEach((name, i) => {
-        if (values[i] !== undefined) input[name] = values[i];
-      });
-      const parsed = mod.args.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const key = issue?.path[0];
-        const where = typeof key === 'string' ? (positionals.includes(key) ? `<${key}>` : `--${kebab(key)}`) : 'arguments';
-        throw new UsageError(`${where}: ${issue?.message ?? 'invalid'}`, { hint: `see raxx-ops ${commandPath(cmd)} --help` });
-      }
-      const { createContext } = await import('./lib/context.js');
-      const ctx = await createContext(flags, io);
-      try {
-        const code = await mod.run(parsed.data, ctx);
-        state.code = code ?? ExitCode.Ok;
-      } finally {
-        await ctx.close();
-      }
-    };
-
-  for (const register of groups) register(program, action);
+  const named = new Set(argv);
+  for (const group of groups) {
+    const g = addGroup(program, group, io, state);
+    if (!all && !named.has(group.name)) continue;
+    const mods = await Promise.all(Object.entries(group.commands).map(async ([name, load]) => [name, (await load()).default] as const));
+    for (const [name, def] of mods) addCommand(g, name, def, io, state);
+  }
   return program;
 }
 
+/** `raxx-ops help logs grep` is `raxx-ops logs grep --help` (commander's help takes one word). */
+function rewriteHelp(argv: string[]): string[] {
+  const i = argv.indexOf('help');
+  if (i === -1 || argv.slice(0, i).some((a) => !a.startsWith('-'))) return argv;
+  return [...argv.slice(0, i), ...argv.slice(i + 1), '--help'];
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
-  const state: RunState = { code: ExitCode.Ok };
+  const state: RunState = { code: ExitCode.Ok, argv };
   const debug = argv.includes('--debug');
+  const json = argv.includes('--json');
+  // Whether anything reached stdout: a --json failure prints its error document only if the
+  // command had not printed its own report yet, so stdout stays one JSON document.
+  let wroteStdout = false;
+  const stdout = io.stdout;
+  const counted: Io = {
+    ...io,
+    stdout: new Proxy(stdout, {
+      get(target, prop, receiver) {
+        if (prop === 'write') {
+          return (chunk: string) => {
+            if (chunk.length > 0) wroteStdout = true;
+            return target.write(chunk);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }),
+  };
   try {
-    const program = buildProgram(io, state);
-    await program.parseAsync(argv, { from: 'user' });
+    const args = rewriteHelp(argv);
+    const program = await buildProgram(counted, state, args);
+    await program.parseAsync(args, { from: 'user' });
     return state.code;
   } catch (err) {
-    return reportError(err, io, debug);
+    return reportError(err, counted, { debug, json: json && !wroteStdout }, state);
   }
 }
 
-async function reportError(err: unknown, io: Io, debug: boolean): Promise<number> {
-  if (err instanceof CommanderError) {
-    // commander has already printed its message (and the help, when asked for).
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
-    if (err.exitCode === 0) return ExitCode.Ok;
-    return ExitCode.Usage;
-  }
+async function reportError(err: unknown, io: Io, opts: { debug: boolean; json: boolean }, state: RunState): Promise<number> {
   const { Output, colorEnabled } = await import('./lib/output.js');
-  const out = new Output({ stdout: io.stdout, stderr: io.stderr, json: false, color: colorEnabled(undefined, io.env, io.stderr), debug });
+  const out = new Output({ stdout: io.stdout, stderr: io.stderr, json: false, color: colorEnabled(undefined, io.env, io.stderr), debug: opts.debug });
+  const fail = (code: ExitCode, message: string, hint: string | undefined, name = errorCodeName(code)): number => {
+    out.error(message, hint);
+    if (opts.json) out.data({ error: { code: name, exitCode: code, message, ...(hint ? { hint } : {}) } });
+    return code;
+  };
+
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
+    if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') {
+      // Bare `raxx-ops` or `raxx-ops drains`: the help went to stderr; a command is missing.
+      const path = groups.find((g) => state.argv.includes(g.name))?.name ?? '';
+      return fail(ExitCode.Usage, `a command is needed${path ? ` after "raxx-ops ${path}"` : ''}`, `see the list above, or raxx-ops ${path ? `${path} ` : ''}--help`);
+    }
+    if (err.exitCode === 0) return ExitCode.Ok;
+    const path = state.usagePath;
+    return fail(ExitCode.Usage, state.usageMessage ?? err.message.replace(/^error:\s*/, ''), `see raxx-ops ${path ? `${path} ` : ''}--help`);
+  }
   if (io.signal?.aborted) {
     // What a command says on its way out (where it stopped, what it rolled back) still
     // matters after Ctrl-C; the exit code says it was interrupted.
     if (err instanceof UserError && !(err instanceof InterruptedError)) out.error(err.message, err.hint);
     io.stderr.write('interrupted\n');
+    if (opts.json) out.data({ error: { code: errorCodeName(ExitCode.Interrupted), exitCode: ExitCode.Interrupted, message: 'interrupted' } });
     return ExitCode.Interrupted;
   }
   if (err instanceof UserError) {
-    out.error(err.message, err.hint);
+    const code = fail(err.exitCode, err.message, err.hint);
     if (err instanceof PartialFailureError) {
       for (const f of err.failures) out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
     }
-    if (debug && err.cause) out.debug(String((err.cause as Error).stack ?? err.cause));
-    return err.exitCode;
+    if (opts.debug && err.cause) out.debug(String((err.cause as Error).stack ?? err.cause));
+    return code;
   }
-  out.error(`unexpected error: ${(err as Error)?.message ?? String(err)}`, debug ? undefined : 'rerun with --debug for the stack trace');
-  if (debug) out.debug(String((err as Error)?.stack ?? err));
-  return ExitCode.CheckFailed;
+  // Anything else is a defect in raxx-ops, not the operator's input or an outside service.
+  const code = fail(
+    ExitCode.CheckFailed,
+    `unexpected error (this is a bug in raxx-ops): ${(err as Error)?.message ?? String(err)}`,
+    opts.debug ? 'please report it with the stack trace below' : 'rerun with --debug for the stack trace, and report it',
+    'bug',
+  );
+  if (opts.debug) out.debug(String((err as Error)?.stack ?? err));
+  return code;
 }
 
-function kebab(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function commandPath(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}

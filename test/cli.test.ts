@@ -57,6 +57,12 @@ describe('bad input: clear error, hint, exit code', () => {
     // Checked before any network call, so no stand-in is needed to see it.
     { name: 'Heroku call without a token', argv: ['drains', 'list'], code: 3, stderr: /no Heroku API token[\s\S]*hint: .*heroku login.*HEROKU_API_KEY/ },
     { name: 'invalid app name', argv: ['drains', 'list', '--app', 'Raxx_API'], code: 2, stderr: /--app: .*Heroku app name/ },
+    { name: 'no command at all', argv: [], code: 2, stderr: /Usage: raxx-ops[\s\S]*error: a command is needed\nhint: / },
+    { name: 'a group without its command', argv: ['drains'], code: 2, stderr: /Usage: raxx-ops drains[\s\S]*error: a command is needed after "raxx-ops drains"\nhint: .*raxx-ops drains --help/ },
+    { name: 'a missing argument', argv: ['logs', 'grep', '--app', 'raxx-api-prod'], code: 2, stderr: /^error: missing required argument 'pattern'\nhint: see raxx-ops logs grep --help\n$/ },
+    { name: 'a missing option value', argv: ['logs', 'status', '--days'], code: 2, stderr: /^error: option '--days <n>' argument missing\nhint: see raxx-ops logs status --help\n$/ },
+    { name: 'a number that is not one', argv: ['logs', 'status', '--days', 'x'], code: 2, stderr: /^error: --days: must be a number\nhint: see raxx-ops logs status --help\n$/ },
+    { name: 'an unknown flag of a command', argv: ['logs', 'status', '--bogus'], code: 2, stderr: /^error: unknown option '--bogus'\nhint: see raxx-ops logs status --help\n$/ },
   ];
   for (const c of cases) {
     it(`${c.name} → ${c.code}`, async () => {
@@ -97,6 +103,7 @@ describe('bad input: clear error, hint, exit code', () => {
     const r = await runCli(['--config', path, 'config', 'show']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/not valid JSON/);
+    expect(r.stderr).toMatch(/\nhint: fix the file/);
   });
 
   it('invalid app name in config → 3', async () => {

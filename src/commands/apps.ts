@@ -1,9 +1,5 @@
 // Which apps a command acts on: the --app flags (repeatable), else every app of --env.
-import { z } from 'zod';
-import { appName } from '../lib/config.js';
 import type { Context } from '../lib/context.js';
-
-export const appsFlag = z.array(appName).optional();
 
 /** Apps given with --app (deduplicated, in order), else every app of --env. */
 export function resolveApps(apps: string[] | undefined, ctx: Context): string[] {

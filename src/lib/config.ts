@@ -24,6 +24,8 @@ const settingsShape = {
     ssmPrefix,
     functionName: z.string().min(1),
     logGroup: z.string().min(1),
+    /** How far back `logs` windows may reach: what the bucket keeps, with room (runbooks: 90-365 days). */
+    retentionDays: z.number().int().min(1).max(3650),
   }),
   audit: z.strictObject({
     roles: z.array(z.string().min(1)),
@@ -71,6 +73,7 @@ export const DEFAULTS: Settings = {
     ssmPrefix: '/raxx/log-drain/',
     functionName: 'raxx-heroku-log-drain-receiver',
     logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
+    retentionDays: 400,
   },
   audit: {
     roles: ['raptor_app', 'audit_archiver'],
@@ -149,7 +152,9 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, {
+      hint: `fix the file (a JSON object, e.g. {"drain": {"bucket": "…"}}), or run without --config / RAXX_OPS_CONFIG; raxx-ops config show prints the values in use`,
+    });
   }
   const parsed = ConfigFile.safeParse(json);
   if (!parsed.success) {

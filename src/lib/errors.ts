@@ -91,3 +91,23 @@ function severity(code: ExitCode): number {
   const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Interrupted];
   return order.indexOf(code);
 }
+
+/** The exit code's name in a `--json` error document. */
+export function errorCodeName(code: ExitCode): string {
+  switch (code) {
+    case ExitCode.Ok:
+      return 'ok';
+    case ExitCode.CheckFailed:
+      return 'check_failed';
+    case ExitCode.Usage:
+      return 'usage';
+    case ExitCode.Config:
+      return 'config';
+    case ExitCode.Service:
+      return 'service';
+    case ExitCode.ConfirmationNeeded:
+      return 'confirmation_needed';
+    case ExitCode.Interrupted:
+      return 'interrupted';
+  }
+}

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Heroku from 'heroku-client';
 import { z } from 'zod';
-import { ConfigError, ServiceError } from './errors.js';
+import { ConfigError, ServiceError, UsageError } from './errors.js';
 import { registerSecret } from './secrets.js';
 import { sleep } from './sleep.js';
 
@@ -135,11 +135,14 @@ export class HerokuApi {
         if (resource && app && !/\bapp\b/i.test(message)) {
           return new ServiceError('Heroku', `${resource} not found on Heroku app "${app}" (${message})`, { code: id ?? 'not_found', cause: err });
         }
-        return new ServiceError('Heroku', app ? `Heroku app "${app}" not found, or not visible to this token (${message})` : `not found: ${what} (${message})`, {
-          code: id ?? 'not_found',
-          hint: app ? 'check the app name with `heroku apps`; --app takes the exact name' : undefined,
-          cause: err,
-        });
+        // An app that does not exist is bad input (exit 2), as in every other command.
+        if (app) {
+          return new UsageError(`Heroku app "${app}" not found, or not visible to this token (${message})`, {
+            hint: 'check the app name with `heroku apps`; --app takes the exact name',
+            cause: err,
+          });
+        }
+        return new ServiceError('Heroku', `not found: ${what} (${message})`, { code: id ?? 'not_found', cause: err });
       case 422:
         return new ServiceError('Heroku', `Heroku refused ${what}: ${message}`, { code: id ?? 'invalid_params', cause: err });
       case 429:

@@ -190,6 +190,17 @@ export class LogStore {
     }
   }
 
+  /** Whether the app has any object at all (one listing request): tells a misspelt app from a quiet window. */
+  async hasAny(app: string, signal: AbortSignal): Promise<boolean> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    try {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 1 }), { abortSignal: signal });
+      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    } catch (err) {
+      throw this.failure(err, 'ListObjectsV2', signal);
+    }
+  }
+
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
   async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
     const objects: LogObject[] = [];

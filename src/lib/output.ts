@@ -80,6 +80,14 @@ export class Output {
   }
 
   /**
+   * Stored log text exactly as stored, secrets included: only for `logs --no-mask`, which the
+   * operator asks for knowing it may print tokens and passwords found in the logs.
+   */
+  unmasked(text: string): void {
+    this.stdout.write(text);
+  }
+
+  /**
    * Resolves once stdout takes more. A pipe to a slow reader (`| less`; pipes are
    * asynchronous on macOS) would otherwise let a day of output pile up in memory.
    */

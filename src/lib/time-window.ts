@@ -20,7 +20,9 @@ export interface WindowFlags {
   until?: string | undefined;
 }
 
-const RELATIVE_RE = /^(\d+)\s*(s|sec|m|min|h|hr|d|day)s?$/i;
+// At most 7 digits: a count that large already reaches past any retention, and no arithmetic
+// on it can overflow or make an invalid Date.
+const RELATIVE_RE = /^(\d{1,7})\s*(s|sec|m|min|h|hr|d|day)s?$/i;
 const CLOCK_RE = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
@@ -66,7 +68,26 @@ export function parseTime(value: string, flag: string, now: number, baseDay: num
  * - `--since S`: from S to the end of today;  `--until U`: from the start of U's day to U;
  * - with `--date`, clock times are on that day and the window never leaves it.
  */
-export function resolveWindow(flags: WindowFlags, now: Date): TimeWindow {
+export function resolveWindow(flags: WindowFlags, now: Date, maxDays = 400): TimeWindow {
+  const w = windowOfFlags(flags, now);
+  // A window is read one day prefix at a time: one reaching back past what the bucket keeps
+  // (a typo such as --since 9999999h) would list hundreds of thousands of empty prefixes.
+  const nowMs = now.getTime();
+  const oldest = startOfUtcDay(nowMs) - maxDays * DAY_MS;
+  if (w.start < oldest || w.end - w.start > (maxDays + 1) * DAY_MS || w.end > startOfUtcDay(nowMs) + 2 * DAY_MS + maxDays * DAY_MS) {
+    throw new UsageError(`the window ${describeWindowSafe(w)} reaches outside the ${maxDays} days the drain bucket keeps (drain.retentionDays)`, {
+      hint: `choose a window within the last ${maxDays} days, e.g. --since 2h or --date ${utcDate(nowMs)}`,
+    });
+  }
+  return w;
+}
+
+function describeWindowSafe(w: TimeWindow): string {
+  const valid = (ms: number) => Number.isFinite(ms) && Math.abs(ms) <= 8.64e15;
+  return valid(w.start) && valid(w.end) ? describeWindow(w) : 'asked for';
+}
+
+function windowOfFlags(flags: WindowFlags, now: Date): TimeWindow {
   const nowMs = now.getTime();
   const today = startOfUtcDay(nowMs);
   const day = flags.date !== undefined ? parseDate(flags.date) : undefined;

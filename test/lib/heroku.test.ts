@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, ServiceError } from '../../src/lib/errors.js';
+import { ConfigError, ServiceError, UsageError } from '../../src/lib/errors.js';
 import { HerokuApi, herokuBaseUrl, netrcPassword, resolveHerokuToken } from '../../src/lib/heroku.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 
@@ -57,10 +57,11 @@ describe('HerokuApi against the Platform API stand-in', () => {
   afterEach(() => api.stop());
 
   it('a 404 names what is missing: the app, or the drain on an app that exists', async () => {
-    const noApp = await rejection<ServiceError>(heroku.listDrains('raxx-nope-prod'));
-    expect(noApp).toBeInstanceOf(ServiceError);
+    // A missing app is bad input (2), like an invalid name; a missing drain is Heroku's answer.
+    const noApp = await rejection<UsageError>(heroku.listDrains('raxx-nope-prod'));
+    expect(noApp).toBeInstanceOf(UsageError);
     expect(noApp.message).toBe('Heroku app "raxx-nope-prod" not found, or not visible to this token (Couldn\'t find that app.)');
-    expect(noApp.exitCode).toBe(4);
+    expect(noApp.exitCode).toBe(2);
 
     const noDrain = await rejection<ServiceError>(heroku.removeDrain('raxx-api-prod', '01234567-89ab-cdef-0123-456789abcdef'));
     expect(noDrain.message).toBe('log drain not found on Heroku app "raxx-api-prod" (Couldn\'t find that log drain.)');

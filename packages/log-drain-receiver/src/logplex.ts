@@ -290,3 +290,14 @@ export function timestampMs(ts: string): number | undefined {
   const offset = zone === 'Z' || zone === 'z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
   return day + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
 }
+
+/**
+ * A stored line as a person reads it: the frame without its octet count
+ * (`83 <40>1 2012-…` → `<40>1 2012-…`). Lines that do not start with a count are kept.
+ */
+export function withoutOctetCount(line: string): string {
+  let at = 0;
+  while (at < line.length && at <= MAX_COUNT_DIGITS && isDigit(line.charCodeAt(at))) at += 1;
+  if (at === 0 || at > MAX_COUNT_DIGITS || line.charCodeAt(at) !== SP || line.charCodeAt(at + 1) !== LT) return line;
+  return line.slice(at + 1);
+}

@@ -1,11 +1,15 @@
 // `raxx-ops config show`: answers "which bucket / apps / function / SSM names will this run use?"
-import { z } from 'zod';
 import { ssmNames } from '../../lib/config.js';
-import { defineCommand } from '../command.js';
+import { createCommand } from '../define.js';
 
-export default defineCommand({
-  args: z.object({}),
-  async run(_args, ctx) {
+export default createCommand({
+  description: 'print the resolved configuration: which bucket, apps, function and SSM names this run would use',
+  examples: [
+    ['raxx-ops config show', 'the built-in production values'],
+    ['raxx-ops --env staging config show --json', 'staging, as JSON'],
+    ['raxx-ops --config ./raxx-ops.json config show', 'with a file overriding the defaults'],
+  ],
+  async handler(_args, ctx) {
     const { config, out } = ctx;
     const { sources, ...settings } = config;
     const ssm = ssmNames(config);

@@ -1,16 +1,20 @@
 // `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
 // marked current / stale / foreign / addon and every token masked.
-import { z } from 'zod';
 import { describeDrain } from '../../lib/drains.js';
 import { PartialFailureError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
-import { defineCommand } from '../command.js';
-import { appsFlag } from '../apps.js';
+import { createCommand } from '../define.js';
+import * as opt from '../options.js';
 import { failuresOf, listAppDrains, plural } from './shared.js';
 
-export default defineCommand({
-  args: z.object({ app: appsFlag }),
-  async run(args, ctx) {
+export default createCommand({
+  description: "each app's drains with their class (current / stale / foreign / addon), id and creation time; tokens masked",
+  examples: [
+    ['raxx-ops drains list', 'every production app'],
+    ['raxx-ops drains list --app raxx-api-prod --json', 'one app, as JSON'],
+  ],
+  options: { app: opt.apps },
+  async handler(args, ctx) {
     const { out } = ctx;
     const { listed: results } = await listAppDrains(ctx, args.app);
 

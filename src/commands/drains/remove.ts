@@ -5,31 +5,29 @@ import { z } from 'zod';
 import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
 import { PartialFailureError, UsageError } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
-import { defineCommand } from '../command.js';
-import { appsFlag } from '../apps.js';
+import { createCommand, flag, option } from '../define.js';
+import * as opt from '../options.js';
 import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
 
-const Args = z
-  .object({
-    app: appsFlag,
-    stale: z.boolean().optional(),
-    all: z.boolean().optional(),
-    includeForeign: z.boolean().optional(),
-    id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'not a drain id').optional(),
-    dryRun: z.boolean().optional(),
-  })
-  .superRefine((v, ctx) => {
-    const chosen = [v.stale, v.all, v.id !== undefined].filter(Boolean).length;
-    if (chosen !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['stale'], message: 'choose exactly one of --stale, --all or --id ID' });
-    } else if (v.includeForeign && !v.all) {
-      ctx.addIssue({ code: 'custom', path: ['includeForeign'], message: 'only goes with --all' });
-    }
-  });
-
-export default defineCommand({
-  args: Args,
-  async run(args, ctx) {
+export default createCommand({
+  description: 'remove drains: stale ones, every drain to the receiver (emergency stop), or one by id; asks first',
+  examples: [
+    ['raxx-ops drains remove --stale --dry-run', 'what a clean-up would remove'],
+    ['raxx-ops drains remove --all --yes', 'emergency stop: no app sends to the receiver any more'],
+    ['raxx-ops drains remove --id 5a6f… --app raxx-api-prod', 'one drain'],
+  ],
+  options: {
+    stale: flag('drains to the receiver with another token or app'),
+    all: flag('emergency stop: every drain pointing at the receiver endpoint'),
+    includeForeign: flag('with --all: every drain of the app, third-party ones too (add-on drains excepted)'),
+    id: option(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'not a drain id').optional(), 'one drain, by id (or its d.<uuid> token)', { value: '<id>' }),
+    app: opt.apps,
+    dryRun: opt.dryRun,
+  },
+  async handler(args, ctx) {
+    const chosen = [args.stale, args.all, args.id !== undefined].filter(Boolean).length;
+    if (chosen !== 1) throw new UsageError('choose exactly one of --stale, --all or --id ID', { hint: 'see raxx-ops drains remove --help' });
+    if (args.includeForeign && !args.all) throw new UsageError('--include-foreign only goes with --all', { hint: 'see raxx-ops drains remove --help' });
     const { out } = ctx;
     const c = out.color;
     const selector: RemoveSelector = args.stale ? { kind: 'stale' } : args.all ? { kind: 'all', includeForeign: Boolean(args.includeForeign) } : { kind: 'id', id: args.id! };

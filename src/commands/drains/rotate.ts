@@ -15,9 +15,10 @@ import { ConfigError, PartialFailureError, UserError, CheckFailedError, type Exi
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
 import { registerSecret } from '../../lib/secrets.js';
-import { defineCommand } from '../command.js';
+import { createCommand, option } from '../define.js';
+import * as opt from '../options.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
-import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, seconds, succeeded, type AppDrains } from './shared.js';
+import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
 import { testApps } from './test.js';
 import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
@@ -61,13 +62,22 @@ interface Undo {
   added: { app: string; id: string }[];
 }
 
-export default defineCommand({
-  args: z.object({
-    dryRun: z.boolean().optional(),
-    timeout: seconds.default(30),
-    grace: z.coerce.number().min(0, 'must be 0 or more seconds').max(600, 'at most 600 seconds').default(15),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: 'new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token',
+  examples: [
+    ['raxx-ops drains rotate --dry-run', 'the steps, without changing anything'],
+    ['raxx-ops drains rotate --yes', 'rotate the production drain token'],
+  ],
+  options: {
+    dryRun: opt.dryRun,
+    timeout: opt.timeout(30, "per test batch: how long to wait for the receiver's 200 (403s retried while the new token propagates) and its S3 object"),
+    grace: option(
+      z.coerce.number({ error: 'must be a number of seconds' }).min(0, 'must be 0 or more seconds').max(600, 'at most 600 seconds').default(15),
+      'how long the old token stays accepted after the old drains are removed, for batches in flight',
+      { value: '<seconds>' },
+    ),
+  },
+  async handler(args, ctx) {
     const { out } = ctx;
     const c = out.color;
     const apps = ctx.config.apps;

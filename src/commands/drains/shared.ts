@@ -1,6 +1,5 @@
 // What the drains commands share: which apps, one drain list per app in parallel, and the
 // per-app failure bookkeeping that ends in a PartialFailureError.
-import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainUrl } from '../../lib/drain-settings.js';
 import { classifyDrains, desiredDrainUrl, type ClassifiedDrain } from '../../lib/drains.js';
@@ -9,7 +8,6 @@ import type { HerokuApi } from '../../lib/heroku.js';
 import { resolveApps } from '../apps.js';
 
 /** Seconds as a positive number, from a commander string. */
-export const seconds = z.coerce.number().positive('must be a positive number of seconds').max(3600, 'at most 3600 seconds');
 
 /** Apps are independent; a few at a time keeps well inside Heroku's rate limit and sockets. */
 const APP_CONCURRENCY = 4;

@@ -1,13 +1,12 @@
 // `raxx-ops drains test`: the runbook's curl smoke test, per app. The app must have its
 // current drain (else failure mode A); a synthetic Logplex batch goes to that drain's URL and
 // must be answered 200 and land in S3 under its deterministic key.
-import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { CheckFailedError, PartialFailureError } from '../../lib/errors.js';
-import { defineCommand } from '../command.js';
+import { createCommand } from '../define.js';
+import * as opt from '../options.js';
 import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from './probe.js';
-import { appsFlag } from '../apps.js';
-import { failuresOf, forEachApp, listAppDrains, plural, seconds, succeeded, type AppDrains } from './shared.js';
+import { failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains } from './shared.js';
 
 /** Probe each app whose drains are known; apps without a current drain fail with mode A. */
 export function testApps(ctx: Context, listed: AppDrains[], timeoutMs: number) {
@@ -24,9 +23,14 @@ function printProbe(ctx: Context, r: ProbeResult): void {
   else ctx.out.line(`  ${c.app(r.app)}  ${c.bad('FAILED')}  ${r.mode ? `[${r.mode}] ` : ''}${r.message}${r.mode ? ` — ${FAILURE_MODES[r.mode].what}; fix: ${fixFor(r.mode, [r.app])}` : ''}`);
 }
 
-export default defineCommand({
-  args: z.object({ app: appsFlag, timeout: seconds.default(30) }),
-  async run(args, ctx) {
+export default createCommand({
+  description: "send a synthetic Logplex batch to each app's drain URL, expect 200 and wait for its object in S3; names the failure mode (A-D)",
+  examples: [
+    ['raxx-ops drains test --app raxx-api-prod', 'one app, end to end'],
+    ['raxx-ops --env staging drains test --json', 'the staging app, as JSON'],
+  ],
+  options: { app: opt.apps, timeout: opt.timeout(30, 'how long to wait for the answer and the S3 object') },
+  async handler(args, ctx) {
     const { out } = ctx;
     const { apps, listed } = await listAppDrains(ctx, args.app);
     const probed = await testApps(ctx, succeeded(listed), args.timeout * 1000);

@@ -1,14 +1,13 @@
 // `raxx-ops drains wire`: replaces wire-heroku-log-drain.sh. Every app ends with exactly its
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
-import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { describeDrain, planChanges, sameDrainUrl, wirePlan, type WirePlan } from '../../lib/drains.js';
 import { PartialFailureError, ServiceError } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
-import { defineCommand } from '../command.js';
-import { appsFlag } from '../apps.js';
+import { createCommand, flag } from '../define.js';
+import * as opt from '../options.js';
 import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
 
 export interface WireResult {
@@ -119,15 +118,28 @@ export function wireJson(run: WireRun, dryRun: boolean) {
   };
 }
 
-export default defineCommand({
-  args: z.object({ app: appsFlag, prune: z.boolean().optional(), dryRun: z.boolean().optional() }),
-  async run(args, ctx) {
+export default createCommand({
+  description: 'give every app exactly its current drain (SSM drain_url + app=<app>); adds only what is missing, never touches foreign or add-on drains',
+  examples: [
+    ['raxx-ops drains wire --dry-run', 'what would change on every production app'],
+    ['raxx-ops drains wire --prune', 'wire every app and drop stale drains (asks first)'],
+    ['raxx-ops --env staging drains wire', 'the staging app'],
+  ],
+  options: {
+    app: opt.apps,
+    prune: flag('also remove stale drains (the receiver with another token or app); asks first'),
+    dryRun: opt.dryRun,
+  },
+  async handler(args, ctx) {
     const { out } = ctx;
     const dryRun = Boolean(args.dryRun);
     const { apps, heroku, listed } = await listAppDrains(ctx, args.app);
     const plans = planWire(listed, Boolean(args.prune));
     printPlan(ctx, plans, dryRun);
     if (!dryRun) checkRateLimit(heroku, plans);
+    // Pruning deletes drains, so it asks first, as `drains remove --stale` does.
+    const pruning = succeeded(plans).reduce((n, p) => n + p.remove.length, 0);
+    if (!dryRun && pruning > 0) await ctx.confirm(`remove ${plural(pruning, 'stale drain')} while wiring?`);
     const run: WireRun = { plans, results: dryRun ? undefined : await applyWire(ctx, heroku, plans) };
 
     if (out.json) out.data(wireJson(run, dryRun));

@@ -6,16 +6,24 @@ import { z } from 'zod';
 import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { UsageError } from '../../lib/errors.js';
 import type { LineVisitor, LogObject } from '../../lib/log-store.js';
-import { defineCommand } from '../command.js';
+import { createCommand, option } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { formatBytes, printLines, scanWindow, windowArgs, windowOf } from './shared.js';
+import { displayLine, formatBytes, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
 
-export default defineCommand({
-  args: z.object({
-    ...windowArgs,
-    output: z.string().min(1, 'needs a directory').optional(),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: 'the decompressed lines of the window, in time order, on stdout, or one file per object under -o DIR',
+  notes: WINDOW_HELP,
+  examples: [
+    ['raxx-ops logs fetch --app raxx-api-prod --since 30m | less', 'the last half hour'],
+    ['raxx-ops logs fetch --app raxx-api-prod --date 2025-06-01 -o ./logs', 'one file per object'],
+    ['raxx-ops logs fetch --app raxx-api-prod --since 10m --json', 'NDJSON with the parsed syslog fields'],
+  ],
+  options: {
+    ...windowOptions,
+    ...printOptions,
+    output: option(z.string().min(1, 'needs a directory').optional(), 'write one file per object under DIR (<app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.log)', { short: 'o', value: '<dir>' }),
+  },
+  async handler(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
     const window = windowOf(args, ctx);
@@ -32,7 +40,7 @@ export default defineCommand({
       },
       (obj, { value: lines }) => {
         if (files) written.push(files.pathOf(obj));
-        else printLines(out, obj, lines, apps.length > 1);
+        else printLines(out, obj, lines.map((l) => displayLine(l, args)), apps.length > 1, args);
       },
       // Files are written as each download finishes, concurrently; only the list is in time order.
       files ? (obj, { value: lines }) => files.write(obj, lines) : undefined,

@@ -1,13 +1,11 @@
 // `raxx-ops logs grep PATTERN`: the runbook's `for key in $(aws s3 ls …); do aws s3 cp … - |
 // gunzip | grep …; done` as one concurrent, streaming search with output in time order.
 import { z } from 'zod';
-import { UsageError } from '../../lib/errors.js';
+import { compilePattern, PATTERN_SYNTAX } from '../../lib/pattern.js';
 import type { LineVisitor } from '../../lib/log-store.js';
-import { defineCommand } from '../command.js';
+import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { printLines, scanWindow, windowArgs, windowOf } from './shared.js';
-
-const flag = z.preprocess((v) => v === true, z.boolean());
+import { displayLine, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
 
 interface Found {
   count: number;
@@ -15,21 +13,37 @@ interface Found {
   lines: string[];
 }
 
-export default defineCommand({
-  args: z.object({
-    pattern: z.string({ error: 'a pattern is required' }),
-    ...windowArgs,
-    fixedStrings: flag,
-    ignoreCase: flag,
-    invertMatch: flag,
-    count: flag,
-    maxCount: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: "search the window's log objects concurrently; matching lines in time order (by object, then line); exit 1 when nothing matched",
+  notes: `${PATTERN_SYNTAX}
+Lines are matched and printed as Heroku shows them
+(\`<158>1 2025-06-01T… host heroku router - at=info …\`), without the stored octet count;
+--raw matches and prints the stored frames. Secrets are masked unless --no-mask.
+
+${WINDOW_HELP}`,
+  examples: [
+    ["raxx-ops logs grep 'status=5\\d\\d' --app raxx-api-prod --since 2h", '5xx router lines of the last two hours'],
+    ['raxx-ops logs grep -F "drain auth failed" --app raxx-api-prod --date 2025-06-01', 'a fixed string over one day'],
+    ['raxx-ops logs grep -c -i timeout --app raxx-api-prod --app raxx-console-prod', 'counts per app, today'],
+    ['raxx-ops logs grep tracer --app raxx-api-prod --json | jq .message', 'NDJSON with the parsed syslog fields'],
+  ],
+  positionals: {
+    pattern: positional(z.string({ error: 'a pattern is required' }), 'a regular expression in RE2 syntax (or a fixed string with -F), matched against each line'),
+  },
+  options: {
+    ...windowOptions,
+    ...printOptions,
+    fixedStrings: flag('PATTERN is a plain string, not a regular expression', { short: 'F' }),
+    ignoreCase: flag('ignore case', { short: 'i' }),
+    invertMatch: flag('select the lines that do not match', { short: 'v' }),
+    count: flag('print only the number of selected lines (per app when there are several)', { short: 'c' }),
+    maxCount: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional(), 'stop after N selected lines (in time order)', { short: 'm', value: '<n>' }),
+  },
+  async handler(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
     const window = windowOf(args, ctx);
-    const test = matcher(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
+    const test = compilePattern(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const invert = args.invertMatch;
     const limit = args.maxCount ?? Infinity;
     const counting = args.count;
@@ -43,7 +57,8 @@ export default defineCommand({
       (): LineVisitor<Found> => {
         const found: Found = { count: 0, lines: [] };
         return {
-          line(text) {
+          line(stored) {
+            const text = displayLine(stored, args);
             if (test(text) === invert) return;
             found.count += 1;
             if (!counting) found.lines.push(text);
@@ -57,7 +72,7 @@ export default defineCommand({
         const take = Math.min(value.count, limit - total);
         total += take;
         counts.set(obj.app, (counts.get(obj.app) ?? 0) + take);
-        if (!counting) printLines(out, obj, take < value.lines.length ? value.lines.slice(0, take) : value.lines, apps.length > 1);
+        if (!counting) printLines(out, obj, take < value.lines.length ? value.lines.slice(0, take) : value.lines, apps.length > 1, args);
         return total < limit;
       },
     );
@@ -71,17 +86,3 @@ export default defineCommand({
     return total > 0 ? 0 : 1;
   },
 });
-
-export function matcher(pattern: string, opts: { fixed: boolean; ignoreCase: boolean }): (line: string) => boolean {
-  if (opts.fixed && !opts.ignoreCase) return (line) => line.includes(pattern);
-  const source = opts.fixed ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : pattern;
-  let re: RegExp;
-  try {
-    re = new RegExp(source, opts.ignoreCase ? 'i' : '');
-  } catch (err) {
-    throw new UsageError(`<pattern>: not a valid JavaScript regular expression: ${(err as Error).message}`, {
-      hint: 'escape special characters (\\. \\( \\[), or pass -F to search for the text as it is',
-    });
-  }
-  return (line) => re.test(line);
-}

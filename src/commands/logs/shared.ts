@@ -3,8 +3,10 @@
 // object's lines are printed.
 import { z } from 'zod';
 import { appName } from '../../lib/config.js';
+import { flag, negatedFlag, option } from '../define.js';
+import { withoutOctetCount } from '@raxx/log-drain-receiver/logplex';
 import type { Context } from '../../lib/context.js';
-import { CheckFailedError } from '../../lib/errors.js';
+import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
 import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
@@ -31,17 +33,42 @@ export const concurrency = upTo(MAX_CONCURRENCY, "the S3 client's socket pool");
 /** Listings at once (`logs status`). */
 export const listingConcurrency = upTo(64, 'listings at once');
 
-export const windowArgs = {
-  app: z.array(appName, { error: 'is required: name the app(s) to read with --app' }).min(1, 'is required: name the app(s) to read with --app'),
-  date: z.string().optional(),
-  since: z.string().optional(),
-  until: z.string().optional(),
-  /** Unset: chosen as the scan goes (AdaptiveConcurrency). */
-  concurrency: concurrency.optional(),
+export const WINDOW_HELP = `Time window (UTC): --date picks a whole day (default today); --since/--until take a relative
+time (30m, 2h, 3d), a clock time on --date (14:30) or an ISO time (2025-06-01T14:30:00Z).
+Objects are chosen by the time in their key (the batch's first message), before any download.`;
+
+/** How grep and fetch print stored lines, declared once. */
+export const printOptions = {
+  raw: flag('print the stored frames as they are, octet count included (default: the message as Heroku shows it)'),
+  mask: negatedFlag('print the stored text unmasked: this MAY PRINT SECRETS found in the logs (tokens, passwords)'),
+};
+
+export interface PrintFlags {
+  raw: boolean;
+  mask: boolean;
+}
+
+/** A stored line as it is matched and printed: without its octet count unless --raw. */
+export function displayLine(line: string, flags: PrintFlags): string {
+  return flags.raw ? line : withoutOctetCount(line);
+}
+
+/** The window options of grep and fetch, declared once. */
+export const windowOptions = {
+  app: option(
+    z.array(appName, { error: 'is required: name the app(s) to read with --app' }).min(1, 'is required: name the app(s) to read with --app'),
+    'an app (repeatable; required)',
+    { value: '<app>', repeatable: true },
+  ),
+  date: option(z.string().optional(), 'the UTC day to read (default: today)', { value: '<YYYY-MM-DD>' }),
+  since: option(z.string().optional(), 'start of the window: 30m, 2h, 14:30 or an ISO time', { value: '<time>' }),
+  until: option(z.string().optional(), 'end of the window (exclusive), same forms as --since', { value: '<time>' }),
+  // Unset: chosen as the scan goes (AdaptiveConcurrency).
+  concurrency: option(concurrency.optional(), `objects downloaded at once (1-${MAX_CONCURRENCY}; default: chosen as it goes, from ${INITIAL_CONCURRENCY} up while throughput grows, halved when S3 throttles)`, { value: '<n>' }),
 };
 
 export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
-  return resolveWindow(args, ctx.now());
+  return resolveWindow(args, ctx.now(), ctx.config.drain.retentionDays);
 }
 
 export async function openStore(ctx: Context): Promise<LogStore> {
@@ -137,6 +164,15 @@ export async function scanWindow<R>(
   ctx.checkInterrupted();
   if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
   if (stats.listed === 0) {
+    // No object for an app at any time is a misspelt or unknown app: bad input (2), not a
+    // quiet window (1).
+    const unknown: string[] = [];
+    for (const app of opts.apps) if (!(await store.hasAny(app, ctx.signal))) unknown.push(app);
+    if (unknown.length > 0) {
+      throw new UsageError(`no log objects at all for ${unknown.join(', ')} in bucket ${ctx.config.drain.bucket}: not an app whose drain writes here`, {
+        hint: `check the name (apps of --env ${ctx.config.env}: ${ctx.config.apps.join(', ')}); \`raxx-ops drains list --app <app>\` shows an app's drains`,
+      });
+    }
     throw new CheckFailedError(`no log objects for ${opts.apps.join(', ')} in ${describeWindow(opts.window)} (bucket ${ctx.config.drain.bucket})`, {
       hint: `check the app name and the window; \`raxx-ops logs status --app ${opts.apps[0]} --days 7\` shows which days have objects`,
     });
@@ -155,10 +191,19 @@ export async function scanWindow<R>(
  * An object's lines on stdout: NDJSON records with --json, else the raw lines, each prefixed
  * `app:` when several apps are read (as grep prefixes file names).
  */
-export function printLines(out: Output, obj: LogObject, lines: readonly string[], severalApps: boolean): void {
+export function printLines(out: Output, obj: LogObject, lines: readonly string[], severalApps: boolean, flags: PrintFlags): void {
   if (lines.length === 0) return;
-  if (out.json) for (const line of lines) out.record(logRecord(obj, line));
-  else out.raw(`${(severalApps ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`);
+  if (out.json) {
+    for (const line of lines) {
+      const rec = logRecord(obj, line);
+      if (flags.mask) out.record(rec);
+      else out.unmasked(`${JSON.stringify(rec)}\n`);
+    }
+    return;
+  }
+  const text = `${(severalApps ? lines.map((l) => `${obj.app}:${l}`) : lines).join('\n')}\n`;
+  if (flags.mask) out.raw(text);
+  else out.unmasked(text);
 }
 
 export function formatBytes(n: number): string {

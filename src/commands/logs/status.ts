@@ -15,8 +15,9 @@ import type { LogObject } from '../../lib/log-store.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
-import { defineCommand } from '../command.js';
-import { appsFlag, resolveApps } from '../apps.js';
+import { createCommand, option } from '../define.js';
+import { resolveApps } from '../apps.js';
+import * as opt from '../options.js';
 import { formatBytes, listingConcurrency, openStore } from './shared.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';
@@ -53,15 +54,24 @@ export interface AppStatus {
 
 const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
 
-export default defineCommand({
-  args: z.object({
-    app: appsFlag,
-    days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2),
-    warnSilentMinutes: minutes('--warn-silent-minutes').optional(),
-    criticalSilentMinutes: minutes('--critical-silent-minutes').optional(),
-    concurrency: listingConcurrency.default(16),
-  }),
-  async run(args, ctx) {
+export default createCommand({
+  description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
+  notes: `Health: healthy; warning when the drain was silent longer than the warning threshold;
+critical when silent longer than the critical threshold, or when a past day has no object.
+Today is judged up to now: its silence includes the time since the newest object.`,
+  examples: [
+    ['raxx-ops logs status', 'every production app, yesterday and today'],
+    ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
+    ['raxx-ops logs status --warn-silent-minutes 5 --json', 'a tighter threshold, as JSON'],
+  ],
+  options: {
+    app: opt.apps,
+    days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2), 'how many UTC days, ending today', { value: '<n>' }),
+    warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
+    criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
+    concurrency: option(listingConcurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
+  },
+  async handler(args, ctx) {
     const { out, config } = ctx;
     const apps = resolveApps(args.app, ctx);
     const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;

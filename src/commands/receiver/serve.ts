@@ -4,26 +4,42 @@
 // deployed function would during a rotation.
 import { z } from 'zod';
 import { configFromEnv, RECEIVER_ENV_VARS, ReceiverConfigError, type ReceiverConfig, type ReceiverEnvVar } from '@raxx/log-drain-receiver/config';
-import { handlerFromConfig, misconfiguredHandler, type DrainHandler, type S3Like } from '@raxx/log-drain-receiver/handler';
+import type { DrainHandler, S3Like } from '@raxx/log-drain-receiver/handler';
 import type { Context } from '../../lib/context.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { sleep } from '../../lib/sleep.js';
-import { defineCommand } from '../command.js';
+import { createCommand, option } from '../define.js';
 
 /** What the Lambda reads from its environment. */
 type ReceiverEnv = Partial<Record<ReceiverEnvVar, string>>;
 
-const args = z.object({
-  port: z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535').default(8080),
-  host: z.string().min(1).default('127.0.0.1'),
-  fromLambda: z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_:.-]{1,140}$/, 'must be a Lambda function name or ARN')]).optional(),
-  poll: z.coerce.number({ error: 'must be a number of milliseconds' }).int('must be whole milliseconds').min(50, 'must be at least 50 ms').max(60_000, 'at most 60000 ms').default(250),
-});
-
-export default defineCommand({
-  args,
-  async run(a, ctx) {
+export default createCommand({
+  description: "run the receiver's handler on loopback, as the Function URL would, until Ctrl-C; one JSON log line per request on stdout",
+  notes: `Without --from-lambda the receiver reads the variables the Lambda reads: DRAIN_TOKEN (required),
+DRAIN_TOKEN_PREVIOUS, BUCKET_NAME (default: drain.bucket), KEY_PREFIX (default: drain.keyPrefix),
+ALLOWED_APPS. Objects go to S3 through the usual AWS settings (--region, --profile,
+AWS_ENDPOINT_URL_S3).`,
+  examples: [
+    ['DRAIN_TOKEN=dev-token raxx-ops receiver serve --port 8080', 'the handler on http://127.0.0.1:8080/'],
+    ['raxx-ops receiver serve --from-lambda --env staging', 'mirror the staging function, following its token changes'],
+    ["curl -u :dev-token --data-binary @batch.txt 'http://127.0.0.1:8080/?app=raxx-api-prod'", 'post a batch (the token as Basic password)'],
+  ],
+  options: {
+    port: option(z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535').default(8080), 'port to listen on (0: any free port)', { value: '<port>' }),
+    host: option(z.string().min(1).default('127.0.0.1'), 'address to listen on; the drain token is the only guard, so keep it on loopback', { value: '<host>' }),
+    fromLambda: option(
+      z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_:.-]{1,140}$/, 'must be a Lambda function name or ARN')]).optional(),
+      "take the environment from the deployed function's configuration (default: drain.functionName) and follow its changes, as a token rotation would",
+      { value: '[name]' },
+    ),
+    poll: option(
+      z.coerce.number({ error: 'must be a number of milliseconds' }).int('must be whole milliseconds').min(50, 'must be at least 50 ms').max(60_000, 'at most 60000 ms').default(250),
+      "with --from-lambda, how often to re-read the function's configuration, in ms",
+      { value: '<ms>' },
+    ),
+  },
+  async handler(a, ctx) {
     const functionName = a.fromLambda === undefined ? undefined : a.fromLambda === true ? ctx.config.drain.functionName : a.fromLambda;
     const { getReceiverFunction } = await import('../../lib/receiver-function.js');
     const readEnv = functionName
@@ -35,6 +51,8 @@ export default defineCommand({
     const s3 = (await ctx.aws.s3()) as unknown as S3Like;
     // Request log lines are the command's output, as they are the Lambda's in CloudWatch.
     const log = (line: string) => ctx.out.raw(`${line}\n`);
+    // The handler brings the S3 client: loaded here, not at start-up.
+    const { handlerFromConfig, misconfiguredHandler } = await import('@raxx/log-drain-receiver/handler');
     let current: DrainHandler = handlerFromConfig(config, { s3, log });
 
     const { startReceiverServer } = await import('@raxx/log-drain-receiver/serve');

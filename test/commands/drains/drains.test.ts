@@ -95,7 +95,14 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     expect(heroku.drains(app)).toHaveLength(5);
     expect(plain.stdout).toMatch(/keep .*\(stale: other token\)/);
 
-    const r = await runCli(['drains', 'wire', '--app', app, '--prune'], { env });
+    // Pruning deletes drains: without a terminal or --yes it asks and changes nothing.
+    const unasked = await runCli(['drains', 'wire', '--app', app, '--prune'], { env });
+    expect(unasked.code).toBe(5);
+    expect(unasked.stderr).toMatch(/confirmation needed: remove 2 stale drains while wiring\?/);
+    expect(heroku.drains(app)).toHaveLength(5);
+    const questions: string[] = [];
+    const r = await runCli(['drains', 'wire', '--app', app, '--prune'], { env, prompt: async (q) => (questions.push(q), true) });
+    expect(questions).toEqual(['remove 2 stale drains while wiring?']);
     expect(r.code).toBe(0);
     const left = heroku.drains(app);
     expect(left.map((d) => d.id).sort()).toEqual([foreign.id, addon.id, left.find((d) => d.url === desired(app))!.id].sort());
@@ -217,13 +224,13 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
 
   describe('bad input', () => {
     const cases: { name: string; argv: string[]; env?: (e: Record<string, string>) => Record<string, string | undefined>; before?: () => Promise<void>; code: number; stderr: RegExp }[] = [
-      { name: 'unknown app (404 from Heroku)', argv: ['drains', 'list', '--app', 'raxx-nope-prod'], code: 4, stderr: /raxx-nope-prod.*not found/ },
+      { name: 'unknown app (404 from Heroku)', argv: ['drains', 'list', '--app', 'raxx-nope-prod'], code: 2, stderr: /raxx-nope-prod.*not found/ },
       { name: 'invalid app name', argv: ['drains', 'wire', '--app', 'Raxx_API'], code: 2, stderr: /--app: not a valid Heroku app name/ },
       { name: 'missing SSM drain_url', argv: ['drains', 'wire'], before: async () => moto.reset(), code: 3, stderr: /\/raxx\/log-drain\/drain_url/ },
       { name: 'Heroku 401', argv: ['drains', 'list'], env: (e) => ({ ...e, HEROKU_API_KEY: 'not-the-right-token-123456' }), code: 3, stderr: /Heroku rejected the API token/ },
       { name: 'no Heroku token', argv: ['drains', 'list'], env: (e) => ({ ...e, HEROKU_API_KEY: undefined }), code: 3, stderr: /no Heroku API token[\s\S]*heroku login[\s\S]*HEROKU_API_KEY/ },
       { name: 'remove without a selector', argv: ['drains', 'remove'], code: 2, stderr: /choose exactly one of --stale, --all or --id/ },
-      { name: 'remove --include-foreign without --all', argv: ['drains', 'remove', '--stale', '--include-foreign'], code: 2, stderr: /--include-foreign: only goes with --all/ },
+      { name: 'remove --include-foreign without --all', argv: ['drains', 'remove', '--stale', '--include-foreign'], code: 2, stderr: /--include-foreign only goes with --all/ },
       { name: 'remove --id of a drain the app does not have', argv: ['drains', 'remove', '--id', '00000000-0000-4000-8000-000000000000', '--app', 'raxx-api-prod', '--yes'], code: 2, stderr: /no drain 00000000-0000-4000-8000-000000000000 on raxx-api-prod/ },
       { name: 'test with a bad timeout', argv: ['drains', 'test', '--timeout', 'soon'], code: 2, stderr: /--timeout/ },
     ];

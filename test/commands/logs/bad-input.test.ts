@@ -13,7 +13,16 @@ const now = () => new Date('2025-06-02T12:00:00Z');
 describe('logs: bad input without S3 (exit 2)', () => {
   const cases: { name: string; argv: string[]; stderr: RegExp }[] = [
     { name: 'bad date', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--date', '2025-13-01'], stderr: /--date: "2025-13-01" is not a date/ },
-    { name: 'bad regex', argv: ['logs', 'grep', 'status=(5', '--app', 'raxx-api-prod'], stderr: /<pattern>: not a valid JavaScript regular expression/ },
+    { name: 'bad regex', argv: ['logs', 'grep', 'status=(5', '--app', 'raxx-api-prod'], stderr: /<pattern>: not a valid pattern/ },
+    { name: 'a backreference (not linear-time)', argv: ['logs', 'grep', '(a)\\1', '--app', 'raxx-api-prod'], stderr: /<pattern>: not a valid pattern[\s\S]*hint: backreferences and lookaround are not supported/ },
+    { name: 'lookahead', argv: ['logs', 'grep', 'a(?=b)', '--app', 'raxx-api-prod'], stderr: /hint: backreferences and lookaround are not supported/ },
+    // Windows nobody meant: no crash, no overflow, no listing of hundreds of thousands of days.
+    { name: '--since with an absurd count', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--since', '99999999h'], stderr: /--since: "99999999h" is not a time/ },
+    { name: '--since past the retention', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--since', '9999999h'], stderr: /reaches outside the 400 days the drain bucket keeps/ },
+    { name: '--since 401d', argv: ['logs', 'fetch', '--app', 'raxx-api-prod', '--since', '401d'], stderr: /reaches outside the 400 days/ },
+    { name: 'a date before the retention', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--date', '2020-01-01'], stderr: /reaches outside the 400 days/ },
+    { name: 'an ISO time far in the future', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--until', '9999-12-31T00:00:00Z'], stderr: /reaches outside the 400 days/ },
+    { name: 'a date far in the future', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--date', '2200-06-01'], stderr: /reaches outside the 400 days/ },
     { name: '--since after --until', argv: ['logs', 'fetch', '--app', 'raxx-api-prod', '--since', '2025-06-02T10:00:00Z', '--until', '2025-06-02T09:00:00Z'], stderr: /--since .* is not before --until/ },
     { name: 'bad --since', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--since', 'soon'], stderr: /--since: "soon" is not a time/ },
     { name: 'grep without --app', argv: ['logs', 'grep', 'x'], stderr: /--app: is required/ },
@@ -50,11 +59,19 @@ describe.skipIf(!motoAvailable)('logs: bad input against moto', () => {
     await moto?.stop();
   });
 
-  it('an app with no objects (a misspelt name): a clear message, exit 1', async () => {
+  it('an app with no objects at all (a misspelt name): bad input, exit 2, as in drains list', async () => {
     const r = await runCli(['logs', 'grep', 'hello', '--app', 'raxx-api-prd', '--date', '2025-06-02'], { env: moto.env, now });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no log objects at all for raxx-api-prd in bucket/);
+    expect(r.stderr).toMatch(/hint: check the name \(apps of --env prod: raxx-api-prod/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a known app with a quiet window: a check result, exit 1', async () => {
+    const r = await runCli(['logs', 'grep', 'hello', '--app', 'raxx-api-prod', '--date', '2025-01-02'], { env: moto.env, now });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no log objects for raxx-api-prd in 2025-06-02T00:00:00Z → 2025-06-03T00:00:00Z/);
-    expect(r.stderr).toMatch(/hint: .*logs status --app raxx-api-prd/);
+    expect(r.stderr).toMatch(/no log objects for raxx-api-prod in 2025-01-02T00:00:00Z → 2025-01-03T00:00:00Z/);
+    expect(r.stderr).toMatch(/hint: .*logs status --app raxx-api-prod/);
     expect(r.stdout).toBe('');
   });
 

@@ -73,11 +73,16 @@ export function gunzipLines(body: Buffer): string[] | undefined {
   return lines;
 }
 
-/** The lines of the objects in [start, end), in key order (time order within an app). */
-export function reference(objects: Stored[], opts: { app?: string; start?: number; end?: number; select?: (line: string) => boolean } = {}): string[] {
+/**
+ * The lines of the objects in [start, end), in key order (time order within an app), as
+ * `gunzip | sed -E 's/^[0-9]+ </</'` shows them: the message without its octet count (with
+ * `raw`, the stored frames).
+ */
+export function reference(objects: Stored[], opts: { app?: string; start?: number; end?: number; select?: (line: string) => boolean; raw?: boolean } = {}): string[] {
   return objects
     .filter((o) => (opts.app === undefined || o.app === opts.app) && (opts.start === undefined || o.time >= opts.start) && (opts.end === undefined || o.time < opts.end))
     .sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1))
     .flatMap((o) => gunzipLines(o.body) ?? [])
+    .map((l) => (opts.raw ? l : l.replace(/^\d{1,8} </, '<')))
     .filter(opts.select ?? (() => true));
 }

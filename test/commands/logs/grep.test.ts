@@ -228,9 +228,68 @@ describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
     for (const o of consoleObjects) {
       const path = join(dir, o.key.replace(/^logs\//, '').replace(/\.gz$/, '.log'));
       expect(doc.files).toContain(path);
-      expect(await readFile(path, 'utf8')).toBe(reference([o]).join('\n') + '\n');
+      // Files hold the stored text, octet counts included, as `aws s3 cp` + gunzip would.
+      expect(await readFile(path, 'utf8')).toBe(reference([o], { raw: true }).join('\n') + '\n');
     }
     const all = await readdir(dir, { recursive: true });
     expect(all.filter((f) => f.endsWith('.log')).map((f) => relative(dir, join(dir, f))).length).toBe(5);
+  });
+});
+
+describe.skipIf(!motoAvailable)('logs grep: hostile patterns and what is printed (moto)', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let env: Record<string, string>;
+  const T = Date.parse('2025-06-02T09:00:00Z');
+  const secret = 'https://drain.example.com/?token=hunter2-very-secret';
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    env = moto.env;
+    aws = await createDrainBucket(env);
+    await put(aws, [batch(API, T, [`${'a'.repeat(60)}!`, `login ok ${secret}`, 'status=200'])]);
+  });
+
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+
+  const grep = (args: string[]) => runCli(['logs', 'grep', ...args, '--app', API, '--date', '2025-06-02'], { env, now });
+
+  it('a catastrophic-backtracking pattern ends at once (linear-time engine)', async () => {
+    const started = Date.now();
+    const r = await grep(['(a+)+$']);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.code).toBe(1);
+    const hit = await grep(['(a+)+!$']);
+    expect(hit.code).toBe(0);
+    expect(hit.stdout).toMatch(/a{60}!\n$/);
+  });
+
+  it('matches the line as Heroku shows it: ^<190> matches, the octet count does not', async () => {
+    const r = await grep(['^<190>1 .* status=200$']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^<190>1 2025-06-02T09:00:00\+00:00 host app web\.1 - status=200\n$/);
+    const raw = await grep(['--raw', '^\\d+ <190>1 .* status=200$']);
+    expect(raw.code).toBe(0);
+    expect(raw.stdout).toMatch(/^\d+ <190>1 .* status=200\n$/);
+    expect((await grep(['^\\d+ <190>'])).code).toBe(1);
+  });
+
+  it('masks secrets by default; --no-mask prints the stored text', async () => {
+    const masked = await grep(['-F', 'login ok']);
+    expect(masked.code).toBe(0);
+    expect(masked.stdout).not.toContain('hunter2');
+    const plain = await grep(['-F', 'login ok', '--no-mask']);
+    expect(plain.stdout).toContain(secret);
+    const json = await grep(['-F', 'login ok', '--no-mask', '--json']);
+    expect(json.records<{ message: string }>()[0]!.message).toContain(secret);
+  });
+
+  it('help says which syntax is accepted and that --no-mask may print secrets', async () => {
+    const r = await runCli(['logs', 'grep', '--help']);
+    expect(r.stdout).toMatch(/RE2 syntax/);
+    expect(r.stdout).toMatch(/--no-mask\s+print the stored text unmasked: this MAY PRINT\s+SECRETS/);
   });
 });

@@ -1,0 +1,46 @@
+// Renders docs/commands.md from the command definitions, so the reference of every command
+// and flag cannot drift from the code: `npm run docs` writes it, a test compares it.
+import { writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { defaultOf, flagName, type CommandDefinition } from '../src/commands/define.js';
+import { groups } from '../src/commands/index.js';
+
+export async function renderReference(): Promise<string> {
+  const out: string[] = [
+    '# Command reference',
+    '',
+    'Generated from the command definitions by `npm run docs`; a test keeps it in step. Global',
+    'flags (`--env`, `--config`, `--region`, `--profile`, `--json`, `--no-color`, `--debug`,',
+    '`--yes`) work with every command; see the [README](../README.md).',
+    '',
+  ];
+  for (const group of groups) {
+    out.push(`## ${group.name}`, '', `${group.description}.`, '');
+    for (const [verb, load] of Object.entries(group.commands)) {
+      const def: CommandDefinition = (await load()).default;
+      const pos = Object.entries(def.positionals).map(([k, d]) => (d.optional ? `[${k}]` : `<${k}>`));
+      out.push(`### \`raxx-ops ${[group.name, verb, ...pos].join(' ')}\``, '', `${def.description}.`, '');
+      const rows = [
+        ...Object.entries(def.positionals).map(([k, d]) => [flagName(k, d, true), d.description, '']),
+        ...Object.entries(def.options).map(([k, d]) => {
+          const dflt = d.defaultText ?? defaultOf(d.schema);
+          const shown = dflt === undefined || dflt === false ? '' : String(dflt);
+          return [`${d.short ? `-${d.short}, ` : ''}${flagName(k, d, false)}${d.value ? ` ${d.value}` : ''}${d.repeatable ? ' …' : ''}`, d.description, shown];
+        }),
+      ];
+      if (rows.length > 0) {
+        out.push('| flag | meaning | default |', '| --- | --- | --- |');
+        for (const [f, m, d] of rows) out.push(`| \`${f!.replace(/\|/g, '\\|')}\` | ${m!.replace(/\|/g, '\\|')} | ${d ? `\`${d}\`` : ''} |`);
+        out.push('');
+      }
+      if (def.notes) out.push(def.notes.trim(), '');
+      out.push('```sh', ...def.examples.map(([c, w]) => `${c}    # ${w}`), '```', '');
+    }
+  }
+  return out.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await writeFile(new URL('../docs/commands.md', import.meta.url), await renderReference());
+  process.stdout.write('wrote docs/commands.md\n');
+}

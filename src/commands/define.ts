@@ -1,0 +1,113 @@
+// A command's whole definition in one object: description, examples, positionals, options
+// (declared once: each feeds both commander's help and the zod validation) and the handler.
+// Command files import only light modules at top level; the SDK, pg, heroku-client and ora
+// are imported inside handlers, so `--help` stays fast.
+import { z } from 'zod';
+import type { Context } from '../lib/context.js';
+
+export interface ArgDef<S extends z.ZodType = z.ZodType> {
+  /** Validates (and coerces) the value commander hands over: a string, true, or string[]. */
+  schema: S;
+  description: string;
+  /** One-letter alias: 'F' for -F. */
+  short?: string | undefined;
+  /** Value placeholder in help ('<n>', '[name]'); absent for boolean flags. */
+  value?: string | undefined;
+  /** `--app a --app b` → ['a', 'b']. */
+  repeatable?: boolean | undefined;
+  /** Shown as "(default: …)" in help; taken from the schema's default when omitted. */
+  defaultText?: string | undefined;
+  /** Declared as --no-<name> (a boolean that is true unless negated). */
+  negated?: boolean | undefined;
+  /** For positionals: may be left out. */
+  optional?: boolean | undefined;
+  hidden?: boolean | undefined;
+}
+
+type Defs = Record<string, ArgDef>;
+export type ArgsOf<O extends Defs, P extends Defs> = { [K in keyof O]: z.output<O[K]['schema']> } & { [K in keyof P]: z.output<P[K]['schema']> };
+
+export interface CommandSpec<O extends Defs, P extends Defs> {
+  description: string;
+  /** Each: the command line and what it shows. At least one; printed under "Examples:". */
+  examples: [command: string, what: string][];
+  /** Help text printed before the examples (syntax notes, thresholds). */
+  notes?: string;
+  positionals?: P;
+  options?: O;
+  /** Resolves to an exit code (0 when omitted); throws typed errors for failures. */
+  handler(args: ArgsOf<O, P>, ctx: Context): Promise<number | void>;
+}
+
+export interface CommandDefinition<O extends Defs = Defs, P extends Defs = Defs> extends CommandSpec<O, P> {
+  positionals: P;
+  options: O;
+  /** One zod object over positionals and options: the validation help is generated from. */
+  schema: z.ZodType<ArgsOf<O, P>>;
+  /** Validates raw values (as commander gives them) and runs the handler. Tests call it directly. */
+  run(args: Record<string, unknown>, ctx: Context): Promise<number | void>;
+}
+
+export function createCommand<O extends Defs = Record<never, ArgDef>, P extends Defs = Record<never, ArgDef>>(spec: CommandSpec<O, P>): CommandDefinition<O, P> {
+  const positionals = (spec.positionals ?? {}) as P;
+  const options = (spec.options ?? {}) as O;
+  const shape: Record<string, z.ZodType> = {};
+  for (const [k, d] of Object.entries({ ...positionals, ...options })) shape[k] = d.schema;
+  const schema = z.object(shape) as unknown as z.ZodType<ArgsOf<O, P>>;
+  return {
+    ...spec,
+    positionals,
+    options,
+    schema,
+    async run(raw, ctx) {
+      return spec.handler(schema.parse(raw), ctx);
+    },
+  };
+}
+
+const boolFlag = z.preprocess((v) => v === true || v === 'true', z.boolean());
+
+/** A boolean flag: `--dry-run`, `-F`. */
+export function flag(description: string, opts: { short?: string; hidden?: boolean } = {}): ArgDef<z.ZodType<boolean>> {
+  return { schema: boolFlag, description, ...opts };
+}
+
+/** A flag that is on unless negated: `--no-mask` declares `mask`, true by default. */
+export function negatedFlag(description: string): ArgDef<z.ZodType<boolean>> {
+  return { schema: z.preprocess((v) => v !== false, z.boolean()), description, negated: true };
+}
+
+/** An option taking a value; the schema validates the string commander gives. */
+export function option<S extends z.ZodType>(schema: S, description: string, opts: Omit<ArgDef, 'schema' | 'description'> = {}): ArgDef<S> {
+  return { schema, description, value: '<value>', ...opts };
+}
+
+/** A positional argument. */
+export function positional<S extends z.ZodType>(schema: S, description: string, opts: { optional?: boolean } = {}): ArgDef<S> {
+  return { schema, description, ...opts };
+}
+
+/** The default a schema applies, for help text (zod 4 keeps it on the definition). */
+export function defaultOf(schema: z.ZodType): unknown {
+  let s: unknown = schema;
+  for (let i = 0; i < 8 && s; i++) {
+    const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return undefined;
+    if (def.type === 'default' || def.type === 'prefault') {
+      const v = def.defaultValue;
+      return typeof v === 'function' ? (v as () => unknown)() : v;
+    }
+    s = def.innerType ?? def.in;
+  }
+  return undefined;
+}
+
+export function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The flag as typed: `--fixed-strings`, `--no-mask`, `<pattern>`. */
+export function flagName(key: string, def: ArgDef | undefined, isPositional: boolean): string {
+  if (isPositional) return `<${key}>`;
+  return def?.negated ? `--no-${kebab(key)}` : `--${kebab(key)}`;
+}
