@@ -150,7 +150,8 @@ const moto = await startMoto();
 const proxy = await startLatencyProxy({ target: moto.endpoint, delayMs: 0 });
 const work = await mkdtemp(join(tmpdir(), 'raxx-bench-'));
 const configPath = join(work, 'raxx-ops.json');
-await writeFile(configPath, JSON.stringify({ apps: [APP, BIG_APP], drain: { bucket: BUCKET } }));
+// The bench's day is fixed (the same bytes every run), so it may be older than the default retention.
+await writeFile(configPath, JSON.stringify({ apps: [APP, BIG_APP], drain: { bucket: BUCKET, retentionDays: 3650 } }));
 const awsConfig = join(work, 'aws-config');
 await writeFile(awsConfig, '[default]\nregion = us-east-1\noutput = text\ns3 =\n  addressing_style = path\n');
 

@@ -86,7 +86,7 @@ type Send = (path: string, query: Record<string, string>, signal: AbortSignal) =
 export async function getObjectFast(s3: S3Client, bucket: string, opts: LeanOptions = {}): Promise<ObjectGetter | undefined> {
   const send = await lean(s3, bucket, opts);
   if (!send) return undefined;
-  return async (key, signal) => ({ body: await send(`/${key.split('/').map(encodeSegment).join('/')}`, {}, signal) });
+  return async (key, signal) => ({ body: await send(`/${SAFE_KEY.test(key) ? key : key.split('/').map(encodeSegment).join('/')}`, {}, signal) });
 }
 
 /**
@@ -219,9 +219,16 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  */
 function signerFor(credentials: () => Promise<Identity>, region: string, host: string): (path: string, query: Record<string, string>) => Promise<Record<string, string>> {
   let cached: { day: string; accessKeyId: string; secretAccessKey: string; key: Buffer } | undefined;
+  // The request time, formatted once per second.
+  let second = 0;
+  let amzDate = '';
   return async (path, query) => {
     const id = await credentials();
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second) {
+      second = now;
+      amzDate = new Date(now * 1000).toISOString().replace(/[-:]|\.\d{3}/g, '');
+    }
     const day = amzDate.slice(0, 8);
     if (!cached || cached.day !== day || cached.accessKeyId !== id.accessKeyId || cached.secretAccessKey !== id.secretAccessKey) {
       const hmac = (k: string | Buffer, d: string) => createHmac('sha256', k).update(d).digest();
@@ -230,11 +237,11 @@ function signerFor(credentials: () => Promise<Identity>, region: string, host: s
     const headers: Record<string, string> = { host, 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': amzDate };
     if (id.sessionToken) headers['x-amz-security-token'] = id.sessionToken;
     const names = Object.keys(headers); // already in sorted order
-    const canonicalQuery = Object.keys(query)
-      .sort()
-      .map((k) => `${encodeSegment(k)}=${encodeSegment(query[k]!)}`)
-      .join('&');
-    const canonical = ['GET', path, canonicalQuery, ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), EMPTY_SHA256].join('\n');
+    const params = Object.keys(query);
+    const canonicalQuery = params.length === 0 ? '' : params.sort().map((k) => `${encodeSegment(k)}=${encodeSegment(query[k]!)}`).join('&');
+    let canonical = `GET\n${path}\n${canonicalQuery}\n`;
+    for (const n of names) canonical += `${n}:${headers[n]}\n`;
+    canonical += `\n${names.join(';')}\n${EMPTY_SHA256}`;
     const scope = `${day}/${region}/s3/aws4_request`;
     const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
     const signature = createHmac('sha256', cached.key).update(toSign).digest('hex');
@@ -257,6 +264,9 @@ async function readAll(body: Readable): Promise<string> {
   }
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** A key that RFC 3986 encoding leaves as it is (drain keys are). */
+const SAFE_KEY = /^[A-Za-z0-9._~/-]*$/;
 
 /** RFC 3986 encoding of one key segment, as SigV4 canonicalises S3 paths. */
 function encodeSegment(s: string): string {
