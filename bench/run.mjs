@@ -11,7 +11,7 @@
 // rows when bench/receiver.mjs exists. Prints one table and writes it to bench/RESULTS.md.
 //
 // Environment knobs: BENCH_LATENCY_MS (40), BENCH_OBJECTS (2000), BENCH_BIG_OBJECTS (10000),
-// BENCH_LINES (50), BENCH_LOOP_SAMPLE (12), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1.
+// BENCH_LINES (50), BENCH_LOOP_SAMPLE (6), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,7 +26,7 @@ const LATENCY = env('BENCH_LATENCY_MS', 40);
 const OBJECTS = env('BENCH_OBJECTS', 2000);
 const BIG = env('BENCH_BIG_OBJECTS', 10000);
 const LINES = env('BENCH_LINES', 50);
-const SAMPLE = env('BENCH_LOOP_SAMPLE', 12);
+const SAMPLE = env('BENCH_LOOP_SAMPLE', 6);
 /** Fixed concurrencies grep is also run at on the small day, for reference. */
 const FIXED = [64, 256];
 const TRANSFERS = [64, 256];
