@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLatencyProxy } from './latency-proxy.mjs';
@@ -403,6 +403,8 @@ async function report({ rows, startup, receiver, day, big }) {
     '',
     `- date: ${new Date().toISOString()}`,
     `- machine: ${cpus().length} CPU (${cpus()[0]?.model?.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${process.platform} ${process.arch}`,
+    // CPU-bound rows (grep, the floor, rclone) slow down differently when other work shares the CPUs.
+    `- load average at the end of the run (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(1)).join(', ')} on ${cpus().length} CPUs`,
     `- versions: node ${process.version}, moto ${motoVersion}, AWS CLI ${awsLabel}, rclone ${rcloneLabel}`,
     `- data: bucket ${BUCKET}, day ${DAY}: ${OBJECTS} objects (app ${APP}) and ${BIG} objects (app ${BIG_APP}), ${LINES} Logplex lines each, written with the receiver's key layout and framing; pattern \`${PATTERN}\``,
     `- S3 model: bench/latency-proxy.mjs adds ${LATENCY} ms to every request (three times that on a connection's first request: its TCP and TLS handshakes) and answers GETs (objects and listings) from a cache warmed by one unmeasured pass of every client: moto serialises requests (a few hundred small GETs a second, about half a second per 1,000-key listing) where S3 does not; HEAD and PUT go to moto`,

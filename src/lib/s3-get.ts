@@ -1,8 +1,8 @@
 // Lean GetObject and ListObjectsV2 for reading many small drain objects. The SDK's send()
 // spends its CPU per request in middleware (endpoint rules, schema serde, checksums): measured
-// by bench/floor.mjs at 2,000 objects through the 40 ms S3 model, the same list + GET of
-// every object took 4.50 s with the SDK's GetObject and 2.16 s with this path, and a
-// 10,000-object day is CPU-bound on it. This signs SigV4 itself (signerFor, checked against
+// by bench/floor.mjs at 2,000 objects through the 40 ms S3 model (bench/RESULTS.md), the
+// same list + GET of every object at 256 took 9.31 s with the SDK's GetObject and 4.21 s
+// with lean GETs, and a 10,000-object day is CPU-bound on it. This signs SigV4 itself (signerFor, checked against
 // the SDK's signer) and sends through the S3 client's own request handler, so the socket
 // pool, keep-alive and timeouts stay ctx.aws's and the credentials, region and endpoint are
 // the client's. Only the middleware is skipped, so the retries the SDK would make (5xx,
