@@ -1,8 +1,10 @@
 // npm run build: the CLI bundle in dist/ (code-split so each command loads on demand, the
 // receiver's shared modules bundled in from source) and the receiver's deployable zip.
+// With --cli-only (the `prepare` script), the CLI bundle alone.
 import { build } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 const external = Object.keys(pkg.dependencies ?? {}).flatMap((d) => [d, `${d}/*`]);
@@ -22,4 +24,10 @@ await build({
   logLevel: 'warning',
 });
 
-execFileSync('npm', ['run', 'build', '--workspace', '@raxx/log-drain-receiver', '--if-present'], { stdio: 'inherit' });
+// `prepare` (npm ci, npm pack, npx or npm i -g from a folder or git) needs only the CLI: the
+// zip is for deploying the Lambda. The receiver's script is run with node, not through npm: a
+// nested `npm run --workspace` fails under `npm i -g` ("Workspaces not supported for global
+// packages", npm_config_global is inherited).
+if (!process.argv.includes('--cli-only')) {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../packages/log-drain-receiver/scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
+}

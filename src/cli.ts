@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { groups, type GroupSpec } from './commands/index.js';
 import { defaultOf, flagName, type CommandDefinition } from './commands/define.js';
-import type { GlobalFlags, Io } from './lib/context.js';
+import type { Context, GlobalFlags, Io } from './lib/context.js';
 import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
 
 export const VERSION: string = pkg.version;
@@ -95,13 +95,31 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
     const { createContext } = await import('./lib/context.js');
     const ctx = await createContext(globalFlags(self), io);
     try {
-      const code = await def.handler(parsed.data, ctx);
+      const run = () => def.handler(parsed.data, ctx);
+      const code = def.lease && def.lease.when(parsed.data) ? await leased(def, parsed.data as Record<string, unknown>, ctx, `raxx-ops ${commandPath(self)}`, run) : await run();
       state.code = code ?? ExitCode.Ok;
     } finally {
       await ctx.close();
     }
   });
   return cmd;
+}
+
+async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx: Context, command: string, run: () => Promise<number | void>): Promise<number | void> {
+  const { acquireLease, LeaseHeldError } = await import('./lib/lease.js');
+  const opts = { force: Boolean(args.force), waitMs: Number(args.wait ?? 0) * 1000 };
+  let lease;
+  try {
+    lease = await acquireLease(ctx, def.lease!.name, command, opts);
+  } catch (err) {
+    if (!def.lease!.bestEffort || err instanceof LeaseHeldError || ctx.signal.aborted) throw err;
+    ctx.out.warn(`could not take the ${def.lease!.name} lease (${(err as Error).message}); going on without it`);
+  }
+  try {
+    return await run();
+  } finally {
+    await lease?.release();
+  }
 }
 
 /** commander prints its own usage errors; keep them for one error + hint in our format. */

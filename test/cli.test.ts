@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tempDir } from './support/temp.js';
 import { join } from 'node:path';
 import { runCli } from './support/run-cli.js';
 import { freePort } from './support/stand-in.js';
 import { VERSION } from '../src/cli.js';
 
 async function configFile(content: unknown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-cfg-'));
+  const dir = tempDir('raxx-ops-cfg-');
   const path = join(dir, 'raxx-ops.json');
   await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
@@ -33,7 +33,7 @@ describe('raxx-ops program', () => {
     expect(tree).toEqual({
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
-      logs: ['grep', 'fetch', 'status'],
+      logs: ['grep', 'fetch', 'status', 'compact', 'query', 'athena-setup'],
       receiver: ['serve'],
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
@@ -111,6 +111,27 @@ describe('bad input: clear error, hint, exit code', () => {
     const r = await runCli(['--config', path, 'config', 'show']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/apps\.0: not a valid Heroku app name/);
+  });
+
+  it.each([
+    ['../../', /drain\.keyPrefix: must not contain "\." or "\.\." folders/],
+    ['logs/../', /drain\.keyPrefix: must not contain "\." or "\.\." folders/],
+    ['/logs/', /drain\.keyPrefix: must not start with "\/"/],
+    ['logs//', /drain\.keyPrefix: must not contain an empty folder/],
+    ['logs\\x/', /drain\.keyPrefix: must not contain a backslash/],
+    ['logs\u0001/', /drain\.keyPrefix: must not contain control characters/],
+  ])('drain.keyPrefix %j in config → 3 with the reason', async (keyPrefix, reason) => {
+    const path = await configFile({ drain: { keyPrefix } });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(reason);
+  });
+
+  it('the catch-all folder name as an app in config → 3', async () => {
+    const path = await configFile({ apps: ['raxx-api-prod', 'unknown'] });
+    const r = await runCli(['--config', path, 'config', 'show']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/apps\.1: "unknown" is the receiver's catch-all folder, not an app/);
   });
 });
 

@@ -10,11 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { appPrefix, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { gzipSync } from 'node:zlib';
+import { frame } from '@raxx/log-drain-receiver/logplex';
+import { appPrefix, buildObjectKey, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import type { AwsClients } from '../../src/lib/aws.js';
 import { loadConfig } from '../../src/lib/config.js';
 import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters } from '../../test/support/aws-fixtures.js';
 import { startHerokuApi } from '../../test/support/heroku-api.js';
-import { sendBatch, startStream, type LogplexMessage, type StreamBatchResult } from '../../test/support/logplex-sender.js';
+import { sendBatch, startStream, type StreamBatchResult } from '../../test/support/logplex-sender.js';
 import { startMoto } from '../../test/support/moto.js';
 import { freePort, waitFor } from '../../test/support/stand-in.js';
 
@@ -205,10 +208,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     pass(`the receiver listens on ${receiverBase}`);
 
     // `logs status` judges yesterday and today: give the bucket the history a running drain
-    // would have (a batch per app every 10 minutes since yesterday 00:00 UTC), posted to the
-    // receiver as Logplex would have; without it, today is critical (silent since midnight).
+    // would have (a batch per app every 10 minutes since yesterday 00:00 UTC), as the receiver
+    // stored it; without it, today is critical (silent since midnight).
     const every = opts.historyEveryMinutes ?? 10;
-    const history = await seedHistory(apps, every, (app) => `${receiverBase}?token=${token}&app=${app}`);
+    const history = await seedHistory(aws, drain.bucket, drain.keyPrefix, apps, every);
     check(history.failed === 0, `history: ${history.sent} earlier batches stored (a batch per app every ${every} minutes since ${history.since} UTC)`, `${history.failed} of ${history.sent} history batches were not stored`);
 
     // ---------------------------------------------------------------------------------------
@@ -379,8 +382,15 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
   return report;
 }
 
-/** One batch per app every `minutes` from yesterday 00:00 UTC until a minute ago. */
-async function seedHistory(apps: string[], minutes: number, urlOf: (app: string) => string): Promise<{ sent: number; failed: number; since: string }> {
+/**
+ * One batch per app every `minutes` from yesterday 00:00 UTC until a minute ago, written
+ * straight into the bucket at the keys the receiver gave them when they arrived. Not posted
+ * through the receiver now: it files a batch whose frames are hours old on today, flagged
+ * clock-skew, as it should a replay.
+ */
+async function seedHistory(aws: AwsClients, bucket: string, keyPrefix: string, apps: string[], minutes: number): Promise<{ sent: number; failed: number; since: string }> {
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const s3 = await aws.s3();
   const now = Date.now();
   const since = new Date(now);
   since.setUTCHours(0, 0, 0, 0);
@@ -389,8 +399,14 @@ async function seedHistory(apps: string[], minutes: number, urlOf: (app: string)
   for (const app of apps) {
     const line = routerLine(app, false);
     for (let t = since.getTime(), b = 0; t < now - 60_000; t += minutes * 60_000, b++) {
-      const msgs: LogplexMessage[] = [0, 1].map((l) => ({ time: new Date(t + l), appName: 'heroku', procid: 'router', text: line(b, l) }));
-      jobs.push(async () => (await sendBatch(urlOf(app), msgs)).outcome === 'delivered');
+      const body = frame([0, 1].map((l) => ({ pri: 158, version: 1, timestamp: new Date(t + l).toISOString(), host: 'host', appName: 'heroku', procid: 'router', msgid: '-', text: line(b, l) })));
+      const key = buildObjectKey({ prefix: keyPrefix, app, epochMs: t, id: randomBytes(16).toString('hex').toUpperCase() });
+      jobs.push(() =>
+        s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(body), ContentType: 'application/gzip' })).then(
+          () => true,
+          () => false,
+        ),
+      );
     }
   }
   const sent = jobs.length;

@@ -35,6 +35,13 @@ export interface CommandSpec<O extends Defs, P extends Defs> {
   notes?: string;
   positionals?: P;
   options?: O;
+  /**
+   * A changing command holds this lease (src/lib/lease.ts) while it runs, when `when` says
+   * the run changes anything; its options need `...leaseOptions` (--force, --wait). With
+   * `bestEffort`, a lease that cannot be taken because S3 fails is a warning, not a stop:
+   * the emergency stop must work when S3 does not.
+   */
+  lease?: { name: string; when(args: ArgsOf<O, P>): boolean; bestEffort?: boolean };
   /** Resolves to an exit code (0 when omitted); throws typed errors for failures. */
   handler(args: ArgsOf<O, P>, ctx: Context): Promise<number | void>;
 }

@@ -46,6 +46,9 @@ export const groups: GroupSpec[] = [
       grep: () => import('./logs/grep.js'),
       fetch: () => import('./logs/fetch.js'),
       status: () => import('./logs/status.js'),
+      compact: () => import('./logs/compact.js'),
+      query: () => import('./logs/query.js'),
+      'athena-setup': () => import('./logs/athena-setup.js'),
     },
   },
   {

@@ -13,3 +13,13 @@ export const seconds = z.coerce.number({ error: 'must be a number of seconds' })
 export function timeout(defaultSeconds: number, what: string) {
   return option(seconds.default(defaultSeconds), what, { value: '<seconds>' });
 }
+
+/** The lease options of every command that changes drains or keys (src/lib/lease.ts). */
+export const leaseOptions = {
+  force: flag('take over the lease of a run that died (only once it has expired)'),
+  wait: option(
+    z.coerce.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(0).max(3600, 'at most 3600 seconds').default(0),
+    'wait this long for another run holding the lease to finish',
+    { value: '<seconds>' },
+  ),
+};

@@ -6,6 +6,8 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { GlueClient } from '@aws-sdk/client-glue';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import { ConfigError, ServiceError } from './errors.js';
 
 export interface AwsOptions {
@@ -24,6 +26,8 @@ export interface AwsClients {
   lambda(): Promise<LambdaClient>;
   kms(): Promise<KMSClient>;
   logs(): Promise<CloudWatchLogsClient>;
+  glue(): Promise<GlueClient>;
+  athena(): Promise<AthenaClient>;
   /** The endpoint a service is pointed at, for messages ("cannot reach S3 at …"). */
   endpointOf(service: AwsServiceId): string;
   destroy(): void;
@@ -34,7 +38,7 @@ export const S3_MAX_GETS = 256;
 /** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
 const S3_LISTINGS = 16;
 
-export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS';
+export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
@@ -110,6 +114,16 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       once('logs', async () => {
         const { CloudWatchLogsClient } = await import('@aws-sdk/client-cloudwatch-logs');
         return new CloudWatchLogsClient(await base('CLOUDWATCH_LOGS'));
+      }),
+    glue: () =>
+      once('glue', async () => {
+        const { GlueClient } = await import('@aws-sdk/client-glue');
+        return new GlueClient(await base('GLUE'));
+      }),
+    athena: () =>
+      once('athena', async () => {
+        const { AthenaClient } = await import('@aws-sdk/client-athena');
+        return new AthenaClient(await base('ATHENA'));
       }),
     endpointOf: (service) => endpointFor(opts.env, service) ?? `the ${opts.region} public endpoint`,
     destroy() {

@@ -2,7 +2,7 @@
 // (--config or RAXX_OPS_CONFIG) overrides any of them; --env picks an overlay; flags win.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { APP_NAME_PATTERN } from '@raxx/log-drain-receiver/object-key';
+import { APP_NAME_PATTERN, keyPrefixProblem, UNKNOWN_APP } from '@raxx/log-drain-receiver/object-key';
 import { ConfigError, UsageError } from './errors.js';
 
 // Heroku's rule, as the receiver applies it to the keys it writes.
@@ -12,12 +12,22 @@ export const ENVIRONMENTS = ['prod', 'staging'] as const;
 export type EnvName = (typeof ENVIRONMENTS)[number];
 
 const ssmPrefix = z.string().regex(/^\/(?:[A-Za-z0-9_.-]+\/)+$/, 'must start and end with "/", e.g. /raxx/log-drain/');
-const keyPrefix = z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'must be empty or end with "/", e.g. logs/');
+// The receiver's own rule (no `..`, leading `/`, `//`, backslash or control character), then
+// this file's stricter shape.
+const keyPrefix = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = keyPrefixProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, e.g. logs/` });
+  })
+  .regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'must be empty or end with "/", e.g. logs/');
+// `unknown` is the receiver's folder for batches whose app cannot be told: never an app to wire.
+const configuredApp = appName.refine((a) => a !== UNKNOWN_APP, `"${UNKNOWN_APP}" is the receiver's catch-all folder, not an app`);
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
 
 const settingsShape = {
   region: z.string().min(1),
-  apps: z.array(appName).min(1),
+  apps: z.array(configuredApp).min(1),
   drain: z.strictObject({
     bucket,
     keyPrefix,
@@ -26,6 +36,8 @@ const settingsShape = {
     logGroup: z.string().min(1),
     /** How far back `logs` windows may reach: what the bucket keeps, with room (runbooks: 90-365 days). */
     retentionDays: z.number().int().min(1).max(3650),
+    /** The receiver's Function URL as last known: recognises receiver drains when SSM is down. */
+    receiverUrl: z.string().regex(/^(https?:\/\/[^\s?#]+)?$/, 'must be an http(s) URL without a query'),
   }),
   audit: z.strictObject({
     roles: z.array(z.string().min(1)),
@@ -34,6 +46,16 @@ const settingsShape = {
   attachments: z.strictObject({
     bucket,
     kmsAlias: z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, 'must look like alias/<name>'),
+  }),
+  query: z.strictObject({
+    /** Where `logs compact` writes one object per app-day (the receiver's compacted layout). */
+    compactedPrefix: z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)+$/, 'must end with "/", e.g. compacted/').refine((v) => !v.split('/').includes('..'), 'must not contain ".."'),
+    /** Glue database and table of `logs athena-setup` / `logs query --engine athena`. */
+    database: z.string().regex(/^[a-z0-9_]{1,255}$/, 'lowercase letters, digits and _'),
+    table: z.string().regex(/^[a-z0-9_]{1,255}$/, 'lowercase letters, digits and _'),
+    workgroup: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'not a workgroup name'),
+    /** Where Athena writes results; empty: s3://<drain.bucket>/athena-results/. */
+    outputLocation: z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.*)?$/, 'must be an s3://bucket/prefix/ location'),
   }),
   health: z.strictObject({
     /** Drain silent this long during the day → warning (audit runbook: 15 min). */
@@ -53,6 +75,7 @@ const PartialSettings = z.strictObject({
   drain: settingsShape.drain.partial().optional(),
   audit: settingsShape.audit.partial().optional(),
   attachments: settingsShape.attachments.partial().optional(),
+  query: settingsShape.query.partial().optional(),
   health: settingsShape.health.partial().optional(),
 });
 type PartialSettings = z.infer<typeof PartialSettings>;
@@ -74,6 +97,7 @@ export const DEFAULTS: Settings = {
     functionName: 'raxx-heroku-log-drain-receiver',
     logGroup: '/aws/lambda/raxx-heroku-log-drain-receiver',
     retentionDays: 400,
+    receiverUrl: '',
   },
   audit: {
     roles: ['raptor_app', 'audit_archiver'],
@@ -82,6 +106,13 @@ export const DEFAULTS: Settings = {
   attachments: {
     bucket: 'raxx-support-attachments-prod',
     kmsAlias: 'alias/raxx-support-attachments',
+  },
+  query: {
+    compactedPrefix: 'compacted/',
+    database: 'raxx_logs',
+    table: 'logs',
+    workgroup: 'primary',
+    outputLocation: '',
   },
   health: {
     warnSilentMinutes: 15,
@@ -188,6 +219,7 @@ function merge(base: Settings, over: PartialSettings): Settings {
     drain: { ...base.drain, ...over.drain },
     audit: { ...base.audit, ...over.audit },
     attachments: { ...base.attachments, ...over.attachments },
+    query: { ...base.query, ...over.query },
     health: { ...base.health, ...over.health },
   };
 }

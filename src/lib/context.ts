@@ -83,13 +83,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
       if (io.prompt) {
         ok = await io.prompt(question);
       } else if (io.stdin?.isTTY && io.stderr.isTTY) {
-        const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
-        try {
-          const answer = await rl.question(`${question} [y/N] `, { signal });
-          ok = /^y(es)?$/i.test(answer.trim());
-        } finally {
-          rl.close();
-        }
+        ok = await ask(`${question} [y/N] `, io.stdin, io.stderr as NodeJS.WritableStream, signal);
       } else {
         throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
       }
@@ -104,4 +98,28 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
       aws.destroy();
     },
   };
+}
+
+/**
+ * A [y/N] question on the terminal. readline reads the terminal raw, so Ctrl-C arrives as a
+ * key and readline would reject the question with its own "Aborted with Ctrl+C": instead the
+ * key raises the process's SIGINT, as on a cooked terminal, and the launcher aborts the
+ * run's signal (one way of stopping for every Ctrl-C). End of input (Ctrl-D) answers no.
+ */
+async function ask(prompt: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<boolean> {
+  const rl = createInterface({ input, output });
+  rl.on('SIGINT', () => {
+    output.write('\n');
+    process.kill(process.pid, 'SIGINT');
+  });
+  const ended = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
+  try {
+    const answer = await Promise.race([rl.question(prompt, { signal }), ended]);
+    return /^y(es)?$/i.test(answer.trim());
+  } catch (err) {
+    if (signal.aborted) throw new InterruptedError();
+    throw err;
+  } finally {
+    rl.close();
+  }
 }

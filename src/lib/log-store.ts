@@ -25,6 +25,8 @@ export interface LogObject {
   /** The batch id of its key. */
   id: string;
   size: number;
+  /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
+  flags?: string[];
 }
 
 export interface StoreOptions {
@@ -216,7 +218,7 @@ export class LogStore {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0 };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
   }
 
   /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */

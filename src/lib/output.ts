@@ -142,7 +142,11 @@ export class Output {
       return { update() {}, succeed() {}, fail() {}, stop() {} };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream }).start();
+    // discardStdin off: ora's default puts the terminal in raw mode, where Ctrl-C is a byte
+    // instead of SIGINT, and its reader of that byte never starts on a fresh process.stdin
+    // (stdin-discarder 0.3.2 resumes only a stream that was explicitly paused), so Ctrl-C
+    // did nothing while a spinner ran. A cooked terminal raises SIGINT itself.
+    const spinner = ora({ text: redact(text), stream: this.stderr as NodeJS.WritableStream, discardStdin: false }).start();
     this.spinner = spinner;
     const done = () => {
       if (this.spinner === spinner) this.spinner = undefined;

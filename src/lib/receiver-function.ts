@@ -13,6 +13,21 @@ export interface ReceiverFunctionState {
 
 type Ctx = Pick<Context, 'aws' | 'config'>;
 
+/**
+ * The receiver's Function URL, from Lambda itself: what recognises receiver drains when SSM
+ * cannot be read (the emergency stop). Undefined when the function has no URL or Lambda
+ * cannot say.
+ */
+export async function receiverFunctionUrl(ctx: Ctx, functionName = ctx.config.drain.functionName): Promise<string | undefined> {
+  const lambda = await ctx.aws.lambda();
+  const { GetFunctionUrlConfigCommand } = await import('@aws-sdk/client-lambda');
+  try {
+    return (await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName }))).FunctionUrl;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How long an environment update may take to become live. */
 const MAX_WAIT_SECONDS = 120;
 

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createAwsClients, awsError } from '../../src/lib/aws.js';
 import { ConfigError, ServiceError } from '../../src/lib/errors.js';
 import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
 
-const emptyHome = mkdtempSync(join(tmpdir(), 'raxx-ops-aws-home-'));
+const emptyHome = tempDir('raxx-ops-aws-home-');
 const noCredentials = { HOME: emptyHome, AWS_CONFIG_FILE: join(emptyHome, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(emptyHome, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true' };
 
 describe('AWS error mapping', () => {

@@ -1,5 +1,5 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ServiceError, UsageError } from '../../src/lib/errors.js';
@@ -12,7 +12,7 @@ describe('Heroku credentials', () => {
   });
 
   it('reads the api.heroku.com entry that `heroku login` writes to ~/.netrc', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'raxx-ops-netrc-'));
+    const home = tempDir('raxx-ops-netrc-');
     await writeFile(
       join(home, '.netrc'),
       ['machine git.heroku.com', '  login ops@raxx.example', '  password git-token', 'machine api.heroku.com', '  login ops@raxx.example', '  password api-token', ''].join('\n'),

@@ -1,10 +1,8 @@
 // Runs the whole CLI in-process, as an operator would type it, with stdout and stderr
 // captured apart. The environment is only what the test gives (plus PATH and an empty HOME),
 // so nothing from the machine running the tests leaks in.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { main } from '../../src/cli.js';
+import { tempDir } from './temp.js';
 
 export interface CliResult {
   code: number;
@@ -25,7 +23,7 @@ export interface RunOptions {
   tty?: boolean;
 }
 
-const emptyHome = mkdtempSync(join(tmpdir(), 'raxx-ops-home-'));
+const emptyHome = tempDir('raxx-ops-home-');
 
 export async function runCli(argv: string[], opts: RunOptions = {}): Promise<CliResult> {
   let stdout = '';

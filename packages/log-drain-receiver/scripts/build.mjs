@@ -1,5 +1,5 @@
 // npm run build -w @raxx/log-drain-receiver:
-//   dist/lambda/index.mjs          the Lambda (handler `index.handler`): one minified ESM file,
+//   dist/lambda/index.mjs          the Lambda (handlers `index.handler` and `index.compact`): one minified ESM file,
 //                                  AWS SDK and zod bundled in, with its source map;
 //   dist/log-drain-receiver.zip    that file and its map, ready for `aws lambda update-function-code`;
 //   dist/esm/*.js                  the modules for the package's `exports` "default" condition.
@@ -14,7 +14,14 @@ const dist = `${pkg}dist`;
 await rm(dist, { recursive: true, force: true });
 
 await build({
-  entryPoints: [`${pkg}src/handler.ts`],
+  // One bundle, two handlers: `index.handler` (the drain) and `index.compact` (the daily
+  // compactor, run by a schedule).
+  stdin: {
+    contents: "export { handler } from './handler.ts';\nexport { compact } from './compact-handler.ts';\n",
+    resolveDir: `${pkg}src`,
+    sourcefile: 'lambda-entry.ts',
+    loader: 'ts',
+  },
   outfile: `${dist}/lambda/index.mjs`,
   bundle: true,
   format: 'esm',

@@ -3,7 +3,7 @@
 // with zod; errors name the variable, never its value.
 // zod/mini keeps the Lambda bundle small (see event.ts).
 import * as z from 'zod/mini';
-import { DEFAULT_KEY_PREFIX, isAppName, normalizePrefix } from './object-key.js';
+import { DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, UNKNOWN_APP } from './object-key.js';
 
 /** The variables the receiver reads; any others in the environment are ignored. */
 export const RECEIVER_ENV_VARS = ['BUCKET_NAME', 'DRAIN_TOKEN', 'DRAIN_TOKEN_PREVIOUS', 'KEY_PREFIX', 'ALLOWED_APPS'] as const;
@@ -42,13 +42,19 @@ const envSchema = z.object({
   BUCKET_NAME: optionalText.check(z.refine((v) => v !== undefined && S3_BUCKET.test(v), 'must be an S3 bucket name')),
   DRAIN_TOKEN: optionalText.check(z.refine((v) => v !== undefined, 'must be set')),
   DRAIN_TOKEN_PREVIOUS: optionalText,
-  KEY_PREFIX: optionalText,
+  KEY_PREFIX: optionalText.check(
+    z.superRefine((v, ctx) => {
+      const problem = v === undefined ? undefined : keyPrefixProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, e.g. logs/`, input: v });
+    }),
+  ),
   ALLOWED_APPS: z
     .pipe(
       optionalText,
       z.transform((v: string | undefined) => (v === undefined ? undefined : [...new Set(v.split(',').map((a) => a.trim()).filter((a) => a !== ''))])),
     )
-    .check(z.refine((apps) => apps === undefined || apps.every(isAppName), 'must be a comma list of Heroku app names')),
+    .check(z.refine((apps) => apps === undefined || apps.every(isAppName), 'must be a comma list of Heroku app names'))
+    .check(z.refine((apps) => !apps?.includes(UNKNOWN_APP), `must not name "${UNKNOWN_APP}", the folder of batches whose app cannot be told`)),
 } satisfies Record<ReceiverEnvVar, unknown>);
 
 /** Read the receiver's settings from an environment. Throws ReceiverConfigError. */

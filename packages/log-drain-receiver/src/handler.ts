@@ -3,17 +3,21 @@
 // (except 429) and retries 5xx and timeouts with the same Frame-Id:
 //   403      wrong or missing token: the only 4xx a drain can cause;
 //   200      stored, or already stored by an earlier attempt (412 on the conditional write),
-//            including malformed bodies and count mismatches, flagged in the object metadata;
+//            including malformed bodies, count mismatches, clock skew and refused app names,
+//            flagged in the key and the object metadata;
 //   204      empty body: nothing to keep;
 //   500      S3 failed, or the receiver is misconfigured: Logplex retries;
-//   405/400  not a POST / not a Function URL event: never sent by Logplex.
+//   405/400  not a POST / not a Function URL event: never sent by Logplex;
+//   413      over the Function URL's 6 MB payload: answered by the URL (or serve.ts), not here.
+// Every answer but a plain store is logged with a phrase of log-phrases.ts and its reason.
 import { randomUUID } from 'node:crypto';
 import { authenticate } from './auth.js';
-import { describeBatch, parseMsgCount, type Batch } from './batch.js';
+import { describeBatch, parseMsgCount, REFUSED_APP_SOURCES, type Batch } from './batch.js';
 import { configFromEnv, ReceiverConfigError, type DrainTokens, type ReceiverConfig } from './config.js';
 import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlResult } from './event.js';
 import { consoleSink, writeLog, type LogSink, type Outcome, type RequestLog } from './log.js';
-import { normalizePrefix } from './object-key.js';
+import { DRAIN_APP_REFUSED, DRAIN_AUTH_FAILED, DRAIN_CLOCK_SKEW, DRAIN_DEDUP_UNCHECKED, DRAIN_MISCONFIGURED, DRAIN_REJECTED, DRAIN_WRITE_FAILED } from './log-phrases.js';
+import { keyPrefixProblem, normalizePrefix } from './object-key.js';
 import { createS3Client, errorCode, storeBatch, type S3Like } from './store.js';
 
 export type { DrainTokens, ReceiverConfig } from './config.js';
@@ -52,6 +56,8 @@ const reply = (statusCode: number, body: string, headers: Record<string, string>
 });
 
 export function createHandler(deps: HandlerDeps): DrainHandler {
+  const prefixProblem = deps.keyPrefix === undefined ? undefined : keyPrefixProblem(deps.keyPrefix);
+  if (prefixProblem) throw new RangeError(`key prefix ${prefixProblem}`);
   const keyPrefix = normalizePrefix(deps.keyPrefix);
   const allowedApps = deps.allowedApps ? new Set(deps.allowedApps) : undefined;
   const now = deps.now ?? Date.now;
@@ -64,20 +70,20 @@ export function createHandler(deps: HandlerDeps): DrainHandler {
     let requestId = context?.awsRequestId;
     const done = (result: FunctionUrlResult, outcome: Outcome, msg: string, fields: Partial<RequestLog> = {}): FunctionUrlResult => {
       const level = result.statusCode >= 500 ? 'error' : result.statusCode >= 400 ? 'warn' : 'info';
-      writeLog(sink, { level, msg, outcome, status: result.statusCode, requestId, ...fields, ms: Math.round((performance.now() - started) * 10) / 10 });
+      writeLog(sink, { msg, outcome, status: result.statusCode, requestId, ...fields, level: fields.level ?? level, ms: Math.round((performance.now() - started) * 10) / 10 });
       return result;
     };
 
     const event = parseEvent(raw);
-    if (!event) return done(reply(400, 'not a Function URL request'), 'bad-event', 'drain request rejected: not a Function URL (payload 2.0) event');
+    if (!event) return done(reply(400, 'not a Function URL request'), 'bad-event', `${DRAIN_REJECTED}: not a Function URL (payload 2.0) event`);
     requestId ??= event.requestContext.requestId;
     const method = event.requestContext.http.method.toUpperCase();
-    if (method !== 'POST') return done(reply(405, 'method not allowed', { allow: 'POST' }), 'method-not-allowed', `drain request rejected: method ${method.slice(0, 16)}`);
+    if (method !== 'POST') return done(reply(405, 'method not allowed', { allow: 'POST' }), 'method-not-allowed', `${DRAIN_REJECTED}: method ${method.replace(/[^A-Z]/g, '').slice(0, 16)} (only POST)`);
 
     const tokens = deps.tokens();
-    if (!tokens.current) return done(reply(500, 'receiver misconfigured'), 'misconfigured', 'drain misconfigured: DRAIN_TOKEN is empty');
+    if (!tokens.current) return done(reply(500, 'receiver misconfigured'), 'misconfigured', `${DRAIN_MISCONFIGURED}: DRAIN_TOKEN is empty`);
     const auth = authenticate(event, tokens);
-    if (!auth.ok) return done(reply(403, 'forbidden'), 'auth-failed', `drain auth failed: token_present=${auth.tokenPresent}`);
+    if (!auth.ok) return done(reply(403, 'forbidden'), 'auth-failed', `${DRAIN_AUTH_FAILED}: token_present=${auth.tokenPresent}`);
 
     const body = bodyBytes(event);
     if (body.length === 0) return done({ statusCode: 204 }, 'empty', 'drain batch empty: nothing stored', { bytes: 0, msgCount: parseMsgCount(header(event, 'logplex-msg-count')) });
@@ -96,19 +102,44 @@ export function createHandler(deps: HandlerDeps): DrainHandler {
         randomId,
       });
       fields = logFields(batch, body.length);
-      const result = await storeBatch(deps.s3, { bucket: deps.bucket, key: batch.key, body, metadata: batch.metadata, timeoutMs: writeTimeoutMs });
-      return result === 'stored'
-        ? done(reply(200, 'stored'), 'stored', 'drain batch stored', fields)
-        : done(reply(200, 'already stored'), 'duplicate', 'drain batch already stored', fields);
+      const result = await storeBatch(deps.s3, { bucket: deps.bucket, key: batch.key, earlierKeys: batch.earlierKeys, body, metadata: batch.metadata, timeoutMs: writeTimeoutMs });
+      fields.key = result.key;
+      const stored = result.outcome === 'stored';
+      const notes = batchNotes(batch, result.unchecked);
+      const msg = notes.length > 0 ? notes.join('; ') : stored ? 'drain batch stored' : 'drain batch already stored';
+      return done(stored ? reply(200, 'stored') : reply(200, 'already stored'), result.outcome, msg, { ...fields, ...(notes.length > 0 ? { level: 'warn' as const } : {}) });
     } catch (err) {
       // Anything that kept the batch out of S3 is a 500, so Logplex sends it again.
-      return done(reply(500, 'write failed'), 'write-failed', `drain write failed: ${errorCode(err)}`, fields);
+      return done(reply(500, 'write failed'), 'write-failed', `${DRAIN_WRITE_FAILED}: ${errorCode(err)}`, fields);
     }
   };
 }
 
 function logFields(batch: Batch, bytes: number): Partial<RequestLog> {
-  return { app: batch.app, key: batch.key, bytes, messages: batch.parsedCount, msgCount: batch.msgCount, parseStatus: batch.parseStatus, frameId: batch.frameId };
+  return {
+    app: batch.app,
+    key: batch.key,
+    bytes,
+    messages: batch.parsedCount,
+    msgCount: batch.msgCount,
+    parseStatus: batch.parseStatus,
+    frameId: batch.frameId,
+    ...(batch.flags.length > 0 ? { flags: batch.flags } : {}),
+    ...(batch.appSource === 'query' ? {} : { appSource: batch.appSource }),
+  };
+}
+
+/** Why a stored batch deserves a look: the phrases of log-phrases.ts with their reasons. */
+function batchNotes(batch: Batch, unchecked: string | undefined): string[] {
+  const notes: string[] = [];
+  if (batch.clockSkew) {
+    const received = batch.metadata['received-at']!;
+    const minutes = Math.round((batch.clockSkew.frameTime - Date.parse(received)) / 60_000);
+    notes.push(`${DRAIN_CLOCK_SKEW}: frame time ${new Date(batch.clockSkew.frameTime).toISOString()} is ${minutes} min from receipt (${received}); filed on the receipt day`);
+  }
+  if (REFUSED_APP_SOURCES.has(batch.appSource)) notes.push(`${DRAIN_APP_REFUSED}: ${batch.appSource}, stored under ${batch.app}`);
+  if (unchecked) notes.push(`${DRAIN_DEDUP_UNCHECKED}: ${unchecked} on HeadObject, an earlier attempt may be stored too`);
+  return notes;
 }
 
 /** A handler serving a parsed configuration (see configFromEnv). */
@@ -127,7 +158,7 @@ export function handlerFromConfig(config: ReceiverConfig, deps: Pick<HandlerDeps
  * someone fixes it, logging which variable is wrong (never its value).
  */
 export function misconfiguredHandler(problems: readonly string[], log: LogSink = consoleSink): DrainHandler {
-  const msg = `drain misconfigured: ${problems.join('; ')}`;
+  const msg = `${DRAIN_MISCONFIGURED}: ${problems.join('; ')}`;
   return async (raw, context) => {
     const requestId = context?.awsRequestId ?? parseEvent(raw)?.requestContext.requestId;
     writeLog(log, { level: 'error', msg, outcome: 'misconfigured', status: 500, requestId });

@@ -1,6 +1,7 @@
 // One JSON line per request, through console at the entry's level (CloudWatch Logs in Lambda,
-// which tags each line with it). The `msg` of a failure holds the phrases the runbooks grep
-// for: `drain auth failed`, `drain write failed`, `drain misconfigured`.
+// which tags each line with it). Every answer other than a plain store has a `msg` that starts
+// with one of the phrases of log-phrases.ts (`drain auth failed`, `drain write failed`,
+// `drain clock skew` …) and says why.
 // Entries are built from chosen fields only: no token, query string or body ever gets here.
 import type { ParseStatus } from './batch.js';
 
@@ -15,7 +16,7 @@ export const consoleSink: LogSink = (line, level) => {
   else console.log(line);
 };
 
-export type Outcome = 'stored' | 'duplicate' | 'empty' | 'auth-failed' | 'write-failed' | 'method-not-allowed' | 'bad-event' | 'misconfigured';
+export type Outcome = 'stored' | 'duplicate' | 'empty' | 'auth-failed' | 'write-failed' | 'method-not-allowed' | 'bad-event' | 'misconfigured' | 'too-large' | 'internal-error';
 
 export interface RequestLog {
   level: LogLevel;
@@ -33,6 +34,10 @@ export interface RequestLog {
   msgCount?: number | undefined;
   parseStatus?: ParseStatus | undefined;
   frameId?: string | undefined;
+  /** The key's flags (clock-skew, malformed, count-mismatch). */
+  flags?: string[] | undefined;
+  /** How the app was decided, when it was not plainly `?app=`. */
+  appSource?: string | undefined;
   ms?: number | undefined;
 }
 

@@ -1,7 +1,12 @@
 // The one definition of where a drain batch lives in S3:
 //
-//   <prefix><app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.gz      e.g.
+//   <prefix><app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>[.<flag>…].gz      e.g.
 //   logs/raxx-api-prod/2025/06/02/1748865600123-09C557EAFCFB6CF2740EE62F62971098.gz
+//   logs/raxx-api-prod/2025/06/02/1748865600000-09C557EAFCFB6CF2740EE62F62971098.clock-skew.gz
+//
+// Flags (clock-skew, malformed, count-mismatch) mark a batch the receiver stored but found odd,
+// so `logs status` can count them from a listing without reading any object. Keys written
+// before flags existed (`<epoch_ms>-<id>.gz`) parse as unflagged.
 //
 // The date is the UTC day of epoch_ms; epoch_ms is zero-padded to 13 digits so that listing
 // order (lexical) is time order within a day prefix, which lets readers start a listing at a
@@ -18,6 +23,9 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 /** The shape of a UTC day, `YYYY-MM-DD`; tryParseDay() also checks that the day exists. */
 export const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const EPOCH_DIGITS = 13;
+/** What a key may say about its batch, in the order they appear in a key. */
+export const KEY_FLAGS = ['clock-skew', 'malformed', 'count-mismatch'] as const;
+export type KeyFlag = (typeof KEY_FLAGS)[number];
 /** The largest epoch_ms that fits 13 digits (year 2286). */
 export const MAX_EPOCH_MS = 9_999_999_999_999;
 export const DAY_MS = 86_400_000;
@@ -32,6 +40,8 @@ export type ObjectKeyParts = {
   /** Batch id: the Logplex Frame-Id, or a UUID when there is none. */
   id: string;
   epochMs: number;
+  /** Marks written after the id; order does not matter, KEY_FLAGS order is used. */
+  flags?: readonly KeyFlag[] | undefined;
 };
 
 export interface ParsedObjectKey {
@@ -40,14 +50,36 @@ export interface ParsedObjectKey {
   id: string;
   /** UTC day, `YYYY-MM-DD`. */
   date: string;
+  /** The key's flags. */
+  flags: KeyFlag[];
 }
 
 export function isAppName(value: unknown): value is string {
   return typeof value === 'string' && APP_NAME_PATTERN.test(value);
 }
 
+export function isKeyFlag(value: unknown): value is KeyFlag {
+  return (KEY_FLAGS as readonly unknown[]).includes(value);
+}
+
 export function isObjectId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+/**
+ * Why a key prefix is unsafe, or undefined when it is fine. A prefix is a folder path inside
+ * the bucket: no `.`/`..` segments, no empty segment (`//`) or leading `/`, no backslash or
+ * control character, so no value can make keys land outside it or look like another folder.
+ */
+export function keyPrefixProblem(prefix: string): string | undefined {
+  if (prefix === '') return undefined;
+  if ([...prefix].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) return 'must not contain control characters';
+  if (prefix.includes('\\')) return 'must not contain a backslash';
+  if (prefix.startsWith('/')) return 'must not start with "/" (S3 keys have no root)';
+  const segments = (prefix.endsWith('/') ? prefix.slice(0, -1) : prefix).split('/');
+  if (segments.some((seg) => seg === '')) return 'must not contain an empty folder ("//")';
+  if (segments.some((seg) => seg === '.' || seg === '..')) return 'must not contain "." or ".." folders';
+  return undefined;
 }
 
 /** `logs` and `logs/` mean the same; `` puts apps at the bucket root; a leading `/` is dropped. */
@@ -71,7 +103,8 @@ export function buildObjectKey(parts: ObjectKeyParts): string {
   if (!Number.isInteger(epochMs) || epochMs < 0 || epochMs > MAX_EPOCH_MS) throw new RangeError(`epoch ms out of range: ${epochMs}`);
   if (!isAppName(parts.app)) throw new RangeError(`not a Heroku app name: ${JSON.stringify(parts.app)}`);
   if (!isObjectId(parts.id)) throw new RangeError(`not a batch id (letters, digits, dashes): ${JSON.stringify(parts.id)}`);
-  return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${epochDigits(epochMs)}-${parts.id}.gz`;
+  const flags = KEY_FLAGS.filter((f) => parts.flags?.includes(f));
+  return `${dayPath(normalizePrefix(parts.prefix), parts.app, epochMs)}${epochDigits(epochMs)}-${parts.id}${flags.map((f) => `.${f}`).join('')}.gz`;
 }
 
 /**
@@ -132,13 +165,14 @@ export function parseObjectKey(key: string, prefix?: string): ParsedObjectKey | 
   const dash = file.indexOf('-');
   if (dash !== EPOCH_DIGITS) return undefined;
   const digits = file.slice(0, EPOCH_DIGITS);
-  const id = file.slice(EPOCH_DIGITS + 1, -3);
-  if (!/^\d{13}$/.test(digits) || !isObjectId(id)) return undefined;
+  // The id holds no `.`, so whatever follows a `.` before `.gz` is a flag.
+  const [id, ...flags] = file.slice(EPOCH_DIGITS + 1, -3).split('.') as [string, ...string[]];
+  if (!/^\d{13}$/.test(digits) || !isObjectId(id) || !flags.every(isKeyFlag)) return undefined;
   const epochMs = Number(digits);
   // The day folders must be the key's own day: anything else was not written by this layout.
   const date = `${yyyy}-${mm}-${dd}`;
   if (dayOf(date) !== startOfUtcDay(epochMs)) return undefined;
-  return { app, epochMs, id, date };
+  return { app, epochMs, id, date, flags };
 }
 
 /** The keys of one listing share their day: remember the last one parsed (this runs for every listed key). */

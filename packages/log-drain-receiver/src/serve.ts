@@ -6,9 +6,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHandler, type DrainHandler, type HandlerDeps } from './handler.js';
 import type { FunctionUrlResult } from './event.js';
+import { DRAIN_INTERNAL_ERROR, DRAIN_TOO_LARGE } from './log-phrases.js';
+import { consoleSink, writeLog, type LogSink } from './log.js';
 
-/** Lambda refuses larger Function URL payloads (413). */
-const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/**
+ * A Function URL refuses (413) a request whose event payload passes 6 MB (6,291,456 bytes, as
+ * Lambda counts it). The limit is on the event Lambda builds, where a binary body such as
+ * Logplex's arrives base64-encoded: about 4.5 MB of raw body. The local server counts the
+ * same way, so a batch it accepts is one the Function URL accepts.
+ */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+/** Bytes of a body once base64-encoded. */
+const base64Bytes = (raw: number): number => Math.ceil(raw / 3) * 4;
 
 export interface ReceiverServerOptions {
   /** 0 (default): any free port. */
@@ -21,7 +31,10 @@ export interface ReceiverServerOptions {
    */
   handler?: DrainHandler;
   handlerDeps?: HandlerDeps;
-  maxBodyBytes?: number;
+  /** The largest event payload served (default MAX_EVENT_BYTES); larger requests get 413. */
+  maxEventBytes?: number;
+  /** Where the server logs what never reaches the handler (413, a handler crash); default handlerDeps.log, else the console. */
+  log?: LogSink;
 }
 
 export interface ReceiverServer {
@@ -60,10 +73,13 @@ export async function startReceiverServer(opts: ReceiverServerOptions): Promise<
   const handler = opts.handler ?? (opts.handlerDeps ? createHandler(opts.handlerDeps) : undefined);
   if (!handler) throw new TypeError('startReceiverServer needs a handler or handlerDeps');
   const host = opts.host ?? '127.0.0.1';
-  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxEvent = opts.maxEventBytes ?? MAX_EVENT_BYTES;
+  const log = opts.log ?? opts.handlerDeps?.log ?? consoleSink;
 
   const server = createServer((req, res) => {
-    serveOne(handler, req, res, maxBody).catch(() => {
+    serveOne(handler, req, res, maxEvent, log).catch((err: unknown) => {
+      const name = err instanceof Error ? err.name.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 64) : 'UnknownError';
+      writeLog(log, { level: 'error', msg: `${DRAIN_INTERNAL_ERROR}: ${name}`, outcome: 'internal-error', status: 500 });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('internal error\n');
     });
@@ -88,27 +104,36 @@ export async function startReceiverServer(opts: ReceiverServerOptions): Promise<
   };
 }
 
-async function serveOne(handler: DrainHandler, req: IncomingMessage, res: ServerResponse, maxBody: number): Promise<void> {
-  const body = await readBody(req, maxBody);
-  if (body === undefined) {
+async function serveOne(handler: DrainHandler, req: IncomingMessage, res: ServerResponse, maxEvent: number, log: LogSink): Promise<void> {
+  const requestId = randomUUID();
+  const tooLarge = (bytes: number, counted: string): void => {
+    // Lambda's answer; logged here because the function itself never sees such a request.
+    writeLog(log, { level: 'warn', msg: `${DRAIN_TOO_LARGE}: ${counted} ${bytes} bytes, over the Function URL's ${maxEvent}-byte event payload`, outcome: 'too-large', status: 413, requestId, bytes });
     res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
     res.end('request entity too large\n');
-    return;
-  }
-  const requestId = randomUUID();
-  const result = await handler(functionUrlEvent(req, body, requestId, Date.now()), { awsRequestId: requestId });
+  };
+  const body = await readBody(req, maxEvent);
+  if (typeof body === 'number') return tooLarge(body, 'body of at least');
+  const event = functionUrlEvent(req, body, requestId, Date.now());
+  // The event as Lambda counts it: its JSON, base64 body included.
+  const eventBytes = Buffer.byteLength(JSON.stringify(event));
+  if (eventBytes > maxEvent) return tooLarge(eventBytes, 'event of');
+  const result = await handler(event, { awsRequestId: requestId });
   writeResult(res, result);
 }
 
-/** The body, or undefined once it passes the limit (the rest is not read). */
-async function readBody(req: IncomingMessage, maxBody: number): Promise<Buffer | undefined> {
+/**
+ * The body; or, as soon as its base64 form alone passes the limit, the bytes seen so far
+ * (the rest is not read).
+ */
+async function readBody(req: IncomingMessage, maxEvent: number): Promise<Buffer | number> {
   const declared = Number(req.headers['content-length']);
-  if (declared > maxBody) return undefined;
+  if (base64Bytes(declared) > maxEvent) return declared;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBody) return undefined;
+    if (base64Bytes(size) > maxEvent) return size;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

@@ -1,7 +1,7 @@
 // The handler in-process on the fixture events, S3 mocked: status codes, the object written
 // (key, body, metadata, conditional write) and the log line of every outcome.
 import { gunzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHandler, handlerFromEnv, type DrainTokens, type HandlerDeps } from '../src/handler.js';
@@ -36,6 +36,7 @@ function expectNoSecretsLogged(...secrets: string[]) {
 beforeEach(() => {
   s3Mock.reset();
   s3Mock.on(PutObjectCommand).resolves({ ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
+  s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'NotFound', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'Not Found' }));
   log = captureLog();
   tokens = { current: TOKEN };
 });
@@ -86,12 +87,12 @@ describe('a Logplex batch (fixture events)', () => {
     });
   });
 
-  it('takes the token from Basic auth, and reads a batch led by an L10 notice', async () => {
+  it('takes the token from Basic auth, and keys a batch led by an L10 notice by its first other message', async () => {
     const res = await handler()(loadEvent('basic-auth'));
     expect(res.statusCode).toBe(200);
     const put = onlyPut();
-    expect(put.Key).toBe(`logs/raxx-console-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 5)}-A41F0C2E9B7D3E5F60718293A4B5C6D7.gz`);
-    expect(put.Metadata).toMatchObject({ 'parse-status': 'ok', 'parsed-count': '3', 'msg-count': '3' });
+    expect(put.Key).toBe(`logs/raxx-console-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 4, 59, 118)}-A41F0C2E9B7D3E5F60718293A4B5C6D7.gz`);
+    expect(put.Metadata).toMatchObject({ 'parse-status': 'ok', 'parsed-count': '3', 'msg-count': '3', 'logplex-notices': '1' });
   });
 
   it('takes a Bearer token and the app from the synthetic test frame; no Frame-Id: random id, receipt time', async () => {
@@ -193,15 +194,17 @@ describe('bodies that are not clean batches are stored and flagged', () => {
     expect(res.statusCode).toBe(200);
     const put = onlyPut();
     expect(stored(put).equals(garbage)).toBe(true);
-    expect(put.Key).toBe(`logs/raxx-api-prod/2025/06/02/${NOW}-09C557EAFCFB6CF2740EE62F62971098.gz`);
+    // Keyed at the start of its receipt's quarter hour, so a retry finds it (see batch.ts).
+    expect(put.Key).toBe(`logs/raxx-api-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 0)}-09C557EAFCFB6CF2740EE62F62971098.malformed.gz`);
     expect(put.Metadata).toMatchObject({ 'parse-status': 'malformed', 'parsed-count': '0', 'parse-errors': '1', 'bytes-unparsed': '6', 'time-source': 'receipt', 'first-parse-error': 'at byte 0: expected an octet count' });
   });
 
   it('flags a partly damaged body as malformed but still keys it on the first message', async () => {
-    const body = `${dynoLine('2025-06-02T10:00:00.250+00:00', 'first')}garbage\n${dynoLine('2025-06-02T10:00:01+00:00', 'second')}`;
+    const body = `${dynoLine('2025-06-02T14:00:00.250+00:00', 'first')}garbage\n${dynoLine('2025-06-02T14:00:01+00:00', 'second')}`;
     await handler()(withBody(body, { 'logplex-msg-count': '2' }));
     const put = onlyPut();
-    expect(put.Key).toContain(`/${Date.UTC(2025, 5, 2, 10, 0, 0, 250)}-`);
+    expect(put.Key).toContain(`/${Date.UTC(2025, 5, 2, 14, 0, 0, 250)}-`);
+    expect(put.Key).toMatch(/\.malformed\.gz$/);
     expect(put.Metadata).toMatchObject({ 'parse-status': 'malformed', 'parsed-count': '2', 'bytes-unparsed': '8' });
   });
 
@@ -241,13 +244,56 @@ describe('retries and S3 failures', () => {
   });
 
   it('hashes a Frame-Id unfit for a key, keeping retries on one key', async () => {
-    const ev = withBody(dynoLine('2025-06-02T10:00:00Z', 'x'), { 'logplex-frame-id': 'not/a key ☃' });
+    const ev = withBody(dynoLine('2025-06-02T14:00:00Z', 'x'), { 'logplex-frame-id': 'not/a key ☃', 'logplex-msg-count': '1' });
     await handler()(ev);
     await handler()(ev);
     const [a, b] = puts();
     expect(a!.Key).toBe(b!.Key);
-    expect(a!.Key).toMatch(/\/1748858400000-[0-9a-f]{32}\.gz$/);
+    expect(a!.Key).toMatch(/\/1748872800000-[0-9a-f]{32}\.gz$/);
     expect(a!.Metadata!['frame-id']).toMatch(/^sha256:[0-9a-f]{32}$/);
+  });
+
+  it('looks for no earlier key when the batch is filed by a frame time inside the window: one PutObject', async () => {
+    await handler()(loadEvent('logplex-batch'));
+    expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+    expect(puts()).toHaveLength(1);
+  });
+
+  describe('a batch whose earlier attempt may have chosen another key (a frame 5 min ahead of receipt)', () => {
+    const ahead = () => withBody(dynoLine(new Date(NOW + 5 * 60_000 - 1_000).toISOString(), 'fast clock'), { 'logplex-msg-count': '1' });
+
+    it('answers 200 already stored, without writing, when one exists', async () => {
+      s3Mock.on(HeadObjectCommand).resolves({});
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(puts()).toEqual([]);
+      const heads = s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key);
+      expect(heads).toContain(`logs/raxx-api-prod/2025/06/02/${Date.UTC(2025, 5, 2, 14, 0)}-09C557EAFCFB6CF2740EE62F62971098.clock-skew.gz`);
+      expect(log.last()).toMatchObject({ outcome: 'duplicate', msg: 'drain batch already stored', key: heads.find(Boolean) });
+    });
+
+    it('stores it when none exists', async () => {
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(onlyPut().Key).toBe(`logs/raxx-api-prod/2025/06/02/${NOW + 5 * 60_000 - 1_000}-09C557EAFCFB6CF2740EE62F62971098.gz`);
+      expect(log.last()).toMatchObject({ outcome: 'stored', msg: 'drain batch stored' });
+    });
+
+    it('stores it, logging "drain dedup unchecked", when HeadObject is refused (403)', async () => {
+      s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'Forbidden', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(200);
+      expect(puts()).toHaveLength(1);
+      expect(log.last()).toMatchObject({ level: 'warn', outcome: 'stored', msg: 'drain dedup unchecked: Forbidden on HeadObject, an earlier attempt may be stored too' });
+    });
+
+    it('answers 500 (Logplex retries) when HeadObject fails otherwise', async () => {
+      s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Slow Down' }));
+      const res = await handler()(ahead());
+      expect(res.statusCode).toBe(500);
+      expect(puts()).toEqual([]);
+      expect(log.last()).toMatchObject({ level: 'error', outcome: 'write-failed', msg: 'drain write failed: SlowDown' });
+    });
   });
 
   it.each([

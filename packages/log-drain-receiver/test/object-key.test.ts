@@ -48,7 +48,7 @@ describe('parseObjectKey', () => {
     fc.assert(
       fc.property(app, epochMs, id, fc.constantFrom(undefined, 'logs/', 'archive/heroku/', ''), (a, t, i, prefix) => {
         const key = buildObjectKey({ prefix, app: a, epochMs: t, id: i });
-        expect(parseObjectKey(key, prefix)).toEqual({ app: a, epochMs: t, id: i, date: utcDate(t) });
+        expect(parseObjectKey(key, prefix)).toEqual({ app: a, epochMs: t, id: i, date: utcDate(t), flags: [] });
       }),
       { numRuns: 500 },
     );

@@ -44,7 +44,7 @@ describe('the HTTP adapter', () => {
   const seen: FunctionUrlRequestEvent[] = [];
   beforeAll(async () => {
     server = await startReceiverServer({
-      maxBodyBytes: 64 * 1024,
+      maxEventBytes: 64 * 1024,
       handler: async (event) => {
         seen.push(event as FunctionUrlRequestEvent);
         return { statusCode: 202, headers: { 'x-seen': 'yes' }, body: 'ok' };
@@ -105,7 +105,9 @@ describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
   let log: ReturnType<typeof captureLog>;
   const extra: ReceiverServer[] = [];
 
-  const deps = (over: Partial<HandlerDeps> = {}): HandlerDeps => ({ s3, bucket: BUCKET, tokens: () => tokens, log: log.sink, ...over });
+  /** The receiver's clock: a minute after the batches' first frame unless a test moves it. */
+  let receivedAt = T0_MS + 60_000;
+  const deps = (over: Partial<HandlerDeps> = {}): HandlerDeps => ({ s3, bucket: BUCKET, tokens: () => tokens, log: log.sink, now: () => receivedAt, ...over });
   const keys = async (): Promise<string[]> => ((await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((o) => o.Key!);
   const getObject = async (key: string) => {
     const res = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -133,6 +135,7 @@ describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
     await moto.reset();
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     tokens = { current: TOKEN };
+    receivedAt = T0_MS + 60_000;
     log.lines.length = 0;
   });
   afterEach(async () => {

@@ -16,7 +16,10 @@ export default createCommand({
     ['raxx-ops drains remove --all --yes', 'emergency stop: no app sends to the receiver any more'],
     ['raxx-ops drains remove --id 5a6f… --app raxx-api-prod', 'one drain'],
   ],
+  // The emergency stop goes on when S3 cannot be reached to take the lease.
+  lease: { name: 'drains', when: (a) => !a.dryRun, bestEffort: true },
   options: {
+    ...opt.leaseOptions,
     stale: flag('drains to the receiver with another token or app'),
     all: flag('emergency stop: every drain pointing at the receiver endpoint'),
     includeForeign: flag('with --all: every drain of the app, third-party ones too (add-on drains excepted)'),
@@ -32,9 +35,10 @@ export default createCommand({
     const c = out.color;
     const selector: RemoveSelector = args.stale ? { kind: 'stale' } : args.all ? { kind: 'all', includeForeign: Boolean(args.includeForeign) } : { kind: 'id', id: args.id! };
     // --all --include-foreign and --id need no receiver endpoint (the SSM URL only names the
-    // classes shown): the emergency stop works even when SSM cannot be read.
-    const needsEndpoint = selector.kind === 'stale' || (selector.kind === 'all' && !selector.includeForeign);
-    const { apps, heroku, listed } = await listAppDrains(ctx, args.app, needsEndpoint ? 'required' : 'optional');
+    // classes shown). The emergency stop must work with SSM down: receiver drains are then recognised by the
+    // function's URL (or drain.receiverUrl), and foreign drains still stay.
+    const mode = selector.kind === 'stale' ? 'required' : selector.kind === 'all' && !selector.includeForeign ? 'fallback' : 'optional';
+    const { apps, heroku, listed } = await listAppDrains(ctx, args.app, mode);
     const plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
     const ready = succeeded(plans);
     const toRemove = ready.filter((p) => p.remove.length > 0);

@@ -68,7 +68,9 @@ export default createCommand({
     ['raxx-ops drains rotate --dry-run', 'the steps, without changing anything'],
     ['raxx-ops drains rotate --yes', 'rotate the production drain token'],
   ],
+  lease: { name: 'drains', when: (a) => !a.dryRun },
   options: {
+    ...opt.leaseOptions,
     dryRun: opt.dryRun,
     timeout: opt.timeout(30, "per test batch: how long to wait for the receiver's 200 (403s retried while the new token propagates) and its S3 object"),
     grace: option(

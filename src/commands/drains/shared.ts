@@ -3,7 +3,7 @@
 import type { Context } from '../../lib/context.js';
 import { readDrainUrl } from '../../lib/drain-settings.js';
 import { classifyDrains, desiredDrainUrl, type ClassifiedDrain } from '../../lib/drains.js';
-import { ServiceError, UserError, InterruptedError } from '../../lib/errors.js';
+import { ConfigError, ServiceError, UserError, InterruptedError } from '../../lib/errors.js';
 import type { HerokuApi } from '../../lib/heroku.js';
 import { resolveApps } from '../apps.js';
 
@@ -73,18 +73,43 @@ export function listClassified(ctx: Context, heroku: HerokuApi, apps: string[], 
  * per app. With `drainUrl: 'optional'` an unreadable SSM parameter is no error: every receiver
  * drain is then classed foreign.
  */
-export async function listAppDrains(ctx: Context, appFlag: string[] | undefined, drainUrl: 'required' | 'optional' = 'required') {
+export async function listAppDrains(ctx: Context, appFlag: string[] | undefined, drainUrl: 'required' | 'optional' | 'fallback' = 'required') {
   const apps = resolveApps(appFlag, ctx);
   const heroku = await ctx.heroku();
   const url =
     drainUrl === 'required'
       ? await readDrainUrl(ctx)
-      : await readDrainUrl(ctx).catch((err: unknown) => {
-          ctx.out.debug(`going on without the SSM drain URL: ${(err as Error).message}`);
-          return undefined;
-        });
+      : drainUrl === 'fallback'
+        ? await readDrainUrl(ctx).catch((err: unknown) => receiverEndpoint(ctx, err))
+        : await readDrainUrl(ctx).catch((err: unknown) => {
+            ctx.out.debug(`going on without the SSM drain URL: ${(err as Error).message}`);
+            return undefined;
+          });
   const listed = await listClassified(ctx, heroku, apps, url);
   return { apps, heroku, listed };
+}
+
+/**
+ * The receiver's endpoint when SSM cannot be read, for the emergency stop: the function's own
+ * URL from Lambda, else the last known one in the configuration (drain.receiverUrl). Receiver
+ * drains are recognised by that endpoint (scheme, host and path); the token does not matter
+ * to "every drain to the receiver", and foreign drains are never touched.
+ */
+async function receiverEndpoint(ctx: Context, cause: unknown): Promise<string> {
+  const { receiverFunctionUrl } = await import('../../lib/receiver-function.js');
+  const fromLambda = await receiverFunctionUrl(ctx);
+  const base = fromLambda ?? (ctx.config.drain.receiverUrl || undefined);
+  if (!base) {
+    throw new ConfigError(`cannot tell receiver drains from others: SSM failed (${(cause as Error).message}) and neither Lambda nor drain.receiverUrl gives the receiver's URL`, {
+      hint: 'set drain.receiverUrl in the config file to the Function URL, or use --include-foreign to remove every drain (add-on drains excepted)',
+      cause,
+    });
+  }
+  ctx.out.warn(`SSM could not be read (${(cause as Error).message.split('\n')[0]}); recognising receiver drains by ${fromLambda ? "the function's URL" : 'drain.receiverUrl'} ${new URL(base).host}`);
+  const u = new URL(base);
+  u.search = '';
+  u.searchParams.set('token', 'unknown');
+  return u.toString();
 }
 
 /** The values of the outcomes that succeeded. */

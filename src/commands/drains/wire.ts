@@ -125,7 +125,9 @@ export default createCommand({
     ['raxx-ops drains wire --prune', 'wire every app and drop stale drains (asks first)'],
     ['raxx-ops --env staging drains wire', 'the staging app'],
   ],
+  lease: { name: 'drains', when: (a) => !a.dryRun },
   options: {
+    ...opt.leaseOptions,
     app: opt.apps,
     prune: flag('also remove stale drains (the receiver with another token or app); asks first'),
     dryRun: opt.dryRun,

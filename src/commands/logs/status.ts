@@ -8,6 +8,8 @@
 // Today is judged up to now: the time since the newest object is a silence that is still going.
 // A past day without any object is "missing" (critical); today is never missing, it is judged
 // by its silence, so a quiet first minute after midnight is not an alarm.
+// Flagged batches (clock-skew, malformed, count-mismatch) are counted from the flags the
+// receiver puts in their keys: still no GET. Any makes the day a warning.
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
@@ -40,6 +42,8 @@ export interface DayStatus {
   /** Only for today: minutes since the app's newest object (null when there is none). */
   minutesSinceNewest: number | null;
   partial: boolean;
+  /** Batches the receiver flagged, by flag (`clock-skew`, `malformed`, `count-mismatch`); empty when none. */
+  flagged: Record<string, number>;
   health: Health;
   reasons: string[];
 }
@@ -120,7 +124,7 @@ Today is judged up to now: its silence includes the time since the newest object
 });
 
 /** The health of one app's days, from object times alone (pure: tests feed it timelines). */
-export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
+export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size' | 'flags'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
   const { now } = opts;
   const times = days.flatMap((d) => d.objects.map((o) => o.time)).sort((a, b) => a - b);
   const newest = times.length > 0 ? times[times.length - 1]! : undefined;
@@ -158,6 +162,12 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
       if (health === 'healthy') health = 'warning';
       reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.warn)})`);
     }
+    const flagged: Record<string, number> = {};
+    for (const o of objects) for (const f of o.flags ?? []) flagged[f] = (flagged[f] ?? 0) + 1;
+    for (const [flag, n] of Object.entries(flagged)) {
+      if (health === 'healthy') health = 'warning';
+      reasons.push(`${n} batch${n === 1 ? '' : 'es'} flagged ${flag}`);
+    }
     return {
       day: utcDate(day),
       objects: objects.length,
@@ -167,6 +177,7 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
       longestSilence: longest,
       minutesSinceNewest: isToday ? sinceNewest : null,
       partial: isToday,
+      flagged,
       health,
       reasons,
     };

@@ -4,8 +4,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { createServer, request, type IncomingMessage } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
@@ -269,7 +269,7 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     // More apps than run at once, so that some are still waiting when Ctrl-C comes.
     const apps = [...APPS, 'raxx-extra1-prod', 'raxx-extra2-prod'];
     for (const a of apps.slice(APPS.length)) heroku.addApp(a);
-    const config = join(mkdtempSync(join(tmpdir(), 'raxx-ops-rotate-')), 'config.json');
+    const config = join(tempDir('raxx-ops-rotate-'), 'config.json');
     writeFileSync(config, JSON.stringify({ apps }));
     const ac = new AbortController();
     const via = await startHerokuProxy(heroku.url, (q) => {

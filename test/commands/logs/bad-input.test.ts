@@ -1,7 +1,7 @@
 // Bad input to the logs commands: a clear message, a hint, the right exit code, no stdout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
@@ -76,7 +76,7 @@ describe.skipIf(!motoAvailable)('logs: bad input against moto', () => {
   });
 
   it('a missing bucket → 4, naming the bucket', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'raxx-cfg-'));
+    const dir = tempDir('raxx-ops-cfg-');
     const cfg = join(dir, 'raxx-ops.json');
     await writeFile(cfg, JSON.stringify({ drain: { bucket: 'raxx-no-such-bucket' } }));
     for (const argv of [

@@ -27,7 +27,7 @@ export function objectId(): string {
 }
 
 /** A gzip object of Logplex frames, as the receiver stores a batch. */
-export function batch(app: string, time: number, texts: string[], opts: { dyno?: string } = {}): Stored {
+export function batch(app: string, time: number, texts: string[], opts: { dyno?: string; source?: string } = {}): Stored {
   const body = gzipSync(Buffer.from(frame(texts.map((t, i) => syslog(time + i, t, opts)))));
   return { app, key: buildObjectKey({ app, epochMs: time, id: objectId() }), time, body };
 }

@@ -1,8 +1,8 @@
 // logs grep and logs fetch against moto, with objects in the receiver's layout: the output
 // must equal what gunzip + grep over the same objects, in key order, gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
+import { tempDir } from '../../support/temp.js';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
@@ -219,7 +219,7 @@ describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
   });
 
   it('logs fetch -o DIR: one decompressed file per object', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'raxx-fetch-'));
+    const dir = tempDir('raxx-ops-fetch-');
     const r = await runCli(['logs', 'fetch', '--app', CONSOLE, '--date', '2025-06-02', '-o', dir, '--json'], { env, now });
     expect(r.code).toBe(0);
     const doc = r.json<{ files: string[]; objects: number }>();

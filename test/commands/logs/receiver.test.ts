@@ -17,12 +17,16 @@ describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', (
   let aws: AwsClients;
   let receiver: ReceiverServer;
   const sent: string[][] = [];
+  // The receiver's clock: batches arrive 10 s after their first line (a skewed one would be
+  // filed by its receipt time instead).
+  let receivedAt = T0;
 
   beforeAll(async () => {
     moto = await startMoto();
     aws = await createDrainBucket(moto.env);
-    receiver = await startReceiverServer({ handlerDeps: { s3: await aws.s3(), bucket: BUCKET, tokens: () => ({ current: TOKEN }), log: () => undefined } });
+    receiver = await startReceiverServer({ handlerDeps: { s3: await aws.s3(), bucket: BUCKET, tokens: () => ({ current: TOKEN }), log: () => undefined, now: () => receivedAt } });
     for (let b = 0; b < 6; b++) {
+      receivedAt = T0 + b * 5 * 60_000 + 10_000;
       const lines = Array.from({ length: 4 }, (_, i) => syslog(T0 + b * 5 * 60_000 + i * 1000, `batch ${b} line ${i}${i === 2 ? ' status=503' : ''}`, { source: 'heroku', dyno: 'router' }));
       sent.push(lines.map((l) => l.trimEnd()));
       const res = await fetch(`${receiver.url}/?app=${APP}&token=${TOKEN}`, {
@@ -66,5 +70,22 @@ describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', (
     expect(day.minutesSinceNewest).toBe(5);
     expect(day.health).toBe('critical');
     expect(f.stdout + f.stderr + s.stdout + s.stderr).not.toContain(TOKEN);
+  });
+
+  it('status counts the batches the receiver flagged (clock skew, malformed, count mismatch) from the listing', async () => {
+    const post = (body: string, frameId: string, count: string) =>
+      fetch(`${receiver.url}/?app=${APP}&token=${TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/logplex-1', 'logplex-msg-count': count, 'logplex-frame-id': frameId }, body });
+    receivedAt = T0 + 27 * 60_000;
+    // A dyno clock in 2200: filed on the receipt day, flagged.
+    expect((await post(frame([syslog(Date.UTC(2200, 0, 1), 'from the future')]), `${'c'.repeat(30)}01`, '1')).status).toBe(200);
+    expect((await post(frame([syslog(T0 + 26 * 60_000, 'one line')]), `${'c'.repeat(30)}02`, '3')).status).toBe(200);
+    expect((await post('garbage, not logplex\n', `${'c'.repeat(30)}03`, '1')).status).toBe(200);
+    const s = await runCli(['logs', 'status', '--app', APP, '--days', '1', '--json'], { env: moto.env, now: () => new Date(T0 + 30 * 60_000) });
+    const day = s.json<{ apps: { days: { objects: number; flagged: Record<string, number>; reasons: string[] }[] }[] }>().apps[0]!.days[0]!;
+    expect(day.objects).toBe(9);
+    expect(day.flagged).toEqual({ 'clock-skew': 1, 'count-mismatch': 1, malformed: 1 });
+    expect(day.reasons).toEqual(expect.arrayContaining(['1 batch flagged clock-skew', '1 batch flagged malformed', '1 batch flagged count-mismatch']));
+    const table = await runCli(['logs', 'status', '--app', APP, '--days', '1'], { env: moto.env, now: () => new Date(T0 + 30 * 60_000) });
+    expect(table.stdout).toContain('1 batch flagged clock-skew');
   });
 });

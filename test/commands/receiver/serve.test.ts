@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { buildObjectKey, utcDate } from '@raxx/log-drain-receiver/object-key';
 import { frame } from '@raxx/log-drain-receiver/logplex';
 import { createBucket, createReceiverFunction, fixtureClients, listKeys, setFunctionEnvironment } from '../../support/aws-fixtures.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
@@ -17,8 +17,10 @@ const PREVIOUS = 'serve-previous-token-9d2e4b6a8c1f3057';
 const NEXT = 'serve-next-token-1a2b3c4d5e6f7089';
 const SECRETS = [TOKEN, PREVIOUS, NEXT];
 const APP = 'raxx-api-prod';
-const T0 = '2025-06-02T14:03:07.512034+00:00';
-const T0_MS = Date.UTC(2025, 5, 2, 14, 3, 7, 512);
+// The served receiver runs on the real clock and files a batch by its frames' time only when
+// that is close to the time of receipt: the batches are a minute old.
+const T0_MS = Date.now() - 60_000;
+const T0 = new Date(T0_MS).toISOString().replace('Z', '+00:00');
 
 let frameSeq = 0;
 const newFrameId = () => `5E0F3A9C51B24D68A0C1E2F3B4D5${String(++frameSeq).padStart(4, '0')}`;
@@ -130,7 +132,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
       const res = await post(served.base, body, { frameId });
       expect(res.status).toBe(200);
       const key = buildObjectKey({ app: APP, epochMs: T0_MS, id: frameId });
-      expect(key).toBe(`logs/${APP}/2025/06/02/${T0_MS}-${frameId}.gz`);
+      expect(key).toBe(`logs/${APP}/${utcDate(T0_MS).replaceAll('-', '/')}/${T0_MS}-${frameId}.gz`);
       const stored = await getObject(key);
       expect(stored.body.toString('utf8')).toBe(body);
       expect(stored.metadata['parse-status']).toBe('ok');

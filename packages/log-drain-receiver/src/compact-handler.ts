@@ -1,0 +1,95 @@
+// The daily compactor: a second handler in the same zip (`index.compact`), run by an
+// EventBridge schedule shortly after midnight UTC. It compacts yesterday and the days before
+// it back to COMPACT_LOOKBACK_DAYS (default 3), so objects that arrived late are picked up;
+// a day whose manifest matches its listing costs one listing and one GET.
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { compactDay, type CompactOutcome, type CompactS3 } from './compacted.js';
+import { DAY_MS, DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, startOfUtcDay } from './object-key.js';
+import { createS3Client } from './store.js';
+
+export interface CompactEnv {
+  BUCKET_NAME?: string;
+  KEY_PREFIX?: string;
+  COMPACTED_PREFIX?: string;
+  ALLOWED_APPS?: string;
+  COMPACT_LOOKBACK_DAYS?: string;
+}
+
+export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string): CompactS3 {
+  return {
+    async listKeys(prefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return keys;
+    },
+    async getObject(key) {
+      try {
+        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return Buffer.from(await res.Body!.transformToByteArray());
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
+        throw err;
+      }
+    },
+    async putObject(key, body, contentType, metadata) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }));
+    },
+  };
+}
+
+/** The apps to compact: ALLOWED_APPS, else every app folder under the key prefix. */
+async function appsOf(s3: Pick<S3Client, 'send'>, bucket: string, prefix: string, allowed: string | undefined): Promise<string[]> {
+  if (allowed) return allowed.split(',').map((a) => a.trim()).filter(isAppName);
+  const apps: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
+    for (const p of page.CommonPrefixes ?? []) {
+      const app = p.Prefix?.slice(prefix.length, -1);
+      if (app && isAppName(app)) apps.push(app);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return apps;
+}
+
+export async function runCompaction(env: CompactEnv, deps: { s3: Pick<S3Client, 'send'>; now?: number; log?: (line: string) => void }): Promise<CompactOutcome[]> {
+  const bucket = env.BUCKET_NAME;
+  if (!bucket) throw new Error('BUCKET_NAME is not set');
+  const keyPrefix = normalizePrefix(env.KEY_PREFIX ?? DEFAULT_KEY_PREFIX);
+  const problem = keyPrefixProblem(keyPrefix);
+  if (problem) throw new Error(`KEY_PREFIX ${problem}`);
+  const lookback = Math.min(Math.max(Number(env.COMPACT_LOOKBACK_DAYS ?? 3) || 3, 1), 31);
+  const now = deps.now ?? Date.now();
+  const s3 = s3ForCompaction(deps.s3, bucket);
+  const apps = await appsOf(deps.s3, bucket, keyPrefix, env.ALLOWED_APPS);
+  const today = startOfUtcDay(now);
+  const results: CompactOutcome[] = [];
+  for (const app of apps) {
+    for (let i = lookback; i >= 1; i--) {
+      const r = await compactDay({ s3, keyPrefix, compactedRoot: env.COMPACTED_PREFIX, now }, app, today - i * DAY_MS);
+      results.push(r);
+      (deps.log ?? ((line: string) => process.stdout.write(`${line}\n`)))(JSON.stringify({ level: 'info', msg: 'compaction', ...r }));
+    }
+  }
+  return results;
+}
+
+let client: S3Client | undefined;
+
+/** The scheduled entry point (handler `index.compact`). */
+export async function compact(): Promise<{ compacted: number; upToDate: number; days: number }> {
+  client ??= createS3Client(process.env);
+  const results = await runCompaction(process.env as CompactEnv, { s3: client });
+  return {
+    compacted: results.filter((r) => r.status === 'compacted').length,
+    upToDate: results.filter((r) => r.status === 'up-to-date').length,
+    days: results.length,
+  };
+}

@@ -1,0 +1,236 @@
+// Compacted days: the objects of one app and UTC day, as one gzip JSON-lines object of
+// records plus a manifest, under `compacted/app=<app>/day=<YYYY-MM-DD>/`. Months of logs are
+// then one GET per app-day instead of ~2,000, and the same objects serve DuckDB (read_json)
+// and Athena (JSON SerDe, partition projection on the hive-style app= and day= folders).
+// This module owns that layout, the record format and the compaction itself, for the CLI's
+// `logs compact` and the scheduled compactor handler alike.
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { parseFrameLine, timestampMs } from './logplex.js';
+import { DAY_MS, dayPrefix, parseObjectKey, utcDate } from './object-key.js';
+
+export const COMPACTED_PREFIX = 'compacted/';
+export const RECORDS_FILE = 'records.jsonl.gz';
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+/** One log line as a row: the `logs` table of `logs query`, in Athena and DuckDB alike. */
+export interface LogRecord {
+  /** The frame's own timestamp, UTC, `YYYY-MM-DD HH:MM:SS.mmm` (a TIMESTAMP to both engines); null when unreadable. */
+  time: string | null;
+  app: string;
+  /** Syslog APP-NAME: `app` for dyno output, `heroku` for platform lines. */
+  host: string | null;
+  /** Syslog PROCID: `web.1`, `router`, `postgres.1234`. */
+  proc: string | null;
+  message: string | null;
+  /** The drain object the line came from. */
+  key: string;
+  /** Router lines (`heroku router`): their key=value fields. */
+  method: string | null;
+  path: string | null;
+  status: number | null;
+  service_ms: number | null;
+  bytes: number | null;
+  /** The line exactly as stored, so a compacted day prints what its raw objects print. */
+  line: string;
+}
+
+/** The columns and their SQL types, in order: the DuckDB read and the Glue table share them. */
+export const RECORD_COLUMNS: readonly { name: keyof LogRecord; type: 'timestamp' | 'string' | 'int' | 'bigint' }[] = [
+  { name: 'time', type: 'timestamp' },
+  { name: 'app', type: 'string' },
+  { name: 'host', type: 'string' },
+  { name: 'proc', type: 'string' },
+  { name: 'message', type: 'string' },
+  { name: 'key', type: 'string' },
+  { name: 'method', type: 'string' },
+  { name: 'path', type: 'string' },
+  { name: 'status', type: 'int' },
+  { name: 'service_ms', type: 'int' },
+  { name: 'bytes', type: 'bigint' },
+  { name: 'line', type: 'string' },
+];
+
+export interface Manifest {
+  version: number;
+  app: string;
+  day: string;
+  /** How many raw objects were compacted, and the last of their keys (in key order). */
+  sourceObjects: number;
+  lastSourceKey: string | null;
+  /** SHA-256 of the compacted keys, one per line in key order: a listing that differs is not covered. */
+  keysSha256: string;
+  /** The compacted keys themselves, so raw objects that arrived later can be read beside it. */
+  keys: string[];
+  lines: number;
+  /** SHA-256 of the uncompressed JSON-lines content. */
+  sha256: string;
+  bytes: number;
+  compactedAt: string;
+}
+
+export function compactedFolder(app: string, day: number | string, root = COMPACTED_PREFIX): string {
+  const date = typeof day === 'string' ? day : utcDate(day);
+  return `${root}app=${app}/day=${date}/`;
+}
+
+export function compactedKeys(app: string, day: number | string, root = COMPACTED_PREFIX): { records: string; manifest: string } {
+  const folder = compactedFolder(app, day, root);
+  return { records: `${folder}${RECORDS_FILE}`, manifest: `${folder}${MANIFEST_FILE}` };
+}
+
+export function keysDigest(keys: readonly string[]): string {
+  return createHash('sha256').update(keys.join('\n')).digest('hex');
+}
+
+const ROUTER_FIELD = /([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
+
+function routerFields(message: string): Pick<LogRecord, 'method' | 'path' | 'status' | 'service_ms' | 'bytes'> {
+  const f: Record<string, string> = {};
+  for (const m of message.matchAll(ROUTER_FIELD)) {
+    const v = m[2]!;
+    f[m[1]!] = v.startsWith('"') ? v.slice(1, -1) : v;
+  }
+  const int = (v: string | undefined, suffix = ''): number | null => {
+    if (v === undefined) return null;
+    const n = Number(suffix && v.endsWith(suffix) ? v.slice(0, -suffix.length) : v);
+    return Number.isFinite(n) && v !== '' ? Math.trunc(n) : null;
+  };
+  return { method: f.method ?? null, path: f.path ?? null, status: int(f.status), service_ms: int(f.service, 'ms'), bytes: int(f.bytes) };
+}
+
+function sqlTime(ms: number | undefined): string | null {
+  if (ms === undefined || !Number.isFinite(ms)) return null;
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** A stored line (an octet-counted frame, or anything else the batch held) as a record. */
+export function toRecord(line: string, app: string, key: string): LogRecord {
+  const m = parseFrameLine(line);
+  const router = m && m.appName === 'heroku' && m.procId === 'router';
+  return {
+    time: sqlTime(m ? timestampMs(m.timestamp) : undefined),
+    app,
+    host: m?.appName ?? null,
+    proc: m?.procId ?? null,
+    message: m?.message ?? null,
+    key,
+    ...(router ? routerFields(m.message) : { method: null, path: null, status: null, service_ms: null, bytes: null }),
+    line,
+  };
+}
+
+/** The S3 calls compaction needs (an S3Client, or a stub). */
+export interface CompactS3 {
+  listKeys(prefix: string): Promise<string[]>;
+  getObject(key: string): Promise<Buffer | undefined>;
+  putObject(key: string, body: Buffer, contentType: string, metadata: Record<string, string>): Promise<void>;
+}
+
+/** Reads objects in the order given, each as its lines; the CLI passes its concurrent reader. */
+export type ReadLines = (keys: readonly string[]) => AsyncIterable<{ key: string; lines: readonly string[] }>;
+
+export interface CompactOptions {
+  s3: CompactS3;
+  keyPrefix: string;
+  compactedRoot?: string;
+  read?: ReadLines;
+  now?: number;
+  /** Compact even when the manifest matches the listing. */
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+export type CompactOutcome =
+  | { status: 'up-to-date'; app: string; day: string; objects: number; lines: number }
+  | { status: 'compacted' | 'would-compact'; app: string; day: string; objects: number; lines: number; bytes: number; late: number }
+  | { status: 'empty'; app: string; day: string }
+  | { status: 'not-finished'; app: string; day: string };
+
+export async function readManifest(s3: CompactS3, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
+  const body = await s3.getObject(compactedKeys(app, day, root).manifest);
+  if (!body) return undefined;
+  try {
+    const m = JSON.parse(body.toString('utf8')) as Manifest;
+    return m.version === MANIFEST_VERSION && Array.isArray(m.keys) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The raw keys of one app-day in key order (time order), foreign keys left out. */
+export async function dayKeys(s3: CompactS3, keyPrefix: string, app: string, day: number): Promise<string[]> {
+  const keys = await s3.listKeys(dayPrefix(keyPrefix, app, day));
+  return keys.filter((k) => parseObjectKey(k, keyPrefix)?.app === app).sort();
+}
+
+async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncIterable<{ key: string; lines: readonly string[] }> {
+  for (const key of keys) {
+    const body = await s3.getObject(key);
+    let text = '';
+    try {
+      text = body && body.length > 0 ? gunzipSync(body).toString('utf8') : '';
+    } catch {
+      // A corrupt object is stored as-is by the receiver; grep reports it, compaction keeps
+      // what it can: nothing here.
+    }
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    yield { key, lines };
+  }
+}
+
+/**
+ * Compact one finished UTC day of one app: idempotent (a manifest matching the day's listing
+ * means nothing to do), picks up late objects on the next run, never deletes raw objects.
+ * The records object is written before the manifest, so a manifest always describes a
+ * complete records object.
+ */
+export async function compactDay(opts: CompactOptions, app: string, day: number): Promise<CompactOutcome> {
+  const date = utcDate(day);
+  const now = opts.now ?? Date.now();
+  if (day + DAY_MS > now) return { status: 'not-finished', app, day: date };
+  const root = opts.compactedRoot ?? COMPACTED_PREFIX;
+  const keys = await dayKeys(opts.s3, opts.keyPrefix, app, day);
+  if (keys.length === 0) return { status: 'empty', app, day: date };
+  const digest = keysDigest(keys);
+  const previous = await readManifest(opts.s3, app, day, root);
+  if (previous && previous.keysSha256 === digest && !opts.force) return { status: 'up-to-date', app, day: date, objects: keys.length, lines: previous.lines };
+  const late = previous ? keys.filter((k) => !previous.keys.includes(k)).length : 0;
+
+  const chunks: string[] = [];
+  let lines = 0;
+  const hash = createHash('sha256');
+  const read = opts.read ?? ((k) => readSequentially(opts.s3, k));
+  for await (const obj of read(keys)) {
+    let block = '';
+    for (const line of obj.lines) {
+      block += `${JSON.stringify(toRecord(line, app, obj.key))}\n`;
+      lines += 1;
+    }
+    hash.update(block);
+    chunks.push(block);
+  }
+  const content = Buffer.from(chunks.join(''), 'utf8');
+  const gz = gzipSync(content);
+  if (opts.dryRun) return { status: 'would-compact', app, day: date, objects: keys.length, lines, bytes: gz.length, late };
+  const sha256 = hash.digest('hex');
+  const names = compactedKeys(app, day, root);
+  await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    app,
+    day: date,
+    sourceObjects: keys.length,
+    lastSourceKey: keys.at(-1) ?? null,
+    keysSha256: digest,
+    keys,
+    lines,
+    sha256,
+    bytes: gz.length,
+    compactedAt: new Date(now).toISOString(),
+  };
+  await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(manifest)), 'application/json', {});
+  return { status: 'compacted', app, day: date, objects: keys.length, lines, bytes: gz.length, late };
+}

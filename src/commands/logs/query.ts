@@ -1,0 +1,83 @@
+// `raxx-ops logs query SQL`: SQL over the window's log records, on the embedded engine
+// (DuckDB, reading compacted days and raw objects alike) or on Athena over compacted/.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { utcDate } from '@raxx/log-drain-receiver/object-key';
+import { describeWindow } from '../../lib/time-window.js';
+import { createCommand, option, positional } from '../define.js';
+import * as opt from '../options.js';
+import { resolveApps } from '../apps.js';
+import { concurrency, openStore, windowOf } from './shared.js';
+
+export default createCommand({
+  description: "run SQL over the window's log records: the embedded engine (DuckDB), or Athena over compacted/",
+  notes: `The SQL sees one table, logs: time (UTC timestamp of the line), app, host (app or heroku),
+proc (web.1, router, postgres.123), message, key (the drain object), line (as stored), and for
+router lines method, path, status, service_ms, bytes. The window (--since, default 1d, or
+--date) and --app narrow logs before the SQL runs, on both engines alike.
+The embedded engine reads compacted days with one download each (raxx-ops logs compact) and
+raw objects for the rest; it cannot read files or the network from the SQL.
+Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (printed).`,
+  examples: [
+    ["raxx-ops logs query 'SELECT status, count(*) FROM logs GROUP BY 1' --since 7d", 'lines by status, a week'],
+    ["raxx-ops logs query \"SELECT date_trunc('hour', time) h, count(*) FROM logs\n      WHERE status >= 500 GROUP BY 1 ORDER BY 1\" --since 30d", '5xx per hour over a month'],
+    ["raxx-ops logs query 'SELECT path, count(*) n FROM logs GROUP BY 1 ORDER BY n DESC' --format csv", 'paths by lines, as CSV'],
+    ['raxx-ops logs query "SELECT count(*) FROM logs" --since 90d --engine athena', 'on Athena'],
+  ],
+  positionals: { sql: positional(z.string().trim().min(1, 'SQL is required'), 'the query; the table is logs') },
+  options: {
+    app: opt.apps,
+    since: option(z.string().optional(), 'start of the window: 7d, 2h, a date or an ISO time (default: 1d)', { value: '<time>' }),
+    until: option(z.string().optional(), 'end of the window (exclusive)', { value: '<time>' }),
+    date: option(z.string().optional(), 'one UTC day instead of --since', { value: '<YYYY-MM-DD>' }),
+    engine: option(z.enum(['local', 'athena'], { error: 'must be local or athena' }).default('local'), 'where the SQL runs: local (DuckDB) or athena', { value: '<engine>' }),
+    format: option(z.enum(['table', 'csv', 'json'], { error: 'must be table, csv or json' }).default('table'), 'how rows are printed (--json: json)', { value: '<format>' }),
+    concurrency: option(concurrency.default(64), 'raw objects read at once (1-64)', { value: '<n>' }),
+  },
+  async handler(args, ctx) {
+    const { out } = ctx;
+    const apps = resolveApps(args.app, ctx);
+    const window = windowOf({ date: args.date, since: args.date ? args.since : (args.since ?? '1d'), until: args.until }, ctx);
+    const format = out.json ? 'json' : args.format;
+    const { toCsv, toJson, toTable } = await import('../../lib/query/result.js');
+    const progress = await out.progress(`query: ${apps.join(', ')} ${describeWindow(window)}`);
+    let result;
+    let gathered: { compactedDays: number; rawObjects: number } | undefined;
+    try {
+      if (args.engine === 'athena') {
+        const { queryAthena, windowedSql } = await import('../../lib/query/athena.js');
+        const sql = windowedSql(args.sql, { database: ctx.config.query.database, table: ctx.config.query.table, apps, fromDay: utcDate(window.start), toDay: utcDate(window.end - 1), start: window.start, end: window.end });
+        out.debug(`athena SQL: ${sql}`);
+        result = await queryAthena(ctx, sql, (t) => progress.update(t));
+      } else {
+        const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-query-'));
+        try {
+          const { gatherWindow } = await import('../../lib/query/window-records.js');
+          const store = await openStore(ctx);
+          const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, onProgress: (t) => progress.update(t) });
+          gathered = stats;
+          progress.update(`query: running on ${stats.files.length} file(s)`);
+          const { queryLocal } = await import('../../lib/query/local.js');
+          result = await queryLocal(stats.files, args.sql, window, ctx.signal);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+    } catch (err) {
+      ctx.checkInterrupted();
+      throw err;
+    } finally {
+      progress.stop();
+    }
+
+    if (format === 'json') out.data({ engine: result.engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, columns: result.columns, rows: toJson(result), ...(result.scannedBytes !== undefined ? { scannedBytes: result.scannedBytes, costUsd: result.costUsd, queryId: result.queryId } : {}) });
+    else if (format === 'csv') out.raw(toCsv(result));
+    else out.raw(toTable(result));
+    const where = gathered ? `; ${gathered.compactedDays} compacted app-day(s), ${gathered.rawObjects} raw object(s) read` : '';
+    const cost = result.scannedBytes !== undefined ? `; ${(result.scannedBytes / 1024 ** 2).toFixed(1)} MB scanned, about $${result.costUsd!.toFixed(4)}` : '';
+    out.info(`${result.rows.length} row(s) in ${(result.elapsedMs / 1000).toFixed(1)} s on ${result.engine}${where}${cost}`);
+  },
+});
+
