@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-const external = Object.keys(pkg.dependencies ?? {}).flatMap((d) => [d, `${d}/*`]);
+const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).flatMap((d) => [d, `${d}/*`]);
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({

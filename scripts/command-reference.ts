@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { defaultOf, flagName, type CommandDefinition } from '../src/commands/define.js';
-import { groups } from '../src/commands/index.js';
+import { groups, topCommands } from '../src/commands/index.js';
 
 export async function renderReference(): Promise<string> {
   const out: string[] = [
@@ -14,12 +14,16 @@ export async function renderReference(): Promise<string> {
     '`--yes`) work with every command; see the [README](../README.md).',
     '',
   ];
-  for (const group of groups) {
-    out.push(`## ${group.name}`, '', `${group.description}.`, '');
-    for (const [verb, load] of Object.entries(group.commands)) {
+  const sections: { heading: string; description?: string; commands: [string[], () => Promise<{ default: CommandDefinition }>][] }[] = [
+    ...groups.map((g) => ({ heading: g.name, description: g.description, commands: Object.entries(g.commands).map(([verb, load]) => [[g.name, verb], load] as [string[], typeof load]) })),
+    { heading: 'other commands', commands: topCommands.map((t) => [[t.name], t.load] as [string[], typeof t.load]) },
+  ];
+  for (const section of sections) {
+    out.push(`## ${section.heading}`, '', ...(section.description ? [`${section.description}.`, ''] : []));
+    for (const [path, load] of section.commands) {
       const def: CommandDefinition = (await load()).default;
       const pos = Object.entries(def.positionals).map(([k, d]) => (d.optional ? `[${k}]` : `<${k}>`));
-      out.push(`### \`raxx-ops ${[group.name, verb, ...pos].join(' ')}\``, '', `${def.description}.`, '');
+      out.push(`### \`raxx-ops ${[...path, ...pos].join(' ')}\``, '', `${def.description}.`, '');
       const rows = [
         ...Object.entries(def.positionals).map(([k, d]) => [flagName(k, d, true), d.description, '']),
         ...Object.entries(def.options).map(([k, d]) => {

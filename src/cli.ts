@@ -2,7 +2,7 @@
 // process (only bin/raxx-ops does), so tests run the whole CLI in-process.
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { groups, type GroupSpec } from './commands/index.js';
+import { groups, topCommands, type GroupSpec } from './commands/index.js';
 import { defaultOf, flagName, type CommandDefinition } from './commands/define.js';
 import type { Context, GlobalFlags, Io } from './lib/context.js';
 import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
@@ -142,14 +142,14 @@ function addGroup(program: Command, group: GroupSpec, io: Io, state: RunState): 
 }
 
 /**
- * The program, with the commands of the groups named in argv declared (all of them when
- * `all` is set: help tests, completion). Other groups are listed without loading their
- * command files, which keeps start-up light.
+ * The program, with the commands of the groups and the top-level commands named in argv
+ * declared (all of them when `all` is set: help tests, completion). The others are listed
+ * without loading their command files, which keeps start-up light.
  */
 export async function buildProgram(io: Io, state: RunState, argv: string[], all = false): Promise<Command> {
   const program = new Command('raxx-ops');
   program
-    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver")
+    .description("Raxx's operations runbooks as one tool: Heroku log drains, the drain bucket and its receiver, support attachments")
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(new Option('--env <env>', 'environment whose apps and resources to use').choices(['prod', 'staging']).default('prod'))
     .option('--config <file>', 'JSON file overriding the built-in configuration (or RAXX_OPS_CONFIG)')
@@ -175,6 +175,11 @@ Exit codes: 0 ok, 1 a check found a problem, 2 bad usage, 3 configuration or cre
     if (!all && !named.has(group.name)) continue;
     const mods = await Promise.all(Object.entries(group.commands).map(async ([name, load]) => [name, (await load()).default] as const));
     for (const [name, def] of mods) addCommand(g, name, def, io, state);
+  }
+  for (const top of topCommands) {
+    // Listed by its summary; its file is loaded only when it runs or shows its own help.
+    if (all || named.has(top.name)) addCommand(program, top.name, (await top.load()).default, io, state).summary(top.summary);
+    else usageReporting(program.command(top.name).description(top.summary), io, state);
   }
   return program;
 }

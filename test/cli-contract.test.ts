@@ -3,16 +3,17 @@
 // `raxx-ops help <group> <command>` as the command's own help.
 import { describe, expect, it } from 'vitest';
 import { HELP_WIDTH } from '../src/cli.js';
-import { groups } from '../src/commands/index.js';
+import { groups, topCommands } from '../src/commands/index.js';
 import { runCli } from './support/run-cli.js';
 
-const commands = groups.flatMap((g) => Object.keys(g.commands).map((verb) => [g.name, verb] as const));
+// Each command's path: [group, verb], or [name] for a top-level command such as doctor.
+const commands = [...groups.flatMap((g) => Object.keys(g.commands).map((verb) => [g.name, verb])), ...topCommands.map((t) => [t.name])].map((path) => [path.join(' '), path] as const);
 
 describe('help is a contract', () => {
-  it.each(commands)('%s %s: examples, within the help width, defaults shown as values', async (group, verb) => {
-    const r = await runCli([group, verb, '--help']);
+  it.each(commands)('%s: examples, within the help width, defaults shown as values', async (name, path) => {
+    const r = await runCli([...path, '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Usage: raxx-ops ${group} ${verb}`);
+    expect(r.stdout).toContain(`Usage: raxx-ops ${name} `);
     expect(r.stdout).toMatch(/\nExamples:\n {2}\$ (\S+=\S+ )?raxx-ops /);
     for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(HELP_WIDTH);
     // Defaults come from the zod schema: numbers, not quoted strings as commander would show.
@@ -24,6 +25,15 @@ describe('help is a contract', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Examples:');
     for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(HELP_WIDTH);
+  });
+
+  it('a top-level command is listed by its summary without loading its file, and `help doctor` is its help', async () => {
+    const top = await runCli(['--help']);
+    for (const t of topCommands) expect(top.stdout).toMatch(new RegExp(`\\n {2}${t.name}\\b.*${t.summary.slice(0, 20)}`));
+    const viaHelp = await runCli(['help', 'doctor']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe((await runCli(['doctor', '--help'])).stdout);
+    expect(viaHelp.stdout).toContain('Usage: raxx-ops doctor [options]');
   });
 
   it('`help logs grep` is the command\'s help, not the group\'s', async () => {

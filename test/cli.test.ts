@@ -26,18 +26,26 @@ describe('raxx-ops program', () => {
   it('help lists exactly the command tree the README documents', async () => {
     const commandsOf = (help: string) =>
       [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== 'help');
-    const tree: Record<string, string[]> = {};
-    for (const group of commandsOf((await runCli(['--help'])).stdout)) {
-      tree[group!] = commandsOf((await runCli([group!, '--help'])).stdout) as string[];
+    // A group maps to its verbs; a top-level command (no "Commands:" in its help) to null.
+    const tree: Record<string, string[] | null> = {};
+    for (const name of commandsOf((await runCli(['--help'])).stdout)) {
+      const help = (await runCli([name!, '--help'])).stdout;
+      tree[name!] = help.includes('Commands:') ? (commandsOf(help) as string[]) : null;
     }
     expect(tree).toEqual({
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
       logs: ['grep', 'fetch', 'status', 'compact', 'query', 'athena-setup'],
+      attachments: ['restore', 'url', 'kms-status', 'lockdown', 'unlock', 'rotate-access-key', 'kms-retire'],
+      audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],
+      doctor: null,
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-    for (const [group, verbs] of Object.entries(tree)) for (const verb of verbs) expect(readme).toContain(`\`${group} ${verb}`);
+    for (const [group, verbs] of Object.entries(tree)) {
+      if (verbs === null) expect(readme).toContain(`| \`${group}`);
+      else for (const verb of verbs) expect(readme).toContain(`\`${group} ${verb}`);
+    }
   });
 
   it('prints its version', async () => {
@@ -62,6 +70,8 @@ describe('bad input: clear error, hint, exit code', () => {
     { name: 'a missing argument', argv: ['logs', 'grep', '--app', 'raxx-api-prod'], code: 2, stderr: /^error: missing required argument 'pattern'\nhint: see raxx-ops logs grep --help\n$/ },
     { name: 'a missing option value', argv: ['logs', 'status', '--days'], code: 2, stderr: /^error: option '--days <n>' argument missing\nhint: see raxx-ops logs status --help\n$/ },
     { name: 'a number that is not one', argv: ['logs', 'status', '--days', 'x'], code: 2, stderr: /^error: --days: must be a number\nhint: see raxx-ops logs status --help\n$/ },
+    { name: 'a doctor --since that is not a time', argv: ['doctor', '--since', 'soon'], code: 2, stderr: /^error: --since: "soon" is not a time\nhint: use a relative time/ },
+    { name: 'an unknown flag of a top-level command', argv: ['doctor', '--bogus'], code: 2, stderr: /^error: unknown option '--bogus'\nhint: see raxx-ops doctor --help\n$/ },
     { name: 'an unknown flag of a command', argv: ['logs', 'status', '--bogus'], code: 2, stderr: /^error: unknown option '--bogus'\nhint: see raxx-ops logs status --help\n$/ },
   ];
   for (const c of cases) {

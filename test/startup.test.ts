@@ -9,12 +9,16 @@ vi.mock('@aws-sdk/client-ssm', () => (loaded.push('@aws-sdk/client-ssm'), {}));
 vi.mock('@aws-sdk/client-lambda', () => (loaded.push('@aws-sdk/client-lambda'), {}));
 vi.mock('@aws-sdk/client-kms', () => (loaded.push('@aws-sdk/client-kms'), {}));
 vi.mock('@aws-sdk/client-cloudwatch-logs', () => (loaded.push('@aws-sdk/client-cloudwatch-logs'), {}));
+vi.mock('@aws-sdk/client-iam', () => (loaded.push('@aws-sdk/client-iam'), {}));
+vi.mock('@aws-sdk/s3-request-presigner', () => (loaded.push('@aws-sdk/s3-request-presigner'), {}));
 vi.mock('@smithy/node-http-handler', () => (loaded.push('@smithy/node-http-handler'), {}));
 vi.mock('@aws-sdk/client-glue', () => (loaded.push('@aws-sdk/client-glue'), {}));
 vi.mock('@aws-sdk/client-athena', () => (loaded.push('@aws-sdk/client-athena'), {}));
 vi.mock('@duckdb/node-api', () => (loaded.push('@duckdb/node-api'), {}));
 vi.mock('pg', () => (loaded.push('pg'), {}));
 vi.mock('heroku-client', () => (loaded.push('heroku-client'), {}));
+vi.mock('heroku-client/lib/request.js', () => (loaded.push('heroku-client'), {}));
+vi.mock('netrc-parser', () => (loaded.push('netrc-parser'), {}));
 vi.mock('ora', () => (loaded.push('ora'), {}));
 
 describe('start-up', () => {
@@ -26,7 +30,10 @@ describe('start-up', () => {
     for (const group of groups) {
       const g = await runCli([group, '--help']);
       expect(g.code).toBe(0);
-      const verbs = [...g.stdout.matchAll(/^ {2}([a-z-]+)(?: |$)/gm)].map((m) => m[1]!).filter((v) => v !== 'help');
+      // A top-level command (doctor) has options but no "Commands:" section.
+      const listed = g.stdout.includes('Commands:') ? g.stdout.slice(g.stdout.indexOf('Commands:')) : '';
+      if (!listed) expect(g.stdout, `${group} --help has examples`).toContain('Examples:');
+      const verbs = [...listed.matchAll(/^ {2}([a-z-]+)(?: |$)/gm)].map((m) => m[1]!).filter((v) => v !== 'help');
       for (const verb of verbs) {
         const v = await runCli([group, verb, '--help']);
         expect(v.code, `${group} ${verb} --help`).toBe(0);

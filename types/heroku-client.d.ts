@@ -35,3 +35,38 @@ declare module 'heroku-client' {
   }
   export default Heroku;
 }
+
+// heroku-client's request machinery (one instance per call, following Next-Range pages),
+// which src/lib/heroku-request.ts extends: only the members it uses or overrides.
+declare module 'heroku-client/lib/request.js' {
+  import type { ClientRequest, IncomingMessage } from 'node:http';
+
+  interface RequestOptions {
+    token?: string;
+    host?: string;
+    userAgent?: string;
+    method?: string;
+    path?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    middleware?: (res: IncomingMessage, next: () => void) => void;
+  }
+
+  class Request {
+    constructor(options: RequestOptions);
+    options: RequestOptions;
+    middleware: (res: IncomingMessage, next: () => void) => void;
+    promise: Promise<unknown>;
+    resolve(value: unknown): void;
+    reject(err: unknown): void;
+    request(): Promise<unknown>;
+    handleResponse(res: IncomingMessage): void;
+    handleError(err: Error): void;
+    handleSuccess(res: IncomingMessage, data: string): void;
+    handleFailure(res: IncomingMessage, data: string): void;
+    logRequest(req: ClientRequest): void;
+    logResponse(res: IncomingMessage): void;
+    setRequestTimeout(req: ClientRequest): void;
+  }
+  export default Request;
+}

@@ -209,7 +209,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
 
     // `logs status` judges yesterday and today: give the bucket the history a running drain
     // would have (a batch per app every 10 minutes since yesterday 00:00 UTC), as the receiver
-    // stored it; without it, today is critical (silent since midnight).
+    // stored it; without it, every app would be a newly wired one.
     const every = opts.historyEveryMinutes ?? 10;
     const history = await seedHistory(aws, drain.bucket, drain.keyPrefix, apps, every);
     check(history.failed === 0, `history: ${history.sent} earlier batches stored (a batch per app every ${every} minutes since ${history.since} UTC)`, `${history.failed} of ${history.sent} history batches were not stored`);

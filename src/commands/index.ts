@@ -1,6 +1,6 @@
-// Every command group, in the order `raxx-ops --help` lists them. A group names its commands
-// and how to load each; a command file holds its whole definition (define.ts). Only the
-// commands of the group named on the command line are loaded.
+// Every command group, in the order `raxx-ops --help` lists them, then the commands that stand
+// alone (`raxx-ops doctor`). A group names its commands and how to load each; a command file
+// holds its whole definition (define.ts). Only the commands named on the command line are loaded.
 import type { CommandDefinition } from './define.js';
 
 export type Loader = () => Promise<{ default: CommandDefinition }>;
@@ -10,6 +10,13 @@ export interface GroupSpec {
   description: string;
   examples: [command: string, what: string][];
   commands: Record<string, Loader>;
+}
+
+/** A command without a group: its one-line summary lists it without loading its file. */
+export interface TopCommandSpec {
+  name: string;
+  summary: string;
+  load: Loader;
 }
 
 export const groups: GroupSpec[] = [
@@ -52,9 +59,47 @@ export const groups: GroupSpec[] = [
     },
   },
   {
+    name: 'attachments',
+    description: 'the support attachments bucket and its KMS key: restore deleted files, download URLs, key status and the incident steps',
+    examples: [
+      ['raxx-ops attachments restore --customer C --ticket T --dry-run', 'which deleted files of a ticket would come back'],
+      ['raxx-ops attachments kms-status', 'the key: state, rotation, pending deletion'],
+      ['raxx-ops attachments lockdown', 'exfiltration step 1: disable the key'],
+    ],
+    commands: {
+      restore: () => import('./attachments/restore.js'),
+      url: () => import('./attachments/url.js'),
+      'kms-status': () => import('./attachments/kms-status.js'),
+      lockdown: () => import('./attachments/lockdown.js'),
+      unlock: () => import('./attachments/unlock.js'),
+      'rotate-access-key': () => import('./attachments/rotate-access-key.js'),
+      'kms-retire': () => import('./attachments/kms-retire.js'),
+    },
+  },
+  {
+    name: 'audit',
+    description: 'the Postgres DML audit trail: an end-to-end smoke test, and the role settings it needs',
+    examples: [
+      ['raxx-ops --env staging audit smoke', 'roles, triggers, grants, a tracer INSERT and the tracer in S3'],
+      ['raxx-ops audit fix-roles --dry-run', "which roles lack log_statement='mod'"],
+    ],
+    commands: {
+      smoke: () => import('./audit/smoke.js'),
+      'fix-roles': () => import('./audit/fix-roles.js'),
+    },
+  },
+  {
     name: 'receiver',
     description: "the log drain receiver (the Lambda that writes Heroku's drain to S3)",
     examples: [['DRAIN_TOKEN=dev-token raxx-ops receiver serve --port 8080', 'the handler on loopback']],
     commands: { serve: () => import('./receiver/serve.js') },
+  },
+];
+
+export const topCommands: TopCommandSpec[] = [
+  {
+    name: 'doctor',
+    summary: "every runbook's diagnosis in one run: names the failure mode and the fix",
+    load: () => import('./doctor.js'),
   },
 ];

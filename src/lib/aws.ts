@@ -8,6 +8,9 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { GlueClient } from '@aws-sdk/client-glue';
 import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, ServiceError } from './errors.js';
 
 export interface AwsOptions {
@@ -18,6 +21,8 @@ export interface AwsOptions {
   maxSockets?: number;
   /** Time to the response headers before a request fails (and the SDK retries it); default 30 s. */
   requestTimeoutMs?: number;
+  /** The SDK's own warnings (it would print them on stderr itself), for --debug. */
+  debug?: (message: string) => void;
 }
 
 export interface AwsClients {
@@ -28,6 +33,7 @@ export interface AwsClients {
   logs(): Promise<CloudWatchLogsClient>;
   glue(): Promise<GlueClient>;
   athena(): Promise<AthenaClient>;
+  iam(): Promise<IAMClient>;
   /** The endpoint a service is pointed at, for messages ("cannot reach S3 at …"). */
   endpointOf(service: AwsServiceId): string;
   destroy(): void;
@@ -38,7 +44,7 @@ export const S3_MAX_GETS = 256;
 /** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
 const S3_LISTINGS = 16;
 
-export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA';
+export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA' | 'IAM';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
@@ -50,7 +56,10 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
   // installed SDK is pinned by the lockfile, and stderr belongs to the operator.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+  let profileChecked: Promise<void> | undefined;
+
   async function base(service: AwsServiceId, sockets = opts.maxSockets ?? 64) {
+    await (profileChecked ??= checkProfile(opts));
     const { NodeHttpHandler } = await import('@smithy/node-http-handler');
     const { Agent: HttpAgent } = await import('node:http');
     const { Agent: HttpsAgent } = await import('node:https');
@@ -66,6 +75,9 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       ...(credentials ? { credentials } : {}),
       ...(endpoint ? { endpoint } : {}),
       maxAttempts: 3,
+      // The credential chain warns with console.warn unless given a logger (e.g. on a profile
+      // and environment keys both set): stderr belongs to raxx-ops' own messages.
+      logger: sdkLogger(opts.debug),
       // Without throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes
       // and keeps waiting: a stalled endpoint would hang the command at 3 a.m.
       requestHandler: new NodeHttpHandler({
@@ -125,12 +137,44 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
         const { AthenaClient } = await import('@aws-sdk/client-athena');
         return new AthenaClient(await base('ATHENA'));
       }),
+    iam: () =>
+      once('iam', async () => {
+        const { IAMClient } = await import('@aws-sdk/client-iam');
+        return new IAMClient(await base('IAM'));
+      }),
     endpointOf: (service) => endpointFor(opts.env, service) ?? `the ${opts.region} public endpoint`,
     destroy() {
       for (const p of cache.values()) void p.then((c) => c.destroy(), () => undefined);
       cache.clear();
     },
   };
+}
+
+/** Warnings to --debug; per-request lines (inputs, outputs, errors we report ourselves) nowhere. */
+function sdkLogger(debug: ((message: string) => void) | undefined) {
+  const say = (...args: unknown[]) => debug?.(`aws sdk: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ').replace(/\s+/g, ' ').trim()}`);
+  return { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: say, error: () => undefined };
+}
+
+/**
+ * A named profile (--profile, else AWS_PROFILE) must exist in ~/.aws/config or
+ * ~/.aws/credentials: the SDK would otherwise try every other source and end in a vague
+ * "could not load credentials".
+ */
+async function checkProfile(opts: AwsOptions): Promise<void> {
+  const profile = opts.profile ?? opts.env.AWS_PROFILE;
+  if (!profile) return;
+  const { loadSharedConfigFiles } = await import('@smithy/core/config');
+  const home = opts.env.HOME ?? homedir();
+  const files = await loadSharedConfigFiles({
+    filepath: opts.env.AWS_SHARED_CREDENTIALS_FILE ?? join(home, '.aws', 'credentials'),
+    configFilepath: opts.env.AWS_CONFIG_FILE ?? join(home, '.aws', 'config'),
+    ignoreCache: true,
+  });
+  if (files.configFile[profile] || files.credentialsFile[profile]) return;
+  throw new ConfigError(`AWS profile ${profile} not found`, {
+    hint: `see the profiles with \`aws configure list-profiles\`; an SSO profile is added with \`aws configure sso\`, then \`aws sso login --profile ${profile}\``,
+  });
 }
 
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'TokenRefreshRequired']);

@@ -40,6 +40,11 @@ export interface Context {
   heroku(): Promise<HerokuApi>;
   /** Ask before a destructive change; throws ConfirmationError when nobody can answer. */
   confirm(question: string): Promise<void>;
+  /**
+   * For changes that stop production (disabling a KMS key): on a terminal the operator types
+   * `expected` (the key's alias), not just "y". --yes answers it as confirm() does.
+   */
+  confirmTyped(question: string, expected: string): Promise<void>;
   signal: AbortSignal;
   /** Throws InterruptedError once Ctrl-C was pressed. */
   checkInterrupted(): void;
@@ -56,7 +61,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     debug: flags.debug,
   });
   const config = await loadConfig({ env: flags.env, configPath: flags.config, region: flags.region, processEnv: io.env });
-  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env });
+  const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env, debug: (m) => out.debug(m) });
   const signal = io.signal ?? new AbortController().signal;
   let heroku: Promise<HerokuApi> | undefined;
 
@@ -69,7 +74,13 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     heroku() {
       heroku ??= (async () => {
         const token = await resolveHerokuToken(io.env);
-        return new HerokuApi({ token, baseUrl: herokuBaseUrl(io.env) });
+        return new HerokuApi({
+          token,
+          baseUrl: herokuBaseUrl(io.env),
+          signal,
+          onWarning: (message) => out.warn(`Heroku: ${message}`),
+          onDebug: (message) => out.debug(message),
+        });
       })();
       // A failed lookup (no token) is not cached, so the error repeats for each caller.
       heroku.catch(() => {
@@ -88,6 +99,24 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
         throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
       }
       if (!ok) throw new ConfirmationError('not confirmed; nothing was changed');
+    },
+    async confirmTyped(question, expected) {
+      if (flags.yes) return;
+      let ok: boolean;
+      if (io.prompt) {
+        ok = await io.prompt(`${question} (type ${expected} to confirm)`);
+      } else if (io.stdin?.isTTY && io.stderr.isTTY) {
+        const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
+        try {
+          const answer = await rl.question(`${question}\ntype ${expected} to confirm: `, { signal });
+          ok = answer.trim() === expected;
+        } finally {
+          rl.close();
+        }
+      } else {
+        throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
+      }
+      if (!ok) throw new ConfirmationError(`not confirmed (${expected} was not typed); nothing was changed`);
     },
     signal,
     checkInterrupted() {

@@ -86,6 +86,21 @@ export class PartialFailureError extends UserError {
   }
 }
 
+/**
+ * What a run over `total` subjects throws when some failed. When every one of them failed with
+ * the same error (a rejected token, an unreachable service: nothing about the subject itself),
+ * that error is the report, once and with its own exit code, not one copy per app.
+ */
+export function failureOf(message: string, failures: { subject: string; error: UserError }[], total: number, details: ErrorDetails = {}): UserError {
+  const first = failures[0]?.error;
+  if (first && failures.length === total && failures.every((f) => sameError(f.error, first))) return first;
+  return new PartialFailureError(message, failures, details);
+}
+
+function sameError(a: UserError, b: UserError): boolean {
+  return a === b || (a.constructor === b.constructor && a.message === b.message && a.hint === b.hint);
+}
+
 function severity(code: ExitCode): number {
   // Service failures outrank check results; usage and config outrank both.
   const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Interrupted];

@@ -1,13 +1,14 @@
-// The Heroku Platform API, through heroku-client. The wrapper adds what the client lacks:
-// a timeout, retries of reads on 429/5xx, zod-checked responses, and typed
-// errors from Heroku's {id, message} bodies. Only the drain calls live here.
-import { readFile } from 'node:fs/promises';
+// The Heroku Platform API, through heroku-client's request machinery (./heroku-request.ts).
+// The wrapper adds what the client lacks: one deadline per call, retries of reads only
+// (429, 5xx, a broken connection), zod-checked responses, typed errors from Heroku's
+// {id, message} bodies, its warning headers passed on, and a token that Heroku rejected or an
+// API that cannot be reached reported once rather than once per app. Drains and config vars.
+import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type Heroku from 'heroku-client';
 import { z } from 'zod';
-import { ConfigError, ServiceError, UsageError } from './errors.js';
-import { registerSecret } from './secrets.js';
+import { ConfigError, InterruptedError, ServiceError, UsageError } from './errors.js';
+import { redact, registerSecret } from './secrets.js';
 import { sleep } from './sleep.js';
 
 export const Drain = z.object({
@@ -20,6 +21,9 @@ export const Drain = z.object({
 });
 export type Drain = z.infer<typeof Drain>;
 
+export const ConfigVars = z.record(z.string(), z.string());
+export type ConfigVars = z.infer<typeof ConfigVars>;
+
 const HerokuErrorBody = z.object({ id: z.string(), message: z.string() }).partial();
 
 export interface HerokuCall {
@@ -30,18 +34,33 @@ export interface HerokuCall {
 export interface HerokuApiOptions {
   token: string;
   baseUrl: string;
-  /** Per-attempt timeout (heroku-client has none by default). */
+  /** Deadline of one call, all its pages (heroku-client has none). */
   timeoutMs?: number;
   /** Backoff base for retried reads. */
   retryBaseMs?: number;
   retries?: number;
+  /** Ctrl-C: a read in flight is abandoned, and nothing is sent again (calls after it are, e.g. a rollback). */
+  signal?: AbortSignal;
+  /** Heroku's warning headers (a deprecation, an account notice), each distinct text once. */
+  onWarning?: (message: string) => void;
+  /** One line per request, without bodies or headers. */
+  onDebug?: (message: string) => void;
 }
+
+/** Connection failures that say the API cannot be reached at all: no point trying another app. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
+/** A connection that broke mid-way: a read may be sent again, a write may or may not have landed. */
+const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Response headers Heroku uses to tell the user something (the Heroku CLI prints them). */
+const WARNING_HEADERS = ['warning-message', 'x-heroku-warning', 'warning'];
 
 export class HerokuApi {
   /** The last RateLimit-Remaining Heroku reported; the pool refills at about 75 a minute. */
   rateLimitRemaining: number | undefined;
   readonly calls: HerokuCall[] = [];
-  private client: Heroku | undefined;
+  /** A rejected token or an unreachable API: every later call fails with it, unsent. */
+  private fatal: Error | undefined;
+  private readonly warned = new Set<string>();
 
   constructor(private readonly opts: HerokuApiOptions) {
     registerSecret(opts.token);
@@ -60,59 +79,108 @@ export class HerokuApi {
     return this.call('DELETE', `/apps/${enc(app)}/log-drains/${encodeURIComponent(idOrUrl)}`, Drain, { app, resource: 'log drain' });
   }
 
-  private async heroku() {
-    if (!this.client) {
-      const { default: HerokuClient } = await import('heroku-client');
-      this.client = new HerokuClient({
-        token: this.opts.token,
-        host: this.opts.baseUrl,
-        userAgent: 'raxx-ops',
-        middleware: (res, next) => {
-          const remaining = Number(res.headers['ratelimit-remaining']);
-          if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
-          next();
-        },
-      });
+  /** Needs a token that may read secrets: config vars hold credentials. */
+  configVars(app: string): Promise<ConfigVars> {
+    return this.call('GET', `/apps/${enc(app)}/config-vars`, ConfigVars, { app });
+  }
+
+  /** Merges: the named vars are set (null deletes one), the others stay. Answers the whole set. Sent once, never repeated. */
+  updateConfigVars(app: string, vars: Record<string, string | null>): Promise<ConfigVars> {
+    return this.call('PATCH', `/apps/${enc(app)}/config-vars`, ConfigVars, { app, body: vars });
+  }
+
+  private onResponse(res: IncomingMessage): void {
+    const remaining = Number(res.headers['ratelimit-remaining']);
+    if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
+    for (const name of WARNING_HEADERS) {
+      const value = res.headers[name];
+      for (const text of Array.isArray(value) ? value : value ? [value] : []) {
+        const clean = redact(text.trim());
+        if (clean && !this.warned.has(clean)) {
+          this.warned.add(clean);
+          this.opts.onWarning?.(clean);
+        }
+      }
     }
-    return this.client;
   }
 
   /** ctx.resource: what inside the app the call names (a 404 may mean it, not the app). */
   private async call<T>(method: string, path: string, schema: z.ZodType<T>, ctx: { app?: string; resource?: string; body?: unknown }): Promise<T> {
-    const heroku = await this.heroku();
+    const { send } = await import('./heroku-request.js');
     const retries = this.opts.retries ?? 3;
     const base = this.opts.retryBaseMs ?? 500;
+    const timeoutMs = this.opts.timeoutMs ?? 15_000;
+    // A call made after Ctrl-C (a rollback) runs to its end; one made before gives up with it.
+    const signal = this.opts.signal?.aborted ? undefined : this.opts.signal;
     for (let attempt = 0; ; attempt++) {
+      if (this.fatal) throw this.fatal;
       this.calls.push({ method, path });
+      const started = Date.now();
       try {
-        const res = await heroku.request<unknown>({ method, path, body: ctx.body, timeout: this.opts.timeoutMs ?? 15_000 });
+        const res = await send({
+          token: this.opts.token,
+          host: this.opts.baseUrl,
+          userAgent: 'raxx-ops',
+          method,
+          path,
+          body: ctx.body,
+          timeoutMs,
+          // Ctrl-C abandons a read at once. A write in flight is let finish (within the
+          // deadline): whoever rolls back after Ctrl-C must know whether it landed.
+          signal: method === 'GET' ? signal : undefined,
+          onResponse: (r) => {
+            this.opts.onDebug?.(`heroku ${method} ${path} -> ${r.statusCode} (${Date.now() - started} ms)`);
+            this.onResponse(r);
+          },
+        });
         const parsed = schema.safeParse(res);
         if (!parsed.success) {
           throw new ServiceError('Heroku', `unexpected response from Heroku for ${method} ${path}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
         }
         return parsed.data;
       } catch (err) {
-        const status = (err as { statusCode?: number }).statusCode;
-        // Reads are safe to repeat; writes are not retried on a status (heroku-client
-        // itself already retries socket errors, including for writes).
-        const retriable = method === 'GET' && status !== undefined && (status === 429 || status >= 500);
+        const e = err as { statusCode?: number; code?: string };
+        if (e.code === 'ABORT_ERR') throw new InterruptedError();
+        if (e.statusCode === undefined) this.opts.onDebug?.(`heroku ${method} ${path} failed after ${Date.now() - started} ms: ${e.code ?? (err as Error).message}`);
+        // Only reads are repeated. A write is sent once: after a broken connection nobody
+        // knows whether it landed, and the commands check before they change.
+        const status = e.statusCode;
+        const retriable = method === 'GET' && (status === undefined ? BROKEN.has(e.code ?? '') : status === 429 || status >= 500);
         if (retriable && attempt < retries) {
-          await sleep(base * 2 ** attempt + Math.random() * base * 0.2);
+          // Nothing is sent again once the caller gave up.
+          if (signal?.aborted) throw new InterruptedError();
+          await sleep(base * 2 ** attempt + Math.random() * base * 0.2, signal);
+          if (signal?.aborted) throw new InterruptedError();
           continue;
         }
-        throw this.toError(err, method, path, ctx.app, ctx.resource);
+        throw this.toError(err, method, path, ctx.app, ctx.resource, timeoutMs);
       }
     }
   }
 
-  private toError(err: unknown, method: string, path: string, app: string | undefined, resource?: string): Error {
+  private toError(err: unknown, method: string, path: string, app: string | undefined, resource: string | undefined, timeoutMs: number): Error {
     if (err instanceof ServiceError) return err;
     const e = err as { statusCode?: number; body?: unknown; code?: string; message?: string };
     const what = `${method} ${path}`;
     if (e.statusCode === undefined) {
-      return new ServiceError('Heroku', `cannot reach the Heroku API at ${this.opts.baseUrl} (${what}): ${e.code ?? e.message ?? String(err)}`, {
-        code: e.code,
-        hint: 'check the network; HEROKU_API_URL overrides the API address',
+      const code = e.code ?? 'EUNKNOWN';
+      if (code === 'ETIMEDOUT') {
+        return (this.fatal = new ServiceError('Heroku', `the Heroku API at ${this.opts.baseUrl} did not answer within ${timeoutMs / 1000} s`, {
+          code,
+          hint: 'check the network and https://status.heroku.com; HEROKU_API_URL overrides the API address',
+          cause: err,
+        }));
+      }
+      if (UNREACHABLE.has(code)) {
+        return (this.fatal = new ServiceError('Heroku', `cannot reach the Heroku API at ${this.opts.baseUrl} (${code})`, {
+          code,
+          hint: 'check the network and https://status.heroku.com; HEROKU_API_URL overrides the API address',
+          cause: err,
+        }));
+      }
+      return new ServiceError('Heroku', `the connection to the Heroku API broke during ${what} (${code})${method === 'GET' ? '' : '; the change may or may not have been made'}`, {
+        code,
+        hint: method === 'GET' ? 'check the network and run again' : 'run the command again: it looks before it changes, so it adds or removes only what is still needed',
         cause: err,
       });
     }
@@ -121,11 +189,18 @@ export class HerokuApi {
     const message = body.success && body.data.message ? body.data.message : `HTTP ${e.statusCode}`;
     switch (e.statusCode) {
       case 401:
-        return new ConfigError(`Heroku rejected the API token (${message})`, {
+        return (this.fatal = new ConfigError(`Heroku rejected the API token (${message})`, {
           hint: 'run `heroku login` or set HEROKU_API_KEY to a valid token',
           cause: err,
-        });
+        }));
       case 403:
+        if (id === 'two_factor') {
+          // Said the same way for every app, so that a run where all apps ask for it reports it once.
+          return new ConfigError(`Heroku asks for a second factor (two_factor): ${message}`, {
+            hint: 'the app requires two-factor authentication: run one Heroku CLI command on it (e.g. `heroku drains -a <app>`) and enter the code when asked, then run again; or use a token that may act without it',
+            cause: err,
+          });
+        }
         return new ConfigError(`Heroku refused ${what}: ${message}`, {
           hint: 'the account behind the token lacks access to this app; ask an app admin',
           cause: err,
@@ -161,40 +236,25 @@ function enc(app: string): string {
   return encodeURIComponent(app);
 }
 
-/** HEROKU_API_KEY, else the api.heroku.com entry of ~/.netrc that `heroku login` writes. */
+/** HEROKU_API_KEY, else the api.heroku.com entry of ~/.netrc (or $NETRC) that `heroku login` writes. */
 export async function resolveHerokuToken(env: NodeJS.ProcessEnv): Promise<string> {
   const fromEnv = env.HEROKU_API_KEY?.trim();
   if (fromEnv) return fromEnv;
   const netrcPath = env.NETRC ?? join(env.HOME ?? homedir(), '.netrc');
-  let text: string | undefined;
+  const { Netrc } = await import('netrc-parser');
+  const netrc = new Netrc(netrcPath);
+  let unreadable = '';
   try {
-    text = await readFile(netrcPath, 'utf8');
-  } catch {
-    text = undefined;
+    // A missing file is an empty one; a .gpg file is decrypted with gpg, as the Heroku CLI does.
+    await netrc.load();
+  } catch (err) {
+    unreadable = ` (${netrcPath}: ${(err as Error).message})`;
   }
-  const fromNetrc = text === undefined ? undefined : netrcPassword(text, 'api.heroku.com');
+  const fromNetrc = netrc.machines?.['api.heroku.com']?.password?.trim();
   if (fromNetrc) return fromNetrc;
-  throw new ConfigError('no Heroku API token found', {
+  throw new ConfigError(`no Heroku API token found${unreadable}`, {
     hint: 'run `heroku login` (it writes ~/.netrc) or set HEROKU_API_KEY',
   });
-}
-
-/** The password of `machine <host>` in a .netrc file. */
-export function netrcPassword(text: string, host: string): string | undefined {
-  const tokens = text.replace(/#.*$/gm, '').split(/\s+/).filter(Boolean);
-  let inMachine = false;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t === 'machine') {
-      inMachine = tokens[i + 1] === host;
-      i++;
-    } else if (t === 'default') {
-      inMachine = false;
-    } else if (inMachine && t === 'password') {
-      return tokens[i + 1];
-    }
-  }
-  return undefined;
 }
 
 export function herokuBaseUrl(env: NodeJS.ProcessEnv): string {

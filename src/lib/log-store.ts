@@ -203,6 +203,24 @@ export class LogStore {
     }
   }
 
+  /**
+   * The time of the app's oldest object, or null when it has none (one listing request: keys
+   * sort by day, then time). Tells a newly wired app from one that fell silent.
+   */
+  async oldest(app: string, signal: AbortSignal): Promise<number | null> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    try {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 20 }), { abortSignal: signal });
+      for (const o of page.Contents ?? []) {
+        const obj = this.toObject(app, o.Key, o.Size);
+        if (obj) return obj.time;
+      }
+      return null;
+    } catch (err) {
+      throw this.failure(err, 'ListObjectsV2', signal);
+    }
+  }
+
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
   async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
     const objects: LogObject[] = [];

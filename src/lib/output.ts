@@ -2,7 +2,7 @@
 // passes through redact(); colour follows NO_COLOR / FORCE_COLOR / --no-color; spinners and
 // progress only appear when stderr is a terminal.
 import { Chalk, type ChalkInstance } from 'chalk';
-import { redact, redactValue } from './secrets.js';
+import { redact, redactJson } from './secrets.js';
 
 export interface Writable {
   write(chunk: string): unknown;
@@ -105,12 +105,21 @@ export class Output {
 
   /** The one JSON document of a --json run. */
   data(value: unknown): void {
-    this.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
+    this.stdout.write(redactJson(value, 2) + '\n');
+  }
+
+  /**
+   * The one write that skips redaction: a credential the operator asked for by name (the
+   * pre-signed URL of `attachments url`). stdout only, so it can be piped or copied; every
+   * other line of the same run, the audit line included, is still redacted.
+   */
+  requested(text: string): void {
+    this.stdout.write(text.endsWith('\n') ? text : text + '\n');
   }
 
   /** One NDJSON record (streaming --json output). */
   record(value: unknown): void {
-    this.stdout.write(redact(JSON.stringify(value)) + '\n');
+    this.stdout.write(redactJson(value) + '\n');
   }
 
   info(text: string): void {

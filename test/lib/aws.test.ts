@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createAwsClients, awsError } from '../../src/lib/aws.js';
 import { ConfigError, ServiceError } from '../../src/lib/errors.js';
+import { captureProcessOutput } from '../support/capture.js';
 import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
 
 const emptyHome = tempDir('raxx-ops-aws-home-');
@@ -47,9 +49,13 @@ describe('AWS error mapping', () => {
   });
 
   it('missing credentials are a configuration error (exit 3) with a login hint', async () => {
-    const aws = createAwsClients({ region: 'us-east-1', profile: 'raxx-nonexistent', env: { ...noCredentials, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    // A profile that exists but holds no credentials (an SSO profile never logged in, say).
+    const home = tempDir('raxx-ops-aws-profile-');
+    const files = { ...noCredentials, AWS_CONFIG_FILE: join(home, 'config') };
+    writeFileSync(files.AWS_CONFIG_FILE, '[profile raxx-empty]\nregion = us-east-1\n');
+    const aws = createAwsClients({ region: 'us-east-1', profile: 'raxx-empty', env: { ...files, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
     const saved = { ...process.env };
-    Object.assign(process.env, noCredentials);
+    Object.assign(process.env, files);
     delete process.env.AWS_ACCESS_KEY_ID;
     delete process.env.AWS_SECRET_ACCESS_KEY;
     try {
@@ -84,5 +90,42 @@ describe.skipIf(!motoAvailable)('AWS clients against the local S3', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: 'raxx-aws-test', Key: 'k' }));
     expect(await got.Body?.transformToString()).toBe('hello');
     aws.destroy();
+  });
+});
+
+describe('--profile', () => {
+  it('a profile in neither ~/.aws file is one configuration error (exit 3) naming it, before the SDK is asked', async () => {
+    const aws = createAwsClients({ region: 'us-east-1', profile: 'nosuch', env: { ...noCredentials, ...TEST_AWS_ENV } });
+    const err = await aws.ssm().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe('AWS profile nosuch not found');
+    expect((err as ConfigError).hint).toMatch(/aws configure list-profiles.*aws sso login --profile nosuch/);
+    // AWS_PROFILE names it the same way.
+    const viaEnv = await createAwsClients({ region: 'us-east-1', env: { ...noCredentials, AWS_PROFILE: 'other' } }).s3().catch((e: unknown) => e);
+    expect((viaEnv as ConfigError).message).toBe('AWS profile other not found');
+  });
+
+  it("a profile that exists is used; the SDK's warning about environment keys also set goes to --debug, not stderr", async () => {
+    const home = tempDir('raxx-ops-aws-profile-');
+    const files = { AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials') };
+    writeFileSync(files.AWS_CONFIG_FILE, '[profile ops]\nregion = us-east-1\n');
+    writeFileSync(files.AWS_SHARED_CREDENTIALS_FILE, '[ops]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
+    // The SDK's credential chain reads process.env itself.
+    const saved = { ...process.env };
+    Object.assign(process.env, TEST_AWS_ENV, files);
+    const debug: string[] = [];
+    try {
+      const aws = createAwsClients({ region: 'us-east-1', profile: 'ops', env: { ...TEST_AWS_ENV, ...files, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, debug: (m) => debug.push(m) });
+      const { text } = await captureProcessOutput(async () => {
+        const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+        const err = await (await aws.ssm()).send(new GetParameterCommand({ Name: '/x' })).catch((e: unknown) => awsError(e, 'SSM', 'GetParameter', 'http://127.0.0.1:9'));
+        expect(err).toBeInstanceOf(ServiceError); // got as far as the network: the profile's keys were found
+        aws.destroy();
+      });
+      expect(text).toBe('');
+      expect(debug.join('\n')).toMatch(/Multiple credential sources detected/);
+    } finally {
+      process.env = saved;
+    }
   });
 });

@@ -1,8 +1,8 @@
 // connectPostgres against a throwaway cluster: the typed errors a command turns into exit codes,
 // and no password in any of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ServiceError } from '../../src/lib/errors.js';
-import { connectPostgres } from '../../src/lib/postgres.js';
+import { ConfigError, ServiceError, UsageError } from '../../src/lib/errors.js';
+import { connectPostgres, parseDatabaseUrl } from '../../src/lib/postgres.js';
 import { redact } from '../../src/lib/secrets.js';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
 import { freePort } from '../support/stand-in.js';
@@ -59,5 +59,48 @@ describe.runIf(postgresAvailable)('connectPostgres', () => {
     const err = await failure(connectPostgres('not a url'));
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).hint).toMatch(/postgres:\/\/user:password@host:port\/dbname/);
+  });
+});
+
+describe('parseDatabaseUrl: TLS as Heroku Postgres requires, bad URLs by where they came from', () => {
+  const heroku = 'postgres://u1abc:p9secretpw@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d8xyz';
+  it.each([
+    [heroku, { rejectUnauthorized: false }],
+    [`${heroku}?sslmode=require`, { rejectUnauthorized: false }],
+    [`${heroku}?sslmode=verify-full`, { rejectUnauthorized: true }],
+    [`${heroku}?sslmode=disable`, false],
+    ['postgres://u:p@127.0.0.1:5432/db', false],
+    ['postgres://u:p@localhost/db', false],
+    ['postgresql://u:p@[::1]:6543/db', false],
+    ['postgres://u:p@localhost/db?sslmode=require', { rejectUnauthorized: false }],
+  ])('%s → ssl %j', (url, ssl) => {
+    expect(parseDatabaseUrl(url).ssl).toEqual(ssl);
+  });
+
+  it('takes the parts apart, decoding them', () => {
+    expect(parseDatabaseUrl('postgres://raptor_app:p%40ss%2Fword@db.example.com/raxx')).toEqual({
+      host: 'db.example.com',
+      port: 5432,
+      user: 'raptor_app',
+      password: 'p@ss/word',
+      database: 'raxx',
+      ssl: { rejectUnauthorized: false },
+    });
+    expect(redact('pw p@ss/word')).not.toContain('p@ss/word');
+  });
+
+  it('a bad URL typed by the operator is exit 2, one read from config exit 3, and neither prints the password', () => {
+    for (const url of ['not a url', 'mysql://u:hidden-pw-1234@h/db', 'postgres://:hidden-pw-1234@h/db', 'postgres://u:hidden-pw-1234@h/db?sslmode=maybe']) {
+      let err: unknown;
+      try {
+        parseDatabaseUrl(url, { source: '--database-url', badUrl: 'usage' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, url).toBeInstanceOf(UsageError);
+      expect((err as UsageError).message).toMatch(/^--database-url is not a valid Postgres URL/);
+      expect((err as UsageError).message).not.toContain('hidden-pw-1234');
+    }
+    expect(() => parseDatabaseUrl('http://x', { source: 'DATABASE_URL of raxx-api-prod', badUrl: 'config' })).toThrow(ConfigError);
   });
 });

@@ -114,6 +114,8 @@ export interface ProxiedRequest {
   path: string;
   /** X-Amz-Target of JSON APIs (SSM): e.g. AmazonSSM.PutParameter. */
   target: string;
+  /** Action= of query-protocol APIs (IAM): e.g. CreateAccessKey. */
+  action: string;
 }
 
 export interface FaultProxy {
@@ -124,6 +126,8 @@ export interface FaultProxy {
    * connection is dropped (an outage). `times` limits how many (default: until clear()).
    */
   fail(match: (req: ProxiedRequest) => boolean, opts?: { status?: number; times?: number }): void;
+  /** Runs `fn` once the answer to the first matching request has been sent (e.g. to abort the run). */
+  after(match: (req: ProxiedRequest) => boolean, fn: () => void): void;
   clear(): void;
   stop(): Promise<void>;
 }
@@ -133,28 +137,39 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const { createServer, request } = await import('node:http');
   const upstream = new URL(target);
   let rules: { match: (r: ProxiedRequest) => boolean; status?: number | undefined; left: number }[] = [];
+  let hooks: { match: (r: ProxiedRequest) => boolean; fn: () => void }[] = [];
   const requests: ProxiedRequest[] = [];
   const server = createServer((req, res) => {
-    const info: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', target: String(req.headers['x-amz-target'] ?? '') };
-    requests.push(info);
-    const rule = rules.find((r) => r.left > 0 && r.match(info));
-    if (rule) {
-      rule.left--;
-      if (rule.status === undefined) {
-        req.socket.destroy();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString('utf8'))?.[1] ?? '';
+      const info: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', target: String(req.headers['x-amz-target'] ?? ''), action };
+      requests.push(info);
+      const hook = hooks.find((h) => h.match(info));
+      if (hook) {
+        hooks = hooks.filter((h) => h !== hook);
+        res.once('finish', hook.fn);
+      }
+      const rule = rules.find((r) => r.left > 0 && r.match(info));
+      if (rule) {
+        rule.left--;
+        if (rule.status === undefined) {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(rule.status, { 'content-type': 'application/json', 'x-amzn-errortype': 'ServiceUnavailable' });
+        res.end(JSON.stringify({ __type: 'ServiceUnavailable', message: 'injected failure' }));
         return;
       }
-      req.resume();
-      res.writeHead(rule.status, { 'content-type': 'application/json', 'x-amzn-errortype': 'ServiceUnavailable' });
-      res.end(JSON.stringify({ __type: 'ServiceUnavailable', message: 'injected failure' }));
-      return;
-    }
-    const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
+      const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      out.on('error', () => res.destroy());
+      out.end(body);
     });
-    out.on('error', () => res.destroy());
-    req.pipe(out);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address() as { port: number };
@@ -164,8 +179,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     fail(match, opts = {}) {
       rules.push({ match, status: opts.status, left: opts.times ?? Number.POSITIVE_INFINITY });
     },
+    after(match, fn) {
+      hooks.push({ match, fn });
+    },
     clear() {
       rules = [];
+      hooks = [];
     },
     stop() {
       server.closeAllConnections();

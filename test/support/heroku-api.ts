@@ -92,6 +92,8 @@ export interface HerokuApiServer {
   failNext(count: number, status: number, opts?: FailNextOptions): void;
   setRateLimitRemaining(n: number): void;
   rateLimitRemaining(): number;
+  /** Headers added to every later response, e.g. Heroku's `Warning-Message`. */
+  setResponseHeaders(headers: Record<string, string>): void;
   stop(): Promise<void>;
 }
 
@@ -236,6 +238,7 @@ export async function startHerokuApi(opts: StartHerokuApiOptions = {}): Promise<
   const apps = new Map<string, AppState>();
   const calls: HerokuApiCall[] = [];
   const failRules: FailRule[] = [];
+  let extraHeaders: Record<string, string> = {};
 
   function refill(): void {
     if (refillPerMinute <= 0) return;
@@ -440,6 +443,7 @@ export async function startHerokuApi(opts: StartHerokuApiOptions = {}): Promise<
         'Content-Length': String(Buffer.byteLength(payload)),
         'RateLimit-Remaining': String(rateLimitHeader ?? pool),
         'Request-Id': randomUUID(),
+        ...extraHeaders,
         ...headers,
       });
       res.end(payload);
@@ -554,6 +558,9 @@ export async function startHerokuApi(opts: StartHerokuApiOptions = {}): Promise<
     rateLimitRemaining() {
       refill();
       return pool;
+    },
+    setResponseHeaders(headers) {
+      extraHeaders = { ...headers };
     },
     stop() {
       return new Promise<void>((resolve) => {

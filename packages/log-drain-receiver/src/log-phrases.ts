@@ -33,3 +33,10 @@ export const DRAIN_LOG_PHRASES = [
   DRAIN_DEDUP_UNCHECKED,
   DRAIN_INTERNAL_ERROR,
 ] as const;
+
+/**
+ * Not the receiver's: the Lambda runtime writes it when an invocation reaches the function's
+ * timeout (`Task timed out after 15.02 seconds`). Kept here with the receiver's phrases because
+ * the runbook greps for it alongside them.
+ */
+export const LAMBDA_TASK_TIMED_OUT = 'Task timed out after';

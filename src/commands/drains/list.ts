@@ -1,7 +1,7 @@
 // `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
 // marked current / stale / foreign / addon and every token masked.
 import { describeDrain } from '../../lib/drains.js';
-import { PartialFailureError } from '../../lib/errors.js';
+import { failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
@@ -46,7 +46,7 @@ export default createCommand({
     }
     const failures = failuresOf(results);
     if (failures.length > 0) {
-      throw new PartialFailureError(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures);
+      throw failureOf(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, results.length);
     }
   },
 });

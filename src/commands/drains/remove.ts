@@ -3,7 +3,7 @@
 // drains are never removed here (only removing the add-on does that).
 import { z } from 'zod';
 import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
-import { PartialFailureError, UsageError } from '../../lib/errors.js';
+import { UsageError, failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
@@ -97,7 +97,7 @@ export default createCommand({
     }
     const failures = [...failuresOf(plans), ...failuresOf(removed)];
     if (failures.length > 0) {
-      throw new PartialFailureError(`removing drains failed for ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, {
+      throw failureOf(`removing drains failed for ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
         hint: 'the other apps are done; run the same command again for the rest',
       });
     }

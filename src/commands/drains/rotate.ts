@@ -5,62 +5,26 @@
 //
 // Safety rule for every step and every rollback: neither SSM nor any drain ever holds a token
 // the function does not accept. Until the old drains are removed a failure rolls back (added
-// drains, then SSM, then the function); after that it stops and a rerun finishes the job.
+// drains, then SSM, then the function; the step runner stops at the first rollback that fails,
+// so the function keeps accepting both tokens while anything may hold the new one); after that
+// it stops and a rerun finishes the job.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
 import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
-import { ConfigError, PartialFailureError, UserError, CheckFailedError, type ExitCode } from '../../lib/errors.js';
+import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
 import { registerSecret } from '../../lib/secrets.js';
+import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, probeDrain, type FailureMode } from './probe.js';
+import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drain-probe.js';
 import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
 import { testApps } from './test.js';
 import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
-
-const STEPS = [
-  'generate a new token',
-  'function accepts the old and the new token',
-  'receiver accepts the new token',
-  'SSM drain_url and drain_token hold the new token',
-  'wire every app with the new drain URL',
-  'test every app through its new drain',
-  'remove the old drains',
-  'function drops the old token',
-] as const;
-
-/** An error that keeps the exit code of its cause and says where the rotation stopped. */
-class RotationStopped extends UserError {
-  readonly exitCode: ExitCode;
-  constructor(message: string, exitCode: ExitCode, hint: string, cause: unknown) {
-    super(message, { hint, cause });
-    this.exitCode = exitCode;
-  }
-}
-
-interface StepRecord {
-  step: number;
-  name: string;
-  status: 'done' | 'skipped' | 'failed' | 'planned';
-  detail?: string;
-}
-
-/** What the first phase changed, so that a failure can undo exactly that. */
-interface Undo {
-  /** The function's environment may have changed. */
-  fn: boolean;
-  /** SSM may have been written. */
-  ssm: boolean;
-  /** The plans whose POSTs were started (step 5). */
-  wiring: WirePlan[];
-  /** The drains those POSTs created, recorded as each one lands. */
-  added: { app: string; id: string }[];
-}
 
 export default createCommand({
   description: 'new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token',
@@ -83,21 +47,8 @@ export default createCommand({
     const { out } = ctx;
     const c = out.color;
     const apps = ctx.config.apps;
+    const dryRun = Boolean(args.dryRun);
     const timeoutMs = args.timeout * 1000;
-    const steps: StepRecord[] = [];
-    const record = (i: number, status: StepRecord['status'], detail?: string) => {
-      const rec: StepRecord = { step: i + 1, name: STEPS[i]!, status, ...(detail ? { detail } : {}) };
-      steps.push(rec);
-      if (!out.json) {
-        const mark = status === 'done' ? c.ok('done') : status === 'failed' ? c.bad('FAILED') : c.dim(status);
-        out.line(`step ${rec.step}/${STEPS.length}  ${rec.name}: ${mark}${detail ? `  ${c.dim(detail)}` : ''}`);
-      }
-    };
-    const rollbackLog: string[] = [];
-    const say = (text: string) => {
-      rollbackLog.push(text);
-      if (!out.json) out.line(`  ${text}`);
-    };
 
     // Where things stand. Nothing is changed before all of this has been read; the Heroku
     // token first, as it needs no network.
@@ -121,6 +72,7 @@ export default createCommand({
     }
     // A rotation that stopped earlier left DRAIN_TOKEN_PREVIOUS set: finish it with the token it
     // had already made the function accept, rather than pushing the old one out of the window.
+    // That is the resume: read from the function itself, where every operator sees it.
     const resuming = Boolean(original.previous);
     const oldToken = original.previous || original.current;
     const newToken = resuming ? original.current : randomBytes(32).toString('hex');
@@ -131,7 +83,7 @@ export default createCommand({
     const listed = await listClassified(ctx, heroku, apps, newSettings.url);
     const listFailures = failuresOf(listed);
     if (listFailures.length > 0) {
-      throw new PartialFailureError(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures);
+      throw failureOf(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, listed.length);
     }
     const appDrains = succeeded(listed);
     // Step 5 only adds the new drains; the whole change per app also removes the old (now
@@ -141,99 +93,117 @@ export default createCommand({
 
     if (!out.json) {
       out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
-      printPlan(ctx, fullPlans, Boolean(args.dryRun));
+      printPlan(ctx, fullPlans, dryRun);
       out.line(c.dim('  (old drains are removed only after every app delivered a test batch through its new one)'));
     }
-    if (args.dryRun) {
-      STEPS.forEach((_, i) => record(i, (resuming && i < 2) || (ssmDone && i === 3) ? 'skipped' : 'planned'));
-      if (out.json) out.data({ dryRun: true, resuming, apps, steps, plan: wireJson({ plans: fullPlans, results: undefined }, true).apps });
-      return;
-    }
-    checkRateLimit(heroku, fullPlans);
-    await ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`);
+    if (!dryRun) checkRateLimit(heroku, fullPlans);
 
-    let at = 0;
-    /** Ends the run at step `at`: the JSON document, each app's failure, then the error. */
-    const stopped = (err: unknown, json: Record<string, unknown>, hint: string): RotationStopped => {
-      const error = asUserError(err);
-      if (out.json) out.data({ dryRun: false, resuming, apps, steps, ...json });
-      printFailures(ctx, error);
-      return new RotationStopped(`rotation stopped at step ${at + 1} (${STEPS[at]}): ${error.message}`, error.exitCode, hint, err);
-    };
+    /** The plans whose POSTs were started (step 5), and the drains they created as each lands. */
+    const wiring: WirePlan[] = [];
+    const added: { app: string; id: string }[] = [];
+    const addedByApp = new Map<string, Drain | undefined>();
 
-    const undo: Undo = { fn: false, ssm: false, wiring: [], added: [] };
-    try {
-      at = 0;
-      record(0, resuming ? 'skipped' : 'done', resuming ? 'reusing the token the function already accepts' : undefined);
-
-      at = 1;
-      if (resuming) record(1, 'skipped', 'already done');
-      else {
-        undo.fn = true;
-        // Against the state the tokens were derived from, not a fresh read.
-        await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
-        record(1, 'done', 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live');
-      }
-
-      at = 2;
-      const first = appDrains[0]!;
-      const check = await probeDrain(ctx, { app: first.app, url: first.desired!, timeoutMs, retry403Ms: timeoutMs });
-      if (!check.ok) throw probeFailure(check.app, check.mode, check.message);
-      record(2, 'done', `test batch for ${check.app} stored`);
-
-      at = 3;
-      if (ssmDone) record(3, 'skipped', 'already done');
-      else {
-        undo.ssm = true;
-        await writeDrainSettings(ctx, newSettings);
-        record(3, 'done');
-      }
-
-      at = 4;
-      undo.wiring = succeeded(plans);
-      const results = await applyWire(ctx, heroku, plans, (app, drain) => undo.added.push({ app, id: drain.id }));
-      const wireFailures = failuresOf(results);
-      if (wireFailures.length > 0) throw new PartialFailureError(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures);
-      record(4, 'done', undo.added.length ? `added ${plural(undo.added.length, 'drain')}` : 'every app already had it');
-
-      at = 5;
-      const added = new Map(succeeded(results).map((r) => [r.app, r.added]));
-      const probed = await testApps(ctx, appDrains.map((l) => withAdded(l, added.get(l.app))), timeoutMs);
-      const probeErrors = failuresOf(probed);
-      if (probeErrors.length > 0) throw new PartialFailureError(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors);
-      const failed = succeeded(probed).filter((p) => !p.ok);
-      if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
-      record(5, 'done', `${plural(probed.length, 'app')} delivered a test batch to S3`);
-    } catch (err) {
-      record(at, 'failed', asUserError(err).message);
-      const restored = await rollback(ctx, heroku, undo, settings, original, say);
-      throw stopped(err, { rolledBack: restored, rollback: rollbackLog }, restored
-        ? 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again'
-        : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)');
-    }
-
-    // From here on the new drains are proven; a failure stops without undoing anything.
-    try {
-      at = 6;
-      const removed = await removeOld(ctx, heroku, succeeded(fullPlans));
-      record(6, 'done', removed ? `removed ${plural(removed, 'drain')}` : 'none left');
-
-      at = 7;
-      if (args.grace > 0) {
-        if (!out.json) out.line(`  waiting ${args.grace} s for batches already sent to the old drains`);
-        await sleep(args.grace * 1000, ctx.signal);
-        // Ctrl-C during the wait must not cut it short: those batches would be refused.
-        ctx.checkInterrupted();
-      }
-      await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
-      record(7, 'done');
-    } catch (err) {
-      record(at, 'failed', asUserError(err).message);
-      throw stopped(err, { rolledBack: false },
-        'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)');
-    }
-    if (out.json) out.data({ dryRun: false, resuming, apps, steps });
-    else out.line(c.ok('rotated: every app sends with the new token; the old one is rejected from now on'));
+    await runSteps(ctx, {
+      title: '',
+      subject: 'rotation',
+      dryRun,
+      json: () => ({ resuming, apps, ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
+      confirm: () => ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`),
+      rolledBackHint: 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again',
+      resumeHint: (step) =>
+        step >= 7
+          ? 'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)'
+          : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
+      steps: [
+        {
+          name: 'generate a new token',
+          detail: resuming ? 'reusing the token the function already accepts' : undefined,
+          done: resuming,
+          // Generated above, in memory only: nothing outside changes yet.
+          apply: async () => undefined,
+        },
+        {
+          name: 'function accepts the old and the new token',
+          done: resuming,
+          async apply() {
+            // Against the state the tokens were derived from, not a fresh read.
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
+            return 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live';
+          },
+          async rollback() {
+            const changed = await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
+            return changed ? "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS" : "the function's tokens were not changed";
+          },
+        },
+        {
+          name: 'receiver accepts the new token',
+          async apply() {
+            const first = appDrains[0]!;
+            const check = await probeDrain(ctx, { app: first.app, url: first.desired!, timeoutMs, retry403Ms: timeoutMs });
+            if (!check.ok) throw probeFailure(check.app, check.mode, check.message);
+            return `test batch for ${check.app} stored`;
+          },
+        },
+        {
+          name: 'SSM drain_url and drain_token hold the new token',
+          done: ssmDone,
+          apply: () => writeDrainSettings(ctx, newSettings),
+          async rollback() {
+            // A write that failed may have changed nothing: read before writing back, so an SSM
+            // that refuses writes does not turn into a failed rollback.
+            const now = await readDrainSettings(ctx);
+            if (now.url === settings.url && now.token === settings.token) return 'SSM drain_url and drain_token were not changed';
+            await writeDrainSettings(ctx, settings);
+            return 'restored SSM drain_url and drain_token';
+          },
+        },
+        {
+          name: 'wire every app with the new drain URL',
+          async apply() {
+            wiring.push(...succeeded(plans));
+            const results = await applyWire(ctx, heroku, plans, (app, drain) => added.push({ app, id: drain.id }));
+            const wireFailures = failuresOf(results);
+            if (wireFailures.length > 0) throw failureOf(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures, results.length);
+            for (const r of succeeded(results)) addedByApp.set(r.app, r.added);
+            return added.length ? `added ${plural(added.length, 'drain')}` : 'every app already had it';
+          },
+          rollback: () => removeAdded(heroku, wiring, added),
+        },
+        {
+          name: 'test every app through its new drain',
+          async apply() {
+            const probed = await testApps(ctx, appDrains.map((l) => withAdded(l, addedByApp.get(l.app))), timeoutMs);
+            const probeErrors = failuresOf(probed);
+            if (probeErrors.length > 0) throw failureOf(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors, probed.length);
+            const failed = succeeded(probed).filter((p) => !p.ok);
+            if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
+            return `${plural(probed.length, 'app')} delivered a test batch to S3`;
+          },
+        },
+        {
+          // From here on the new drains are proven; a failure stops without undoing anything.
+          name: 'remove the old drains',
+          pointOfNoReturn: true,
+          async apply() {
+            const removed = await removeOld(ctx, heroku, succeeded(fullPlans));
+            return removed ? `removed ${plural(removed, 'drain')}` : 'none left';
+          },
+        },
+        {
+          name: 'function drops the old token',
+          async apply() {
+            if (args.grace > 0) {
+              if (!out.json) out.line(`  waiting ${args.grace} s for batches already sent to the old drains`);
+              await sleep(args.grace * 1000, ctx.signal);
+              // Ctrl-C during the wait must not cut it short: those batches would be refused.
+              ctx.checkInterrupted();
+            }
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
+          },
+        },
+      ],
+    });
+    if (!dryRun && !out.json) out.line(c.ok('rotated: every app sends with the new token; the old one is rejected from now on'));
   },
 });
 
@@ -251,83 +221,37 @@ function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
 async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
   const outcomes = await forEachApp(ctx, plans, async (plan) => (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).length);
   const failures = failuresOf(outcomes);
-  if (failures.length > 0) throw new PartialFailureError(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures);
+  if (failures.length > 0) throw failureOf(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);
 }
 
 /**
- * Undo in reverse order. The function goes back to accepting only the old token only when no
- * drain with the new token remains and SSM is back to the old URL: otherwise something would
- * hold a token the function rejects.
+ * Step 5's rollback: the drains it added, and any a POST created although it reported failure
+ * (or was cut short). Tries every app; throws when one is left, so SSM and the function keep
+ * accepting its token.
  */
-async function rollback(
-  ctx: Context,
-  heroku: HerokuApi,
-  undo: Undo,
-  settings: DrainSettings,
-  original: { current: string; previous: string | undefined },
-  say: (text: string) => void,
-): Promise<boolean> {
-  // A POST that reported failure (or was cut short) may still have created its drain.
-  const addedApps = new Set(undo.added.map((a) => a.app));
-  const unsure = undo.wiring.filter((p) => p.add !== undefined && !addedApps.has(p.app));
-  if (!undo.fn && !undo.ssm && undo.added.length === 0 && unsure.length === 0) {
-    say('nothing to roll back: nothing was changed');
-    return true;
-  }
-  say('rolling back:');
-  let clean = true;
-  for (const a of undo.added) {
+async function removeAdded(heroku: HerokuApi, wiring: WirePlan[], added: { app: string; id: string }[]): Promise<string> {
+  const said: string[] = [];
+  const left: string[] = [];
+  for (const a of added) {
     try {
       await deleteDrain(heroku, a.app, a.id);
-      say(`removed the new drain ${a.id} of ${a.app}`);
+      said.push(`removed the new drain ${a.id} of ${a.app}`);
     } catch (err) {
-      clean = false;
-      say(`could not remove the new drain ${a.id} of ${a.app}: ${asUserError(err).message}`);
+      left.push(`could not remove the new drain ${a.id} of ${a.app}: ${asUserError(err).message}`);
     }
   }
-  for (const plan of unsure) {
+  const addedApps = new Set(added.map((a) => a.app));
+  for (const plan of wiring.filter((p) => p.add !== undefined && !addedApps.has(p.app))) {
     try {
       for (const d of (await heroku.listDrains(plan.app)).filter((x) => sameDrainUrl(x.url, plan.add!))) {
         await deleteDrain(heroku, plan.app, d.id);
-        say(`removed the new drain ${d.id} of ${plan.app} (its POST had reported a failure)`);
+        said.push(`removed the new drain ${d.id} of ${plan.app} (its POST had reported a failure)`);
       }
     } catch (err) {
-      clean = false;
-      say(`could not check ${plan.app} for a new drain left by its failed POST: ${asUserError(err).message}`);
+      left.push(`could not check ${plan.app} for a new drain left by its failed POST: ${asUserError(err).message}`);
     }
   }
-  if (undo.ssm) {
-    try {
-      // A write that failed may have changed nothing: read before writing back, so an SSM
-      // that refuses writes does not turn into a failed rollback.
-      const now = await readDrainSettings(ctx);
-      if (now.url === settings.url && now.token === settings.token) say('SSM drain_url and drain_token were not changed');
-      else {
-        await writeDrainSettings(ctx, settings);
-        say('restored SSM drain_url and drain_token');
-      }
-    } catch (err) {
-      clean = false;
-      say(`could not restore SSM drain_url and drain_token: ${asUserError(err).message}`);
-    }
-  }
-  if (undo.fn) {
-    if (!clean) {
-      say('left the function accepting both tokens, so nothing that holds the new token is rejected');
-      return false;
-    }
-    try {
-      const changed = await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
-      say(changed ? "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS" : "the function's tokens were not changed");
-    } catch (err) {
-      say(`could not restore the function's environment (it accepts the old token either way): ${asUserError(err).message}`);
-      return false;
-    }
-  }
-  return clean;
-}
-
-function printFailures(ctx: Context, error: UserError): void {
-  if (error instanceof PartialFailureError) for (const f of error.failures) ctx.out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
+  if (left.length > 0) throw new ServiceError('Heroku', [...said, ...left].join('; '));
+  return said.length ? said.join('; ') : 'no drain had been added';
 }

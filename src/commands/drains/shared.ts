@@ -121,7 +121,7 @@ export function failuresOf(outcomes: Outcome<unknown>[]): { subject: string; err
   return outcomes.filter((o): o is Extract<Outcome<unknown>, { ok: false }> => !o.ok).map((o) => ({ subject: o.app, error: o.error }));
 }
 
-/** Deletes a drain; a 404 after our own list means it is already gone (a retried DELETE). */
+/** Deletes a drain; a 404 after our own list means it is already gone (removed meanwhile, or by a DELETE whose answer was lost). */
 export async function deleteDrain(heroku: HerokuApi, app: string, id: string): Promise<'removed' | 'already gone'> {
   try {
     await heroku.removeDrain(app, id);

@@ -2,10 +2,10 @@
 // current drain (else failure mode A); a synthetic Logplex batch goes to that drain's URL and
 // must be answered 200 and land in S3 under its deterministic key.
 import type { Context } from '../../lib/context.js';
-import { CheckFailedError, PartialFailureError } from '../../lib/errors.js';
+import { CheckFailedError, failureOf } from '../../lib/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from './probe.js';
+import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from '../../lib/drain-probe.js';
 import { failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains } from './shared.js';
 
 /** Probe each app whose drains are known; apps without a current drain fail with mode A. */
@@ -58,7 +58,7 @@ export default createCommand({
     if (errors.length > 0) {
       // The apps whose test ran and failed are listed too; the exit code is the errors' (4 or 3).
       const checks = failed.map((r) => ({ subject: r.app, error: new CheckFailedError(r.message, { hint: r.mode ? fixFor(r.mode, [r.app]) : undefined }) }));
-      throw new PartialFailureError(`could not test ${plural(errors.length, 'app')}: ${errors.map((f) => f.subject).join(', ')}${failed.length ? `; ${summary}` : ''}`, [...errors, ...checks]);
+      throw failureOf(`could not test ${plural(errors.length, 'app')}: ${errors.map((f) => f.subject).join(', ')}${failed.length ? `; ${summary}` : ''}`, [...errors, ...checks], apps.length);
     }
     if (failed.length > 0) {
       const only = modes.length === 1 ? modes[0]! : undefined;

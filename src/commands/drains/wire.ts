@@ -2,8 +2,8 @@
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
 import type { Context } from '../../lib/context.js';
-import { describeDrain, planChanges, sameDrainUrl, wirePlan, type WirePlan } from '../../lib/drains.js';
-import { PartialFailureError, ServiceError } from '../../lib/errors.js';
+import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/drains.js';
+import { ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { createCommand, flag } from '../define.js';
@@ -53,27 +53,11 @@ export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePl
 async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: string, drain: Drain) => void): Promise<WireResult> {
   const result: WireResult = { app: plan.app, added: undefined, removed: [] };
   if (plan.add) {
-    result.added = await addDrain(heroku, plan.app, plan.add);
+    result.added = await heroku.addDrain(plan.app, plan.add);
     onAdded?.(plan.app, result.added);
   }
   result.removed = (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).map((d) => d.id);
   return result;
-}
-
-/**
- * POST the drain. heroku-client repeats a POST after a socket error, so a 422 may mean our own
- * first attempt landed; then (and only then) one more GET tells.
- */
-async function addDrain(heroku: HerokuApi, app: string, url: string): Promise<Drain> {
-  try {
-    return await heroku.addDrain(app, url);
-  } catch (err) {
-    if (err instanceof ServiceError && err.code === 'invalid_params') {
-      const existing = (await heroku.listDrains(app)).find((d) => sameDrainUrl(d.url, url));
-      if (existing) return existing;
-    }
-    throw err;
-  }
 }
 
 export function printPlan(ctx: Context, plans: Outcome<WirePlan>[], dryRun: boolean): void {
@@ -159,7 +143,7 @@ export default createCommand({
     }
     const failures = [...failuresOf(run.plans), ...failuresOf(run.results ?? [])];
     if (failures.length > 0) {
-      throw new PartialFailureError(`wiring failed for ${plural(failures.length, 'app')} of ${apps.length}: ${failures.map((f) => f.subject).join(', ')}`, failures, {
+      throw failureOf(`wiring failed for ${plural(failures.length, 'app')} of ${apps.length}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
         hint: `${failures.length < apps.length ? 'the other apps are wired; ' : ''}fix the cause and run \`raxx-ops drains wire\` again (it only adds what is missing)`,
       });
     }

@@ -10,9 +10,15 @@
 // by its silence, so a quiet first minute after midnight is not an alarm.
 // Flagged batches (clock-skew, malformed, count-mismatch) are counted from the flags the
 // receiver puts in their keys: still no GET. Any makes the day a warning.
+//
+// An app's health is its health now: the silence still going since its newest object. An app
+// that recovered is healthy, its earlier gaps listed; the days keep their own health as a
+// record. Nothing before an app's first object ever is a silence: a newly wired app is not
+// critical for the hours (or days) before its first object.
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
+import type { Context } from '../../lib/context.js';
 import type { LogObject } from '../../lib/log-store.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
@@ -52,7 +58,13 @@ export interface AppStatus {
   app: string;
   newest: string | null;
   minutesSinceNewest: number | null;
+  /** The app's oldest object ever, when looked up (null: it has none). */
+  firstObject?: string | null;
+  /** Health now: from the silence still going, not the worst moment of the days listed. */
   health: Health;
+  reasons: string[];
+  /** Silences longer than the warning threshold that have ended, oldest first. */
+  gaps: Silence[];
   days: DayStatus[];
 }
 
@@ -62,7 +74,9 @@ export default createCommand({
   description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
   notes: `Health: healthy; warning when the drain was silent longer than the warning threshold;
 critical when silent longer than the critical threshold, or when a past day has no object.
-Today is judged up to now: its silence includes the time since the newest object.`,
+Today is judged up to now: its silence includes the time since the newest object. An app's
+health (and the exit code) is its health now: a recovered app is healthy with its earlier
+gaps listed; nothing before an app's first object counts (a newly wired app).`,
   examples: [
     ['raxx-ops logs status', 'every production app, yesterday and today'],
     ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
@@ -92,6 +106,10 @@ Today is judged up to now: its silence includes the time since the newest object
     const store = await openStore(ctx);
     const progress = await out.progress(`status: listing ${apps.length} app(s) × ${days.length} day(s)`);
     const listed = new Map<string, LogObject[]>();
+    // Each app's oldest object ever (one small listing each), in parallel with the days.
+    const firsts = new Map<string, number | null>();
+    const oldest = Promise.all(apps.map(async (app) => firsts.set(app, await store.oldest(app, ctx.signal))));
+    oldest.catch(() => undefined);
     try {
       const jobs = apps.flatMap((app) => days.map((day) => ({ app, day })));
       let done = 0;
@@ -99,6 +117,7 @@ Today is judged up to now: its silence includes the time since the newest object
         listed.set(`${item.app}/${item.day}`, value);
         progress.update(`status: listed ${++done}/${jobs.length} app-days`);
       }
+      await oldest;
     } catch (err) {
       ctx.checkInterrupted();
       throw err;
@@ -106,7 +125,8 @@ Today is judged up to now: its silence includes the time since the newest object
       progress.stop();
     }
 
-    const statuses = apps.map((app) => assess(app, days.map((day) => ({ day, objects: listed.get(`${app}/${day}`) ?? [] })), { now, warn, critical }));
+    const wiredAt = await drainsCreated(ctx, apps.filter((app) => firsts.get(app) === null));
+    const statuses = apps.map((app) => assess(app, days.map((day) => ({ day, objects: listed.get(`${app}/${day}`) ?? [] })), { now, warn, critical, firstObject: firsts.get(app), wiredAt: wiredAt.get(app) }));
     const worst = worstOf(statuses.map((s) => s.health));
 
     if (out.json) {
@@ -124,20 +144,37 @@ Today is judged up to now: its silence includes the time since the newest object
 });
 
 /** The health of one app's days, from object times alone (pure: tests feed it timelines). */
-export function assess(app: string, days: { day: number; objects: Pick<LogObject, 'time' | 'size' | 'flags'>[] }[], opts: { now: number; warn: number; critical: number }): AppStatus {
+export function assess(
+  app: string,
+  days: { day: number; objects: Pick<LogObject, 'time' | 'size' | 'flags'>[] }[],
+  /** firstObject: the app's oldest object ever (null: none; undefined: not looked up). */
+  opts: { now: number; warn: number; critical: number; firstObject?: number | null | undefined; wiredAt?: number | undefined },
+): AppStatus {
   const { now } = opts;
   const times = days.flatMap((d) => d.objects.map((o) => o.time)).sort((a, b) => a - b);
   const newest = times.length > 0 ? times[times.length - 1]! : undefined;
   const sinceNewest = newest === undefined ? null : Math.max(0, Math.floor((now - newest) / 60_000));
   const firstDay = days[0]?.day ?? startOfDay(now);
+  // Silence is counted from the oldest midnight listed, or from the app's first object ever
+  // when that came later: before it the app had no drain to be silent on.
+  // An app without any object whose drain was created today is newly wired: counted from then,
+  // and a warning (never critical) until its first object arrives.
+  const wired = opts.firstObject === null && times.length === 0 && opts.wiredAt !== undefined && opts.wiredAt >= startOfDay(now) ? opts.wiredAt : undefined;
+  const origin =
+    typeof opts.firstObject === 'number' && opts.firstObject > firstDay ? Math.min(opts.firstObject, times[0] ?? opts.firstObject) : wired !== undefined ? Math.max(firstDay, wired) : firstDay;
+  const before0 = wired !== undefined ? `before its drain was created (${iso(origin)})` : `before the app's first object (${iso(origin)})`;
 
   const result: DayStatus[] = days.map(({ day, objects }) => {
     const end = day + DAY_MS;
     const isToday = now >= day && now < end;
     const own = objects.map((o) => o.time).sort((a, b) => a - b);
-    // The silence around this day: from the object before it (or the oldest midnight listed)
+    if (end <= origin) {
+      const reasons = [`${before0}: newly wired`];
+      return { day: utcDate(day), objects: 0, bytes: 0, first: null, last: null, longestSilence: null, minutesSinceNewest: isToday ? sinceNewest : null, partial: isToday, flagged: {}, health: 'healthy', reasons };
+    }
+    // The silence around this day: from the object before it (or the start of the record)
     // through its objects to the next object after it (or now).
-    const before = lastBefore(times, day) ?? firstDay;
+    const before = lastBefore(times, day) ?? origin;
     const after = firstAtOrAfter(times, end);
     const points = [before, ...own, after ?? Math.max(now, own[own.length - 1] ?? before)];
     // The widest gap in milliseconds, not whole minutes: of a 10.8- and a 10.2-minute gap,
@@ -151,11 +188,16 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
         : null;
     const reasons: string[] = [];
     let health: Health = 'healthy';
-    if (!isToday && own.length === 0) {
+    if (wired !== undefined) {
+      health = 'warning';
+      reasons.push(`newly wired at ${iso(wired)}; no object yet`);
+    } else if (!isToday && own.length === 0) {
       health = 'critical';
       reasons.push('missing day: no objects');
     }
-    if (longest && longest.minutes > opts.critical) {
+    if (wired !== undefined) {
+      // not critical before its first object
+    } else if (longest && longest.minutes > opts.critical) {
       health = 'critical';
       reasons.push(`silent ${formatMinutes(longest.minutes)} (> ${formatMinutes(opts.critical)})`);
     } else if (longest && longest.minutes > opts.warn) {
@@ -182,13 +224,56 @@ export function assess(app: string, days: { day: number; objects: Pick<LogObject
       reasons,
     };
   });
+  // Now: the silence still going, from the newest object (or from the start of the record).
+  const silentNow = Math.floor((now - (newest ?? origin)) / 60_000);
+  // Batches flagged today (clock skew, malformed) are part of now too.
+  const flaggedToday = Object.values(result.find((d) => d.partial)?.flagged ?? {}).reduce((a, b) => a + b, 0);
+  let health: Health = wired !== undefined ? 'warning' : silentNow > opts.critical ? 'critical' : silentNow > opts.warn ? 'warning' : 'healthy';
+  const reasons: string[] = [];
+  if (flaggedToday > 0) {
+    if (health === 'healthy') health = 'warning';
+    reasons.push(`${flaggedToday} flagged batch${flaggedToday === 1 ? '' : 'es'} today`);
+  }
+  if (wired !== undefined) reasons.push(`newly wired at ${iso(wired)}; no object yet`);
+  else if (health !== 'healthy') reasons.push(newest === undefined ? `no object since ${iso(origin)} (${formatMinutes(silentNow)})` : `silent ${formatMinutes(silentNow)} (ongoing)`);
+  const points = [origin, ...times];
+  const gaps: Silence[] = [];
+  for (let i = 1; i < points.length; i++) {
+    const minutes = Math.floor((points[i]! - points[i - 1]!) / 60_000);
+    if (minutes > opts.warn) gaps.push({ minutes, from: iso(points[i - 1]!), to: iso(points[i]!), ongoing: false });
+  }
+  if (health === 'healthy' && gaps.length > 0) reasons.push(`recovered; earlier: ${gaps.map((g) => `silent ${formatMinutes(g.minutes)} from ${g.from.slice(0, 16).replace('T', ' ')}`).join(', ')}`);
   return {
     app,
     newest: newest === undefined ? null : iso(newest),
     minutesSinceNewest: sinceNewest,
-    health: worstOf(result.map((d) => d.health)),
+    ...(opts.firstObject !== undefined ? { firstObject: opts.firstObject === null ? null : iso(opts.firstObject) } : {}),
+    health,
+    reasons,
+    gaps,
     days: result,
   };
+}
+
+/**
+ * When the newest drain (not an add-on's) of each app without any object was created: a drain
+ * from today makes it a newly wired app. Best effort: without a Heroku token, nothing is known.
+ */
+async function drainsCreated(ctx: Context, apps: string[]): Promise<Map<string, number>> {
+  const created = new Map<string, number>();
+  if (apps.length === 0) return created;
+  try {
+    const heroku = await ctx.heroku();
+    await Promise.all(
+      apps.map(async (app) => {
+        const times = (await heroku.listDrains(app)).filter((d) => !d.addon).map((d) => Date.parse(d.created_at)).filter((t) => !Number.isNaN(t));
+        if (times.length > 0) created.set(app, Math.max(...times));
+      }),
+    );
+  } catch (err) {
+    ctx.out.debug(`going on without drain creation times: ${(err as Error).message}`);
+  }
+  return created;
 }
 
 /** Index of the first element >= t in an ascending array (its length when there is none). */
@@ -260,4 +345,9 @@ function printTable(out: Output, statuses: AppStatus[]): void {
     out.line(cells.join('  '));
   });
   out.line(c.dim('* today, up to now (UTC)'));
+  // Health is about now; the rows above are the record of each day.
+  for (const s of statuses) {
+    const text = s.health + (s.reasons.length ? `: ${s.reasons.join('; ')}` : '');
+    out.line(`now  ${c.app(s.app)}  ${s.health === 'healthy' ? c.ok(text) : s.health === 'warning' ? c.warn(text) : c.bad(text)}`);
+  }
 }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
+import { startHerokuApi } from '../../support/heroku-api.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 import { assess, type AppStatus } from '../../../src/commands/logs/status.js';
 import { batch, createDrainBucket, put, type Stored } from './fixtures.js';
@@ -53,10 +54,10 @@ describe.skipIf(!motoAvailable)('logs status (moto)', () => {
   const status = (args: string[]) => runCli(['logs', 'status', ...Object.values(APPS).flatMap((a) => ['--app', a]), '--json', ...args], { env, now });
   const byApp = (doc: { apps: AppStatus[] }) => Object.fromEntries(doc.apps.map((a) => [a.app, a]));
 
-  it('classifies each timeline; critical anywhere → exit 1', async () => {
+  it('classifies each timeline by its health now; an app critical now → exit 1', async () => {
     const r = await status([]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/critical: raxx-quiet-prod, raxx-late-prod/);
+    expect(r.stderr).toMatch(/critical: raxx-quiet-prod\n/);
     const doc = r.json<{ apps: AppStatus[]; health: string }>();
     expect(doc.health).toBe('critical');
     const s = byApp(doc);
@@ -72,27 +73,39 @@ describe.skipIf(!motoAvailable)('logs status (moto)', () => {
     expect(ok.days[1]!.minutesSinceNewest).toBe(8);
     expect(ok.days[0]!.minutesSinceNewest).toBeNull();
 
+    // Recovered: today's 40-minute gap is over, so the app is healthy now, the gap listed;
+    // the day keeps its warning as the record.
     const gap = s[APPS.warning]!;
-    expect(gap.health).toBe('warning');
+    expect(gap.health).toBe('healthy');
+    expect(gap.gaps).toEqual([{ minutes: 40, from: '2025-06-02T00:52:00.000Z', to: '2025-06-02T01:32:00.000Z', ongoing: false }]);
+    expect(gap.reasons.join()).toMatch(/recovered; earlier: silent 40 min from 2025-06-02 00:52/);
     expect(gap.days[0]!.health).toBe('healthy');
+    expect(gap.days[1]!.health).toBe('warning');
     expect(gap.days[1]!.longestSilence).toMatchObject({ minutes: 40, from: '2025-06-02T00:52:00.000Z', to: '2025-06-02T01:32:00.000Z', ongoing: false });
 
     const quiet = s[APPS.silent]!;
+    expect(quiet.health).toBe('critical');
+    expect(quiet.reasons).toEqual(['silent 3 h 38 min (ongoing)']);
     expect(quiet.days.map((d) => d.health)).toEqual(['critical', 'critical']);
     expect(quiet.days[1]!.longestSilence).toMatchObject({ minutes: 218, ongoing: true });
     expect(quiet.minutesSinceNewest).toBe(218);
 
+    // Newly wired: its first object ever is today at 00:01. Yesterday is not a missing day and
+    // the minute before the first object is no silence.
     const late = s[APPS.missing]!;
-    expect(late.days[0]).toMatchObject({ day: '2025-06-01', objects: 0, health: 'critical' });
-    expect(late.days[0]!.reasons.join()).toMatch(/missing day/);
-    // The silence that made yesterday missing ended at 00:01 today: it counts on today too,
-    // while the minutes since the newest object show that objects arrive again.
-    expect(late.days[1]!.longestSilence).toMatchObject({ to: '2025-06-02T00:01:00.000Z', ongoing: false });
+    expect(late.health).toBe('healthy');
+    expect(late.firstObject).toBe('2025-06-02T00:01:00.000Z');
+    expect(late.gaps).toEqual([]);
+    expect(late.days[0]).toMatchObject({ day: '2025-06-01', objects: 0, health: 'healthy' });
+    expect(late.days[0]!.reasons.join()).toMatch(/before the app's first object \(2025-06-02T00:01:00.000Z\): newly wired/);
+    expect(late.days[1]!.health).toBe('healthy');
+    expect(late.days[1]!.longestSilence!.minutes).toBeLessThan(15);
     expect(late.days[1]!.minutesSinceNewest).toBeLessThan(15);
   });
 
   it('thresholds from flags: a tighter warning level turns healthy into warning', async () => {
-    const r = await runCli(['logs', 'status', '--app', APPS.healthy, '--warn-silent-minutes', '9', '--json'], { env, now });
+    // The newest object is 8 minutes old: a silence still going.
+    const r = await runCli(['logs', 'status', '--app', APPS.healthy, '--warn-silent-minutes', '7', '--json'], { env, now });
     expect(r.code).toBe(0);
     expect(r.json<{ apps: AppStatus[] }>().apps[0]!.health).toBe('warning');
     const relaxed = await runCli(['logs', 'status', '--app', APPS.silent, '--critical-silent-minutes', '300', '--json'], { env, now });
@@ -107,6 +120,28 @@ describe.skipIf(!motoAvailable)('logs status (moto)', () => {
     expect(r.stdout).toMatch(/raxx-late-prod\s+2025-06-02\*\s+\d+\s/);
     expect(r.stdout).not.toContain('2025-06-01');
     expect(r.stdout).toMatch(/healthy/);
+    // Under the table, each app's health now.
+    expect(r.stdout).toMatch(/^now {2}raxx-late-prod {2}healthy$/m);
+    expect(r.stdout).toMatch(/^now {2}raxx-ok-prod {2}healthy$/m);
+  });
+
+  it('an app without any object whose drain was created today is newly wired: a warning, exit 0', async () => {
+    const heroku = await startHerokuApi({ token: 'heroku-api-token-status-0a1b2c3d4e5f', apps: ['raxx-new-prod'] });
+    try {
+      heroku.addDrain('raxx-new-prod', 'https://receiver.example.com/?token=drain-token-status-9f8e7d6c5b4a&app=raxx-new-prod');
+      // The stand-in stamps the drain with the real clock, so this run uses it too.
+      const r = await runCli(['logs', 'status', '--app', 'raxx-new-prod', '--json'], { env: { ...env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url } });
+      expect(r.code, r.stderr).toBe(0);
+      const app = r.json<{ apps: AppStatus[] }>().apps[0]!;
+      expect(app.health).toBe('warning');
+      expect(app.firstObject).toBeNull();
+      expect(app.reasons.join()).toMatch(/^newly wired at \d{4}-\d\d-\d\dT.*; no object yet$/);
+      expect(app.days.map((d) => d.health)).toEqual(['healthy', 'warning']);
+      expect(app.days[0]!.reasons.join()).toMatch(/before its drain was created/);
+      expect(r.stdout).not.toContain('drain-token-status-9f8e7d6c5b4a');
+    } finally {
+      await heroku.stop();
+    }
   });
 
   it('an app without any object: every past day missing, today silent since midnight', async () => {
@@ -143,6 +178,32 @@ describe('status health rules (no S3)', () => {
   it('the longest silence is the widest gap, not the last of the same whole minutes', () => {
     const s = assess('a', [{ day: D2, objects: [obj(D2), obj(D2 + 10.8 * MIN), obj(D2 + 21 * MIN), obj(D2 + 22 * MIN)] }], { now: D2 + 22 * MIN, ...opts });
     expect(s.days[0]!.longestSilence).toMatchObject({ minutes: 10, from: '2025-06-02T00:00:00.000Z', to: '2025-06-02T00:10:48.000Z' });
+  });
+
+  it('recovered after a missing day: healthy now, the day stays critical, the gap listed', () => {
+    // Objects until 20:00 on day 1 of three, nothing on day 2, again from 01:00 on day 3.
+    const D0 = D1 - 24 * 60 * MIN;
+    const s = assess('a', [
+      { day: D0, objects: Array.from({ length: 120 }, (_, i) => obj(D0 + i * 10 * MIN)) },
+      { day: D1, objects: [] },
+      { day: D2, objects: [obj(D2 + 60 * MIN), obj(D2 + 170 * MIN)] },
+    ], { now: NOW, ...opts, firstObject: D0 - 5 * 24 * 60 * MIN });
+    expect(s.health).toBe('healthy');
+    expect(s.days.map((d) => d.health)).toEqual(['critical', 'critical', 'critical']);
+    expect(s.days[1]!.reasons.join()).toMatch(/missing day/);
+    expect(s.gaps).toEqual([{ minutes: 29 * 60 + 10, from: '2025-05-31T19:50:00.000Z', to: '2025-06-02T01:00:00.000Z', ongoing: false }, { minutes: 110, from: '2025-06-02T01:00:00.000Z', to: '2025-06-02T02:50:00.000Z', ongoing: false }]);
+  });
+
+  it('a newly wired app is not critical for the hours before its first object', () => {
+    // Its first object ever at 02:30 today: the two and a half hours before are no silence.
+    const s = assess('a', [{ day: D1, objects: [] }, { day: D2, objects: [obj(D2 + 150 * MIN), obj(D2 + 165 * MIN), obj(D2 + 175 * MIN)] }], { now: NOW, ...opts, firstObject: D2 + 150 * MIN });
+    expect(s.health).toBe('healthy');
+    expect(s.days.map((d) => d.health)).toEqual(['healthy', 'healthy']);
+    expect(s.days[1]!.longestSilence!.minutes).toBe(15);
+    // Without knowing its first object, the same timeline reads as an outage.
+    const unknown = assess('a', [{ day: D1, objects: [] }, { day: D2, objects: [obj(D2 + 150 * MIN), obj(D2 + 165 * MIN), obj(D2 + 175 * MIN)] }], { now: NOW, ...opts });
+    expect(unknown.days.map((d) => d.health)).toEqual(['critical', 'critical']);
+    expect(unknown.health).toBe('healthy');
   });
 
   it('exactly at the threshold is not yet a warning (strictly longer than)', () => {

@@ -1,15 +1,15 @@
 // The runbook's curl smoke test, done as Logplex does it: a synthetic batch framed by the
 // receiver's own frame(), real Logplex headers, then the object it must produce in S3 (its key
-// is deterministic: the Frame-Id and the first message's timestamp). Shared by `drains test`
-// and `drains rotate`. A failure names the runbook's failure mode:
+// is deterministic: the Frame-Id and the first message's timestamp). Shared by `drains test`,
+// `drains rotate` and `doctor --send-test`. A failure names the runbook's failure mode:
 //   A not wired · B token mismatch (403) · C S3 write failed · D timed out.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { frame, timestampMs } from '@raxx/log-drain-receiver/logplex';
 import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
-import type { Context } from '../../lib/context.js';
-import { awsError } from '../../lib/aws.js';
-import { redact } from '../../lib/secrets.js';
-import { sleep } from '../../lib/sleep.js';
+import type { Context } from './context.js';
+import { awsError } from './aws.js';
+import { redact } from './secrets.js';
+import { sleep } from './sleep.js';
 
 export type FailureMode = 'A' | 'B' | 'C' | 'D';
 

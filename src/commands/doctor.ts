@@ -1,0 +1,102 @@
+// `raxx-ops doctor`: the log-drain runbook's "How to diagnose (in order)", the audit runbook's
+// retention rules and the attachments runbook's bucket and key rules in one run. Each check
+// says pass / warn / fail with its evidence; a failure names the runbook's failure mode and
+// the exact fix. Exit 1 when anything fails.
+import { setMaxListeners } from 'node:events';
+import { z } from 'zod';
+import type { Context } from '../lib/context.js';
+import type { CheckResult } from '../lib/doctor/report.js';
+import { ConfigError, CheckFailedError } from '../lib/errors.js';
+import { redact } from '../lib/secrets.js';
+import { startOfDay, parseTime } from '../lib/time-window.js';
+import { resolveApps } from './apps.js';
+import { createCommand, flag, option } from './define.js';
+import * as opt from './options.js';
+
+export default createCommand({
+  description: "the runbooks' diagnosis in one run: drains, SSM parameters, the function's token and errors, freshness, both buckets' settings and cost; names the failure mode (A-D) and the fix; exit 1 when anything fails",
+  notes: `Checks, run in parallel: drains (A, B) · SSM parameters · DRAIN_TOKEN vs SSM drain_token,
+compared by digest (B) · the receiver's log group over --since: auth failures (B), write
+failures (C), timeouts (D), clock skew, other errors · each app's newest object (the logs status
+thresholds) · the drain bucket (versioning, encryption, public-access blocks, retention of at
+least 90 days: audit D) · the attachments bucket and its key · monthly cost against $20.
+--notify posts a summary to SLACK_WEBHOOK_URL when anything warns or fails.`,
+  examples: [
+    ['raxx-ops doctor', 'every check, production'],
+    ['raxx-ops doctor --app raxx-api-prod --since 2h --send-test', 'one app, two hours of errors, and a batch end to end'],
+    ['raxx-ops --env staging doctor --json --notify', 'staging as JSON; Slack hears about problems'],
+  ],
+  options: {
+    app: opt.apps,
+    since: option(z.string().min(1).default('30m'), "how far back to read the receiver's log group (30m, 2h, an ISO time)", { value: '<time>' }),
+    sendTest: flag('also send the synthetic batch of `drains test` to each app'),
+    timeout: opt.timeout(15, 'with --send-test: how long to wait for each answer and object'),
+    notify: flag('post a summary to SLACK_WEBHOOK_URL when anything warns or fails'),
+  },
+  async handler(args, ctx) {
+    const now = ctx.now().getTime();
+    const since = parseTime(args.since, '--since', now, startOfDay(now));
+    const webhook = ctx.env.SLACK_WEBHOOK_URL;
+    if (args.notify && !webhook) throw new ConfigError('--notify needs SLACK_WEBHOOK_URL', { hint: "set it to the ops channel's incoming webhook, or run without --notify" });
+    const apps = resolveApps(args.app, ctx);
+
+    const { runDoctor, summaryLine, modesOf, worst } = await import('../lib/doctor/index.js');
+    // Every check's requests listen on the one cancellation signal at once.
+    setMaxListeners(200, ctx.signal);
+    const progress = await ctx.out.progress(`doctor: ${apps.length} app(s)`);
+    let checks;
+    try {
+      checks = await runDoctor(ctx, { apps, since, sendTest: args.sendTest, testTimeout: args.timeout });
+    } finally {
+      progress.stop();
+    }
+    const status = worst(checks.map((c) => c.status));
+    const summary = summaryLine(checks);
+
+    if (ctx.out.json) {
+      ctx.out.data({ env: ctx.config.env, apps, since: new Date(since).toISOString(), status, modes: modesOf(checks), summary, checks });
+    } else {
+      print(ctx, checks);
+      ctx.out.line(`${status === 'pass' ? ctx.out.color.ok('healthy') : status === 'warn' ? ctx.out.color.warn('warnings') : ctx.out.color.bad('problems')}: ${summary}`);
+    }
+
+    if (args.notify && status !== 'pass') {
+      const { postSlack } = await import('../lib/notify.js');
+      try {
+        await postSlack(webhook!, slackText(ctx, checks, summary), ctx.signal);
+        ctx.out.info('posted the summary to Slack');
+      } catch (err) {
+        ctx.checkInterrupted();
+        // The report is what matters; a failed notification is said, not fatal.
+        ctx.out.warn(`${(err as Error).message}`);
+      }
+    }
+    if (status === 'fail') {
+      const first = checks.flatMap((c) => c.findings).find((f) => f.status === 'fail');
+      throw new CheckFailedError(`doctor: ${summary}`, { hint: first?.fix ? `first fix: ${first.fix}` : 'see the checks above' });
+    }
+  },
+});
+
+type Checks = CheckResult[];
+
+function print(ctx: Context, checks: Checks): void {
+  const c = ctx.out.color;
+  const label = { pass: c.ok('PASS'), warn: c.warn('WARN'), fail: c.bad('FAIL') };
+  const width = Math.max(...checks.map((x) => x.id.length));
+  for (const check of checks) {
+    ctx.out.line(`${label[check.status]}  ${check.id.padEnd(width)}  ${c.dim(check.title)}`);
+    for (const f of check.findings) {
+      const mark = f.status === 'pass' ? c.ok('ok') : f.status === 'warn' ? c.warn('!!') : c.bad('xx');
+      ctx.out.line(`      ${mark} ${f.mode ? `[${f.mode}] ` : ''}${f.message}`);
+      if (f.fix && f.status !== 'pass') ctx.out.line(`         fix: ${f.fix}`);
+    }
+  }
+}
+
+/** A few lines for the ops channel: the summary and each problem with its fix. */
+function slackText(ctx: Context, checks: Checks, summary: string): string {
+  const problems = checks.flatMap((c) => c.findings.filter((f) => f.status !== 'pass').map((f) => `• ${f.status.toUpperCase()} ${c.id}: ${f.mode ? `[${f.mode}] ` : ''}${f.message}${f.fix ? ` — fix: ${f.fix}` : ''}`));
+  const shown = problems.slice(0, 8);
+  return redact([`raxx-ops doctor (${ctx.config.env}): ${summary}`, ...shown, ...(problems.length > shown.length ? [`… and ${problems.length - shown.length} more`] : [])].join('\n'));
+}

@@ -1,0 +1,258 @@
+// The buckets as the runbooks' Terraform leaves them: the drain bucket (audit runbook:
+// retention of at least 90 days, tiers as they actually are) and the attachments bucket
+// (versioned, encrypted with the customer key, private, four lifecycle rules, a rotating key),
+// and what each costs a month. Reads bucket settings only; never an object's content.
+import type { LifecycleRule, S3Client } from '@aws-sdk/client-s3';
+import type { Context } from '../context.js';
+import { awsError } from '../aws.js';
+import { fail, pass, warn, type Finding } from './report.js';
+
+type Ctx = Pick<Context, 'aws' | 'config' | 'signal'>;
+
+/** A bucket setting, or undefined when S3 answers that it is not configured. */
+async function setting<T>(ctx: Ctx, bucket: string, action: string, call: (s3: S3Client) => Promise<T>, notConfigured: string[]): Promise<T | undefined> {
+  const s3 = await ctx.aws.s3();
+  try {
+    return await call(s3);
+  } catch (err) {
+    const e = err as { name?: string; Code?: string };
+    if (notConfigured.includes(e.name ?? '') || notConfigured.includes(e.Code ?? '')) return undefined;
+    throw awsError(err, 'S3', `${action} ${bucket}`, ctx.aws.endpointOf('S3'));
+  }
+}
+
+const PAB_FLAGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
+
+/** What every private bucket of the runbooks has: it exists, versioning, default encryption, the four public-access blocks. */
+async function commonSettings(ctx: Ctx, bucket: string, terraform: string) {
+  const s3m = await import('@aws-sdk/client-s3');
+  const s3 = await ctx.aws.s3();
+  try {
+    await s3.send(new s3m.HeadBucketCommand({ Bucket: bucket }), { abortSignal: ctx.signal });
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NotFound' || e.name === 'NoSuchBucket' || e.$metadata?.httpStatusCode === 404) return { exists: false as const };
+    throw awsError(err, 'S3', `HeadBucket ${bucket}`, ctx.aws.endpointOf('S3'));
+  }
+  const [versioning, encryption, pab, lifecycle] = await Promise.all([
+    setting(ctx, bucket, 'GetBucketVersioning', (c) => c.send(new s3m.GetBucketVersioningCommand({ Bucket: bucket })), []),
+    setting(ctx, bucket, 'GetBucketEncryption', (c) => c.send(new s3m.GetBucketEncryptionCommand({ Bucket: bucket })), ['ServerSideEncryptionConfigurationNotFoundError']),
+    setting(ctx, bucket, 'GetPublicAccessBlock', (c) => c.send(new s3m.GetPublicAccessBlockCommand({ Bucket: bucket })), ['NoSuchPublicAccessBlockConfiguration']),
+    setting(ctx, bucket, 'GetBucketLifecycleConfiguration', (c) => c.send(new s3m.GetBucketLifecycleConfigurationCommand({ Bucket: bucket })), ['NoSuchLifecycleConfiguration']),
+  ]);
+  const findings: Finding[] = [pass(`${bucket} exists`)];
+  const status = versioning?.Status ?? 'never enabled';
+  findings.push(
+    status === 'Enabled'
+      ? pass('versioning Enabled')
+      : fail(`versioning is ${status}: a deleted or overwritten object cannot be restored`, `aws s3api put-bucket-versioning --bucket ${bucket} --versioning-configuration Status=Enabled (and keep it in ${terraform})`),
+  );
+  const rule = encryption?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
+  if (!rule) findings.push(fail('no default encryption', `re-apply ${terraform} (server-side encryption by default)`));
+  const pabConfig = pab?.PublicAccessBlockConfiguration;
+  const off = PAB_FLAGS.filter((k) => pabConfig?.[k] !== true);
+  findings.push(
+    off.length === 0
+      ? pass('all four public-access blocks on')
+      : fail(`public-access block off: ${off.join(', ')}`, `aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration ${PAB_FLAGS.map((k) => `${k}=true`).join(',')}`),
+  );
+  return { exists: true as const, findings, encryption: rule, rules: (lifecycle?.Rules ?? []).filter((r) => r.Status === 'Enabled') };
+}
+
+function rulePrefix(r: LifecycleRule): string {
+  return r.Filter?.Prefix ?? r.Filter?.And?.Prefix ?? r.Prefix ?? '';
+}
+
+function ruleTags(r: LifecycleRule): { Key?: string | undefined; Value?: string | undefined }[] {
+  return [...(r.Filter?.Tag ? [r.Filter.Tag] : []), ...(r.Filter?.And?.Tags ?? [])];
+}
+
+/** Human tiers of one rule: "STANDARD_IA at 30 d, expire at 365 d". */
+function describeRule(r: LifecycleRule): string {
+  const parts = [
+    ...(r.Transitions ?? []).map((t) => `${t.StorageClass} at ${t.Days ?? '?'} d`),
+    ...(r.Expiration?.Days !== undefined ? [`expire at ${r.Expiration.Days} d`] : []),
+    ...(r.NoncurrentVersionExpiration?.NoncurrentDays !== undefined ? [`noncurrent versions expire at ${r.NoncurrentVersionExpiration.NoncurrentDays} d`] : []),
+    ...(r.AbortIncompleteMultipartUpload?.DaysAfterInitiation !== undefined ? [`incomplete uploads aborted at ${r.AbortIncompleteMultipartUpload.DaysAfterInitiation} d`] : []),
+  ];
+  const scope = rulePrefix(r) ? `prefix ${rulePrefix(r)}` : 'whole bucket';
+  const tags = ruleTags(r).map((t) => `${t.Key}=${t.Value}`);
+  return `${r.ID ?? '(no id)'} (${scope}${tags.length ? `, tag ${tags.join(' ')}` : ''}): ${parts.join(', ') || 'no action'}`;
+}
+
+/** 6. The drain bucket: settings, and a lifecycle that keeps log objects at least the retention floor. */
+export async function checkDrainBucket(ctx: Ctx): Promise<{ findings: Finding[]; data: Record<string, unknown> }> {
+  const bucket = ctx.config.drain.bucket;
+  const floor = ctx.config.health.retentionFloorDays;
+  const terraform = "the drain bucket's Terraform";
+  const common = await commonSettings(ctx, bucket, terraform);
+  if (!common.exists) return { findings: [fail(`${bucket} does not exist: every write fails (NoSuchBucket)`, `re-create it with ${terraform}`, 'C')], data: {} };
+  const findings = [...common.findings];
+  if (common.encryption) findings.push(pass(`default encryption ${common.encryption.SSEAlgorithm}`));
+  const prefix = ctx.config.drain.keyPrefix;
+  // Rules whose scope covers the log objects (a prefix filter that is a prefix of theirs, or the
+  // other way round) and that carry no tag filter (the receiver tags nothing).
+  const applies = common.rules.filter((r) => (prefix.startsWith(rulePrefix(r)) || rulePrefix(r).startsWith(prefix)) && ruleTags(r).length === 0);
+  const tiers = applies.map(describeRule);
+  const expiries = applies.map((r) => r.Expiration?.Days).filter((d): d is number => d !== undefined);
+  const shortest = expiries.length ? Math.min(...expiries) : undefined;
+  if (shortest !== undefined && shortest < floor) {
+    findings.push(fail(`lifecycle expires log objects at ${shortest} days, under the ${floor}-day retention floor (audit runbook); tiers: ${tiers.join('; ')}`, `set the expiration to at least ${floor} days in ${terraform} (lifecycle rule), then apply`, 'audit D'));
+  } else if (applies.length === 0) {
+    findings.push(warn(`no lifecycle rule for ${prefix}: objects are kept forever in STANDARD (the cost grows every month)`, `add the runbook's tiers in ${terraform}: STANDARD_IA after 30 days, expire after ${floor} days or more`));
+  } else {
+    findings.push(pass(`lifecycle keeps log objects ${shortest === undefined ? 'forever' : `${shortest} days`} (≥ ${floor}); tiers: ${tiers.join('; ')}`));
+  }
+  return { findings, data: { lifecycle: tiers, retentionDays: shortest ?? null } };
+}
+
+/** The runbook's four lifecycle rules of the attachments bucket. */
+const ATTACHMENT_RULES: { what: string; matches(r: LifecycleRule): boolean }[] = [
+  { what: 'resolved tickets expire after 90 days', matches: (r) => r.Expiration?.Days === 90 },
+  { what: 'unresolved-tagged objects expire after 365 days', matches: (r) => r.Expiration?.Days === 365 && ruleTags(r).length > 0 },
+  { what: 'noncurrent versions expire after 30 days', matches: (r) => r.NoncurrentVersionExpiration?.NoncurrentDays === 30 },
+  { what: 'incomplete multipart uploads aborted after 7 days', matches: (r) => r.AbortIncompleteMultipartUpload?.DaysAfterInitiation === 7 },
+];
+
+/** 7. The attachments bucket and its customer key. */
+export async function checkAttachmentsBucket(ctx: Ctx): Promise<{ findings: Finding[]; data: Record<string, unknown> }> {
+  const { bucket, kmsAlias } = ctx.config.attachments;
+  const terraform = "the attachments bucket's Terraform";
+  const [common, key, policy] = await Promise.all([commonSettings(ctx, bucket, terraform), describeKey(ctx, kmsAlias), publicPolicy(ctx, bucket)]);
+  const findings: Finding[] = [];
+  if (!common.exists) findings.push(fail(`${bucket} does not exist`, `create it with ${terraform}`));
+  else {
+    findings.push(...common.findings);
+    const enc = common.encryption;
+    if (enc) {
+      const keyId = enc.KMSMasterKeyID;
+      const ours = key.found && keyId !== undefined && [key.keyId, key.arn, kmsAlias, key.aliasArn].includes(keyId);
+      if (enc.SSEAlgorithm !== 'aws:kms' && enc.SSEAlgorithm !== 'aws:kms:dsse') findings.push(fail(`default encryption is ${enc.SSEAlgorithm}, not the customer key ${kmsAlias}`, `set SSE-KMS with ${kmsAlias} in ${terraform}`));
+      else if (!ours) findings.push(fail(`default encryption uses ${keyId ?? 'the AWS-managed key'}, not the key behind ${kmsAlias}`, `set SSE-KMS with ${kmsAlias} in ${terraform}`));
+      else findings.push(pass(`default encryption SSE-KMS with the key behind ${kmsAlias}`));
+    }
+    findings.push(policy ?? pass('no bucket policy grants public access'));
+    for (const rule of ATTACHMENT_RULES) {
+      const r = common.rules.find((x) => rule.matches(x));
+      findings.push(r ? pass(`lifecycle: ${rule.what} (${r.ID ?? 'no id'})`) : fail(`lifecycle rule missing: ${rule.what}`, `add the runbook's rule to ${terraform} and apply (the four rules: resolved 90 d, unresolved-tagged 365 d, noncurrent 30 d, multipart 7 d)`));
+    }
+  }
+  if (!key.found) findings.push(fail(`${kmsAlias} does not exist`, `create the key and alias with ${terraform}`));
+  else {
+    findings.push(key.state === 'Enabled' ? pass(`key ${key.keyId} Enabled`) : fail(`key ${key.keyId} is ${key.state}: attachments cannot be read or written`, key.state === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${key.keyId} && aws kms enable-key --key-id ${key.keyId}` : `aws kms enable-key --key-id ${key.keyId} (after the incident is closed)`));
+    findings.push(key.rotating ? pass('automatic key rotation enabled') : fail('automatic key rotation is off', `aws kms enable-key-rotation --key-id ${key.keyId}`));
+  }
+  return { findings, data: { rules: common.exists ? common.rules.map(describeRule) : [] } };
+}
+
+async function describeKey(ctx: Ctx, alias: string) {
+  const kms = await ctx.aws.kms();
+  const { DescribeKeyCommand, GetKeyRotationStatusCommand } = await import('@aws-sdk/client-kms');
+  let meta;
+  try {
+    meta = (await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NotFoundException') return { found: false as const };
+    throw awsError(err, 'KMS', `DescribeKey ${alias}`, ctx.aws.endpointOf('KMS'));
+  }
+  const keyId = meta?.KeyId ?? '';
+  const arn = meta?.Arn ?? '';
+  let rotating = false;
+  try {
+    // DescribeKey does not report rotation (FACTS.md); GetKeyRotationStatus does.
+    rotating = (await kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled === true;
+  } catch (err) {
+    throw awsError(err, 'KMS', `GetKeyRotationStatus ${keyId}`, ctx.aws.endpointOf('KMS'));
+  }
+  return { found: true as const, keyId, arn, aliasArn: arn.replace(/:key\/.*$/, `:${alias}`), state: meta?.KeyState ?? 'unknown', rotating };
+}
+
+/** A failing finding when the bucket policy lets anyone in (Principal "*" without a condition). */
+async function publicPolicy(ctx: Ctx, bucket: string): Promise<Finding | undefined> {
+  const { GetBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+  const res = await setting(ctx, bucket, 'GetBucketPolicy', (c) => c.send(new GetBucketPolicyCommand({ Bucket: bucket })), ['NoSuchBucketPolicy', 'NoSuchBucket']);
+  if (!res?.Policy) return undefined;
+  let doc: { Statement?: unknown };
+  try {
+    doc = JSON.parse(res.Policy) as { Statement?: unknown };
+  } catch {
+    return warn('the bucket policy is not JSON: cannot tell whether it is public', `read it: aws s3api get-bucket-policy --bucket ${bucket}`);
+  }
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as { Effect?: string; Principal?: unknown; Condition?: unknown; Sid?: string }[];
+  const anyone = (p: unknown): boolean => p === '*' || (typeof p === 'object' && p !== null && Object.values(p).some((v) => v === '*' || (Array.isArray(v) && v.includes('*'))));
+  const open = statements.filter((s) => s && s.Effect === 'Allow' && anyone(s.Principal) && !s.Condition);
+  if (open.length === 0) return undefined;
+  return fail(`the bucket policy grants public access (${open.map((s) => s.Sid ?? 'unnamed statement').join(', ')})`, `remove those statements (aws s3api delete-bucket-policy --bucket ${bucket}, then re-apply the attachments bucket's Terraform)`);
+}
+
+/** us-east-1 list prices, USD per GB-month and per 1,000 PUTs (the runbooks' cost tables). */
+const GB_MONTH: Record<string, number> = {
+  STANDARD: 0.023,
+  INTELLIGENT_TIERING: 0.023,
+  STANDARD_IA: 0.0125,
+  ONEZONE_IA: 0.01,
+  GLACIER_IR: 0.004,
+  GLACIER: 0.0036,
+  DEEP_ARCHIVE: 0.00099,
+};
+const PUT_PER_1000 = 0.005;
+/** The runbooks' alert line. */
+export const COST_ALERT_USD = 20;
+/** Listing pages per bucket (1,000 objects each): enough for a month of most apps, bounded for all. */
+const COST_PAGES = 20;
+
+export interface BucketCost {
+  bucket: string;
+  objects: number;
+  bytesByClass: Record<string, number>;
+  /** Objects written in the last 30 days (PUTs), from the same listing. */
+  putsLast30Days: number;
+  monthlyUsd: number;
+  /** The listing stopped at its page limit: figures are lower bounds. */
+  partial: boolean;
+}
+
+/** 8. Each bucket's monthly cost from a bounded listing: size by storage class, and PUTs of the last 30 days. */
+export async function checkCost(ctx: Ctx & { now(): Date }): Promise<{ findings: Finding[]; data: { buckets: BucketCost[] } }> {
+  const buckets = [ctx.config.drain.bucket, ctx.config.attachments.bucket];
+  const since = ctx.now().getTime() - 30 * 86_400_000;
+  const costs = await Promise.all(buckets.map((b) => bucketCost(ctx, b, since)));
+  const findings = costs.map((c): Finding => {
+    if (!c) return pass('bucket missing: nothing to cost (see its check)');
+    const sizes = Object.entries(c.bytesByClass).map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)} GB`).join(', ') || 'empty';
+    const what = `${c.bucket}: ~$${c.monthlyUsd.toFixed(2)}/month${c.partial ? ' at least' : ''} (${c.objects} object${c.objects === 1 ? '' : 's'}${c.partial ? `, first ${COST_PAGES * 1000} listed` : ''}: ${sizes}; ${c.putsLast30Days} PUTs in 30 days; current versions only)`;
+    return c.monthlyUsd > COST_ALERT_USD ? warn(`${what}: over the $${COST_ALERT_USD}/month alert line`, "check the lifecycle tiers (the drain bucket's check lists them) and the write rate") : pass(what);
+  });
+  return { findings, data: { buckets: costs.filter((c): c is BucketCost => c !== undefined) } };
+}
+
+async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<BucketCost | undefined> {
+  const s3 = await ctx.aws.s3();
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const cost: BucketCost = { bucket, objects: 0, bytesByClass: {}, putsLast30Days: 0, monthlyUsd: 0, partial: false };
+  let token: string | undefined;
+  for (let page = 0; ; page++) {
+    if (page === COST_PAGES) {
+      cost.partial = true;
+      break;
+    }
+    let res;
+    try {
+      res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: ctx.signal });
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchBucket') return undefined;
+      throw awsError(err, 'S3', `ListObjectsV2 ${bucket}`, ctx.aws.endpointOf('S3'));
+    }
+    for (const o of res.Contents ?? []) {
+      const cls = o.StorageClass ?? 'STANDARD';
+      cost.objects++;
+      cost.bytesByClass[cls] = (cost.bytesByClass[cls] ?? 0) + (o.Size ?? 0);
+      if (o.LastModified && o.LastModified.getTime() >= since) cost.putsLast30Days++;
+    }
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    if (!token) break;
+  }
+  const storage = Object.entries(cost.bytesByClass).reduce((usd, [cls, bytes]) => usd + (bytes / 1e9) * (GB_MONTH[cls] ?? GB_MONTH.STANDARD!), 0);
+  cost.monthlyUsd = storage + (cost.putsLast30Days / 1000) * PUT_PER_1000;
+  return cost;
+}

@@ -1,0 +1,189 @@
+// attachments restore against moto: a versioned bucket encrypted with the attachments KMS key.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
+import { runCli } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
+
+interface RestoreJson {
+  dryRun: boolean;
+  summary: { restored: number; alreadyPresent: number; noDataVersion: number; planned: number; failed: number };
+  keys: { key: string; status: string; deleteMarkers: string[]; current: string | null }[];
+}
+
+describe.skipIf(!motoAvailable)('attachments restore', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let keyId: string;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = fixtureClients(moto.env);
+  });
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    keyId = await createAttachmentsBucket(aws);
+  });
+
+  const cli = (argv: string[]) => runCli(['attachments', 'restore', ...argv], { env: moto.env });
+
+  it('brings a deleted file back with its bytes intact, removing only the delete marker', async () => {
+    const key = attachmentKey();
+    const bytes = randomBytes(4096);
+    const v1 = await upload(aws, key, bytes);
+    await remove(aws, key);
+    expect(await read(aws, key)).toBeUndefined();
+    const before = await versions(aws);
+
+    const r = await cli([key, '--yes']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/restored: removed 1 delete marker; version .* reads again/);
+    expect((await read(aws, key))!.equals(bytes)).toBe(true);
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker)).toEqual([]);
+    expect(after.find((v) => !v.deleteMarker)!.versionId).toBe(v1);
+  });
+
+  it('removes stacked delete markers down to the newest data version; older versions and markers below stay', async () => {
+    const key = attachmentKey({ ext: 'png' });
+    await upload(aws, key, 'first');
+    const below = await remove(aws, key); // a marker under the newest data version: history, left alone
+    await upload(aws, key, 'second');
+    for (let i = 0; i < 3; i++) await remove(aws, key);
+    const before = await versions(aws);
+
+    const r = await cli([key, '--yes', '--json']);
+    expect(r.code).toBe(0);
+    const doc = r.json<RestoreJson>();
+    expect(doc.keys).toHaveLength(1);
+    expect(doc.keys[0]!.status).toBe('restored');
+    expect(doc.keys[0]!.deleteMarkers).toHaveLength(3);
+    expect(doc.keys[0]!.deleteMarkers).not.toContain(below);
+    expect((await read(aws, key))!.toString()).toBe('second');
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker).map((v) => v.versionId)).toEqual([below]);
+  });
+
+  it('leaves a file that was never deleted untouched', async () => {
+    const key = attachmentKey();
+    await upload(aws, key, 'v1');
+    await upload(aws, key, 'v2');
+    const before = await versions(aws);
+    const r = await cli([key, '--yes', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json<RestoreJson>().keys[0]!.status).toBe('already present');
+    expect(await versions(aws)).toEqual(before);
+    expect((await read(aws, key))!.toString()).toBe('v2');
+  });
+
+  it('restores a whole ticket across several pages of versions, and removes no data version', async () => {
+    const customer = randomUUID();
+    const ticket = randomUUID();
+    const deleted: { key: string; body: string }[] = [];
+    const kept: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const key = attachmentKey({ customer, ticket, ext: i % 2 ? 'jpg' : 'pdf' });
+      await upload(aws, key, `old ${i}`);
+      await upload(aws, key, `file ${i}`);
+      if (i % 3 === 2) kept.push(key);
+      else {
+        await remove(aws, key);
+        if (i === 0) await remove(aws, key);
+        deleted.push({ key, body: `file ${i}` });
+      }
+    }
+    const other = attachmentKey({ customer }); // another ticket of the same customer: out of scope
+    await upload(aws, other, 'x');
+    await remove(aws, other);
+    const before = await versions(aws);
+    expect(before.filter((v) => v.key.startsWith(`${customer}/${ticket}/`)).length).toBeGreaterThan(9);
+
+    const plan = await cli(['--customer', customer, '--ticket', ticket, '--dry-run', '--json', '--page-size', '3']);
+    expect(plan.stderr).toBe('');
+    expect(plan.code).toBe(0);
+    expect(plan.json<RestoreJson>().summary).toMatchObject({ planned: 4, alreadyPresent: 2, restored: 0 });
+    expect(await versions(aws)).toEqual(before);
+
+    // Through a proxy that counts the listing pages.
+    const proxy = await startFaultProxy(moto.endpoint);
+    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--page-size', '3'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
+    expect(r.code).toBe(0);
+    const listings = proxy.requests.map((q) => new URL(q.path, 'http://s3').searchParams).filter((p) => p.has('versions') && p.get('prefix') === `${customer}/${ticket}/`);
+    expect(listings.length, 'ListObjectVersions pages of the ticket').toBeGreaterThanOrEqual(4);
+    const doc = r.json<RestoreJson>();
+    expect(doc.summary).toMatchObject({ restored: 4, alreadyPresent: 2, failed: 0 });
+    expect(doc.keys).toHaveLength(6);
+    for (const d of deleted) expect((await read(aws, d.key))!.toString()).toBe(d.body);
+    for (const k of kept) expect(doc.keys.find((x) => x.key === k)!.status).toBe('already present');
+    expect(await read(aws, other)).toBeUndefined();
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker).map((v) => v.key)).toEqual([other]);
+  });
+
+  it('reports a key with only delete markers as having no data version (exit 1) and changes nothing', async () => {
+    const key = attachmentKey();
+    const v1 = await upload(aws, key, 'gone');
+    await remove(aws, key);
+    // A lifecycle rule expiring noncurrent versions leaves exactly this: the marker alone.
+    const s3 = await aws.s3();
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key, VersionId: v1 }));
+    const before = await versions(aws);
+    expect(before).toHaveLength(1);
+    const r = await cli([key, '--yes', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.json<RestoreJson>().keys[0]!.status).toBe('no data version');
+    expect(r.stderr).toMatch(/no data version left/);
+    expect(r.stderr).toMatch(/hint:/);
+    expect(await versions(aws)).toEqual(before);
+  });
+
+  it('--version-id makes an older version current by copying it under the bucket key', async () => {
+    const key = attachmentKey();
+    const old = randomBytes(2048);
+    const v1 = await upload(aws, key, old);
+    await upload(aws, key, 'overwritten by mistake');
+    const before = await versions(aws);
+
+    const r = await cli([key, '--version-id', v1, '--yes', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json<RestoreJson>().keys[0]!.status).toBe('restored');
+    expect((await read(aws, key))!.equals(old)).toBe(true);
+    const after = await versions(aws);
+    for (const v of dataVersions(before)) expect(dataVersions(after)).toContain(v);
+    expect(dataVersions(after)).toHaveLength(3);
+    const s3 = await aws.s3();
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toContain(keyId);
+
+    const again = await cli([key, '--version-id', r.json<RestoreJson>().keys[0]!.current!, '--yes', '--json']);
+    expect(again.json<RestoreJson>().keys[0]!.status).toBe('already present');
+  });
+
+  it('plans first: --dry-run and an unconfirmed run change nothing', async () => {
+    const key = attachmentKey();
+    await upload(aws, key, 'x');
+    await remove(aws, key);
+    const before = await versions(aws);
+    const dry = await cli([key, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/plan \(dry run/);
+    expect(dry.stdout).toMatch(/remove 1 delete marker/);
+    const unconfirmed = await cli([key]);
+    expect(unconfirmed.code).toBe(5);
+    expect(unconfirmed.stderr).toMatch(/--yes/);
+    expect(await versions(aws)).toEqual(before);
+  });
+});

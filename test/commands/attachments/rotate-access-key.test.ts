@@ -1,0 +1,233 @@
+// rotate-access-key end to end: IAM in moto (behind a proxy that can fail or interrupt chosen
+// calls) and the Heroku API stand-in holding the apps' config vars.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { fixtureClients, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { startHerokuApi } from '../../support/heroku-api.js';
+import { runCli, type CliResult } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { accessKeys, createBackendUser, USER } from './fixtures.js';
+
+type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
+
+const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';
+const HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
+const BYSTANDER = 'raxx-velvet-prod';
+const ID = 'AWS_ACCESS_KEY_ID_SUPPORT';
+const SECRET = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
+
+interface StepsJson {
+  newKeyId: string | null;
+  steps: { step: number; name: string; status: string }[];
+  rolledBack?: boolean;
+}
+
+describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let heroku: HerokuStandIn;
+  let proxy: FaultProxy;
+  let env: Record<string, string>;
+  let original: { id: string; secret: string };
+  /** Every secret that existed during a test: none may be printed. */
+  let secrets: Set<string>;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = fixtureClients(moto.env);
+  });
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    original = await createBackendUser(aws);
+    secrets = new Set([original.secret, HEROKU_TOKEN]);
+    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
+    for (const app of HOLDERS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
+    heroku.addApp(BYSTANDER, { OTHER: 'kept' });
+    proxy = await startFaultProxy(moto.endpoint);
+    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+  });
+  afterEach(async () => {
+    await heroku?.stop();
+    await proxy?.stop();
+  });
+
+  async function rotate(argv: string[] = [], opts: { signal?: AbortSignal; prompt?: (q: string) => Promise<boolean> } = {}): Promise<CliResult> {
+    const r = await runCli(['attachments', 'rotate-access-key', ...argv], { env, ...opts });
+    for (const app of [...HOLDERS, BYSTANDER]) {
+      const s = heroku.configVars(app)[SECRET];
+      if (s) secrets.add(s);
+    }
+    for (const s of secrets) {
+      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
+      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
+    }
+    return r;
+  }
+
+  /** Every app that held the key still holds one IAM knows, with one secret per key id. */
+  async function expectWorkingKey(): Promise<void> {
+    const keys = await accessKeys(aws);
+    const secretOf = new Map<string, string>([[original.id, original.secret]]);
+    for (const app of HOLDERS) {
+      const vars = heroku.configVars(app);
+      expect(keys, `${app} holds a key IAM has`).toContain(vars[ID]);
+      expect(vars[SECRET]).toBeTruthy();
+      if (secretOf.has(vars[ID]!)) expect(vars[SECRET], `${app}: the secret of ${vars[ID]}`).toBe(secretOf.get(vars[ID]!));
+      else secretOf.set(vars[ID]!, vars[SECRET]!);
+      expect(vars.OTHER).toBe('kept');
+    }
+    expect(keys.length).toBeLessThanOrEqual(2);
+  }
+
+  /** Exactly one key, new, held by every app that held the old one; the bystander untouched. */
+  async function expectRotated(): Promise<string> {
+    const keys = await accessKeys(aws);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toBe(original.id);
+    const secret = heroku.configVars(HOLDERS[0]!)[SECRET];
+    expect(secret).not.toBe(original.secret);
+    for (const app of HOLDERS) expect(heroku.configVars(app)).toEqual({ [ID]: keys[0], [SECRET]: secret, OTHER: 'kept' });
+    expect(heroku.configVars(BYSTANDER)).toEqual({ OTHER: 'kept' });
+    return keys[0]!;
+  }
+
+  it('plans, then rotates: one key left, the apps holding it, the secret never printed', async () => {
+    const dry = await rotate(['--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect(dry.json<StepsJson>().steps.map((s) => s.status)).toEqual(['planned', 'planned', 'planned']);
+    expect(await accessKeys(aws)).toEqual([original.id]);
+
+    const unconfirmed = await rotate();
+    expect(unconfirmed.code).toBe(5);
+    expect(await accessKeys(aws)).toEqual([original.id]);
+
+    const r = await rotate(['--yes', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const doc = r.json<StepsJson>();
+    expect(doc.steps.map((s) => s.status)).toEqual(['done', 'done', 'done']);
+    expect(await expectRotated()).toBe(doc.newKeyId);
+    const patches = heroku.calls.filter((c) => c.method === 'PATCH');
+    expect(patches.map((c) => c.path)).toEqual(HOLDERS.map((a) => `/apps/${a}/config-vars`));
+  });
+
+  it('a user already at 2 keys: the leftover nobody holds is deleted first', async () => {
+    const iam = await aws.iam();
+    const { CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
+    const leftover = (await iam.send(new CreateAccessKeyCommand({ UserName: USER }))).AccessKey!;
+    secrets.add(leftover.SecretAccessKey!);
+    const r = await rotate(['--yes']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`delete the leftover key ${leftover.AccessKeyId}`);
+    const now = await expectRotated();
+    expect(now).not.toBe(leftover.AccessKeyId);
+  });
+
+  it('--app names the apps; an app not holding the key yet gets it', async () => {
+    const r = await rotate(['--yes', '--app', HOLDERS[0]!, '--app', HOLDERS[1]!, '--app', BYSTANDER]);
+    expect(r.code).toBe(0);
+    const [key] = await accessKeys(aws);
+    expect(heroku.configVars(BYSTANDER)[ID]).toBe(key);
+  });
+
+  describe('stopped at each step, it leaves a working key and a rerun finishes', () => {
+    async function rerunFinishes(): Promise<string> {
+      proxy.clear();
+      const r = await rotate(['--yes']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      return expectRotated();
+    }
+
+    it('step 1: CreateAccessKey fails', async () => {
+      proxy.fail((q) => q.action === 'CreateAccessKey', { status: 503 });
+      const r = await rotate(['--yes']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/stopped at step 1 of 3/);
+      expect(r.stderr).toMatch(/hint:/);
+      expect(await accessKeys(aws)).toEqual([original.id]);
+      await expectWorkingKey();
+      await rerunFinishes();
+    });
+
+    it('step 1: Ctrl-C right after the key was created (its secret would be lost): rolled back', async () => {
+      const abort = new AbortController();
+      proxy.after((q) => q.action === 'CreateAccessKey', () => abort.abort());
+      const r = await rotate(['--yes', '--json'], { signal: abort.signal });
+      expect(r.code).toBe(130);
+      const doc = r.json<StepsJson>();
+      expect(doc.rolledBack).toBe(true);
+      expect(doc.steps[0]!.status).toBe('rolled back');
+      expect(await accessKeys(aws)).toEqual([original.id]);
+      await expectWorkingKey();
+      await rerunFinishes();
+    });
+
+    it('step 2: a config-var write fails half-way and so does the rollback: the rerun resumes with the new key', async () => {
+      // Heroku through a proxy: the second app's PATCH fails; once the first app's PATCH has
+      // landed, its next one (the rollback's) fails too, so the first app keeps the new key.
+      const hproxy = await startFaultProxy(heroku.url);
+      try {
+        hproxy.fail((q) => q.method === 'PATCH' && q.path.includes(HOLDERS[1]!), { status: 503, times: 1 });
+        hproxy.after((q) => q.method === 'PATCH' && q.path.includes(HOLDERS[0]!), () => hproxy.fail((q) => q.method === 'PATCH' && q.path.includes(HOLDERS[0]!), { status: 503, times: 1 }));
+        env.HEROKU_API_URL = hproxy.url;
+        const r = await rotate(['--yes']);
+        expect(r.code).toBe(4);
+        expect(r.stderr).toMatch(/stopped at step 2 of 3/);
+        expect(r.stderr).toMatch(/run raxx-ops attachments rotate-access-key again to finish/);
+      } finally {
+        env.HEROKU_API_URL = heroku.url;
+        await hproxy.stop();
+      }
+      const keys = await accessKeys(aws);
+      expect(keys).toHaveLength(2);
+      const fresh = keys.find((k) => k !== original.id)!;
+      expect(heroku.configVars(HOLDERS[0]!)[ID]).toBe(fresh);
+      expect(heroku.configVars(HOLDERS[1]!)[ID]).toBe(original.id);
+      await expectWorkingKey();
+      // The rerun takes the new key (and its secret) from the app holding it: no third key.
+      expect(await rerunFinishes()).toBe(fresh);
+      expect(proxy.requests.filter((q) => q.action === 'CreateAccessKey')).toHaveLength(1);
+    });
+
+    it('step 2: the apps cannot be verified: rolled back to the old key', async () => {
+      // After the plan was read (the prompt comes after it), every config-var read fails.
+      const r = await rotate([], {
+        prompt: async () => {
+          heroku.failNext(4, 503, { method: 'GET', pathIncludes: 'config-vars' });
+          return true;
+        },
+      });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/stopped at step 2 of 3/);
+      expect(await accessKeys(aws)).toEqual([original.id]);
+      for (const app of HOLDERS) expect(heroku.configVars(app)[ID]).toBe(original.id);
+      await expectWorkingKey();
+      await rerunFinishes();
+    });
+
+    it('step 3: deleting the old key fails: the apps keep the new key and the rerun only deletes', async () => {
+      proxy.fail((q) => q.action === 'DeleteAccessKey', { status: 503 });
+      const r = await rotate(['--yes']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/stopped at step 3 of 3/);
+      expect(r.stderr).toMatch(/run raxx-ops attachments rotate-access-key again to finish/);
+      const keys = await accessKeys(aws);
+      expect(keys).toHaveLength(2);
+      const fresh = keys.find((k) => k !== original.id)!;
+      for (const app of HOLDERS) expect(heroku.configVars(app)[ID]).toBe(fresh);
+      await expectWorkingKey();
+
+      proxy.clear();
+      const rerun = await rotate(['--yes', '--json']);
+      expect(rerun.code).toBe(0);
+      expect(rerun.json<StepsJson>().steps.map((s) => s.status)).toEqual(['already done', 'already done', 'done']);
+      expect(await expectRotated()).toBe(fresh);
+      expect(proxy.requests.filter((q) => q.action === 'CreateAccessKey')).toHaveLength(1);
+    });
+  });
+});

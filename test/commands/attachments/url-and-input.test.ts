@@ -1,0 +1,112 @@
+// attachments url against moto (the URL downloads the file; the AUDIT line never carries it),
+// and the bad-input table of the attachments commands (exit 2 with a hint, nothing on stdout).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { fixtureClients } from '../../support/aws-fixtures.js';
+import { runCli } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { redact } from '../../../src/lib/secrets.js';
+import { attachmentKey, createAttachmentsBucket, remove, upload } from './fixtures.js';
+
+const C = randomUUID();
+const T = randomUUID();
+const F = randomUUID();
+
+describe('attachments: bad input (exit 2)', () => {
+  const cases: { name: string; argv: string[]; stderr: RegExp }[] = [
+    { name: 'customer id not a UUID', argv: ['restore', `cust-1/${T}/${F}.pdf`], stderr: /customer id "cust-1" is not a UUID/ },
+    { name: 'ticket id not a UUID', argv: ['restore', `${C}/42/${F}.pdf`], stderr: /ticket id "42" is not a UUID/ },
+    { name: 'file id not a UUID', argv: ['url', `${C}/${T}/report.pdf`], stderr: /file id "report" is not a UUID/ },
+    { name: 'no extension', argv: ['url', `${C}/${T}/${F}`], stderr: /has no extension/ },
+    { name: 'bad extension', argv: ['restore', `${C}/${T}/${F}.PDF`], stderr: /extension "PDF" is not 1-10 lowercase letters or digits/ },
+    { name: 'too many parts', argv: ['restore', `${C}/${T}/x/${F}.pdf`], stderr: /expected 3 parts separated by "\/", got 4/ },
+    { name: 'a prefix, not a key', argv: ['url', `${C}/${T}/`], stderr: /not an attachment key/ },
+    { name: 'path traversal', argv: ['url', `../${T}/${F}.pdf`], stderr: /not an attachment key/ },
+    { name: 'nothing selected', argv: ['restore'], stderr: /nothing selected: give KEY or --customer/ },
+    { name: 'KEY and --customer', argv: ['restore', `${C}/${T}/${F}.pdf`, '--customer', C], stderr: /either KEY or --customer, not both/ },
+    { name: '--ticket without --customer', argv: ['restore', '--ticket', T], stderr: /--ticket needs --customer/ },
+    { name: '--file without --ticket', argv: ['restore', '--customer', C, '--file', F], stderr: /--file needs --ticket/ },
+    { name: '--customer not a UUID', argv: ['restore', '--customer', 'acme'], stderr: /--customer: not a UUID/ },
+    { name: '--file not a file id', argv: ['restore', '--customer', C, '--ticket', T, '--file', 'x.pdf'], stderr: /--file: not a file id/ },
+    { name: '--version-id with a prefix', argv: ['restore', '--customer', C, '--version-id', 'abc'], stderr: /--version-id needs a single KEY/ },
+    { name: 'ttl above 1 hour', argv: ['url', `${C}/${T}/${F}.pdf`, '--ttl', '61m'], stderr: /--ttl: 61m is more than 1 hour/ },
+    { name: 'ttl not a duration', argv: ['url', `${C}/${T}/${F}.pdf`, '--ttl', 'soon'], stderr: /--ttl: "soon" is not a duration/ },
+    { name: 'ttl zero', argv: ['url', `${C}/${T}/${F}.pdf`, '--ttl', '0'], stderr: /--ttl: must be at least 1 second/ },
+    { name: 'url without a key', argv: ['url'], stderr: /missing required argument 'key'/ },
+    { name: 'bad IAM user name', argv: ['rotate-access-key', '--user', 'raxx support'], stderr: /--user: not an IAM user name/ },
+    { name: 'invalid app name', argv: ['rotate-access-key', '--app', 'Raxx_API'], stderr: /--app: not a valid Heroku app name/ },
+    { name: 'pending window above 30 days', argv: ['kms-retire', '--pending-days', '31'], stderr: /--pending-days: KMS allows 7 to 30 days/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → 2`, async () => {
+      const r = await runCli(['attachments', ...c.argv], { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' } });
+      expect(r.stderr).toMatch(c.stderr);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/hint:/);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
+
+describe.skipIf(!motoAvailable)('attachments url', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = fixtureClients(moto.env);
+    await createAttachmentsBucket(aws);
+  });
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+
+  it('prints a 5-minute pre-signed GET that downloads the file; the AUDIT line names it without the URL', async () => {
+    const key = attachmentKey({ ext: 'pdf' });
+    const bytes = randomBytes(1000);
+    const versionId = await upload(aws, key, bytes);
+    const r = await runCli(['attachments', 'url', key], { env: { ...moto.env, USER: 'sam' }, now: () => new Date('2026-03-01T10:00:00Z') });
+    expect(r.code).toBe(0);
+    const url = r.stdout.trim();
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(url).toMatch(/X-Amz-Signature=[0-9a-f]{64}/);
+    expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('300');
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+
+    const [customer, ticket, file] = key.replace(/\.pdf$/, '').split('/');
+    expect(r.stderr).toBe(
+      `AUDIT {'event': 'support.attachment.accessed', 'customer_id': '${customer}', 'ticket_id': '${ticket}', 'file_id': '${file}', 'key': '${key}', 'version_id': '${versionId}', 'operator': 'sam', 'via': 'raxx-ops attachments url', 'ttl_seconds': 300, 'issued_at': '2026-03-01T10:00:00.000Z', 'expires_at': '2026-03-01T10:05:00.000Z'}\n`,
+    );
+    expect(r.stderr).not.toMatch(/https?:|X-Amz/);
+    // Anywhere else the same URL is masked: the redactor still applies to every other line.
+    expect(redact(url)).toMatch(/X-Amz-Signature=\*\*\*\*/);
+    expect(redact(url)).not.toContain(new URL(url).searchParams.get('X-Amz-Signature')!);
+  });
+
+  it('--ttl 1h and --json: the URL and its expiry as one document', async () => {
+    const key = attachmentKey({ ext: 'png' });
+    await upload(aws, key, 'x');
+    const r = await runCli(['attachments', 'url', key, '--ttl', '1h', '--json'], { env: moto.env });
+    expect(r.code).toBe(0);
+    const doc = r.json<{ url: string; ttlSeconds: number; key: string }>();
+    expect(doc).toMatchObject({ key, ttlSeconds: 3600 });
+    expect(new URL(doc.url).searchParams.get('X-Amz-Expires')).toBe('3600');
+    expect(r.stderr).toMatch(/^AUDIT \{'event': 'support.attachment.accessed'/);
+    expect(r.stderr).not.toContain(doc.url);
+  });
+
+  it('a deleted attachment gets no URL and no audit line: exit 2, pointing at restore', async () => {
+    const key = attachmentKey();
+    await upload(aws, key, 'x');
+    await remove(aws, key);
+    const r = await runCli(['attachments', 'url', key], { env: moto.env });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toMatch(/AUDIT/);
+    expect(r.stderr).toMatch(/hint: if it was deleted: raxx-ops attachments restore/);
+  });
+});

@@ -1,0 +1,331 @@
+// doctor against a healthy stack in moto and the Heroku API stand-in, then with one thing
+// broken at a time: each time the right check fails with the runbook's failure mode and fix.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../support/run-cli.js';
+import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
+import { setFunctionEnvironment } from '../support/aws-fixtures.js';
+import { ATTACHMENT_RULES, blockPublicAccess, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, STACK, type Stack } from '../support/doctor-stack.js';
+
+const HEROKU_TOKEN = 'heroku-api-token-3b8e1f6a9c2d5e7f0a4b';
+const WEBHOOK_SECRET = 'T0123ABCD/B0456EFGH/slackwebhooksecret1234';
+
+interface Report {
+  status: 'pass' | 'warn' | 'fail';
+  modes: string[];
+  checks: { id: string; status: string; findings: { status: string; message: string; mode?: string; fix?: string }[] }[];
+}
+
+describe.skipIf(!motoAvailable)('doctor', () => {
+  let moto: MotoServer;
+  let heroku: HerokuApiServer;
+  let stack: Stack;
+  let env: Record<string, string>;
+  let slack: { server: Server; url: string; posts: { path: string; body: { text: string } }[] };
+
+  const secrets = () => [HEROKU_TOKEN, STACK.drainToken, WEBHOOK_SECRET];
+  function expectNoSecrets(r: CliResult): void {
+    for (const s of secrets()) {
+      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
+      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
+    }
+  }
+  const doctor = async (args: string[] = []) => {
+    const r = await runCli(['doctor', '--json', ...args], { env });
+    expectNoSecrets(r);
+    return { r, doc: r.json<Report>() };
+  };
+  const failing = (doc: Report) => doc.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    const posts: { path: string; body: { text: string } }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', body: JSON.parse(body) as { text: string } });
+        // A revoked webhook: Slack answers 404 no_service.
+        if (req.url?.startsWith('/revoked/')) res.writeHead(404, { 'content-type': 'text/plain' }).end('no_service');
+        else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    slack = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/${WEBHOOK_SECRET}`, posts };
+  });
+  afterAll(async () => {
+    slack?.server.closeAllConnections();
+    await new Promise((resolve) => slack?.server.close(resolve));
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [...STACK.apps] });
+    stack = await provisionStack(moto.env, heroku);
+    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url, SLACK_WEBHOOK_URL: slack.url };
+    slack.posts.length = 0;
+  });
+  afterEach(async () => {
+    await stack?.stop();
+    await heroku?.stop();
+  });
+
+  it('passes a healthy stack in under 5 s, every check, exit 0; --notify stays quiet', async () => {
+    const started = Date.now();
+    const { r, doc } = await doctor(['--notify']);
+    const ms = Date.now() - started;
+    expect(r.code, r.stderr).toBe(0);
+    expect(ms).toBeLessThan(5_000);
+    expect(doc.status).toBe('pass');
+    expect(doc.checks.map((c) => [c.id, c.status])).toEqual(['drains', 'ssm', 'token', 'log-group', 'freshness', 'drain-bucket', 'attachments', 'cost'].map((id) => [id, 'pass']));
+    const drainBucket = doc.checks.find((c) => c.id === 'drain-bucket')!;
+    // The actual tiers are reported, since the runbooks disagree on them.
+    expect(drainBucket.findings.map((f) => f.message).join('\n')).toMatch(/lifecycle keeps log objects 365 days .*STANDARD_IA at 90 d, expire at 365 d/);
+    expect(doc.checks.find((c) => c.id === 'cost')!.findings[0]!.message).toMatch(/raxx-heroku-logs-prod: ~\$0\.00\/month \(3 objects: STANDARD/);
+    expect(slack.posts).toEqual([]);
+  });
+
+  it('prints each check for people, and the SSM names but never their values', async () => {
+    const r = await runCli(['doctor'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^PASS {2}drains/m);
+    expect(r.stdout).toContain('/raxx/log-drain/drain_token exists (SecureString)');
+    expect(r.stdout).toMatch(/healthy: 8 pass, 0 warn, 0 fail/);
+    expectNoSecrets(r);
+  });
+
+  it('--send-test posts the synthetic batch to every app and finds its object', async () => {
+    const { r, doc } = await doctor(['--send-test', '--app', 'raxx-api-prod']);
+    expect(r.code, r.stderr).toBe(0);
+    const test = doc.checks.find((c) => c.id === 'send-test')!;
+    expect(test.status).toBe('pass');
+    expect(test.findings[0]!.message).toMatch(/raxx-api-prod: 200, object in s3:\/\/raxx-heroku-logs-prod\/logs\/raxx-api-prod\//);
+  });
+
+  const HOUR = 3_600_000;
+  const breaks: { name: string; check: string; mode?: string; fix: RegExp; message: RegExp; status?: string; args?: string[]; run(s: Stack): Promise<void> }[] = [
+    {
+      name: 'drains removed',
+      check: 'drains',
+      mode: 'A',
+      fix: /^raxx-ops drains wire --app raxx-console-prod$/,
+      message: /raxx-console-prod: no drain to the receiver/,
+      run: async () => {
+        expect((await runCli(['drains', 'remove', '--all', '--yes', '--app', 'raxx-console-prod'], { env })).code).toBe(0);
+      },
+    },
+    {
+      name: 'an old token on the only drain',
+      check: 'drains',
+      mode: 'B',
+      fix: /^raxx-ops drains wire --prune --app raxx-velvet-prod$/,
+      message: /raxx-velvet-prod: no current drain; 1 drain\(s\) to the receiver with an old token/,
+      run: async (s) => {
+        expect((await runCli(['drains', 'remove', '--all', '--yes', '--app', 'raxx-velvet-prod'], { env })).code).toBe(0);
+        heroku.addDrain('raxx-velvet-prod', s.desired('raxx-velvet-prod').replace(STACK.drainToken, 'drain-token-old-7a6b5c4d3e2f1a0b9c8d'));
+      },
+    },
+    {
+      name: 'token mismatch',
+      check: 'token',
+      mode: 'B',
+      fix: /^raxx-ops drains rotate$/,
+      message: /DRAIN_TOKEN differs from SSM drain_token \(compared by SHA-256 digest\)/,
+      run: async (s) => setFunctionEnvironment(s.aws, STACK.functionName, { BUCKET_NAME: STACK.drainBucket, DRAIN_TOKEN: 'drain-token-other-1f2e3d4c5b6a7980' }),
+    },
+    {
+      name: 'auth-failure lines in the log group',
+      check: 'log-group',
+      mode: 'B',
+      fix: /raxx-ops drains wire --prune/,
+      message: /^3 "drain auth failed" in the last 30 min; newest: .*token_present=true/,
+      run: async (s) => s.logLines([1, 2, 3].map((i) => ({ level: 'WARN' as const, text: `{"level":"warn","msg":"drain auth failed: token_present=true","outcome":"auth-failed","status":403,"n":${i}}`, agoMs: 300_000 - i * 1000 }))),
+    },
+    {
+      name: 'AccessDenied write failures',
+      check: 'log-group',
+      mode: 'C',
+      fix: /role may not write to raxx-heroku-logs-prod/,
+      message: /^2 "drain write failed" in the last 30 min \(AccessDenied ×2\)/,
+      run: async (s) => s.logLines([1, 2].map(() => ({ level: 'ERROR' as const, text: '{"level":"error","msg":"drain write failed: AccessDenied","outcome":"write-failed","status":500}' }))),
+    },
+    {
+      name: 'timeouts',
+      check: 'log-group',
+      mode: 'D',
+      fix: /raise the function timeout/,
+      message: /^1 "Task timed out after" in the last 30 min/,
+      run: async (s) => s.logLines([{ level: 'ERROR', text: 'Task timed out after 15.02 seconds' }]),
+    },
+    {
+      name: 'bucket without versioning',
+      check: 'drain-bucket',
+      fix: /put-bucket-versioning --bucket raxx-heroku-logs-prod --versioning-configuration Status=Enabled/,
+      message: /versioning is Suspended/,
+      run: async (s) => {
+        const { PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
+        await (await s.aws.s3()).send(new PutBucketVersioningCommand({ Bucket: STACK.drainBucket, VersioningConfiguration: { Status: 'Suspended' } }));
+      },
+    },
+    {
+      name: 'lifecycle of 30 days',
+      check: 'drain-bucket',
+      mode: 'audit D',
+      fix: /expiration to at least 90 days/,
+      message: /expires log objects at 30 days, under the 90-day retention floor/,
+      run: async (s) => setDrainLifecycle(s.aws, 30),
+    },
+    {
+      name: 'a public-access block off',
+      check: 'attachments',
+      fix: /put-public-access-block --bucket raxx-support-attachments-prod .*BlockPublicPolicy=true/,
+      message: /public-access block off: BlockPublicPolicy$/,
+      run: async (s) => blockPublicAccess(s.aws, STACK.attachmentsBucket, ['BlockPublicPolicy']),
+    },
+    {
+      name: 'a bucket policy granting public access',
+      check: 'attachments',
+      fix: /delete-bucket-policy --bucket raxx-support-attachments-prod/,
+      message: /the bucket policy grants public access \(PublicRead\)/,
+      run: async (s) => {
+        const { PutBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+        const policy = {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'SupportRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/support' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${STACK.attachmentsBucket}/*` },
+            { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${STACK.attachmentsBucket}/*` },
+          ],
+        };
+        await (await s.aws.s3()).send(new PutBucketPolicyCommand({ Bucket: STACK.attachmentsBucket, Policy: JSON.stringify(policy) }));
+      },
+    },
+    {
+      name: 'attachments encrypted with another key',
+      check: 'attachments',
+      fix: /set SSE-KMS with alias\/raxx-support-attachments/,
+      message: /default encryption uses arn:aws:kms:.*, not the key behind alias\/raxx-support-attachments/,
+      run: async (s) => {
+        const { CreateKeyCommand } = await import('@aws-sdk/client-kms');
+        const { PutBucketEncryptionCommand } = await import('@aws-sdk/client-s3');
+        const other = await (await s.aws.kms()).send(new CreateKeyCommand({ Description: 'another key' }));
+        await (await s.aws.s3()).send(
+          new PutBucketEncryptionCommand({ Bucket: STACK.attachmentsBucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: other.KeyMetadata!.Arn! } }] } }),
+        );
+      },
+    },
+    {
+      name: 'an attachments lifecycle rule missing',
+      check: 'attachments',
+      fix: /the four rules/,
+      message: /lifecycle rule missing: incomplete multipart uploads aborted after 7 days/,
+      run: async (s) => setAttachmentsLifecycle(s.aws, ATTACHMENT_RULES.filter((r) => r !== 'multipart')),
+    },
+    {
+      name: 'the attachments key not rotating',
+      check: 'attachments',
+      fix: /^aws kms enable-key-rotation --key-id [0-9a-f-]{36}$/,
+      message: /automatic key rotation is off/,
+      run: async (s) => {
+        const { DisableKeyRotationCommand } = await import('@aws-sdk/client-kms');
+        await (await s.aws.kms()).send(new DisableKeyRotationCommand({ KeyId: s.keyId }));
+      },
+    },
+    {
+      name: 'an app silent for 3 hours',
+      check: 'freshness',
+      fix: /raxx-ops drains test --app raxx-api-prod/,
+      message: /raxx-api-prod: silent 180 min/,
+      run: async (s) => {
+        const { DeleteObjectsCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+        const s3 = await s.aws.s3();
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: STACK.drainBucket, Prefix: 'logs/raxx-api-prod/' }));
+        await s3.send(new DeleteObjectsCommand({ Bucket: STACK.drainBucket, Delete: { Objects: listed.Contents!.map((o) => ({ Key: o.Key! })) } }));
+        await s.putObject('raxx-api-prod', 3 * HOUR + 20_000);
+      },
+    },
+  ];
+
+  it.each(breaks)('$name → $check fails with the failure mode and fix', async (b) => {
+    await b.run(stack);
+    const { r, doc } = await doctor(b.args);
+    expect(r.code, r.stderr).toBe(1);
+    expect(failing(doc)).toEqual([b.check]);
+    const found = doc.checks.find((c) => c.id === b.check)!.findings.filter((f) => f.status === 'fail');
+    expect(found, JSON.stringify(doc.checks.find((c) => c.id === b.check))).toHaveLength(1);
+    expect(found[0]!.message).toMatch(b.message);
+    expect(found[0]!.fix).toMatch(b.fix);
+    expect(found[0]!.mode).toBe(b.mode);
+    expect(doc.modes).toEqual(b.mode ? [b.mode] : []);
+    // People see the same: the check failed, the mode, the fix, and a one-line error.
+    expect(r.stderr).toMatch(/^error: doctor: \d+ pass, \d+ warn, 1 fail/m);
+  });
+
+  it('clock-skew and other error lines are warnings with the newest line redacted; exit 0', async () => {
+    await stack.logLines([
+      { level: 'WARN', text: '{"level":"warn","msg":"drain clock skew: frame time 2019-01-01T00:00:00Z, filed on its arrival day","app":"raxx-api-prod"}', agoMs: 200_000 },
+      { level: 'ERROR', text: `Runtime.UnhandledPromiseRejection: fetch failed for ${stack.drainUrl}`, agoMs: 100_000 },
+    ]);
+    const { r, doc } = await doctor();
+    expect(r.code, r.stderr).toBe(0);
+    const group = doc.checks.find((c) => c.id === 'log-group')!;
+    expect(group.status).toBe('warn');
+    expect(group.findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^1 "drain clock skew" in the last 30 min: .*; newest: .*drain clock skew: frame time 2019/),
+      expect.stringMatching(/^1 other error line\(s\) in the last 30 min; newest: .*Runtime\.UnhandledPromiseRejection: fetch failed for http:\/\/127\.0\.0\.1:\d+\/\?token=\*\*\*\*/),
+    ]);
+  });
+
+  it('a newly wired app (its drain from today, no object yet) is a warning, not a failure', async () => {
+    const { DeleteObjectsCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const s3 = await stack.aws.s3();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: STACK.drainBucket, Prefix: 'logs/raxx-velvet-prod/' }));
+    await s3.send(new DeleteObjectsCommand({ Bucket: STACK.drainBucket, Delete: { Objects: listed.Contents!.map((o) => ({ Key: o.Key! })) } }));
+    const { r, doc } = await doctor();
+    expect(r.code, r.stderr).toBe(0);
+    expect(doc.status).toBe('warn');
+    const fresh = doc.checks.find((c) => c.id === 'freshness')!;
+    expect(fresh.status).toBe('warn');
+    expect(fresh.findings.find((f) => f.status === 'warn')).toMatchObject({ message: expect.stringMatching(/^raxx-velvet-prod: newly wired at .*; no object since$/), fix: 'raxx-ops drains test --app raxx-velvet-prod' });
+  });
+
+  it('--notify posts a short summary with the failure mode and fix to the Slack stand-in', async () => {
+    await setFunctionEnvironment(stack.aws, STACK.functionName, { BUCKET_NAME: STACK.drainBucket, DRAIN_TOKEN: 'drain-token-other-1f2e3d4c5b6a7980' });
+    const r = await runCli(['doctor', '--notify'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('posted the summary to Slack');
+    expect(slack.posts).toHaveLength(1);
+    expect(slack.posts[0]!.path).toBe(`/services/${WEBHOOK_SECRET}`);
+    const text = slack.posts[0]!.body.text;
+    expect(text).toMatch(/^raxx-ops doctor \(prod\): 7 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: raxx-ops drains rotate/);
+    for (const s of [HEROKU_TOKEN, STACK.drainToken, 'drain-token-other-1f2e3d4c5b6a7980']) expect(text).not.toContain(s);
+    expectNoSecrets(r);
+  });
+
+  it('a notification Slack refuses is a warning; the exit code stays the checks\' own', async () => {
+    await setDrainLifecycle(stack.aws, 30);
+    const r = await runCli(['doctor', '--notify'], { env: { ...env, SLACK_WEBHOOK_URL: slack.url.replace('/services/', '/revoked/') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/warning: Slack answered 404 to the notification/);
+    expect(slack.posts).toHaveLength(1);
+    expect(slack.posts[0]!.body.text).toMatch(/\[audit D\] lifecycle expires log objects at 30 days/);
+    expectNoSecrets(r);
+  });
+
+  it('--notify without SLACK_WEBHOOK_URL is a configuration error before any check', async () => {
+    const r = await runCli(['doctor', '--notify'], { env: { ...env, SLACK_WEBHOOK_URL: undefined } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/--notify needs SLACK_WEBHOOK_URL\nhint: /);
+    expect(heroku.calls).toEqual([]);
+  });
+
+  it('a check that cannot run fails with the reason and the others still report', async () => {
+    const r = await runCli(['doctor', '--json'], { env: { ...env, HEROKU_API_KEY: undefined } });
+    expect(r.code).toBe(1);
+    const doc = r.json<Report>();
+    expect(failing(doc)).toEqual(['drains']);
+    expect(doc.checks.find((c) => c.id === 'drains')!.findings[0]!.message).toMatch(/could not check: no Heroku API token/);
+    expect(doc.checks.find((c) => c.id === 'freshness')!.status).toBe('pass');
+  });
+});
