@@ -1,6 +1,8 @@
 // The floor for `logs grep`: a process that lists a day prefix and GETs every object at the
 // given concurrency, reading each body to the end and nothing more (no gunzip, no search).
-// Listing (the SDK's ListObjectsV2, page after page) overlaps the downloads.
+// Listing overlaps the downloads: the day is listed in the same 16 time ranges at once as
+// `logs grep` lists it (the receiver's keyRanges), each page a signed GET whose keys are read
+// with a regular expression.
 //   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent with bare
 //     node:http on a keep-alive agent with 64 sockets, no SDK middleware and no retries. It is
 //     deliberately not raxx-ops' src/lib/s3-get.ts: a floor of its own keeps a slower s3-get
@@ -9,7 +11,9 @@
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.
 import { Agent, request } from 'node:http';
+import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-drain-receiver/object-key';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -23,28 +27,36 @@ const transport = opt('--transport', 'lean');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
 const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+// As many sockets as downloads, plus the listings.
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 16 });
 const s3 = new S3Client({ region, forcePathStyle: true, maxAttempts: 3, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 const signer = new SignatureV4({ credentials: s3.config.credentials, region, service: 's3', sha256: s3.config.sha256, uriEscapePath: false, applyChecksum: true });
 
-async function leanGet(key) {
-  const path = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const { headers } = await signer.sign({ method: 'GET', protocol: endpoint.protocol, hostname: endpoint.hostname, port: Number(endpoint.port), path, query: {}, headers: { host: endpoint.host } });
+/** A signed GET; resolves with the body's byte count, or with its text when `text`. */
+async function signedGet(path, query = {}, text = false) {
+  const { headers } = await signer.sign({ method: 'GET', protocol: endpoint.protocol, hostname: endpoint.hostname, port: Number(endpoint.port), path, query, headers: { host: endpoint.host } });
+  const qs = new URLSearchParams(query).toString();
   return new Promise((resolve, reject) => {
-    const req = request({ agent, host: endpoint.hostname, port: endpoint.port, path, headers }, (res) => {
+    const req = request({ agent, host: endpoint.hostname, port: endpoint.port, path: qs ? `${path}?${qs}` : path, headers }, (res) => {
       let n = 0;
-      res.on('data', (c) => (n += c.length));
-      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`GET ${key}: HTTP ${res.statusCode}`))));
+      const chunks = [];
+      res.on('data', (c) => {
+        n += c.length;
+        if (text) chunks.push(c);
+      });
+      res.on('end', () => (res.statusCode === 200 ? resolve(text ? Buffer.concat(chunks).toString('utf8') : n) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+const leanGet = (key) => signedGet(`/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
 
 async function sdkGet(key) {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -63,14 +75,35 @@ const wake = () => {
 let objects = 0;
 let bytes = 0;
 
+/** The day's keys in the same time ranges as `logs grep`, all ranges at once, in key order. */
 async function list() {
-  let token;
-  do {
-    const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of res.Contents ?? []) queue.push(o.Key);
+  const m = /^(.*?)([^/]+)\/(\d{4})\/(\d{2})\/(\d{2})\/$/.exec(prefix);
+  const day = m ? tryParseDay(`${m[3]}-${m[4]}-${m[5]}`) : undefined;
+  const ranges = m && day !== undefined ? keyRanges(m[1], m[2], day, day + DAY_MS, 16) : [{ dayPrefix: prefix }];
+  const listRange = async (range) => {
+    const keys = [];
+    let token;
+    do {
+      const query = { 'list-type': '2', prefix: range.dayPrefix, ...(range.startAfter && !token ? { 'start-after': range.startAfter } : {}), ...(token ? { 'continuation-token': token } : {}) };
+      const xml = await signedGet(`/${bucket}`, query, true);
+      let past = false;
+      for (const [, key] of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
+        if (range.before !== undefined && key >= range.before) {
+          past = true;
+          break;
+        }
+        keys.push(key);
+      }
+      token = !past && /<IsTruncated>true</.test(xml) ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1] : undefined;
+    } while (token);
+    return keys;
+  };
+  // Downloads start with the first range; later ranges join the queue in order.
+  const pending = ranges.map(listRange);
+  for (const p of pending) {
+    queue.push(...(await p));
     wake();
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
+  }
   listing = false;
   wake();
 }
@@ -83,7 +116,8 @@ async function worker() {
       await new Promise((r) => waiters.push(r));
       continue;
     }
-    bytes += await get(key);
+    const n = await get(key); // not `bytes += await …`: that reads `bytes` before the wait
+    bytes += n;
     objects += 1;
   }
 }

@@ -3,6 +3,9 @@
 // - every request waits a fixed delay before it is answered (default 40 ms: a small GET's
 //   time to first byte from a laptop to us-east-1), so round trips cost what they cost on
 //   real S3 and concurrency pays off the way it does there;
+// - a socket's first request waits two more delays: a new connection's TCP and TLS
+//   handshakes cost two extra round trips before S3 sees the request, so opening more
+//   sockets is not free, for every client alike;
 // - GETs (objects and listings) are answered from a cache the proxy fills on the first
 //   read: the bucket does not change while the bench measures, and the stand-in serialises
 //   requests (moto answers a few hundred small GETs a second and takes half a second to list
@@ -30,12 +33,20 @@ export async function startLatencyProxy({ target, delayMs = 40, cache = true, po
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const stored = new Map();
-  const stats = { requests: 0, forwarded: 0, cacheHits: 0 };
+  const stats = { requests: 0, connections: 0, forwarded: 0, cacheHits: 0 };
+  const served = new WeakSet();
   let delay = delayMs;
   const sockets = new Set();
 
   const server = createServer((req, res) => {
     stats.requests += 1;
+    // The handshakes of a new connection: two extra round trips on its first request.
+    const fresh = !served.has(req.socket);
+    if (fresh) {
+      served.add(req.socket);
+      stats.connections += 1;
+    }
+    const wait = fresh ? delay * 3 : delay;
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -51,7 +62,7 @@ export async function startLatencyProxy({ target, delayMs = 40, cache = true, po
         stats.forwarded += 1;
         forward(req, Buffer.concat(chunks), res, key);
       };
-      if (delay > 0) setTimeout(answer, delay);
+      if (wait > 0) setTimeout(answer, wait);
       else answer();
     });
   });

@@ -1,18 +1,21 @@
-// npm run bench: `raxx-ops logs grep` over one app-day of the drain bucket against the shell
-// anchors an operator has, on the same objects with the same pattern, in one run:
-//   - the runbook loop (`aws s3 cp … - | gunzip | grep` per key), over a sample, extrapolated;
-//   - `aws s3 sync` of the day, then `zcat | grep`;
-//   - the floor: list + GET of every object at the same concurrency, no decompression;
-// each at 0 ms (moto as it is) and at a modelled S3 latency (bench/latency-proxy.mjs), plus
-// peak memory at 2,000 and 10,000 objects, start-up, and the receiver's rows when
-// bench/receiver.mjs exists. Prints one table and writes it to bench/RESULTS.md.
+// npm run bench: `raxx-ops logs grep` over app-days of the drain bucket (2,000 and 10,000
+// objects) against the tools an operator has, on the same objects with the same pattern, in
+// one run, at a modelled S3 latency (bench/latency-proxy.mjs: per-request delay and a new
+// connection's handshakes):
+//   - rclone `copy --transfers 64` and `--transfers 256`, then `zcat | grep` (rclone comes
+//     from Debian's packages: installed with apt-get when missing and possible);
+//   - the floor: list + GET of every object at the concurrency grep chose, no decompression;
+//   - on the 2,000-object day: `aws s3 sync` + `zcat | grep`, the runbook loop (`aws s3 cp … -
+//     | gunzip | grep` per key, over a sample, extrapolated), and grep at a fixed concurrency;
+// the 2,000-object day also at 0 ms (moto as it is); peak memory, start-up, and the receiver's
+// rows when bench/receiver.mjs exists. Prints one table and writes it to bench/RESULTS.md.
 //
 // Environment knobs: BENCH_LATENCY_MS (40), BENCH_OBJECTS (2000), BENCH_BIG_OBJECTS (10000),
-// BENCH_LINES (50), BENCH_LOOP_SAMPLE (12), BENCH_SKIP_AWS=1, SHIP_BENCH_MB (1024: bench/ship.mjs).
+// BENCH_LINES (50), BENCH_LOOP_SAMPLE (6), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1, SHIP_BENCH_MB (1024: bench/ship.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLatencyProxy } from './latency-proxy.mjs';
@@ -23,8 +26,10 @@ const LATENCY = env('BENCH_LATENCY_MS', 40);
 const OBJECTS = env('BENCH_OBJECTS', 2000);
 const BIG = env('BENCH_BIG_OBJECTS', 10000);
 const LINES = env('BENCH_LINES', 50);
-const SAMPLE = env('BENCH_LOOP_SAMPLE', 12);
-const SWEEP = [8, 16, 32, 64];
+const SAMPLE = env('BENCH_LOOP_SAMPLE', 6);
+/** Fixed concurrencies grep is also run at on the small day, for reference. */
+const FIXED = [64, 256];
+const TRANSFERS = [64, 256];
 const BUCKET = 'raxx-bench-logs';
 const DAY = '2025-06-02';
 const APP = 'raxx-bench-day';
@@ -120,14 +125,33 @@ function findAws() {
 const aws = process.env.BENCH_SKIP_AWS === '1' ? undefined : findAws();
 const awsLabel = aws ? `aws-cli ${aws.version}${aws.major < 2 ? ' (v1: v2 not found)' : ''}` : 'not installed';
 
+/** rclone's version, installing Debian's package first when it is missing and we may. */
+function findRclone() {
+  if (process.env.BENCH_SKIP_RCLONE === '1') return undefined;
+  const version = () => /rclone (v\S+)/.exec(spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+  if (version()) return version();
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    log('rclone is missing: apt-get install -y rclone');
+    let r = spawnSync('apt-get', ['install', '-y', 'rclone'], { stdio: 'ignore' });
+    if (r.status !== 0) {
+      spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+      r = spawnSync('apt-get', ['install', '-y', 'rclone'], { stdio: 'ignore' });
+    }
+  }
+  return version();
+}
+const rclone = findRclone();
+const rcloneLabel = rclone ?? 'not installed (apt-get install rclone)';
+
 // ---------------------------------------------------------------- set-up
 
-log(`moto, ${OBJECTS} + ${BIG} objects × ${LINES} lines, modelled latency ${LATENCY} ms, AWS CLI: ${awsLabel}`);
+log(`moto, ${OBJECTS} + ${BIG} objects × ${LINES} lines, modelled latency ${LATENCY} ms, AWS CLI: ${awsLabel}, rclone: ${rcloneLabel}`);
 const moto = await startMoto();
 const proxy = await startLatencyProxy({ target: moto.endpoint, delayMs: 0 });
 const work = await mkdtemp(join(tmpdir(), 'raxx-bench-'));
 const configPath = join(work, 'raxx-ops.json');
-await writeFile(configPath, JSON.stringify({ apps: [APP, BIG_APP], drain: { bucket: BUCKET } }));
+// The bench's day is fixed (the same bytes every run), so it may be older than the default retention.
+await writeFile(configPath, JSON.stringify({ apps: [APP, BIG_APP], drain: { bucket: BUCKET, retentionDays: 3650 } }));
 const awsConfig = join(work, 'aws-config');
 await writeFile(awsConfig, '[default]\nregion = us-east-1\noutput = text\ns3 =\n  addressing_style = path\n');
 
@@ -158,71 +182,98 @@ await report(results);
 
 async function runAll(day, big) {
   const rows = {};
-  const grep = (endpoint, app, extra = []) =>
-    measure('node', ['bin/raxx-ops', 'logs', 'grep', PATTERN, '--app', app, '--date', DAY, ...extra], { env: { ...baseEnv, AWS_ENDPOINT_URL: endpoint } }).then((r) => check(r, 'raxx-ops logs grep'));
+  /** grep with --debug: its stderr says the concurrency it chose. */
+  const grep = async (endpoint, app, extra = []) => {
+    const r = check(await measure('node', ['bin/raxx-ops', 'logs', 'grep', PATTERN, '--app', app, '--date', DAY, '--debug', ...extra], { env: { ...baseEnv, AWS_ENDPOINT_URL: endpoint } }), 'raxx-ops logs grep');
+    r.concurrency = Number(/concurrency (?:chosen )?(\d+)/.exec(r.stderr)?.[1]);
+    return r;
+  };
   const floor = (endpoint, prefix, c, transport = 'lean') =>
     measure('node', ['bench/floor.mjs', '--bucket', BUCKET, '--prefix', prefix, '--concurrency', String(c), '--transport', transport], { env: { ...baseEnv, AWS_ENDPOINT_URL: endpoint }, countLines: false }).then((r) => check(r, 'floor'));
+  const best = async (runs, fn) => {
+    let b;
+    for (let i = 0; i < runs; i++) {
+      const r = await fn();
+      if (!b || r.seconds < b.seconds) b = { ...r, rssMb: Math.max(r.rssMb, b?.rssMb ?? 0) };
+      else b.rssMb = Math.max(b.rssMb, r.rssMb);
+    }
+    return b;
+  };
+  const days = [
+    { label: `${OBJECTS} objects`, app: APP, seed: day, small: true },
+    { label: `${BIG} objects`, app: BIG_APP, seed: big, small: false },
+  ];
 
   // Warm the S3 model: one unmeasured pass of every client at 0 ms fills the proxy's cache
   // with the listings each of them asks for (the objects are already there).
   proxy.setDelay(0);
   const model = endpoints[1].url;
-  await grep(model, APP);
-  await grep(model, BIG_APP);
+  for (const d of days) {
+    await grep(model, d.app);
+    await floor(model, d.seed.prefix, 256);
+    if (rclone) await rcloneAndGrep(model, d.seed, 256);
+  }
   if (aws) {
     await awsRun(model, `"$AWS" --endpoint-url "$EP" s3 ls "s3://${BUCKET}/${day.prefix}" >/dev/null`);
     await syncAndGrep(model, day);
   }
   log(`warmed the S3 model's listings (${proxy.cached} responses cached)`);
 
-  for (const ep of endpoints) {
-    proxy.setDelay(ep.latency);
-    const row = (rows[ep.label] = {});
-    let concurrency = 64;
-    if (ep.latency > 0) {
-      row.sweep = [];
-      for (const c of SWEEP) {
-        const r = await grep(ep.url, APP, ['--concurrency', String(c)]);
-        row.sweep.push({ c, seconds: r.seconds });
-        log(`${ep.label}: grep --concurrency ${c}: ${r.seconds.toFixed(2)} s`);
-      }
-      concurrency = row.sweep.reduce((a, b) => (b.seconds < a.seconds ? b : a)).c;
-    }
-    row.concurrency = concurrency;
-    // Best of two for the fast runs; the stand-in's own hiccups are not the tool's.
-    const runs = ep.latency > 0 ? 2 : 1;
-    row.grep = undefined;
-    for (let i = 0; i < runs; i++) {
-      const r = await grep(ep.url, APP, ['--concurrency', String(concurrency)]);
-      if (!row.grep || r.seconds < row.grep.seconds) row.grep = r;
-    }
-    log(`${ep.label}: grep ${row.grep.seconds.toFixed(2)} s, ${row.grep.lines} lines, ${row.grep.rssMb.toFixed(0)} MB`);
-    row.floor = undefined;
-    for (let i = 0; i < runs; i++) {
-      const r = await floor(ep.url, day.prefix, concurrency);
-      if (!row.floor || r.seconds < row.floor.seconds) row.floor = r;
-    }
-    row.floorObjects = JSON.parse(row.floor.stdout).objects;
-    log(`${ep.label}: floor ${row.floor.seconds.toFixed(2)} s (${row.floorObjects} objects)`);
-    if (ep.latency > 0) {
-      row.floorSdk = await floor(ep.url, day.prefix, concurrency, 'sdk');
-      log(`${ep.label}: floor with the SDK's GetObject ${row.floorSdk.seconds.toFixed(2)} s`);
-    }
-
+  // 0 ms: moto as it is, the small day only (moto serialises requests: ~10 s a run).
+  {
+    const ep = endpoints[0];
+    const row = (rows[ep.label] = { days: {} });
+    const r = (row.days[days[0].label] = { day: days[0] });
+    r.grep = await grep(ep.url, APP);
+    r.concurrency = r.grep.concurrency;
+    r.floor = await floor(ep.url, day.prefix, r.concurrency);
+    r.floorObjects = JSON.parse(r.floor.stdout).objects;
+    log(`${ep.label}: grep ${r.grep.seconds.toFixed(2)} s (concurrency ${r.concurrency}), floor ${r.floor.seconds.toFixed(2)} s`);
     if (aws) {
       row.loop = await runbookLoop(ep.url, day);
-      log(`${ep.label}: runbook loop ${row.loop.perObject.toFixed(3)} s/object → ${row.loop.seconds.toFixed(0)} s extrapolated`);
       row.sync = await syncAndGrep(ep.url, day);
-      log(`${ep.label}: aws s3 sync + zcat | grep ${row.sync.seconds.toFixed(2)} s (${row.sync.lines} lines)`);
+      log(`${ep.label}: runbook loop ${row.loop.seconds.toFixed(0)} s extrapolated, aws s3 sync + zcat | grep ${row.sync.seconds.toFixed(2)} s`);
     }
   }
 
-  // Peak memory: the same search over 2,000 and 10,000 objects, through the S3 model.
+  // The S3 model.
   proxy.setDelay(LATENCY);
-  const mem = {};
-  mem.small = await grep(model, APP);
-  mem.big = await grep(model, BIG_APP);
-  log(`memory: ${mem.small.rssMb.toFixed(0)} MB at ${OBJECTS} objects, ${mem.big.rssMb.toFixed(0)} MB at ${BIG} (${mem.big.seconds.toFixed(1)} s, ${mem.big.lines} lines of ${big.matches})`);
+  const ep = endpoints[1];
+  const row = (rows[ep.label] = { days: {} });
+  for (const d of days) {
+    const r = (row.days[d.label] = { day: d });
+    // Best of two for the fast runs; the stand-in's own hiccups are not the tool's.
+    r.grep = await best(2, () => grep(ep.url, d.app));
+    r.concurrency = r.grep.concurrency;
+    log(`${ep.label}, ${d.label}: grep ${r.grep.seconds.toFixed(2)} s at the concurrency it chose (${r.concurrency}), ${r.grep.lines} lines, ${r.grep.rssMb.toFixed(0)} MB`);
+    r.floor = await best(2, () => floor(ep.url, d.seed.prefix, r.concurrency));
+    r.floorObjects = JSON.parse(r.floor.stdout).objects;
+    log(`${ep.label}, ${d.label}: floor ${r.floor.seconds.toFixed(2)} s (${r.floorObjects} objects, concurrency ${r.concurrency})`);
+    if (rclone) {
+      r.rclone = [];
+      for (const t of TRANSFERS) {
+        const x = await rcloneAndGrep(ep.url, d.seed, t);
+        r.rclone.push({ transfers: t, ...x });
+        log(`${ep.label}, ${d.label}: rclone --transfers ${t} + zcat | grep ${x.seconds.toFixed(2)} s (${x.lines} lines)`);
+      }
+    }
+    if (d.small) {
+      r.fixed = [];
+      for (const c of FIXED) {
+        const x = await grep(ep.url, d.app, ['--concurrency', String(c)]);
+        r.fixed.push({ c, seconds: x.seconds });
+        log(`${ep.label}, ${d.label}: grep --concurrency ${c}: ${x.seconds.toFixed(2)} s`);
+      }
+      r.floorSdk = await floor(ep.url, d.seed.prefix, r.concurrency, 'sdk');
+      log(`${ep.label}: floor with the SDK's GetObject ${r.floorSdk.seconds.toFixed(2)} s`);
+      if (aws) {
+        row.loop = await runbookLoop(ep.url, day);
+        log(`${ep.label}: runbook loop ${row.loop.perObject.toFixed(3)} s/object → ${row.loop.seconds.toFixed(0)} s extrapolated`);
+        row.sync = await syncAndGrep(ep.url, day);
+        log(`${ep.label}: aws s3 sync + zcat | grep ${row.sync.seconds.toFixed(2)} s (${row.sync.lines} lines)`);
+      }
+    }
+  }
 
   // Start-up.
   const startup = {};
@@ -255,7 +306,20 @@ async function runAll(day, big) {
       ship = [{ metric: 'ship bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
     }
   }
-  return { rows, mem, startup, receiver, ship, day, big };
+  return { rows, startup, receiver, ship, day, big };
+}
+
+/** `rclone copy --transfers T` of the day prefix into a fresh directory, then `zcat | grep`. */
+async function rcloneAndGrep(endpoint, day, transfers) {
+  const dir = await mkdtemp(join(work, 'rclone-'));
+  // The remote from the environment alone; no CA bundle: the model is plain HTTP on loopback.
+  const remote = { RCLONE_CONFIG: join(work, 'rclone.conf'), RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Other', RCLONE_CONFIG_BENCH_ENDPOINT: endpoint, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: baseEnv.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: baseEnv.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_BENCH_REGION: 'us-east-1', RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true', PAT: PATTERN };
+  const r = check(
+    await measure(`unset AWS_CA_BUNDLE; rclone copy --transfers ${transfers} "bench:${BUCKET}/${day.prefix}" "${dir}" && cd "${dir}" && { zcat -- *.gz | grep -E -- "$PAT" || true; }`, [], { shell: true, env: { ...baseEnv, ...remote } }),
+    `rclone --transfers ${transfers} + zcat | grep`,
+  );
+  await rm(dir, { recursive: true, force: true });
+  return r;
 }
 
 async function awsRun(endpoint, script) {
@@ -287,7 +351,7 @@ async function syncAndGrep(endpoint, day) {
 
 // ---------------------------------------------------------------- the table
 
-async function report({ rows, mem, startup, receiver, ship, day, big }) {
+async function report({ rows, startup, receiver, ship, day, big }) {
   const table = [];
   const add = (metric, value, goal, ok) => table.push({ metric, value, goal, ok });
   const s = (x) => `${x.toFixed(2)} s`;
@@ -295,31 +359,40 @@ async function report({ rows, mem, startup, receiver, ship, day, big }) {
 
   add('expected matching lines (computed from the seeded objects)', `${day.matches} in ${OBJECTS} objects; ${big.matches} in ${BIG}`, '', undefined);
   for (const ep of endpoints) {
-    const r = rows[ep.label];
+    const row = rows[ep.label];
     const model = ep.latency > 0;
-    const tag = `[${ep.label}]`;
-    add(`${tag} raxx-ops logs grep (concurrency ${r.concurrency})`, `${s(r.grep.seconds)}, ${r.grep.lines} lines`, `lines = ${day.matches}`, r.grep.lines === day.matches);
-    add(`${tag} floor: list + signed GET of all, no gunzip (concurrency ${r.concurrency})`, `${s(r.floor.seconds)}, ${r.floorObjects} objects`, '', undefined);
-    if (r.floorSdk) add(`${tag} the same floor with the SDK's GetObject (reference)`, s(r.floorSdk.seconds), '', undefined);
-    const vsFloor = r.grep.seconds / r.floor.seconds;
-    add(`${tag} grep / floor`, ratio(vsFloor), '≤ 1.3×', vsFloor <= 1.3);
-    if (r.loop) {
-      add(`${tag} runbook loop (aws s3 cp | gunzip | grep), ${r.loop.sample}-key sample extrapolated`, `${s(r.loop.seconds)} (${r.loop.perObject.toFixed(3)} s/key; sample lines ${r.loop.lines}, expected ${r.loop.expected})`, '', r.loop.lines === r.loop.expected);
-      const x = r.loop.seconds / r.grep.seconds;
+    for (const r of Object.values(row.days)) {
+      const tag = `[${ep.label}, ${r.day.label}]`;
+      const expected = r.day.seed.matches;
+      add(`${tag} raxx-ops logs grep (concurrency it chose: ${r.concurrency})`, `${s(r.grep.seconds)}, ${r.grep.lines} lines`, `lines = ${expected}`, r.grep.lines === expected);
+      add(`${tag} floor: list + signed GET of all, no gunzip (concurrency ${r.concurrency})`, `${s(r.floor.seconds)}, ${r.floorObjects} objects`, '', undefined);
+      if (r.floorSdk) add(`${tag} the same floor with the SDK's GetObject (reference)`, s(r.floorSdk.seconds), '', undefined);
+      const vsFloor = r.grep.seconds / r.floor.seconds;
+      add(`${tag} grep / floor`, ratio(vsFloor), '≤ 1.3×', vsFloor <= 1.3);
+      if (r.rclone) {
+        for (const x of r.rclone) add(`${tag} rclone copy --transfers ${x.transfers} + zcat | grep`, `${s(x.seconds)}, ${x.lines} lines`, `lines = ${expected}`, x.lines === expected);
+        const fastest = r.rclone.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+        const x = fastest.seconds / r.grep.seconds;
+        add(`${tag} grep speed-up vs rclone at its best (--transfers ${fastest.transfers})`, ratio(x), model ? '≥ 1.5×' : '', model ? x >= 1.5 : undefined);
+      } else if (model) {
+        add(`${tag} rclone rows`, 'skipped: rclone not installed', '', undefined);
+      }
+      if (r.fixed) add(`${tag} grep at a fixed --concurrency`, r.fixed.map((x) => `${x.c}: ${x.seconds.toFixed(2)} s`).join(', '), '', undefined);
+      if (model) add(`${tag} peak RSS of grep (max of its runs)`, `${r.grep.rssMb.toFixed(0)} MB`, '< 200 MB', r.grep.rssMb < 200);
+    }
+    const tag = `[${ep.label}, ${OBJECTS} objects]`;
+    const grepSmall = Object.values(row.days)[0].grep;
+    if (row.loop) {
+      add(`${tag} runbook loop (aws s3 cp | gunzip | grep), ${row.loop.sample}-key sample extrapolated`, `${s(row.loop.seconds)} (${row.loop.perObject.toFixed(3)} s/key; sample lines ${row.loop.lines}, expected ${row.loop.expected})`, '', row.loop.lines === row.loop.expected);
+      const x = row.loop.seconds / grepSmall.seconds;
       add(`${tag} grep speed-up vs runbook loop`, ratio(x), model ? '≥ 100×' : '≥ 50×', x >= (model ? 100 : 50));
-      add(`${tag} aws s3 sync + zcat | grep`, `${s(r.sync.seconds)}, ${r.sync.lines} lines`, `lines = ${day.matches}`, r.sync.lines === day.matches);
-      const y = r.sync.seconds / r.grep.seconds;
+      add(`${tag} aws s3 sync + zcat | grep`, `${s(row.sync.seconds)}, ${row.sync.lines} lines`, `lines = ${day.matches}`, row.sync.lines === day.matches);
+      const y = row.sync.seconds / grepSmall.seconds;
       add(`${tag} grep speed-up vs aws s3 sync + zcat | grep`, ratio(y), model ? '≥ 4×' : '', model ? y >= 4 : undefined);
     } else {
       add(`${tag} runbook loop and aws s3 sync`, 'skipped: AWS CLI not installed', '', undefined);
     }
-    if (r.sweep) add(`${tag} grep time by concurrency`, r.sweep.map((x) => `${x.c}: ${x.seconds.toFixed(2)} s`).join(', '), `best ${r.concurrency}`, undefined);
   }
-  const flat = mem.big.rssMb / mem.small.rssMb;
-  add(`peak RSS, grep over ${OBJECTS} objects`, `${mem.small.rssMb.toFixed(0)} MB (${s(mem.small.seconds)})`, '< 200 MB', mem.small.rssMb < 200);
-  // "Flat": 5× the objects may not cost more than half again the memory (V8 grows its heap
-  // with the allocation rate; the heap retained after a full GC stays ~15 MB whatever N).
-  add(`peak RSS, grep over ${BIG} objects`, `${mem.big.rssMb.toFixed(0)} MB (${ratio(flat)} of ${OBJECTS}; ${s(mem.big.seconds)}, ${mem.big.lines} lines of ${big.matches})`, '< 200 MB, < 1.5×', mem.big.rssMb < 200 && flat < 1.5 && mem.big.lines === big.matches);
   add('start-up: raxx-ops --help / node -e 0', `${ratio(startup.help / startup.node)} (${(startup.help * 1000).toFixed(0)} ms / ${(startup.node * 1000).toFixed(0)} ms)`, '< 2×', startup.help / startup.node < 2);
   if (startup.aws) add('start-up: raxx-ops --help / aws --version', `${ratio(startup.help / startup.aws)} (${(startup.aws * 1000).toFixed(0)} ms for aws)`, '< 1×', startup.help < startup.aws);
   for (const r of receiver) add(`receiver: ${r.metric}`, `${r.value}${r.unit ? ` ${r.unit}` : ''}`, r.goal ?? '', r.ok);
@@ -341,10 +414,12 @@ async function report({ rows, mem, startup, receiver, ship, day, big }) {
     '',
     `- date: ${new Date().toISOString()}`,
     `- machine: ${cpus().length} CPU (${cpus()[0]?.model?.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${process.platform} ${process.arch}`,
-    `- versions: node ${process.version}, moto ${motoVersion}, AWS CLI ${awsLabel}`,
+    // CPU-bound rows (grep, the floor, rclone) slow down differently when other work shares the CPUs.
+    `- load average at the end of the run (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(1)).join(', ')} on ${cpus().length} CPUs`,
+    `- versions: node ${process.version}, moto ${motoVersion}, AWS CLI ${awsLabel}, rclone ${rcloneLabel}`,
     `- data: bucket ${BUCKET}, day ${DAY}: ${OBJECTS} objects (app ${APP}) and ${BIG} objects (app ${BIG_APP}), ${LINES} Logplex lines each, written with the receiver's key layout and framing; pattern \`${PATTERN}\``,
-    `- S3 model: bench/latency-proxy.mjs adds ${LATENCY} ms to every request and answers GETs (objects and listings) from a cache warmed by one unmeasured pass of every client: moto serialises requests (a few hundred small GETs a second, about half a second per 1,000-key listing) where S3 does not; HEAD and PUT go to moto`,
-    '- raxx-ops runs as a process (`node bin/raxx-ops logs grep …`); peak memory is its maximum resident set (/usr/bin/time %M)',
+    `- S3 model: bench/latency-proxy.mjs adds ${LATENCY} ms to every request (three times that on a connection's first request: its TCP and TLS handshakes) and answers GETs (objects and listings) from a cache warmed by one unmeasured pass of every client: moto serialises requests (a few hundred small GETs a second, about half a second per 1,000-key listing) where S3 does not; HEAD and PUT go to moto`,
+    '- raxx-ops runs as a process (`node bin/raxx-ops logs grep … --debug`, which reports the concurrency it chose; no `--concurrency` unless a row says so); the floor runs at that concurrency; peak memory is the maximum resident set (/usr/bin/time %M)',
     '',
     '| metric | value | goal | |',
     '|---|---|---|---|',

@@ -39,6 +39,11 @@ export interface AwsClients {
   destroy(): void;
 }
 
+/** Concurrent GETs the S3 client is sized for (`logs grep --concurrency` at most). */
+export const S3_MAX_GETS = 256;
+/** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
+const S3_LISTINGS = 16;
+
 export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA' | 'IAM';
 
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
@@ -53,12 +58,12 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
 
   let profileChecked: Promise<void> | undefined;
 
-  async function base(service: AwsServiceId) {
+  async function base(service: AwsServiceId, sockets = opts.maxSockets ?? 64) {
     await (profileChecked ??= checkProfile(opts));
     const { NodeHttpHandler } = await import('@smithy/node-http-handler');
     const { Agent: HttpAgent } = await import('node:http');
     const { Agent: HttpsAgent } = await import('node:https');
-    const maxSockets = opts.maxSockets ?? 64;
+    const maxSockets = sockets;
     const endpoint = endpointFor(opts.env, service);
     const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = opts.env;
     // The default chain reads process.env; pass keys from the environment we were given
@@ -98,7 +103,8 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
     s3: () =>
       once('s3', async () => {
         const { S3Client } = await import('@aws-sdk/client-s3');
-        const cfg = await base('S3');
+        // Small objects are round-trip bound: S3 reads get more sockets than the other services.
+        const cfg = await base('S3', opts.maxSockets ?? S3_MAX_GETS + S3_LISTINGS);
         return new S3Client({ ...cfg, forcePathStyle: cfg.endpoint !== undefined });
       }),
     ssm: () =>
@@ -174,6 +180,8 @@ async function checkProfile(opts: AwsOptions): Promise<void> {
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'TokenRefreshRequired']);
 /** The request handler's rejections (error code or name) when no response came: the connection failed or timed out. */
 export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError']);
+/** Error names of a service asking the client to slow down. */
+const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']);
 /** Also S3's RequestTimeout error code: it gave up waiting for our request. */
 const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
@@ -202,7 +210,12 @@ export function awsError(err: unknown, service: string, action: string, endpoint
   const status = e.$metadata?.httpStatusCode;
   return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== name ? `: ${e.message}` : ''}`, {
     code: name,
-    hint: name === 'AccessDenied' || name === 'AccessDeniedException' ? 'the AWS identity in use lacks permission; check --profile' : undefined,
+    hint:
+      name === 'AccessDenied' || name === 'AccessDeniedException'
+        ? 'the AWS identity in use lacks permission; check --profile'
+        : THROTTLING.has(name) || status === 429
+          ? `${service} kept throttling the requests after backing off; try again in a minute, or with a lower --concurrency`
+          : undefined,
     cause: err,
   });
 }

@@ -6,15 +6,16 @@
 // Small objects are round-trip bound, so throughput is concurrency over kept-alive sockets
 // (docs/logs.md, "Speed and memory"); a GetObject body never consumed holds its socket, so
 // every body is consumed or destroyed, on success, error, abort and early stop alike.
-import type { S3Client, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { dayPrefixesBetween, keyStartAt, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { keyRanges, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
-import type { ObjectGetter } from './s3-get.js';
-import { DAY_MS, startOfDay, type TimeWindow } from './time-window.js';
+import type { ListPage, ObjectGetter, ObjectLister } from './s3-get.js';
+import { DAY_MS, type TimeWindow } from './time-window.js';
 
 export interface LogObject {
   app: string;
@@ -56,6 +57,20 @@ export interface LineVisitor<R> {
  * retried by the getter (the SDK's retry strategy, or s3-get's), not a second time here.
  */
 const BROKEN_BODY = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'TimeoutError']);
+
+interface Lean {
+  get: ObjectGetter;
+  list: ObjectLister;
+}
+
+/**
+ * How many time ranges a window is listed in at once: one per 90 minutes, at most 16 (a whole
+ * day). A day of 10,000 objects then lists in one round trip instead of ten one after another;
+ * a short window stays one listing.
+ */
+export function listRanges(window: TimeWindow): number {
+  return Math.min(16, Math.max(1, Math.ceil((window.end - window.start) / 5_400_000)));
+}
 
 /** Objects by time, then key: the order `logs` prints in. */
 export function byTime(a: LogObject, b: LogObject): number {
@@ -114,7 +129,9 @@ export class LogStore {
   private readonly endpoint: string;
   /** Keys under a day prefix that are not the receiver's layout (skipped, counted). */
   foreignKeys = 0;
-  private getter: Promise<ObjectGetter | undefined> | undefined;
+  /** Called when S3 answers a request with throttling (503 SlowDown, 429); the request is retried. */
+  onThrottle: (() => void) | undefined;
+  private lean: Promise<Lean | undefined> | undefined;
 
   constructor(opts: StoreOptions) {
     this.s3 = opts.s3;
@@ -125,39 +142,53 @@ export class LogStore {
 
   /**
    * The objects of one app inside a window, oldest first. Lists only the day prefixes the
-   * window touches, starts after the window's first millisecond, stops at its end, and asks
-   * for the next page while the caller works on this one.
+   * window touches, cut into time ranges (keyRanges) whose first pages are all asked for at
+   * once, so a big day costs one or two round trips of listing instead of one per 1,000 keys;
+   * each range asks for its next page while the caller works on the current one.
    */
-  async *list(app: string, window: TimeWindow, signal: AbortSignal): AsyncGenerator<LogObject> {
-    const prefixes = dayPrefixesBetween(this.keyPrefix, app, window.start, window.end);
-    for (const [i, prefix] of prefixes.entries()) {
-      // Keys are `<prefix><13-digit epoch_ms>-<id>.gz`, so they sort by time and every key of
-      // the window's first millisecond sorts after `<prefix><start>`. Only the first day can
-      // start after its midnight.
-      const startAfter = i === 0 && window.start > startOfDay(window.start) ? keyStartAt(prefix, window.start) : undefined;
-      let page = this.listPage(prefix, startAfter, undefined, signal);
-      for (;;) {
-        const res = await page;
-        const token = res.IsTruncated ? res.NextContinuationToken : undefined;
-        let next: Promise<ListObjectsV2CommandOutput> | undefined;
-        if (token) {
-          next = this.listPage(prefix, undefined, token, signal);
-          // Never awaited when the window ends on this page or the caller stops early.
-          next.catch(() => undefined);
-        }
-        let past = false;
-        for (const o of res.Contents ?? []) {
-          const obj = this.toObject(app, o.Key, o.Size);
-          if (!obj) continue;
-          if (obj.time >= window.end) {
-            past = true;
-            break;
+  async *list(app: string, window: TimeWindow, signal: AbortSignal, parts = listRanges(window)): AsyncGenerator<LogObject> {
+    const local = new AbortController();
+    const inner = AbortSignal.any([signal, local.signal]);
+    // One listener per listing in flight.
+    setMaxListeners(0, inner);
+    const ranges = keyRanges(this.keyPrefix, app, window.start, window.end, parts).map((range) => {
+      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, inner);
+      // Never awaited when the caller stops before this range.
+      first.catch(() => undefined);
+      return { range, first };
+    });
+    try {
+      for (const { range, first } of ranges) {
+        let page = first;
+        for (;;) {
+          const res = await page;
+          const last = res.objects.at(-1)?.key;
+          let next: Promise<ListPage> | undefined;
+          // The next page only when this one did not already reach past the range's end.
+          if (res.nextToken && !(range.before !== undefined && last !== undefined && last >= range.before)) {
+            next = this.listPage(range.dayPrefix, undefined, res.nextToken, inner);
+            next.catch(() => undefined);
           }
-          if (obj.time >= window.start) yield obj;
+          let past = false;
+          for (const o of res.objects) {
+            if (range.before !== undefined && o.key >= range.before) {
+              past = true;
+              break;
+            }
+            const obj = this.toObject(app, o.key, o.size);
+            if (!obj) continue;
+            if (obj.time >= window.end) {
+              past = true;
+              break;
+            }
+            if (obj.time >= window.start) yield obj;
+          }
+          if (past || !next) break;
+          page = next;
         }
-        if (past || !next) break;
-        page = next;
       }
+    } finally {
+      local.abort(new Error('stopped'));
     }
   }
 
@@ -193,7 +224,8 @@ export class LogStore {
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
   async listDay(app: string, day: number, signal: AbortSignal): Promise<LogObject[]> {
     const objects: LogObject[] = [];
-    for await (const o of this.list(app, { start: day, end: day + DAY_MS }, signal)) objects.push(o);
+    // One range: status already lists its days at once.
+    for await (const o of this.list(app, { start: day, end: day + DAY_MS }, signal, 1)) objects.push(o);
     return objects;
   }
 
@@ -207,13 +239,30 @@ export class LogStore {
     return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
   }
 
-  private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListObjectsV2CommandOutput> {
-    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */
+  private leanClient(): Promise<Lean | undefined> {
+    // Imported here: the signer is not needed before the first request.
+    this.lean ??= import('./s3-get.js')
+      .then(async ({ getObjectFast, listObjectsFast }) => {
+        const opts = { onThrottle: () => this.onThrottle?.() };
+        const [get, list] = await Promise.all([getObjectFast(this.s3, this.bucket, opts), listObjectsFast(this.s3, this.bucket, opts)]);
+        return get && list ? { get, list } : undefined;
+      })
+      .catch(() => undefined);
+    return this.lean;
+  }
+
+  private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListPage> {
     try {
-      return await this.s3.send(
+      const lean = await this.leanClient();
+      if (lean) return await lean.list({ prefix, startAfter, token }, signal);
+      const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      const res = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
         { abortSignal: signal },
       );
+      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0 }] : []));
+      return { objects, ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}) };
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);
     }
@@ -250,10 +299,8 @@ export class LogStore {
 
   /** The object's body: the lean signed GET when the client allows it, else the SDK's. */
   private async get(key: string, signal: AbortSignal): Promise<Readable> {
-    // Imported here: `logs status` lists only and never needs the signer.
-    this.getter ??= import('./s3-get.js').then(({ getObjectFast }) => getObjectFast(this.s3, this.bucket)).catch(() => undefined);
-    const fast = await this.getter;
-    if (fast) return (await fast(key, signal)).body;
+    const lean = await this.leanClient();
+    if (lean) return (await lean.get(key, signal)).body;
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
     return res.Body as Readable;

@@ -2,18 +2,32 @@
 // in the items' order. Memory stays bounded: at most `concurrency` tasks run, and at most
 // `window` results (running or finished but not yet yielded) exist at once, so a slow head
 // item never lets the rest run away.
+//
+// Hand-written rather than Node's Readable.map({ concurrency }), which also keeps order and
+// costs the same (measured: 10,000 tasks at 256, 106 ms of CPU here, 98 ms there): this one
+// takes a limit that changes while it runs (the adaptive concurrency), a memory budget by
+// item weight, and aborts its running tasks when the loop is left early.
 import { setMaxListeners } from 'node:events';
 
-export interface OrderedPoolOptions {
-  concurrency: number;
+export interface OrderedPoolOptions<T> {
+  /** Tasks run at once: a number, or read before each start (an adaptive limit). */
+  concurrency: number | (() => number);
   /** Items started but not yet yielded (≥ concurrency); default 2 × concurrency. */
   window?: number;
+  /**
+   * What an item holds in memory until it is yielded (e.g. its estimated inflated size):
+   * no item starts while the items started and not yet yielded weigh `maxWeight` or more,
+   * except the first, so one heavy item still runs alone.
+   */
+  weight?: (item: T) => number;
+  maxWeight?: number;
   /** Aborting stops starting new work and aborts the running tasks' signal. */
   signal?: AbortSignal;
 }
 
 interface Slot<T, R> {
   item: T;
+  weight: number;
   settled: boolean;
   ok: boolean;
   value?: R;
@@ -29,14 +43,23 @@ interface Slot<T, R> {
 export async function* orderedPool<T, R>(
   source: AsyncIterable<T> | Iterable<T>,
   task: (item: T, signal: AbortSignal) => Promise<R>,
-  opts: OrderedPoolOptions,
+  opts: OrderedPoolOptions<T>,
 ): AsyncGenerator<{ item: T; value: R }> {
-  const concurrency = Math.max(1, Math.floor(opts.concurrency));
-  const window = Math.max(concurrency, opts.window ?? concurrency * 2);
+  const limit = typeof opts.concurrency === 'function' ? opts.concurrency : () => opts.concurrency as number;
+  const concurrency = () => Math.max(1, Math.floor(limit()));
+  const window = () => Math.max(concurrency(), opts.window ?? concurrency() * 2);
+  const weigh = opts.weight;
+  const maxWeight = opts.maxWeight ?? Infinity;
+  let weight = 0;
   const local = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, local.signal]) : local.signal;
-  // Every running task listens on it (one request each): that is not a leak.
-  setMaxListeners(0, signal);
+  // Each task gets a signal of its own, aborted from here: a few hundred tasks listening on one
+  // EventTarget cost a list walk per listener added (235 ms of CPU over 10,000 objects).
+  const inFlight = new Set<AbortController>();
+  const abortAll = () => {
+    for (const c of inFlight) c.abort(signal.reason);
+  };
+  signal.addEventListener('abort', abortAll, { once: true });
   const it = Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : toAsync(source as Iterable<T>);
   const queue: Slot<T, R>[] = [];
   let running = 0;
@@ -44,9 +67,15 @@ export async function* orderedPool<T, R>(
   let wake: (() => void) | undefined;
 
   const start = (item: T) => {
-    const slot = { item, settled: false, ok: false } as Slot<T, R>;
+    const slot = { item, settled: false, ok: false, weight: weigh ? weigh(item) : 0 } as Slot<T, R>;
     running += 1;
-    slot.done = task(item, signal).then(
+    weight += slot.weight;
+    const own = new AbortController();
+    // Requests and streams of one task listen on it: not a leak.
+    setMaxListeners(0, own.signal);
+    if (signal.aborted) own.abort(signal.reason);
+    inFlight.add(own);
+    slot.done = task(item, own.signal).then(
       (value) => {
         slot.ok = true;
         slot.value = value;
@@ -55,6 +84,7 @@ export async function* orderedPool<T, R>(
         slot.error = error;
       },
     ).finally(() => {
+      inFlight.delete(own);
       slot.settled = true;
       running -= 1;
       wake?.();
@@ -64,7 +94,7 @@ export async function* orderedPool<T, R>(
 
   try {
     for (;;) {
-      while (!exhausted && running < concurrency && queue.length < window) {
+      while (!exhausted && running < concurrency() && queue.length < window() && (queue.length === 0 || weight < maxWeight)) {
         if (signal.aborted) throw signal.reason ?? new Error('aborted');
         const next = await it.next();
         if (next.done) exhausted = true;
@@ -81,11 +111,13 @@ export async function* orderedPool<T, R>(
         continue;
       }
       queue.shift();
+      weight -= head.weight;
       if (!head.ok) throw head.error;
       yield { item: head.item, value: head.value as R };
     }
   } finally {
     local.abort(new Error('stopped'));
+    signal.removeEventListener('abort', abortAll);
     await Promise.allSettled(queue.map((s) => s.done));
     await it.return?.();
   }

@@ -5,7 +5,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createAwsClients } from '../../src/lib/aws.js';
-import { getObjectFast, S3HttpError } from '../../src/lib/s3-get.js';
+import { getObjectFast, listObjectsFast, parseListing, S3HttpError } from '../../src/lib/s3-get.js';
 
 type Source = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: Source) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
@@ -135,5 +135,41 @@ describe('getObjectFast', () => {
     (s3.config as unknown as { useFipsEndpoint: () => Promise<boolean> }).useFipsEndpoint = async () => true;
     expect(await getObjectFast(s3, 'raxx-heroku-logs-prod')).toBeUndefined();
     aws.destroy();
+  });
+});
+
+describe('listObjectsFast', () => {
+  it('signs the listing query like the SDK and reads keys, sizes and the continuation token', async () => {
+    vi.useFakeTimers({ now: new Date('2025-06-02T10:11:12Z'), toFake: ['Date'] });
+    const keys = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><Prefix>logs/a/</Prefix><IsTruncated>true</IsTruncated>' +
+      '<Contents><Key>logs/a/2025/06/02/1748858400000-A.gz</Key><Size>120</Size></Contents>' +
+      '<Contents><Key>logs/a/2025/06/02/x &amp; y &lt;z&gt; &#233;.gz</Key><LastModified>2025-06-02T10:00:00.000Z</LastModified><Size>7</Size></Contents>' +
+      '<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken></ListBucketResult>';
+    const { aws, s3, seen } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: xml }));
+    const list = await listObjectsFast(s3, 'raxx-heroku-logs-prod');
+    const page = await list!({ prefix: 'logs/a/2025/06/02/', startAfter: 'logs/a/2025/06/02/1748858400000' }, new AbortController().signal);
+    expect(page).toEqual({
+      objects: [
+        { key: 'logs/a/2025/06/02/1748858400000-A.gz', size: 120 },
+        { key: 'logs/a/2025/06/02/x & y <z> é.gz', size: 7 },
+      ],
+      nextToken: '1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=',
+    });
+    const req = seen[0] as Captured & { query: Record<string, string> };
+    expect(req.path).toBe('/raxx-heroku-logs-prod');
+    expect(req.query).toEqual({ 'list-type': '2', prefix: 'logs/a/2025/06/02/', 'start-after': 'logs/a/2025/06/02/1748858400000' });
+    const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+    const expected = await signer.sign(
+      { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 4566, path: req.path, query: req.query, headers: { host: '127.0.0.1:4566', 'x-amz-content-sha256': req.headers['x-amz-content-sha256']! } },
+      { signingDate: new Date('2025-06-02T10:11:12Z') },
+    );
+    expect(req.headers.authorization).toBe(expected.headers.authorization);
+    aws.destroy();
+  });
+
+  it('a last page has no token; an empty listing has no objects', () => {
+    expect(parseListing('<ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>')).toEqual({ objects: [] });
   });
 });

@@ -128,6 +128,45 @@ export function keyStartAt(dayPrefix: string, epochMs: number): string {
   return `${dayPrefix}${epochDigits(epochMs)}`;
 }
 
+/** A lexical slice of one day prefix's keys: after `startAfter` (when set) and before `before` (when set). */
+export interface KeyRange {
+  dayPrefix: string;
+  startAfter?: string;
+  before?: string;
+}
+
+/**
+ * The window [since, until) of one app cut into at most `parts` ranges of equal time (more
+ * where a day boundary cuts one), each within one day prefix. Keys sort by time within a day
+ * prefix, so each range is a key interval that a listing can start at (StartAfter) and stop
+ * at, and the ranges of a big day can be listed at once instead of page after page.
+ */
+export function keyRanges(prefix: string | undefined, app: string, since: Instant, until: Instant, parts = 1): KeyRange[] {
+  const start = toEpochMs(since);
+  const end = toEpochMs(until);
+  const p = normalizePrefix(prefix);
+  const n = Math.max(1, Math.floor(parts));
+  const cuts = new Set<number>();
+  for (let i = 0; i <= n; i++) cuts.add(start + Math.round(((end - start) * i) / n));
+  for (let day = startOfUtcDay(start) + DAY_MS; day < end; day += DAY_MS) cuts.add(day);
+  const points = [...cuts].sort((a, b) => a - b);
+  const ranges: KeyRange[] = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [from, to] = [points[i]!, points[i + 1]!];
+    if (to <= from) continue;
+    const midnight = startOfUtcDay(from);
+    const day = dayPath(p, app, from);
+    ranges.push({
+      dayPrefix: day,
+      // A range that starts at midnight or ends at the next one takes the whole day's edge,
+      // keys outside the layout included (the reader counts them).
+      ...(from > midnight ? { startAfter: keyStartAt(day, from) } : {}),
+      ...(to < midnight + DAY_MS ? { before: keyStartAt(day, to) } : {}),
+    });
+  }
+  return ranges;
+}
+
 /** The parts of a key of this layout, or undefined for any other key (checked strictly). */
 export function parseObjectKey(key: string, prefix?: string): ParsedObjectKey | undefined {
   const p = normalizePrefix(prefix);
@@ -143,10 +182,17 @@ export function parseObjectKey(key: string, prefix?: string): ParsedObjectKey | 
   const [id, ...flags] = file.slice(EPOCH_DIGITS + 1, -3).split('.') as [string, ...string[]];
   if (!/^\d{13}$/.test(digits) || !isObjectId(id) || !flags.every(isKeyFlag)) return undefined;
   const epochMs = Number(digits);
-  const date = utcDate(epochMs);
   // The day folders must be the key's own day: anything else was not written by this layout.
-  if (date !== `${yyyy}-${mm}-${dd}`) return undefined;
+  const date = `${yyyy}-${mm}-${dd}`;
+  if (dayOf(date) !== startOfUtcDay(epochMs)) return undefined;
   return { app, epochMs, id, date, flags };
+}
+
+/** The keys of one listing share their day: remember the last one parsed (this runs for every listed key). */
+let lastDay: { date: string; ms: number | undefined } | undefined;
+function dayOf(date: string): number | undefined {
+  if (lastDay?.date !== date) lastDay = { date, ms: tryParseDay(date) };
+  return lastDay.ms;
 }
 
 /** `<prefix><app>/`: every object of one app. */

@@ -8,6 +8,7 @@ import {
   dayPrefix,
   dayPrefixesBetween,
   daysBetween,
+  keyRanges,
   normalizePrefix,
   parseObjectKey,
   utcDate,
@@ -130,6 +131,44 @@ describe('prefixes', () => {
         const prefixes = dayPrefixesBetween('logs/', 'a-app', since, since + len);
         const key = buildObjectKey({ app: 'a-app', epochMs: t, id: 'x' });
         if (t >= since && t < since + len) expect(prefixes.some((p) => key.startsWith(p))).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('keyRanges', () => {
+  const D = Date.UTC(2025, 5, 2);
+  const inRange = (key: string, r: { dayPrefix: string; startAfter?: string; before?: string }) =>
+    key.startsWith(r.dayPrefix) && (r.startAfter === undefined || key > r.startAfter) && (r.before === undefined || key < r.before);
+
+  it('cuts a whole day into equal time ranges of its prefix, the edges open', () => {
+    const ranges = keyRanges('logs/', 'raxx-api-prod', D, D + 86_400_000, 4);
+    expect(ranges).toEqual([
+      { dayPrefix: 'logs/raxx-api-prod/2025/06/02/', before: `logs/raxx-api-prod/2025/06/02/${D + 21_600_000}` },
+      { dayPrefix: 'logs/raxx-api-prod/2025/06/02/', startAfter: `logs/raxx-api-prod/2025/06/02/${D + 21_600_000}`, before: `logs/raxx-api-prod/2025/06/02/${D + 43_200_000}` },
+      { dayPrefix: 'logs/raxx-api-prod/2025/06/02/', startAfter: `logs/raxx-api-prod/2025/06/02/${D + 43_200_000}`, before: `logs/raxx-api-prod/2025/06/02/${D + 64_800_000}` },
+      { dayPrefix: 'logs/raxx-api-prod/2025/06/02/', startAfter: `logs/raxx-api-prod/2025/06/02/${D + 64_800_000}` },
+    ]);
+  });
+
+  it('never crosses a day: a window over midnight is cut there', () => {
+    const ranges = keyRanges('logs/', 'raxx-api-prod', D - 3_600_000, D + 3_600_000, 1);
+    expect(ranges.map((r) => r.dayPrefix)).toEqual(['logs/raxx-api-prod/2025/06/01/', 'logs/raxx-api-prod/2025/06/02/']);
+    expect(ranges[0]!.before).toBeUndefined();
+    expect(ranges[1]!.startAfter).toBeUndefined();
+  });
+
+  it('puts every key of the window in exactly one range, and none from outside it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 1, max: 3 * 86_400_000 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: -86_400_000, max: 4 * 86_400_000 }), id, (since, len, parts, dt, i) => {
+        const t = since + dt;
+        if (t < 0) return;
+        const key = buildObjectKey({ app: 'a-app', epochMs: t, id: i });
+        const hits = keyRanges('logs/', 'a-app', since, since + len, parts).filter((r) => inRange(key, r)).length;
+        // A key of the window's edge days but outside the window may fall in an edge range
+        // (the reader filters by time); a key inside the window is in exactly one.
+        if (t >= since && t < since + len) expect(hits).toBe(1);
+        else expect(hits).toBeLessThanOrEqual(1);
       }),
     );
   });

@@ -9,13 +9,29 @@ import type { Context } from '../../lib/context.js';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
 import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
+import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
+import { S3_MAX_GETS } from '../../lib/aws.js';
 import type { Output } from '../../lib/output.js';
 import { describeWindow, resolveWindow, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
 import { logRecord } from './record.js';
 
-export const MAX_CONCURRENCY = 64;
+/** The most downloads at once (the S3 client's sockets: ctx.aws gives S3 this many, plus the listings'). */
+export const MAX_CONCURRENCY = S3_MAX_GETS;
+/** Where the automatic concurrency starts (it grows from there while throughput grows). */
+export const INITIAL_CONCURRENCY = 64;
+/**
+ * Estimated inflated bytes that the objects started and not yet printed may hold: the
+ * automatic concurrency never runs more than this allows. Drain batches are ~100 KB of
+ * text, so it only binds on unusually large objects.
+ */
+export const MEMORY_BUDGET = 64 * 1024 * 1024;
+/** Logplex text compresses about 8:1 (an object's size in the listing is its gzip). */
+const INFLATE_RATIO = 8;
 
-export const concurrency = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENCY, `at most ${MAX_CONCURRENCY} (the S3 client's socket pool)`);
+const upTo = (max: number, why: string) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `at most ${max} (${why})`);
+export const concurrency = upTo(MAX_CONCURRENCY, "the S3 client's socket pool");
+/** Listings at once (`logs status`). */
+export const listingConcurrency = upTo(64, 'listings at once');
 
 export const WINDOW_HELP = `Time window (UTC): --date picks a whole day (default today); --since/--until take a relative
 time (30m, 2h, 3d), a clock time on --date (14:30) or an ISO time (2025-06-01T14:30:00Z).
@@ -47,7 +63,8 @@ export const windowOptions = {
   date: option(z.string().optional(), 'the UTC day to read (default: today)', { value: '<YYYY-MM-DD>' }),
   since: option(z.string().optional(), 'start of the window: 30m, 2h, 14:30 or an ISO time', { value: '<time>' }),
   until: option(z.string().optional(), 'end of the window (exclusive), same forms as --since', { value: '<time>' }),
-  concurrency: option(concurrency.default(MAX_CONCURRENCY), `objects downloaded at once (1-${MAX_CONCURRENCY})`, { value: '<n>' }),
+  // Unset: chosen as the scan goes (AdaptiveConcurrency).
+  concurrency: option(concurrency.optional(), `objects downloaded at once (1-${MAX_CONCURRENCY}; default: chosen as it goes, from ${INITIAL_CONCURRENCY} up while throughput grows, halved when S3 throttles)`, { value: '<n>' }),
 };
 
 export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
@@ -79,7 +96,7 @@ export interface ScanStats {
  */
 export async function scanWindow<R>(
   ctx: Context,
-  opts: { apps: string[]; window: TimeWindow; concurrency: number; verb: string },
+  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string },
   visitor: (obj: LogObject) => LineVisitor<R>,
   each: (obj: LogObject, result: ScanResult<R>) => boolean | void,
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
@@ -87,6 +104,9 @@ export async function scanWindow<R>(
 ): Promise<ScanStats> {
   const store = await openStore(ctx);
   const stats: ScanStats = { listed: 0, done: 0, bytes: 0, lines: 0, problems: 0 };
+  const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY }) : fixedConcurrency(opts.concurrency);
+  const adaptive = limit instanceof AdaptiveConcurrency ? limit : undefined;
+  store.onThrottle = () => limit.throttled();
   let listing = true;
   const progress = await ctx.out.progress(`${opts.verb}: listing ${opts.apps.join(', ')}`);
   let shown = 0;
@@ -109,13 +129,19 @@ export async function scanWindow<R>(
 
   try {
     const task = async (obj: LogObject, signal: AbortSignal) => {
-      const result = await store.scan(obj, signal, () => visitor(obj));
-      if (persist) await persist(obj, result);
-      return result;
+      try {
+        const result = await store.scan(obj, signal, () => visitor(obj));
+        if (persist) await persist(obj, result);
+        return result;
+      } finally {
+        limit.completed();
+      }
     };
     const results = orderedPool(listed(), task, {
-      concurrency: opts.concurrency,
+      concurrency: () => limit.value,
       signal: ctx.signal,
+      weight: (obj) => obj.size * INFLATE_RATIO,
+      maxWeight: MEMORY_BUDGET,
     });
     for await (const { item, value } of results) {
       stats.done += 1;
@@ -153,6 +179,11 @@ export async function scanWindow<R>(
   }
   if (stats.problems > 0) ctx.out.warn(`${stats.problems} of ${stats.done} objects could not be read completely (listed above); the rest were read`);
   ctx.out.debug(`${opts.verb}: ${stats.done} objects, ${formatBytes(stats.bytes)}, ${stats.lines} lines`);
+  ctx.out.debug(
+    adaptive
+      ? `${opts.verb}: concurrency chosen ${adaptive.value} (peak ${adaptive.peak}, started at ${INITIAL_CONCURRENCY}), ${adaptive.throttles} throttled request(s)`
+      : `${opts.verb}: concurrency ${limit.value} (--concurrency)`,
+  );
   return stats;
 }
 

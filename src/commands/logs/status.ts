@@ -28,7 +28,7 @@ import { resolveSource, sourceName } from '../../lib/config.js';
 import { createCommand, flag, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import * as opt from '../options.js';
-import { concurrency, formatBytes, openStore } from './shared.js';
+import { formatBytes, listingConcurrency, openStore } from './shared.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';
 
@@ -91,7 +91,7 @@ warning for an optional source and critical for a required one.`,
     days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2), 'how many UTC days, ending today', { value: '<n>' }),
     warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
     criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
-    concurrency: option(concurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
+    concurrency: option(listingConcurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
     source: option(z.array(sourceName).optional(), 'a shipped log source, judged over its last 7 days (repeatable; default: every declared source, unless --app is given)', { value: '<source>', repeatable: true }),
     notify: flag('post a summary to SLACK_WEBHOOK_URL when the health is warning or critical'),
   },

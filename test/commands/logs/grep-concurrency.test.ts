@@ -1,0 +1,116 @@
+// logs grep past 64 downloads at once, through a fault proxy in front of moto: S3's
+// `503 SlowDown` makes it back off and still print every line in order; answers that come
+// back out of order at 256 in flight still print in time order; Ctrl-C at that concurrency
+// ends it with 130 and leaves no request running.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { startFaultProxy, type FaultProxy } from '../../support/throttle-proxy.js';
+import { runCli } from '../../support/run-cli.js';
+import type { AwsClients } from '../../../src/lib/aws.js';
+import { batch, createDrainBucket, put, reference, type Stored } from './fixtures.js';
+
+const APP = 'raxx-api-prod';
+const D2 = Date.parse('2025-06-02T00:00:00Z');
+const now = () => new Date('2025-06-02T23:59:00Z');
+const COUNT = 600;
+
+const objects: Stored[] = [];
+/** Every line carries its object's number, so a line out of place is seen. */
+const want = (select: (l: string) => boolean) => reference(objects, { app: APP, select }).join('\n') + '\n';
+/** A stable choice of about one request in `n`, by its URL. */
+const oneIn = (url: string, n: number) => createHash('sha1').update(url).digest()[0]! % n === 0;
+
+describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fault proxy)', () => {
+  let moto: MotoServer;
+  let aws: AwsClients;
+  let proxy: FaultProxy | undefined;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    aws = await createDrainBucket(moto.env);
+    // A day of small objects, spread over all its hours (so over all its listing ranges).
+    for (let i = 0; i < COUNT; i++) {
+      const t = D2 + Math.floor((i * 86_400_000) / COUNT) + (i % 7);
+      objects.push(batch(APP, t, [`obj ${i} status=${i % 9 === 0 ? 503 : 200}`, `obj ${i} tail`]));
+    }
+    await put(aws, objects, 32);
+  }, 120_000);
+
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  afterAll(async () => {
+    aws?.destroy();
+    await moto?.stop();
+  });
+
+  const grep = (args: string[], opts: { signal?: AbortSignal } = {}) =>
+    runCli(['logs', 'grep', ...args, '--app', APP, '--date', '2025-06-02', '--debug'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy!.url }, now, ...opts });
+
+  it('503 SlowDown on object GETs and a listing: backs off, halves its concurrency, prints every line in order', async () => {
+    proxy = await startFaultProxy({
+      target: moto.endpoint,
+      // The first attempt of about one object in sixteen, and of some listing pages.
+      slowDown: ({ url, attempt }) => attempt === 1 && oneIn(url, url.includes('list-type=2') ? 3 : 16),
+    });
+    const r = await grep(['status=503']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(want((l) => l.includes('status=503')));
+    expect(proxy.stats.slowDowns).toBeGreaterThan(COUNT / 32);
+    const m = /concurrency chosen (\d+) \(peak (\d+), started at 64\), (\d+) throttled/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const [chosen, , throttles] = [Number(m![1]), Number(m![2]), Number(m![3])];
+    expect(throttles).toBeGreaterThan(0);
+    expect(chosen).toBeLessThan(64);
+    expect(r.stderr).not.toMatch(/SlowDown/);
+  }, 60_000);
+
+  it('persistent SlowDown on one object: after its retries, exit 4 naming S3 and the key', async () => {
+    const victim = objects[123]!.key;
+    proxy = await startFaultProxy({ target: moto.endpoint, slowDown: ({ url }) => decodeURIComponent(url).includes(victim) });
+    const r = await grep(['status=503', '--concurrency', '8']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('SlowDown');
+    expect(r.stderr).toContain(victim);
+    expect(r.stderr).toMatch(/hint:/);
+  }, 60_000);
+
+  it('256 at once with answers shuffled: more than 64 in flight, output in time order', async () => {
+    proxy = await startFaultProxy({ target: moto.endpoint, delayMs: () => Math.random() * 60 });
+    const r = await grep(['obj', '--concurrency', '256']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(want((l) => l.includes('obj')));
+    expect(proxy.stats.maxInFlight).toBeGreaterThan(64);
+  }, 60_000);
+
+  it('the automatic concurrency grows past 64 and keeps the order', async () => {
+    proxy = await startFaultProxy({ target: moto.endpoint, delayMs: () => 20 + Math.random() * 40 });
+    const r = await grep(['tail']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(want((l) => l.includes('tail')));
+    const peak = Number(/peak (\d+)/.exec(r.stderr)?.[1]);
+    expect(peak).toBeGreaterThan(64);
+    expect(proxy.stats.maxInFlight).toBeGreaterThan(64);
+  }, 60_000);
+
+  it('Ctrl-C with 256 requests in flight: exit 130, and none left running', async () => {
+    proxy = await startFaultProxy({ target: moto.endpoint, delayMs: () => 2_000 + Math.random() * 200 });
+    const controller = new AbortController();
+    const p = proxy;
+    const poll = setInterval(() => {
+      if (p.stats.inFlight > 128) controller.abort();
+    }, 5);
+    const r = await grep(['obj', '--concurrency', '256'], { signal: controller.signal });
+    clearInterval(poll);
+    expect(controller.signal.aborted).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('interrupted');
+    // Every socket was released: the proxy sees its requests closed, long before their answers were due.
+    for (let i = 0; i < 50 && p.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(p.pending()).toEqual([]);
+    expect(p.stats.inFlight).toBe(0);
+  }, 60_000);
+});
