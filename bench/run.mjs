@@ -11,7 +11,8 @@
 // rows when bench/receiver.mjs exists. Prints one table and writes it to bench/RESULTS.md.
 //
 // Environment knobs: BENCH_LATENCY_MS (40), BENCH_OBJECTS (2000), BENCH_BIG_OBJECTS (10000),
-// BENCH_LINES (50), BENCH_LOOP_SAMPLE (6), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1, SHIP_BENCH_MB (1024: bench/ship.mjs).
+// BENCH_LINES (50), BENCH_LOOP_SAMPLE (6), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1, SHIP_BENCH_MB (1024: bench/ship.mjs),
+// BENCH_SKIP_MONTHS=1, BENCH_MONTH_DAYS / BENCH_MONTH_OBJECTS (bench/months.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -306,7 +307,17 @@ async function runAll(day, big) {
       ship = [{ metric: 'ship bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
     }
   }
-  return { rows, startup, receiver, ship, day, big };
+  let month = [];
+  if (existsSync(join(root, 'bench/months.mjs')) && process.env.BENCH_SKIP_MONTHS !== '1') {
+    log('a month of objects: grep raw vs compacted, logs query');
+    try {
+      const mod = await import('./months.mjs');
+      month = await mod.default();
+    } catch (err) {
+      month = [{ metric: 'months bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
+    }
+  }
+  return { rows, startup, receiver, ship: [...ship, ...month], day, big };
 }
 
 /** `rclone copy --transfers T` of the day prefix into a fresh directory, then `zcat | grep`. */

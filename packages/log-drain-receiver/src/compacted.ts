@@ -1,7 +1,11 @@
-// Compacted days: the objects of one app and UTC day, as one gzip JSON-lines object of
-// records plus a manifest, under `compacted/app=<app>/day=<YYYY-MM-DD>/`. Months of logs are
-// then one GET per app-day instead of ~2,000, and the same objects serve DuckDB (read_json)
-// and Athena (JSON SerDe, partition projection on the hive-style app= and day= folders).
+// Compacted days: the objects of one app and UTC day as three objects under `compacted/`:
+//   records/app=<app>/day=<YYYY-MM-DD>/records.jsonl.gz   one JSON record per line, for SQL:
+//       DuckDB (read_json) and Athena (JSON SerDe, partition projection on app= and day=);
+//   lines/app=<app>/day=<YYYY-MM-DD>/lines.gz             the stored lines, object by object,
+//       for grep and fetch (no JSON to parse: as fast to search as the raw objects);
+//   manifests/app=<app>/day=<YYYY-MM-DD>/manifest.json    what was compacted.
+// Months of logs are then one GET per app-day instead of ~2,000. The three live under separate
+// folders so Athena's table location holds nothing but records.
 // This module owns that layout, the record format and the compaction itself, for the CLI's
 // `logs compact` and the scheduled compactor handler alike.
 import { createHash } from 'node:crypto';
@@ -11,7 +15,13 @@ import { DAY_MS, dayPrefix, parseObjectKey, utcDate } from './object-key.js';
 
 export const COMPACTED_PREFIX = 'compacted/';
 export const RECORDS_FILE = 'records.jsonl.gz';
+export const LINES_FILE = 'lines.gz';
 export const MANIFEST_FILE = 'manifest.json';
+/**
+ * In lines.gz, each object's lines follow a header line of this character and its key. A
+ * Logplex frame starts with its octet count, so no stored line starts with it.
+ */
+export const OBJECT_MARK = '\u0000';
 export const MANIFEST_VERSION = 1;
 
 /** One log line as a row: the `logs` table of `logs query`, in Athena and DuckDB alike. */
@@ -70,14 +80,14 @@ export interface Manifest {
   compactedAt: string;
 }
 
-export function compactedFolder(app: string, day: number | string, root = COMPACTED_PREFIX): string {
-  const date = typeof day === 'string' ? day : utcDate(day);
-  return `${root}app=${app}/day=${date}/`;
+/** Where Athena's table points: the records folders alone. */
+export function recordsRoot(root = COMPACTED_PREFIX): string {
+  return `${root}records/`;
 }
 
-export function compactedKeys(app: string, day: number | string, root = COMPACTED_PREFIX): { records: string; manifest: string } {
-  const folder = compactedFolder(app, day, root);
-  return { records: `${folder}${RECORDS_FILE}`, manifest: `${folder}${MANIFEST_FILE}` };
+export function compactedKeys(app: string, day: number | string, root = COMPACTED_PREFIX): { records: string; lines: string; manifest: string } {
+  const part = `app=${app}/day=${typeof day === 'string' ? day : utcDate(day)}/`;
+  return { records: `${root}records/${part}${RECORDS_FILE}`, lines: `${root}lines/${part}${LINES_FILE}`, manifest: `${root}manifests/${part}${MANIFEST_FILE}` };
 }
 
 export function keysDigest(keys: readonly string[]): string {
@@ -200,6 +210,7 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const late = previous ? keys.filter((k) => !previous.keys.includes(k)).length : 0;
 
   const chunks: string[] = [];
+  const raw: string[] = [];
   let lines = 0;
   const hash = createHash('sha256');
   const read = opts.read ?? ((k) => readSequentially(opts.s3, k));
@@ -211,13 +222,16 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     }
     hash.update(block);
     chunks.push(block);
+    raw.push(`${OBJECT_MARK}${obj.key}\n${obj.lines.length > 0 ? `${obj.lines.join('\n')}\n` : ''}`);
   }
   const content = Buffer.from(chunks.join(''), 'utf8');
   const gz = gzipSync(content);
-  if (opts.dryRun) return { status: 'would-compact', app, day: date, objects: keys.length, lines, bytes: gz.length, late };
+  const linesGz = gzipSync(Buffer.from(raw.join(''), 'utf8'));
+  if (opts.dryRun) return { status: 'would-compact', app, day: date, objects: keys.length, lines, bytes: gz.length + linesGz.length, late };
   const sha256 = hash.digest('hex');
   const names = compactedKeys(app, day, root);
   await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
+  await opts.s3.putObject(names.lines, linesGz, 'application/gzip', { 'source-objects': String(keys.length) });
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     app,
@@ -228,9 +242,9 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     keys,
     lines,
     sha256,
-    bytes: gz.length,
+    bytes: gz.length + linesGz.length,
     compactedAt: new Date(now).toISOString(),
   };
   await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(manifest)), 'application/json', {});
-  return { status: 'compacted', app, day: date, objects: keys.length, lines, bytes: gz.length, late };
+  return { status: 'compacted', app, day: date, objects: keys.length, lines, bytes: gz.length + linesGz.length, late };
 }

@@ -26,6 +26,7 @@ package ships the same compactor as a second Lambda handler for a daily schedule
     app: opt.apps,
     date: option(z.string().optional(), 'one UTC day (YYYY-MM-DD)', { value: '<YYYY-MM-DD>' }),
     since: option(z.string().optional(), 'the finished days since then: 30d, or a date', { value: '<time>' }),
+    until: option(z.string().optional(), 'with --since: the days before this one (default: up to today)', { value: '<time>' }),
     force: flag('compact again even when the manifest matches'),
     dryRun: opt.dryRun,
     concurrency: option(concurrency.default(32), 'objects read at once (1-64)', { value: '<n>' }),
@@ -36,7 +37,7 @@ package ships the same compactor as a second Lambda handler for a daily schedule
       throw new UsageError('give --date D or --since 30d', { hint: 'see raxx-ops logs compact --help' });
     }
     const apps = resolveApps(args.app, ctx);
-    const window = windowOf({ date: args.date, since: args.since }, ctx);
+    const window = windowOf({ date: args.date, since: args.since, until: args.until }, ctx);
     const today = startOfDay(ctx.now().getTime());
     const days: number[] = [];
     for (let d = startOfDay(window.start); d < window.end && d < today; d += DAY_MS) days.push(d);

@@ -53,7 +53,7 @@ ${WINDOW_HELP}`,
 
     await scanWindow<Found>(
       ctx,
-      { apps, window, concurrency: args.concurrency, verb: 'grep' },
+      { apps, window, concurrency: args.concurrency, verb: 'grep', compacted: args.compacted },
       (): LineVisitor<Found> => {
         const found: Found = { count: 0, lines: [] };
         return {

@@ -64,6 +64,7 @@ export const windowOptions = {
   since: option(z.string().optional(), 'start of the window: 30m, 2h, 14:30 or an ISO time', { value: '<time>' }),
   until: option(z.string().optional(), 'end of the window (exclusive), same forms as --since', { value: '<time>' }),
   // Unset: chosen as the scan goes (AdaptiveConcurrency).
+  compacted: negatedFlag('read every raw object, even where a compacted day (logs compact) holds its lines'),
   concurrency: option(concurrency.optional(), `objects downloaded at once (1-${MAX_CONCURRENCY}; default: chosen as it goes, from ${INITIAL_CONCURRENCY} up while throughput grows, halved when S3 throttles)`, { value: '<n>' }),
 };
 
@@ -96,7 +97,7 @@ export interface ScanStats {
  */
 export async function scanWindow<R>(
   ctx: Context,
-  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string },
+  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean },
   visitor: (obj: LogObject) => LineVisitor<R>,
   each: (obj: LogObject, result: ScanResult<R>) => boolean | void,
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
@@ -127,10 +128,18 @@ export async function scanWindow<R>(
     listing = false;
   }
 
+  // Compacted days serve the objects their manifests list (one GET per day instead of one
+  // per object); the rest is read raw. The output is the same either way.
+  const compacted = opts.compacted === false ? undefined : await compactedDays(ctx);
   try {
     const task = async (obj: LogObject, signal: AbortSignal) => {
       try {
-        const result = await store.scan(obj, signal, () => visitor(obj));
+        let result: ScanResult<R> | undefined;
+        if (compacted && (await compacted.covers(obj))) {
+          const lines = await compacted.lines(obj);
+          if (lines) result = visitLines(lines, visitor(obj));
+        }
+        result ??= await store.scan(obj, signal, () => visitor(obj));
         if (persist) await persist(obj, result);
         return result;
       } finally {
@@ -160,8 +169,10 @@ export async function scanWindow<R>(
     throw err;
   } finally {
     progress.stop();
+    await compacted?.close();
   }
   ctx.checkInterrupted();
+  if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s)`);
   if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
   if (stats.listed === 0) {
     // No object for an app at any time is a misspelt or unknown app: bad input (2), not a
@@ -216,4 +227,34 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+function visitLines<R>(lines: readonly string[], v: LineVisitor<R>): ScanResult<R> {
+  let n = 0;
+  for (const line of lines) {
+    n += 1;
+    if (v.line(line) === false) break;
+  }
+  return { value: v.result(), lines: n, bytes: 0 };
+}
+
+async function compactedDays(ctx: Context) {
+  const { CompactedDays, compactS3, gzipLines } = await import('../../lib/compaction.js');
+  const s3 = await compactS3(ctx, ctx.config.drain.bucket);
+  const client = await ctx.aws.s3();
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const bucket = ctx.config.drain.bucket;
+  return new CompactedDays(
+    s3,
+    async (key) => {
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: ctx.signal });
+        return gzipLines(res.Body as AsyncIterable<Buffer>);
+      } catch {
+        // Not there (or unreadable): the day's objects are read raw.
+        return undefined;
+      }
+    },
+    ctx.config.query.compactedPrefix,
+  );
 }

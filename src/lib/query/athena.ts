@@ -1,7 +1,7 @@
 // Athena over compacted/: a Glue table with partition projection on app and day (no crawler,
 // no MSCK REPAIR), and queries run in the configured workgroup, polled with progress, paged,
 // priced, and stopped on Ctrl-C.
-import { RECORD_COLUMNS } from '@raxx/log-drain-receiver/compacted';
+import { RECORD_COLUMNS, recordsRoot } from '@raxx/log-drain-receiver/compacted';
 import { awsError } from '../aws.js';
 import type { Context } from '../context.js';
 import { InterruptedError, ServiceError, UsageError } from '../errors.js';
@@ -25,7 +25,7 @@ export function outputLocation(ctx: Context): string {
 export function tableInput(ctx: Context, firstDay: string) {
   const { bucket } = ctx.config.drain;
   const root = ctx.config.query.compactedPrefix;
-  const location = `s3://${bucket}/${root}`;
+  const location = `s3://${bucket}/${recordsRoot(root)}`;
   return {
     Name: ctx.config.query.table,
     TableType: 'EXTERNAL_TABLE',

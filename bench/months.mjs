@@ -1,0 +1,105 @@
+// npm run bench:months (also the last part of npm run bench): a month of one app's drain
+// objects, searched raw and compacted, through the same S3 latency model, in one run:
+//   - `logs grep` over the month reading raw objects (--no-compacted) vs compacted days;
+//   - `logs query` counting 5xx by hour over the month on the embedded engine.
+// `logs compact` runs between the two (its time is reported, not judged).
+//
+// Environment knobs: BENCH_LATENCY_MS (40), BENCH_MONTH_DAYS (30), BENCH_MONTH_OBJECTS (2000
+// per day), BENCH_MONTH_LINES (50).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startLatencyProxy } from './latency-proxy.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const num = (name, dflt) => Number(process.env[name] ?? dflt);
+const LATENCY = num('BENCH_LATENCY_MS', 40);
+const DAYS = num('BENCH_MONTH_DAYS', 30);
+const OBJECTS = num('BENCH_MONTH_OBJECTS', 2000);
+const LINES = num('BENCH_MONTH_LINES', 50);
+const BUCKET = 'raxx-bench-month';
+const APP = 'raxx-bench-month';
+const PATTERN = 'status=50[34] ';
+const FIRST = Date.parse('2025-05-01T00:00:00Z');
+const started = Date.now();
+const log = (msg) => process.stderr.write(`[months ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${msg}\n`);
+
+function run(args, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('node', ['bin/raxx-ops', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-20000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (code !== 0) reject(new Error(`raxx-ops ${args.slice(0, 2).join(' ')} exited ${code}: ${err.slice(-2000)}`));
+      else resolve({ seconds, out, err });
+    });
+  });
+}
+
+export default async function months() {
+  if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: npm run build first');
+  const { seedDay, primeCache } = await import('./seed.mjs');
+  const { tsImport } = await import('tsx/esm/api');
+  const { startMoto } = await tsImport('../test/support/moto.ts', import.meta.url);
+  const moto = await startMoto();
+  const proxy = await startLatencyProxy({ target: moto.endpoint, delayMs: 0 });
+  const work = await mkdtemp(join(tmpdir(), 'raxx-bench-months-'));
+  try {
+    const config = join(work, 'raxx-ops.json');
+    await writeFile(config, JSON.stringify({ apps: [APP], drain: { bucket: BUCKET, retentionDays: 3650 } }));
+    const env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, RAXX_OPS_CONFIG: config, NO_COLOR: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    let matches = 0;
+    const keys = [];
+    for (let d = 0; d < DAYS; d++) {
+      const day = new Date(FIRST + d * 86_400_000).toISOString().slice(0, 10);
+      const s = await seedDay({ endpoint: moto.endpoint, bucket: BUCKET, app: APP, day, objects: OBJECTS, lines: LINES, pattern: PATTERN, create: d === 0 });
+      matches += s.matches;
+      keys.push(...s.keys);
+      if (d % 5 === 4) log(`seeded ${d + 1}/${DAYS} days`);
+    }
+    await primeCache({ endpoint: proxy.url, bucket: BUCKET, keys });
+    log(`seeded and primed ${keys.length} objects; ${matches} lines match`);
+    const since = new Date(FIRST).toISOString().slice(0, 10);
+    const until = new Date(FIRST + DAYS * 86_400_000).toISOString().slice(0, 10);
+    const window = ['--since', since, '--until', until];
+
+    proxy.setDelay(LATENCY);
+    const raw = await run(['logs', 'grep', PATTERN, '--app', APP, ...window, '--no-compacted', '-c'], env);
+    log(`grep over raw objects: ${raw.seconds.toFixed(2)} s, ${raw.out.trim()} matches`);
+    const compact = await run(['logs', 'compact', '--app', APP, ...window], env);
+    log(`compact: ${compact.seconds.toFixed(2)} s`);
+    const compacted = await run(['logs', 'grep', PATTERN, '--app', APP, ...window, '-c', '--debug'], env);
+    log(`grep over compacted days: ${compacted.seconds.toFixed(2)} s, ${compacted.out.trim()} matches`);
+    const sql = "SELECT date_trunc('hour', time) AS h, count(*) AS n FROM logs WHERE status >= 500 GROUP BY 1 ORDER BY 1";
+    const query = await run(['logs', 'query', sql, '--app', APP, ...window, '--format', 'csv'], env);
+    const fivexx = query.out.trim().split('\n').slice(1).reduce((n, l) => n + Number(l.split(',')[1]), 0);
+    log(`query 5xx by hour: ${query.seconds.toFixed(2)} s, ${fivexx} 5xx lines`);
+    const speedup = raw.seconds / compacted.seconds;
+    const same = raw.out.trim() === compacted.out.trim() && Number(raw.out.trim()) === matches;
+    return [
+      { metric: `month (${DAYS} d × ${OBJECTS} objects): grep raw objects`, value: raw.seconds.toFixed(2), unit: 's', goal: '', ok: true },
+      { metric: 'month: logs compact', value: compact.seconds.toFixed(2), unit: 's', goal: '', ok: true },
+      { metric: 'month: grep compacted days', value: compacted.seconds.toFixed(2), unit: 's', goal: '', ok: true },
+      { metric: 'month: grep raw / compacted', value: `${speedup.toFixed(1)}×`, unit: '', goal: '≥ 20×', ok: speedup >= 20 },
+      { metric: 'month: match counts equal (expected, raw, compacted)', value: `${matches}, ${raw.out.trim()}, ${compacted.out.trim()}`, unit: '', goal: 'equal', ok: same },
+      { metric: 'month: logs query 5xx by hour', value: query.seconds.toFixed(2), unit: 's', goal: '< 5 s', ok: query.seconds < 5 },
+    ];
+  } finally {
+    await proxy.close();
+    await moto.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const rows = await months();
+  for (const r of rows) process.stdout.write(`${r.ok ? 'ok ' : 'MISS'}  ${r.metric}: ${r.value}${r.unit ? ` ${r.unit}` : ''}${r.goal ? ` (goal ${r.goal})` : ''}\n`);
+}
