@@ -9,40 +9,21 @@ import type { LineVisitor, LogObject, LogStore } from './log-store.js';
 import { orderedPool } from './ordered-pool.js';
 
 export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3> {
-  const s3 = await ctx.aws.s3();
-  const { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { s3ForCompaction } = await import('@raxx/log-drain-receiver/compact-handler');
+  const raw = s3ForCompaction(await ctx.aws.s3(), bucket, ctx.signal);
   const endpoint = ctx.aws.endpointOf('S3');
-  const signal = ctx.signal;
-  return {
-    async listKeys(prefix) {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3
-          .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal })
-          .catch((err: unknown) => {
-            throw awsError(err, 'S3', `ListObjectsV2 s3://${bucket}/${prefix}`, endpoint);
-          });
-        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys;
-    },
-    async getObject(key) {
+  const mapped = <A extends unknown[], T>(action: (...a: A) => string, fn: (...a: A) => Promise<T>) =>
+    async (...a: A): Promise<T> => {
       try {
-        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-        return Buffer.from(await res.Body!.transformToByteArray());
+        return await fn(...a);
       } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
-        throw awsError(err, 'S3', `GetObject s3://${bucket}/${key}`, endpoint);
+        throw awsError(err, 'S3', action(...a), endpoint);
       }
-    },
-    async putObject(key, body, contentType, metadata) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }), { abortSignal: signal }).catch((err: unknown) => {
-        throw awsError(err, 'S3', `PutObject s3://${bucket}/${key}`, endpoint);
-      });
-    },
+    };
+  return {
+    listKeys: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listKeys),
+    getObject: mapped((key) => `GetObject s3://${bucket}/${key}`, raw.getObject),
+    putObject: mapped((key) => `PutObject s3://${bucket}/${key}`, raw.putObject),
   };
 }
 

@@ -15,13 +15,15 @@ export interface CompactEnv {
   COMPACT_LOOKBACK_DAYS?: string;
 }
 
-export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string): CompactS3 {
+/** The S3 calls of compaction over an S3 client; the CLI uses it too (with its error mapping). */
+export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string, signal?: AbortSignal): CompactS3 {
+  const opts = signal ? { abortSignal: signal } : undefined;
   return {
     async listKeys(prefix) {
       const keys: string[] = [];
       let token: string | undefined;
       do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), opts);
         for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
@@ -29,7 +31,7 @@ export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string): Com
     },
     async getObject(key) {
       try {
-        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), opts);
         return Buffer.from(await res.Body!.transformToByteArray());
       } catch (err) {
         const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -38,7 +40,7 @@ export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string): Com
       }
     },
     async putObject(key, body, contentType, metadata) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }), opts);
     },
   };
 }
