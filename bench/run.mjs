@@ -307,6 +307,13 @@ async function runAll(day, big) {
       ship = [{ metric: 'ship bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
     }
   }
+  let engine = [];
+  try {
+    log('pattern engine: RE2JS vs RegExp');
+    engine = await (await import('./pattern.mjs')).default();
+  } catch (err) {
+    engine = [{ metric: 'pattern bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
+  }
   let month = [];
   if (existsSync(join(root, 'bench/months.mjs')) && process.env.BENCH_SKIP_MONTHS !== '1') {
     log('a month of objects: grep raw vs compacted, logs query');
@@ -317,7 +324,7 @@ async function runAll(day, big) {
       month = [{ metric: 'months bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
     }
   }
-  return { rows, startup, receiver, ship: [...ship, ...month], day, big };
+  return { rows, startup, receiver, ship: [...ship, ...engine, ...month], day, big };
 }
 
 /** `rclone copy --transfers T` of the day prefix into a fresh directory, then `zcat | grep`. */

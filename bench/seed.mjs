@@ -33,7 +33,7 @@ async function pool(items, concurrency, fn) {
 }
 
 /** A small deterministic PRNG (mulberry32). */
-function rng(seed) {
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -47,7 +47,7 @@ function rng(seed) {
 const PATHS = ['/api/v1/sessions', '/api/v1/users/me', '/api/v1/passkeys', '/healthz', '/api/v1/tickets', '/assets/app.js'];
 
 /** One Logplex syslog message: mostly router lines, some app output and Postgres lines. */
-function message(rand, ts, i) {
+export function message(rand, ts, i) {
   const r = rand();
   if (r < 0.7) {
     const status = rand() < 0.01 ? (rand() < 0.5 ? 503 : 504) : rand() < 0.05 ? 404 : 200;
