@@ -32,7 +32,12 @@ export interface RedactionRule {
 const MASK = '[REDACTED]';
 /** Characters a `key=value` value stops at: space, separators, quotes, a JSON escape. */
 const VALUE = `[^\\s&"',;\\\\]+`;
-const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret|secret_access_key)`;
+const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret_access_key|secret|api_?key)(?:_?key)?`;
+/**
+ * A value after `key=`: logfmt quotes values that hold spaces (`password="a b"`), and inside a
+ * JSON string the quotes are escaped (`\"a b\"`); a quoted value is masked whole.
+ */
+const KV_VALUE = `(?:\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\]|\\\\.)*"|'[^'\\n]*'|${VALUE})`;
 
 /**
  * The runbook's defaults. Masks contain no quote or backslash, so a JSON line stays JSON.
@@ -41,8 +46,9 @@ const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret|secret_access_key)
  */
 export const DEFAULT_REDACTIONS: readonly RedactionRule[] = [
   { name: 'bearer', re: /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, replacement: `$1 ${MASK}` },
-  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})=${VALUE}`, 'gi'), replacement: `$1=${MASK}`, needs: '=' },
-  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
+  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})([ \\t]*=[ \\t]*)${KV_VALUE}`, 'gi'), replacement: `$1$2${MASK}`, needs: '=' },
+  // A JSON number is a secret too (PINs, one-time codes): masked as a string, the line stays JSON.
+  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*)`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
   // The lookbehind starts a match only where a run of address characters starts: without it,
   // every position of a long token would rescan the token (quadratic time).
   { name: 'email', re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, replacement: '[REDACTED:email]', needs: '@' },

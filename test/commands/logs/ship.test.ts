@@ -35,6 +35,13 @@ describe('redaction table', () => {
     ['a git SHA is not a secret key', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8'],
     ['41 characters are not a secret key', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ'],
     ['nothing to redact', 'GET /health 200 12ms', 'GET /health 200 12ms'],
+    // logfmt quotes a value with spaces; the whole quoted value is the secret.
+    ['password="…" (logfmt)', 'login user=bob password="hunter2 x" ok', 'login user=bob password=[REDACTED] ok'],
+    ["password='…'", "login password='hunter2' ok", 'login password=[REDACTED] ok'],
+    ['spaces around =', 'password = hunter2 token\t=\tabc', 'password = [REDACTED] token\t=\t[REDACTED]'],
+    ['an escaped quoted value inside a JSON string', '{"msg":"login password=\\"hunter2 x\\" ok"}', '{"msg":"login password=[REDACTED] ok"}'],
+    ['JSON number secret (a one-time code)', '{"token": 123456, "pin":1}', '{"token": "[REDACTED]", "pin":1}'],
+    ['api_key= and secretKey=', 'api_key=abc apiKey=def secretKey=ghi', 'api_key=[REDACTED] apiKey=[REDACTED] secretKey=[REDACTED]'],
   ];
   for (const [name, input, output] of cases) {
     it(name, () => {
