@@ -241,6 +241,7 @@ async function shipDay(
       signal: ctx.signal,
       endpoint,
       retryBaseMs: args.retryBaseMs,
+      existing,
       onRetry: (attempt, error, delay) => out.warn(`${source.name} ${day}: attempt ${attempt} failed (${error.message}); retrying in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`),
       onProgress: (loaded) => throttled(() => `${source.name} ${day}: uploading ${formatBytes(loaded)} of ${formatBytes(p.bytesOut)}`),
     });

@@ -279,6 +279,33 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     expect(r.stderr + r.stdout).not.toContain('slacksecrettoken123');
   });
 
+  // Another run ships the same day between this run's check of the key and its upload: the
+  // check is made to miss the object (a HEAD answered 404), which is exactly what the race does.
+  const missedCheck = (day: string) => proxy.setFaults([{ method: 'HEAD', path: (p) => p.includes(day), times: 1, status: 404 }]);
+
+  it('two runs at once with different content: the second never overwrites the first (exit 2, one version)', async () => {
+    const key = 'logs/auth/2025/05/20/1747699200000-shipped.gz';
+    const first = await ship(['auth', '-', '--date', '2025-05-20'], { stdin: Readable.from(['first run\n']) });
+    expect(first.code).toBe(0);
+    missedCheck('2025/05/20');
+    const second = await ship(['auth', '-', '--date', '2025-05-20', '--json'], { stdin: Readable.from(['second run\n']) });
+    expect(second.code).toBe(2);
+    expect(second.json<{ error: { message: string } }>().error.message).toMatch(/changed while this run was shipping it .*nothing was overwritten/);
+    expect(second.stderr).toMatch(/hint: .*--replace/);
+    expect(await versions(BUCKET, key)).toBe(1);
+    expect((await read(BUCKET, key)).text).toBe('first run\n');
+  });
+
+  it('two runs at once with the same content (or an upload whose answer was lost): one object, both succeed', async () => {
+    const key = 'logs/auth/2025/05/21/1747785600000-shipped.gz';
+    expect((await ship(['auth', '-', '--date', '2025-05-21'], { stdin: Readable.from(['same\n']) })).code).toBe(0);
+    missedCheck('2025/05/21');
+    const again = await ship(['auth', '-', '--date', '2025-05-21', '--json'], { stdin: Readable.from(['same\n']) });
+    expect(again.code).toBe(0);
+    expect(again.json<{ days: { status: string }[] }>().days[0]!.status).toBe('shipped');
+    expect(await versions(BUCKET, key)).toBe(1);
+  });
+
   it("the dated layout, a source's own bucket and patterns, from stdin", async () => {
     const r = await ship(['batch', '-', '--date', '2025-06-01', '--json'], { stdin: Readable.from(['job 7 ssn 123-45-6789 by x@y.org\n', 'done']) });
     expect(r.code).toBe(0);
