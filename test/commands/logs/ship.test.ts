@@ -74,6 +74,7 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'raxx-ship-bad-'));
     await writeFile(join(dir, 'a.log'), 'x\n');
+    await writeFile(join(dir, 'auth-2025-06-06.log'), 'x\n');
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -87,6 +88,8 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
     { name: '--delete-after on stdin', argv: () => ['auth', '-', '--date', '2025-06-01', '--delete-after'], stderr: /--delete-after cannot delete stdin/ },
     { name: 'stdin twice', argv: () => ['auth', '-', '-', '--date', '2025-06-01'], stderr: /stdin \(-\) named more than once/ },
     { name: 'bad --format', argv: (d) => ['auth', join(d, 'a.log'), '--format', 'xml'], stderr: /--format: must be auto, json or plain/ },
+    { name: 'a day after today (a mistyped year)', argv: (d) => ['auth', join(d, 'a.log'), '--date', '2052-06-01'], stderr: /a\.log: dated 2052-06-01, after today \(2025-06-05 UTC\)[\s\S]*hint: check --date/ },
+    { name: 'a file named with a day after today', argv: (d) => ['auth', join(d, 'auth-2025-06-06.log')], stderr: /auth-2025-06-06\.log: dated 2025-06-06, after today[\s\S]*hint: the date comes from the file name/ },
     { name: '--days zero', argv: (d) => ['auth', join(d, 'a.log'), '--days', '0'], stderr: /--days: must be at least 1/ },
   ];
   for (const c of cases) {
@@ -351,12 +354,12 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
   });
 
   it('shows progress on a terminal, and only there', async () => {
-    const file = join(dir, 'auth-2025-06-06.log');
+    const file = join(dir, 'auth-2025-05-30.log');
     await writeFile(file, Array.from({ length: 50_000 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}`).join('\n'));
     const tty = await runCli(['logs', 'ship', 'auth', file, '--dry-run'], { env, now, tty: true });
     expect(tty.code).toBe(0);
-    expect(tty.stderr).toMatch(/auth 2025-06-06: (reading|[\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\) read)/);
-    expect(tty.stdout).toMatch(/^auth 2025-06-06 would ship: 50000 lines/);
+    expect(tty.stderr).toMatch(/auth 2025-05-30: (reading|[\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\) read)/);
+    expect(tty.stdout).toMatch(/^auth 2025-05-30 would ship: 50000 lines/);
     const piped = await ship(['auth', file, '--dry-run']);
     expect(piped.stderr).toBe('');
   });
