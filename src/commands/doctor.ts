@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { Context } from '../lib/context.js';
 import type { CheckResult } from '../lib/doctor/report.js';
-import { ConfigError, CheckFailedError } from '../lib/errors.js';
+import { ConfigError, UsageError, CheckFailedError } from '../lib/errors.js';
 import { redact } from '../lib/secrets.js';
 import { startOfDay, parseTime } from '../lib/time-window.js';
 import { resolveApps } from './apps.js';
@@ -36,6 +36,12 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
   async handler(args, ctx) {
     const now = ctx.now().getTime();
     const since = parseTime(args.since, '--since', now, startOfDay(now));
+    // A window that starts later than now holds no error line, and would read as healthy.
+    if (since >= now) {
+      throw new UsageError(`--since ${args.since} is not in the past (it is ${new Date(since).toISOString()}, now ${new Date(now).toISOString()})`, {
+        hint: 'times are UTC: give a duration (30m, 2h) or an earlier time',
+      });
+    }
     const webhook = ctx.env.SLACK_WEBHOOK_URL;
     if (args.notify && !webhook) throw new ConfigError('--notify needs SLACK_WEBHOOK_URL', { hint: "set it to the ops channel's incoming webhook, or run without --notify" });
     const apps = resolveApps(args.app, ctx);

@@ -9,6 +9,14 @@ import { ConfigError, ServiceError, UsageError } from './errors.js';
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** File extensions as the backend writes them: lowercase letters and digits. */
 export const EXT_RE = /^[a-z0-9]{1,10}$/;
+
+/**
+ * S3 keys are case-sensitive and the backend writes ids in lower case, while a UUID typed
+ * from another tool may be upper case: when nothing is found, say so.
+ */
+export function caseHint(selection: string): string {
+  return /[A-F]/.test(selection) ? `; ids in keys are lower case and S3 keys are case-sensitive: try ${selection.toLowerCase()}` : '';
+}
 const KEY_HINT = 'attachment keys are <customer_uuid>/<ticket_uuid>/<file_uuid>.<ext>, e.g. 3f1c…/9a2b…/7d4e….pdf';
 
 export interface AttachmentKey {

@@ -11,7 +11,7 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, ServiceError } from './errors.js';
+import { ConfigError, InterruptedError, ServiceError } from './errors.js';
 
 export interface AwsOptions {
   region: string;
@@ -190,7 +190,9 @@ const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
  * (exit 3, log in again); everything else AWS said or failed to say is a service failure (4).
  */
 export function awsError(err: unknown, service: string, action: string, endpoint?: string): Error {
-  if (err instanceof ConfigError || err instanceof ServiceError) return err;
+  if (err instanceof ConfigError || err instanceof ServiceError || err instanceof InterruptedError) return err;
+  // A request cut short by Ctrl-C (the abort signal) is the interruption, not a failure of AWS.
+  if ((err as { name?: string }).name === 'AbortError') return new InterruptedError();
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? 'Error';
   const code = e.code ?? name;
@@ -208,14 +210,18 @@ export function awsError(err: unknown, service: string, action: string, endpoint
     });
   }
   const status = e.$metadata?.httpStatusCode;
-  return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== name ? `: ${e.message}` : ''}`, {
+  // The SDK appends lines of its own ("Deserialization error: … inspect $response"): one line here.
+  const detail = (e.message ?? '').split('\n')[0]!.trim();
+  return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${detail && detail !== name ? `: ${detail}` : ''}`, {
     code: name,
     hint:
-      name === 'AccessDenied' || name === 'AccessDeniedException'
+      name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403
         ? 'the AWS identity in use lacks permission; check --profile'
         : THROTTLING.has(name) || status === 429
           ? `${service} kept throttling the requests after backing off; try again in a minute, or with a lower --concurrency`
-          : undefined,
+          : status !== undefined && status >= 500
+            ? `${service} failed on its side after retries; try again in a few minutes, and check https://health.aws.amazon.com if it persists`
+            : `rerun with --debug for ${service}'s full answer`,
     cause: err,
   });
 }

@@ -135,7 +135,9 @@ export class HerokuApi {
         });
         const parsed = schema.safeParse(res);
         if (!parsed.success) {
-          throw new ServiceError('Heroku', `unexpected response from Heroku for ${method} ${path}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+          throw new ServiceError('Heroku', `unexpected response from Heroku for ${method} ${path}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`, {
+            hint: 'check that HEROKU_API_URL (if set) points at the Heroku Platform API; rerun with --debug',
+          });
         }
         return parsed.data;
       } catch (err) {
@@ -208,7 +210,7 @@ export class HerokuApi {
       case 404:
         // Heroku says which is missing ("Couldn't find that app." / "… that log drain.").
         if (resource && app && !/\bapp\b/i.test(message)) {
-          return new ServiceError('Heroku', `${resource} not found on Heroku app "${app}" (${message})`, { code: id ?? 'not_found', cause: err });
+          return new ServiceError('Heroku', `${resource} not found on Heroku app "${app}" (${message})`, { code: id ?? 'not_found', hint: GONE_HINT, cause: err });
         }
         // An app that does not exist is bad input (exit 2), as in every other command.
         if (app) {
@@ -217,9 +219,9 @@ export class HerokuApi {
             cause: err,
           });
         }
-        return new ServiceError('Heroku', `not found: ${what} (${message})`, { code: id ?? 'not_found', cause: err });
+        return new ServiceError('Heroku', `not found: ${what} (${message})`, { code: id ?? 'not_found', hint: GONE_HINT, cause: err });
       case 422:
-        return new ServiceError('Heroku', `Heroku refused ${what}: ${message}`, { code: id ?? 'invalid_params', cause: err });
+        return new ServiceError('Heroku', `Heroku refused ${what}: ${message}`, { code: id ?? 'invalid_params', hint: 'Heroku says what it refused (above); fix that, or rerun with --debug to see the request', cause: err });
       case 429:
         return new ServiceError('Heroku', `Heroku rate limit reached (${message})`, {
           code: 'rate_limit',
@@ -227,10 +229,16 @@ export class HerokuApi {
           cause: err,
         });
       default:
-        return new ServiceError('Heroku', `Heroku API failed on ${what}: HTTP ${e.statusCode} ${message}`, { code: id, cause: err });
+        return new ServiceError('Heroku', `Heroku API failed on ${what}: HTTP ${e.statusCode} ${message}`, {
+          code: id,
+          hint: 'check https://status.heroku.com and run again: the commands look before they change, so a rerun does only what is still needed',
+          cause: err,
+        });
     }
   }
 }
+
+const GONE_HINT = 'it may have been removed meanwhile: run the command again, it reads the current state first';
 
 function enc(app: string): string {
   return encodeURIComponent(app);

@@ -32,7 +32,12 @@ export interface RedactionRule {
 const MASK = '[REDACTED]';
 /** Characters a `key=value` value stops at: space, separators, quotes, a JSON escape. */
 const VALUE = `[^\\s&"',;\\\\]+`;
-const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret|secret_access_key)`;
+const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret_access_key|secret|api_?key)(?:_?key)?`;
+/**
+ * A value after `key=`: logfmt quotes values that hold spaces (`password="a b"`), and inside a
+ * JSON string the quotes are escaped (`\"a b\"`); a quoted value is masked whole.
+ */
+const KV_VALUE = `(?:\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\]|\\\\.)*"|'[^'\\n]*'|${VALUE})`;
 
 /**
  * The runbook's defaults. Masks contain no quote or backslash, so a JSON line stays JSON.
@@ -41,8 +46,9 @@ const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret|secret_access_key)
  */
 export const DEFAULT_REDACTIONS: readonly RedactionRule[] = [
   { name: 'bearer', re: /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, replacement: `$1 ${MASK}` },
-  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})=${VALUE}`, 'gi'), replacement: `$1=${MASK}`, needs: '=' },
-  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
+  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})([ \\t]*=[ \\t]*)${KV_VALUE}`, 'gi'), replacement: `$1$2${MASK}`, needs: '=' },
+  // A JSON number is a secret too (PINs, one-time codes): masked as a string, the line stays JSON.
+  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*)`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
   // The lookbehind starts a match only where a run of address characters starts: without it,
   // every position of a long token would rescan the token (quadratic time).
   { name: 'email', re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, replacement: '[REDACTED:email]', needs: '@' },
@@ -258,6 +264,7 @@ export interface Existing {
   sha256: string | undefined;
   versionId: string | undefined;
   size: number;
+  etag: string | undefined;
 }
 
 /** The object at the key, or undefined when there is none. */
@@ -265,7 +272,7 @@ export async function headShipped(s3: S3Client, bucket: string, key: string, sig
   const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-    return { sha256: head.Metadata?.[META.sha256], versionId: head.VersionId, size: head.ContentLength ?? 0 };
+    return { sha256: head.Metadata?.[META.sha256], versionId: head.VersionId, size: head.ContentLength ?? 0, etag: head.ETag };
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) return undefined;
@@ -303,6 +310,12 @@ export interface UploadOptions {
   retryBaseMs?: number;
   onRetry?: (attempt: number, error: Error, delayMs: number) => void;
   onProgress?: (loaded: number) => void;
+  /**
+   * What the key held when the day was checked: the upload is conditional on it still holding
+   * that (If-Match its ETag, or If-None-Match when it was empty), so a second run shipping the
+   * same day at the same time cannot overwrite this one, nor this one that, unasked.
+   */
+  existing: Existing | undefined;
 }
 
 export interface Uploaded {
@@ -318,13 +331,35 @@ export async function uploadVerified(s3: S3Client, opts: UploadOptions): Promise
   const retries = opts.retries ?? 3;
   const base = opts.retryBaseMs ?? 1000;
   let attempts = 0;
+  // After an attempt of ours landed (and failed verification), the next replaces that one.
+  let expected: string | undefined = opts.existing?.etag;
   const attempt = async (): Promise<Uploaded> => {
     attempts += 1;
     try {
-      const versionId = await uploadOnce(s3, opts);
-      await verify(s3, opts);
+      let versionId: string | undefined;
+      try {
+        const put = await uploadOnce(s3, opts, expected);
+        versionId = put.versionId;
+        expected = put.etag ?? expected;
+      } catch (err) {
+        if (!preconditionFailed(err)) throw err;
+        // The key changed since it was checked: an earlier attempt whose answer was lost, or
+        // another run. Ours only if it holds our content.
+        const now = await headShipped(s3, opts.bucket, opts.key, opts.signal, opts.endpoint);
+        if (now?.sha256 !== opts.prepared.sha256) {
+          throw new AbortError(
+            new UsageError(`s3://${opts.bucket}/${opts.key} changed while this run was shipping it (another run at the same time?); nothing was overwritten`, {
+              hint: 'check what the other run shipped, then ship again (with --replace if this content should win)',
+            }),
+          );
+        }
+        versionId = now.versionId;
+        expected = now.etag;
+      }
+      await verify(s3, opts, versionId);
       return { versionId, attempts };
     } catch (err) {
+      if (err instanceof AbortError) throw err;
       if (opts.signal.aborted) throw new AbortError(new InterruptedError());
       const e = err instanceof ServiceError || err instanceof ConfigError ? err : bucketError(err, opts.bucket, 'upload', opts.endpoint);
       if (!retryable(e)) throw new AbortError(e);
@@ -353,7 +388,12 @@ function retryable(err: Error): boolean {
   return status === undefined || status >= 500 || status === 429 || (err instanceof ServiceError && /SlowDown|Throttl|RequestTimeout/.test(err.code ?? ''));
 }
 
-async function uploadOnce(s3: S3Client, opts: UploadOptions): Promise<string | undefined> {
+function preconditionFailed(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed' || e.Code === 'PreconditionFailed';
+}
+
+async function uploadOnce(s3: S3Client, opts: UploadOptions, expectedEtag: string | undefined): Promise<{ versionId: string | undefined; etag: string | undefined }> {
   const { Upload } = await import('@aws-sdk/lib-storage');
   const p = opts.prepared;
   const upload = new Upload({
@@ -364,6 +404,8 @@ async function uploadOnce(s3: S3Client, opts: UploadOptions): Promise<string | u
     params: {
       Bucket: opts.bucket,
       Key: opts.key,
+      // Passed on to PutObject, or to CompleteMultipartUpload for a large file.
+      ...(expectedEtag ? { IfMatch: expectedEtag } : { IfNoneMatch: '*' }),
       Body: createReadStream(p.file),
       ContentType: 'application/gzip',
       Metadata: {
@@ -380,18 +422,19 @@ async function uploadOnce(s3: S3Client, opts: UploadOptions): Promise<string | u
   opts.signal.addEventListener('abort', abort, { once: true });
   upload.on('httpUploadProgress', (e) => opts.onProgress?.(e.loaded ?? 0));
   try {
-    const res = await upload.done();
-    return (res as { VersionId?: string }).VersionId;
+    const res = (await upload.done()) as { VersionId?: string; ETag?: string };
+    return { versionId: res.VersionId, etag: res.ETag };
   } finally {
     opts.signal.removeEventListener('abort', abort);
   }
 }
 
 /** Reads the checksum back: the metadata S3 stored, then the object's bytes themselves. */
-async function verify(s3: S3Client, opts: UploadOptions): Promise<void> {
+async function verify(s3: S3Client, opts: UploadOptions, versionId: string | undefined): Promise<void> {
   const { HeadObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const p = opts.prepared;
-  const head = await s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: opts.key }), { abortSignal: opts.signal });
+  // The version this run wrote, not whatever is latest by now.
+  const head = await s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: opts.key, ...(versionId ? { VersionId: versionId } : {}) }), { abortSignal: opts.signal });
   const stored = head.Metadata?.[META.sha256];
   if (stored !== p.sha256) throw new ChecksumMismatchError(`checksum mismatch at s3://${opts.bucket}/${opts.key}: metadata sha256 ${stored ?? '(none)'}, sent ${p.sha256}`);
   if (head.ContentLength !== p.bytesOut) throw new ChecksumMismatchError(`size mismatch at s3://${opts.bucket}/${opts.key}: ${head.ContentLength} bytes stored, ${p.bytesOut} sent`);

@@ -2,7 +2,7 @@
 // or an app's config vars; their passwords are registered as secrets before anything prints.
 import type { Client } from 'pg';
 import type { Context } from './context.js';
-import { ConfigError, ServiceError, UsageError } from './errors.js';
+import { ConfigError, InterruptedError, ServiceError, UsageError } from './errors.js';
 import { maskUrl, registerSecret } from './secrets.js';
 
 export interface ConnectOptions {
@@ -13,6 +13,8 @@ export interface ConnectOptions {
   source?: string;
   /** A malformed URL typed by the operator is bad input (exit 2); one read from config is exit 3. */
   badUrl?: 'usage' | 'config';
+  /** Ctrl-C: a connect that hangs (a firewall that drops packets) ends at once, not after the timeout. */
+  signal?: AbortSignal;
 }
 
 /** What pg needs from a postgres:// URL, TLS decided as Heroku Postgres requires. */
@@ -74,11 +76,18 @@ export async function connectPostgres(url: string, opts: ConnectOptions = {}): P
   });
   // A socket error after connect would otherwise be an unhandled 'error' event.
   client.on('error', () => undefined);
+  if (opts.signal?.aborted) throw new InterruptedError();
+  // end() waits for a connect in progress; destroying the socket does not.
+  const abort = () => (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  opts.signal?.addEventListener('abort', abort, { once: true });
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
+    if (opts.signal?.aborted) throw new InterruptedError();
     throw postgresError(err, `connect to ${maskUrl(url)}${opts.source ? ` (${opts.source})` : ''}`);
+  } finally {
+    opts.signal?.removeEventListener('abort', abort);
   }
   return client;
 }
@@ -106,7 +115,11 @@ export function postgresError(err: unknown, action: string): Error {
   const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(e.code ?? '') || /timeout/i.test(e.message ?? '');
   return new ServiceError('Postgres', `Postgres failed to ${action}: ${e.message ?? e.code ?? String(err)}`, {
     code: e.code,
-    hint: unreachable ? 'check the host and port, and that this machine may reach the database (Heroku Postgres needs TLS, which raxx-ops uses for every non-loopback host)' : undefined,
+    hint: unreachable
+      ? 'check the host and port, and that this machine may reach the database (Heroku Postgres needs TLS, which raxx-ops uses for every non-loopback host)'
+      : e.code === '42501'
+        ? "the role in that URL lacks the privilege: use the owner's credential (DATABASE_URL of the app)"
+        : 'rerun with --debug for the details; the SQLSTATE code names the cause',
     cause: err,
   });
 }

@@ -329,3 +329,16 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(doc.checks.find((c) => c.id === 'freshness')!.status).toBe('pass');
   });
 });
+
+describe('doctor: a --since that is not in the past (exit 2)', () => {
+  const now = () => new Date('2025-06-02T12:00:00Z');
+  for (const since of ['2025-06-02T13:00:00Z', '14:30', '2025-06-03']) {
+    it(`--since ${since}: refused, since an empty window would read as healthy`, async () => {
+      const r = await runCli(['doctor', '--since', since], { now, env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`--since ${since} is not in the past`));
+      expect(r.stderr.match(/^hint: times are UTC/gm)).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    });
+  }
+});

@@ -75,6 +75,7 @@ describe('HerokuApi against the Platform API stand-in', () => {
     const noDrain = await rejection<ServiceError>(heroku.removeDrain('raxx-api-prod', '01234567-89ab-cdef-0123-456789abcdef'));
     expect(noDrain.message).toBe('log drain not found on Heroku app "raxx-api-prod" (Couldn\'t find that log drain.)');
     expect(noDrain.code).toBe('not_found');
+    expect(noDrain.hint).toMatch(/run the command again/);
   });
 
   it('retries a read on 429 and 5xx, but never a write', async () => {
@@ -85,6 +86,8 @@ describe('HerokuApi against the Platform API stand-in', () => {
     api.failNext(1, 503, { method: 'POST' });
     const err = await rejection<ServiceError>(heroku.addDrain('raxx-api-prod', 'https://drain.example/?app=raxx-api-prod'));
     expect(err).toBeInstanceOf(ServiceError);
+    // Every failure says what to do (a 5xx: Heroku's status page, then run again).
+    expect(err.hint).toMatch(/status\.heroku\.com and run again/);
     expect(heroku.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
     expect(api.drains('raxx-api-prod')).toEqual([]);
   });

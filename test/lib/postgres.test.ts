@@ -2,7 +2,7 @@
 // and no password in any of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ServiceError, UsageError } from '../../src/lib/errors.js';
-import { connectPostgres, parseDatabaseUrl } from '../../src/lib/postgres.js';
+import { connectPostgres, parseDatabaseUrl, postgresError } from '../../src/lib/postgres.js';
 import { redact } from '../../src/lib/secrets.js';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
 import { freePort } from '../support/stand-in.js';
@@ -103,4 +103,19 @@ describe('parseDatabaseUrl: TLS as Heroku Postgres requires, bad URLs by where t
     }
     expect(() => parseDatabaseUrl('http://x', { source: 'DATABASE_URL of raxx-api-prod', badUrl: 'config' })).toThrow(ConfigError);
   });
+});
+
+describe('postgresError: every failure says what to do', () => {
+  const cases: [what: string, err: object, hint: RegExp][] = [
+    ['refused', { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, /check the host and port/],
+    ['a privilege missing (ALTER ROLE as raptor_app)', { code: '42501', message: 'permission denied to alter role' }, /lacks the privilege: use the owner's credential/],
+    ['anything else', { code: '23505', message: 'duplicate key value violates unique constraint' }, /rerun with --debug/],
+  ];
+  for (const [what, err, hint] of cases) {
+    it(what, () => {
+      const e = postgresError(err, 'alter role') as ServiceError;
+      expect(e).toBeInstanceOf(ServiceError);
+      expect(e.hint).toMatch(hint);
+    });
+  }
 });

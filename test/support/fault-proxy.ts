@@ -1,4 +1,4 @@
-// A loopback HTTP proxy in front of moto that misbehaves on purpose: answers 403/500/503 with an
+// A loopback HTTP proxy in front of moto that misbehaves on purpose: answers 403/404/500/503 with an
 // S3 error document to the first N requests of a kind, or rewrites a response header (a
 // metadata value S3 "stored" differently). Everything else is passed through unchanged.
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
@@ -24,7 +24,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const CODES: Record<number, string> = { 403: 'AccessDenied', 500: 'InternalError', 503: 'SlowDown' };
+const CODES: Record<number, string> = { 403: 'AccessDenied', 404: 'NoSuchKey', 500: 'InternalError', 503: 'SlowDown' };
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const to = new URL(target);

@@ -76,7 +76,11 @@ export interface Manifest {
   lines: number;
   /** SHA-256 of the uncompressed JSON-lines content. */
   sha256: string;
+  /** SHA-256 of the records object as stored (absent in manifests of older versions). */
+  gzipSha256?: string;
+  /** Sizes of the records object and of lines.gz. */
   bytes: number;
+  linesBytes?: number;
   compactedAt: string;
 }
 
@@ -169,6 +173,16 @@ export async function readManifest(s3: CompactS3, app: string, day: number | str
   }
 }
 
+/**
+ * Whether a records object is the one its manifest describes. Records and manifest are two
+ * writes: a run stopped between them, or two runs at once, leave a manifest beside records of
+ * another listing, and reading those with the manifest's key list duplicates or drops lines.
+ */
+export function recordsMatch(manifest: Manifest, body: Buffer): boolean {
+  if (body.length !== manifest.bytes) return false;
+  return manifest.gzipSha256 === undefined || createHash('sha256').update(body).digest('hex') === manifest.gzipSha256;
+}
+
 /** The raw keys of one app-day in key order (time order), foreign keys left out. */
 export async function dayKeys(s3: CompactS3, keyPrefix: string, app: string, day: number): Promise<string[]> {
   const keys = await s3.listKeys(dayPrefix(keyPrefix, app, day));
@@ -242,7 +256,9 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     keys,
     lines,
     sha256,
-    bytes: gz.length + linesGz.length,
+    gzipSha256: createHash('sha256').update(gz).digest('hex'),
+    bytes: gz.length,
+    linesBytes: linesGz.length,
     compactedAt: new Date(now).toISOString(),
   };
   await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(manifest)), 'application/json', {});

@@ -8,6 +8,7 @@ import {
   attachmentKeyParts,
   attachmentPrefix,
   bucketKmsKey,
+  caseHint,
   byKey,
   copyVersionToCurrent,
   currentVersion,
@@ -80,7 +81,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
     if (outside.size > 0) out.warn(`${plural(outside.size, 'key')} under ${prefix} do not follow <customer>/<ticket>/<file>.<ext>; left alone`);
     const keys = byKey(inScope);
     if (keys.length === 0) {
-      throw new UsageError(`no object and no versions under s3://${bucket}/${exact ?? prefix}`, { hint: 'check the ids (and --env); the key may never have existed in this bucket' });
+      throw new UsageError(`no object and no versions under s3://${bucket}/${exact ?? prefix}`, { hint: `check the ids (and --env); the key may never have existed in this bucket${caseHint(exact ?? prefix)}` });
     }
 
     const reports: KeyReport[] = keys.map((k) => plan(k, args.versionId));

@@ -38,7 +38,12 @@ right after creating it) is deleted first.`,
     ['raxx-ops attachments rotate-access-key --yes', 'rotate the backend key of every app holding it'],
     ['raxx-ops attachments rotate-access-key --app raxx-api-prod', 'only this app holds the key'],
   ],
+  // Two rotations at once would each take the other's fresh key for a stopped run's leftover and
+  // delete it while it is being written into the apps. The lease lives in the drain bucket: an
+  // operator in an incident who cannot reach it is warned, not stopped.
+  lease: { name: 'attachments-access-key', when: (a) => !a.dryRun, bestEffort: true },
   options: {
+    ...opt.leaseOptions,
     user: option(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM user name').default('raxx-support-backend-user'), 'the IAM user whose key the apps use', { value: '<name>' }),
     app: opt.apps,
     dryRun: opt.dryRun,

@@ -3,7 +3,7 @@
 // unredacted (Output.requested); the AUDIT line on stderr never carries it, and every other
 // line of the run still goes through the redactor.
 import { z } from 'zod';
-import { auditLine, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments.js';
+import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments.js';
 import { UsageError } from '../../lib/errors.js';
 import { createCommand, option } from '../define.js';
 import { keyArg } from './shared.js';
@@ -28,7 +28,7 @@ It is printed on stdout only, and is the one output raxx-ops does not redact.`,
     // A URL to nothing only wastes the operator's time (and an audit line).
     const head = await currentVersion(ctx, bucket, parts.key);
     if (!head) {
-      throw new UsageError(`no attachment ${parts.key} in ${bucket} (missing or deleted)`, { hint: `if it was deleted: raxx-ops attachments restore ${parts.key}` });
+      throw new UsageError(`no attachment ${parts.key} in ${bucket} (missing or deleted)`, { hint: `if it was deleted: raxx-ops attachments restore ${parts.key}${caseHint(parts.key)}` });
     }
     const issued = ctx.now();
     const expires = new Date(issued.getTime() + ttl * 1000);

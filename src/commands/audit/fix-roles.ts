@@ -26,7 +26,7 @@ export default createCommand({
     const onAbort = () => void closePostgres(client);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      client = await connectPostgres(owner.url, { source: owner.source, badUrl: owner.badUrl, applicationName: 'raxx-ops audit fix-roles' });
+      client = await connectPostgres(owner.url, { source: owner.source, badUrl: owner.badUrl, applicationName: 'raxx-ops audit fix-roles', signal: ctx.signal });
       ctx.checkInterrupted();
       const plan = await planFixRoles(client, roles);
       const missing = plan.filter((p) => !p.exists);

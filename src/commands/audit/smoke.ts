@@ -66,9 +66,9 @@ raptor_app URL: --app-database-url, else RAPTOR_APP_DATABASE_URL, else that conf
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const connectTimeout = Math.min(15, args.timeout);
-      clients.push(await connectPostgres(owner.url, { source: owner.source, badUrl: owner.badUrl, timeoutSeconds: connectTimeout, applicationName: 'raxx-ops audit smoke' }));
+      clients.push(await connectPostgres(owner.url, { source: owner.source, badUrl: owner.badUrl, timeoutSeconds: connectTimeout, applicationName: 'raxx-ops audit smoke', signal: ctx.signal }));
       ctx.checkInterrupted();
-      clients.push(await connectPostgres(appUrl.url, { source: appUrl.source, badUrl: appUrl.badUrl, timeoutSeconds: connectTimeout, applicationName: 'raxx-ops audit smoke' }));
+      clients.push(await connectPostgres(appUrl.url, { source: appUrl.source, badUrl: appUrl.badUrl, timeoutSeconds: connectTimeout, applicationName: 'raxx-ops audit smoke', signal: ctx.signal }));
       ctx.checkInterrupted();
       if (!out.json) out.line(`audit smoke: ${out.color.app(app)} (${ctx.config.env})`);
       const report = await runSmoke(ctx, { app, owner: clients[0]!, appClient: clients[1]!, timeoutSeconds: args.timeout, triggerTest: args.triggerTest }, (c) => {

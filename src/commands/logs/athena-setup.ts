@@ -1,6 +1,8 @@
 // `raxx-ops logs athena-setup`: the Glue database and table Athena needs over compacted/,
 // with partition projection on app and day, so no crawler and no repair step is ever run.
 import { z } from 'zod';
+import { tryParseDay, utcDate } from '@raxx/log-drain-receiver/object-key';
+import { UsageError } from '../../lib/errors.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 
@@ -14,11 +16,14 @@ query.outputLocation (default s3://<drain bucket>/athena-results/) in query.work
     ['raxx-ops logs athena-setup --yes', 'create or update the database and table'],
   ],
   options: {
-    firstDay: option(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').default('2024-01-01'), 'the first day partition projection covers', { value: '<YYYY-MM-DD>' }),
+    // A real calendar day: Athena would take 2025-02-30 into the table and fail every query later.
+    firstDay: option(z.string().refine((d) => tryParseDay(d) !== undefined, { error: (i) => `"${String(i.input)}" is not a date (YYYY-MM-DD, UTC)` }).default('2024-01-01'), 'the first day partition projection covers', { value: '<YYYY-MM-DD>' }),
     dryRun: opt.dryRun,
   },
   async handler(args, ctx) {
     const { out } = ctx;
+    const today = utcDate(ctx.now().getTime());
+    if (args.firstDay > today) throw new UsageError(`--first-day ${args.firstDay} is after today (${today})`, { hint: 'projection covers first-day → today: name the first day compacted/ holds, e.g. --first-day 2024-01-01' });
     const { setupAthena, tableInput, outputLocation } = await import('../../lib/query/athena.js');
     const input = tableInput(ctx, args.firstDay);
     const { database } = ctx.config.query;

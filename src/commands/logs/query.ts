@@ -41,7 +41,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     const apps = resolveApps(args.app, ctx);
     const window = windowOf({ date: args.date, since: args.date ? args.since : (args.since ?? '1d'), until: args.until }, ctx);
     const format = out.json ? 'json' : args.format;
-    const { toCsv, toJson, toTable } = await import('../../lib/query/result.js');
+    const { toCsv, toJson, toTable, uniqueColumns } = await import('../../lib/query/result.js');
     const progress = await out.progress(`query: ${apps.join(', ')} ${describeWindow(window)}`);
     let result;
     let gathered: { compactedDays: number; rawObjects: number } | undefined;
@@ -72,7 +72,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
       progress.stop();
     }
 
-    if (format === 'json') out.data({ engine: result.engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, columns: result.columns, rows: toJson(result), ...(result.scannedBytes !== undefined ? { scannedBytes: result.scannedBytes, costUsd: result.costUsd, queryId: result.queryId } : {}) });
+    if (format === 'json') out.data({ engine: result.engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, columns: uniqueColumns(result.columns), rows: toJson(result), ...(result.scannedBytes !== undefined ? { scannedBytes: result.scannedBytes, costUsd: result.costUsd, queryId: result.queryId } : {}) });
     else if (format === 'csv') out.raw(toCsv(result));
     else out.raw(toTable(result));
     const where = gathered ? `; ${gathered.compactedDays} compacted app-day(s), ${gathered.rawObjects} raw object(s) read` : '';

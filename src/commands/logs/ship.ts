@@ -98,6 +98,13 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
       }
       dated.push({ input: { name: f, open: () => createReadStream(f), size }, date: args.date ?? (await fileDate(f)), path: f });
     }
+    // A log cannot hold a day that has not begun: a mistyped year would file it where no one reads.
+    const today = new Date(ctx.now().getTime()).toISOString().slice(0, 10);
+    for (const d of dated) {
+      if (d.date > today) {
+        throw new UsageError(`${d.input.name}: dated ${d.date}, after today (${today} UTC)`, { hint: args.date ? 'check --date' : 'the date comes from the file name (or its modification time): rename the file or give --date' });
+      }
+    }
     let chosen = dated;
     if (args.days) {
       const window = new Set(lastDays(ctx.now().getTime(), args.days));
@@ -241,6 +248,7 @@ async function shipDay(
       signal: ctx.signal,
       endpoint,
       retryBaseMs: args.retryBaseMs,
+      existing,
       onRetry: (attempt, error, delay) => out.warn(`${source.name} ${day}: attempt ${attempt} failed (${error.message}); retrying in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`),
       onProgress: (loaded) => throttled(() => `${source.name} ${day}: uploading ${formatBytes(loaded)} of ${formatBytes(p.bytesOut)}`),
     });

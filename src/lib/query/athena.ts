@@ -1,7 +1,7 @@
 // Athena over compacted/: a Glue table with partition projection on app and day (no crawler,
 // no MSCK REPAIR), and queries run in the configured workgroup, polled with progress, paged,
 // priced, and stopped on Ctrl-C.
-import { RECORD_COLUMNS, recordsRoot } from '@raxx/log-drain-receiver/compacted';
+import { RECORD_COLUMNS, RECORDS_FILE, recordsRoot } from '@raxx/log-drain-receiver/compacted';
 import { awsError } from '../aws.js';
 import type { Context } from '../context.js';
 import { InterruptedError, ServiceError, UsageError } from '../errors.js';
@@ -96,9 +96,13 @@ export async function setupAthena(ctx: Context, firstDay: string): Promise<{ dat
 export function windowedSql(sql: string, opts: { database: string; table: string; apps: string[]; fromDay: string; toDay: string; start: number; end: number }): string {
   const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
   const ts = (ms: number) => `timestamp ${q(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''))}`;
-  const cte = `logs AS (SELECT * FROM "${opts.database}"."${opts.table}" WHERE app IN (${opts.apps.map(q).join(', ')}) AND day BETWEEN ${q(opts.fromDay)} AND ${q(opts.toDay)} AND (time IS NULL OR (time >= ${ts(opts.start)} AND time < ${ts(opts.end)})))`;
-  const m = /^\s*with\s+/i.exec(sql);
-  return m ? `WITH ${cte}, ${sql.slice(m[0].length)}` : `WITH ${cte} ${sql}`;
+  // Only the records files: each day's folder also holds manifest.json, which the JSON SerDe
+  // would read as one more row (every column null) per app-day.
+  const cte = `logs AS (SELECT * FROM "${opts.database}"."${opts.table}" WHERE app IN (${opts.apps.map(q).join(', ')}) AND day BETWEEN ${q(opts.fromDay)} AND ${q(opts.toDay)} AND "$path" LIKE ${q(`%/${RECORDS_FILE}`)} AND (time IS NULL OR (time >= ${ts(opts.start)} AND time < ${ts(opts.end)})))`;
+  // The operator's own WITH (after any leading comments) gets ours as its first CTE.
+  const m = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*with(\s+recursive)?\s+/i.exec(sql);
+  if (!m) return `WITH ${cte} ${sql}`;
+  return `WITH${m[1] ? ' RECURSIVE' : ''} ${cte}, ${sql.slice(m[0].length)}`;
 }
 
 export async function queryAthena(ctx: Context, sql: string, onProgress: (text: string) => void): Promise<QueryResult> {

@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { compactedKeys, dayKeys, readManifest, toRecord } from '@raxx/log-drain-receiver/compacted';
+import { compactedKeys, dayKeys, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
 import { compactS3, concurrentReader } from '../compaction.js';
 import type { Context } from '../context.js';
 import type { LogStore } from '../log-store.js';
@@ -39,7 +39,8 @@ export async function gatherWindow(
       let raw = keys;
       if (manifest) {
         const body = await s3.getObject(compactedKeys(app, day, root).records);
-        if (body) {
+        // Records of another run than the manifest: the raw objects are the truth.
+        if (body && recordsMatch(manifest, body)) {
           const file = join(opts.dir, `${stats.files.length}-${app}-${day}-compacted.jsonl.gz`);
           await writeFile(file, body);
           stats.files.push(file);

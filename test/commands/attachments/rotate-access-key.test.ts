@@ -15,6 +15,7 @@ const HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
 const BYSTANDER = 'raxx-velvet-prod';
 const ID = 'AWS_ACCESS_KEY_ID_SUPPORT';
 const SECRET = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
+const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
 
 interface StepsJson {
   newKeyId: string | null;
@@ -42,6 +43,9 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
   });
   beforeEach(async () => {
     await moto.reset();
+    // The drain bucket holds the lease that keeps two rotations apart.
+    const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    await (await aws.s3()).send(new CreateBucketCommand({ Bucket: DRAIN_BUCKET }));
     original = await createBackendUser(aws);
     secrets = new Set([original.secret, HEROKU_TOKEN]);
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
@@ -132,6 +136,31 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     expect(r.code).toBe(0);
     const [key] = await accessKeys(aws);
     expect(heroku.configVars(BYSTANDER)[ID]).toBe(key);
+  });
+
+  it('a second rotation while one runs is refused before it changes anything (the lease)', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const started = new Date(Date.now() - 60_000).toISOString();
+    const expires = new Date(Date.now() + 9 * 60_000).toISOString();
+    const holder = { name: 'attachments-access-key', owner: 'ana@ops-laptop', command: 'raxx-ops attachments rotate-access-key', startedAt: started, expiresAt: expires, token: 't' };
+    const key = 'raxx-ops/leases/attachments-access-key.json';
+    await (await aws.s3()).send(new PutObjectCommand({ Bucket: DRAIN_BUCKET, Key: key, Body: JSON.stringify(holder) }));
+    const r = await rotate(['--yes', '--json']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ana@ops-laptop holds the attachments-access-key lease \(running `raxx-ops attachments rotate-access-key`/);
+    expect(r.stderr).toMatch(/^hint: wait for it to finish/m);
+    expect(r.json<{ error: { exitCode: number } }>().error.exitCode).toBe(4);
+    expect(await accessKeys(aws)).toEqual([original.id]);
+    expect(heroku.calls.filter((c) => c.method === 'PATCH')).toEqual([]);
+  });
+
+  it('without the drain bucket (another account in an incident) it warns and rotates anyway', async () => {
+    const { DeleteBucketCommand } = await import('@aws-sdk/client-s3');
+    await (await aws.s3()).send(new DeleteBucketCommand({ Bucket: DRAIN_BUCKET }));
+    const r = await rotate(['--yes']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: could not take the attachments-access-key lease .*going on without it/);
+    await expectRotated();
   });
 
   describe('stopped at each step, it leaves a working key and a rerun finishes', () => {

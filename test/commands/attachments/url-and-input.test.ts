@@ -109,4 +109,20 @@ describe.skipIf(!motoAvailable)('attachments url', () => {
     expect(r.stderr).not.toMatch(/AUDIT/);
     expect(r.stderr).toMatch(/hint: if it was deleted: raxx-ops attachments restore/);
   });
+
+  it('ids typed in upper case: not found as typed (S3 keys are case-sensitive), and the hint gives the lower-case key', async () => {
+    const key = attachmentKey();
+    await upload(aws, key, 'x');
+    const upper = key.replace(/\.pdf$/, '').toUpperCase() + '.pdf';
+    const url = await runCli(['attachments', 'url', upper], { env: moto.env });
+    expect(url.code).toBe(2);
+    expect(url.stderr.match(/^hint:/gm)).toHaveLength(1);
+    expect(url.stderr).toContain(`S3 keys are case-sensitive: try ${key}`);
+    const customer = key.split('/')[0]!.toUpperCase();
+    const restore = await runCli(['attachments', 'restore', '--customer', customer, '--dry-run'], { env: moto.env });
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain(`S3 keys are case-sensitive: try ${key.split('/')[0]}/`);
+    // As typed in lower case it is found.
+    expect((await runCli(['attachments', 'url', key], { env: moto.env })).code).toBe(0);
+  });
 });

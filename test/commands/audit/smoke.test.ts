@@ -5,6 +5,7 @@
 // Heroku API stand-in holding the drain and the config vars. The chain passes, then each
 // link is broken in turn and smoke fails at that check, naming the failure mode.
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
@@ -381,6 +382,33 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
       expect(r.stderr).toContain(`postgres://raxx_owner:****@127.0.0.1:${port}/raxx`);
       expect(r.json()).toMatchObject({ error: { code: 'service', exitCode: 4 } });
       expectNoSecrets(r);
+    });
+
+    it('Ctrl-C while a connect hangs (a server that never answers): exit 130 at once, both commands', async () => {
+      const sockets: Socket[] = [];
+      const silent = createServer((s) => void sockets.push(s));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const hung = `postgres://raxx_owner:${OWNER_PW}@127.0.0.1:${(silent.address() as AddressInfo).port}/raxx`;
+      try {
+        for (const argv of [
+          ['audit', 'smoke', '--json', '--database-url', hung, '--app-database-url', appUrl],
+          ['audit', 'fix-roles', '--json', '--yes', '--database-url', hung],
+        ]) {
+          const ac = new AbortController();
+          let abortedAt = 0;
+          // Ctrl-C once the connection is open and Postgres is silent.
+          silent.once('connection', () => setTimeout(() => ((abortedAt = Date.now()), ac.abort()), 100));
+          const r = await runCli(argv, { env, signal: ac.signal });
+          expect(r.code, argv[1]).toBe(130);
+          expect(Date.now() - abortedAt, `${argv[1]}: stopped well before the 15 s connect timeout`).toBeLessThan(3_000);
+          expect(r.stderr, argv[1]).toBe('interrupted\n');
+          expect(r.json()).toMatchObject({ error: { exitCode: 130 } });
+          expectNoSecrets(r);
+        }
+      } finally {
+        for (const s of sockets) s.destroy();
+        silent.close();
+      }
     });
 
     it('AWS unreachable → exit 4 (the drain check reads SSM); the sessions are closed', async () => {

@@ -31,6 +31,9 @@ describe('logs: bad input without S3 (exit 2)', () => {
     { name: 'concurrency out of range', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--concurrency', '500'], stderr: /--concurrency: at most 256/ },
     { name: 'max-count not a number', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '-m', 'lots'], stderr: /--max-count: / },
     { name: 'status thresholds upside down', argv: ['logs', 'status', '--warn-silent-minutes', '60', '--critical-silent-minutes', '30'], stderr: /critical threshold \(30 min\) must be above the warning threshold/ },
+    { name: 'athena-setup: a day that does not exist', argv: ['logs', 'athena-setup', '--first-day', '2025-02-30', '--dry-run'], stderr: /--first-day: "2025-02-30" is not a date/ },
+    { name: 'athena-setup: 9999-99-99', argv: ['logs', 'athena-setup', '--first-day', '9999-99-99', '--dry-run'], stderr: /--first-day: "9999-99-99" is not a date/ },
+    { name: 'athena-setup: a first day after today (an empty projection)', argv: ['logs', 'athena-setup', '--first-day', '2025-06-03', '--dry-run'], stderr: /--first-day 2025-06-03 is after today \(2025-06-02\)/ },
     { name: 'status days zero', argv: ['logs', 'status', '--days', '0'], stderr: /--days: must be at least 1/ },
   ];
   for (const c of cases) {

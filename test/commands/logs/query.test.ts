@@ -128,6 +128,28 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     expect((await get(late.key)).length).toBeGreaterThan(0);
   });
 
+  it('a manifest beside records of another run (stopped between the two writes, or two runs at once): the day is read raw, no line twice', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const putManifest = async (m: Manifest) =>
+      (await aws.s3()).send(new PutObjectCommand({ Bucket: BUCKET, Key: compactedKeys(API, D1).manifest, Body: JSON.stringify(m) }));
+    const before = await manifest(D1);
+    const late = batch(API, D1 + 23 * HOUR, routerTexts(98, 5), { source: 'heroku', dyno: 'router' });
+    objects.push(late);
+    await put(aws, [late]);
+    expect((await cli(['logs', 'compact', '--app', API, '--date', '2025-06-01', '--json'])).code).toBe(0);
+    // The records now hold the late object; the manifest says they do not.
+    await putManifest(before);
+    for (const m of [before, { ...before, gzipSha256: undefined }]) {
+      await putManifest(m);
+      const r = await count5xxByHour('SELECT count(*) AS n FROM logs');
+      expect(r.stderr).toMatch(/1 compacted app-day\(s\), 10 raw object\(s\) read/);
+      expect(r.json<{ rows: { n: number }[] }>().rows).toEqual([{ n: 328 + 5 }]);
+    }
+    // The next compaction repairs the pair.
+    expect((await cli(['logs', 'compact', '--app', API, '--date', '2025-06-01', '--json'])).json<{ days: { status: string }[] }>().days[0]!.status).toBe('compacted');
+    expect((await count5xxByHour('SELECT count(*) AS n FROM logs')).stderr).toMatch(/2 compacted app-day\(s\), 0 raw object\(s\) read/);
+  });
+
   it('grep and fetch print the same from compacted days as from raw objects, line for line', async () => {
     const windows = [
       ['--since', '2025-06-01', '--until', '2025-06-03'],

@@ -35,6 +35,13 @@ describe('redaction table', () => {
     ['a git SHA is not a secret key', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8'],
     ['41 characters are not a secret key', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ'],
     ['nothing to redact', 'GET /health 200 12ms', 'GET /health 200 12ms'],
+    // logfmt quotes a value with spaces; the whole quoted value is the secret.
+    ['password="…" (logfmt)', 'login user=bob password="hunter2 x" ok', 'login user=bob password=[REDACTED] ok'],
+    ["password='…'", "login password='hunter2' ok", 'login password=[REDACTED] ok'],
+    ['spaces around =', 'password = hunter2 token\t=\tabc', 'password = [REDACTED] token\t=\t[REDACTED]'],
+    ['an escaped quoted value inside a JSON string', '{"msg":"login password=\\"hunter2 x\\" ok"}', '{"msg":"login password=[REDACTED] ok"}'],
+    ['JSON number secret (a one-time code)', '{"token": 123456, "pin":1}', '{"token": "[REDACTED]", "pin":1}'],
+    ['api_key= and secretKey=', 'api_key=abc apiKey=def secretKey=ghi', 'api_key=[REDACTED] apiKey=[REDACTED] secretKey=[REDACTED]'],
   ];
   for (const [name, input, output] of cases) {
     it(name, () => {
@@ -67,6 +74,7 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'raxx-ship-bad-'));
     await writeFile(join(dir, 'a.log'), 'x\n');
+    await writeFile(join(dir, 'auth-2025-06-06.log'), 'x\n');
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -80,6 +88,8 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
     { name: '--delete-after on stdin', argv: () => ['auth', '-', '--date', '2025-06-01', '--delete-after'], stderr: /--delete-after cannot delete stdin/ },
     { name: 'stdin twice', argv: () => ['auth', '-', '-', '--date', '2025-06-01'], stderr: /stdin \(-\) named more than once/ },
     { name: 'bad --format', argv: (d) => ['auth', join(d, 'a.log'), '--format', 'xml'], stderr: /--format: must be auto, json or plain/ },
+    { name: 'a day after today (a mistyped year)', argv: (d) => ['auth', join(d, 'a.log'), '--date', '2052-06-01'], stderr: /a\.log: dated 2052-06-01, after today \(2025-06-05 UTC\)[\s\S]*hint: check --date/ },
+    { name: 'a file named with a day after today', argv: (d) => ['auth', join(d, 'auth-2025-06-06.log')], stderr: /auth-2025-06-06\.log: dated 2025-06-06, after today[\s\S]*hint: the date comes from the file name/ },
     { name: '--days zero', argv: (d) => ['auth', join(d, 'a.log'), '--days', '0'], stderr: /--days: must be at least 1/ },
   ];
   for (const c of cases) {
@@ -272,6 +282,33 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     expect(r.stderr + r.stdout).not.toContain('slacksecrettoken123');
   });
 
+  // Another run ships the same day between this run's check of the key and its upload: the
+  // check is made to miss the object (a HEAD answered 404), which is exactly what the race does.
+  const missedCheck = (day: string) => proxy.setFaults([{ method: 'HEAD', path: (p) => p.includes(day), times: 1, status: 404 }]);
+
+  it('two runs at once with different content: the second never overwrites the first (exit 2, one version)', async () => {
+    const key = 'logs/auth/2025/05/20/1747699200000-shipped.gz';
+    const first = await ship(['auth', '-', '--date', '2025-05-20'], { stdin: Readable.from(['first run\n']) });
+    expect(first.code).toBe(0);
+    missedCheck('2025/05/20');
+    const second = await ship(['auth', '-', '--date', '2025-05-20', '--json'], { stdin: Readable.from(['second run\n']) });
+    expect(second.code).toBe(2);
+    expect(second.json<{ error: { message: string } }>().error.message).toMatch(/changed while this run was shipping it .*nothing was overwritten/);
+    expect(second.stderr).toMatch(/hint: .*--replace/);
+    expect(await versions(BUCKET, key)).toBe(1);
+    expect((await read(BUCKET, key)).text).toBe('first run\n');
+  });
+
+  it('two runs at once with the same content (or an upload whose answer was lost): one object, both succeed', async () => {
+    const key = 'logs/auth/2025/05/21/1747785600000-shipped.gz';
+    expect((await ship(['auth', '-', '--date', '2025-05-21'], { stdin: Readable.from(['same\n']) })).code).toBe(0);
+    missedCheck('2025/05/21');
+    const again = await ship(['auth', '-', '--date', '2025-05-21', '--json'], { stdin: Readable.from(['same\n']) });
+    expect(again.code).toBe(0);
+    expect(again.json<{ days: { status: string }[] }>().days[0]!.status).toBe('shipped');
+    expect(await versions(BUCKET, key)).toBe(1);
+  });
+
   it("the dated layout, a source's own bucket and patterns, from stdin", async () => {
     const r = await ship(['batch', '-', '--date', '2025-06-01', '--json'], { stdin: Readable.from(['job 7 ssn 123-45-6789 by x@y.org\n', 'done']) });
     expect(r.code).toBe(0);
@@ -317,12 +354,12 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
   });
 
   it('shows progress on a terminal, and only there', async () => {
-    const file = join(dir, 'auth-2025-06-06.log');
+    const file = join(dir, 'auth-2025-05-30.log');
     await writeFile(file, Array.from({ length: 50_000 }, (_, i) => `line ${i} ${randomBytes(20).toString('hex')}`).join('\n'));
     const tty = await runCli(['logs', 'ship', 'auth', file, '--dry-run'], { env, now, tty: true });
     expect(tty.code).toBe(0);
-    expect(tty.stderr).toMatch(/auth 2025-06-06: (reading|[\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\) read)/);
-    expect(tty.stdout).toMatch(/^auth 2025-06-06 would ship: 50000 lines/);
+    expect(tty.stderr).toMatch(/auth 2025-05-30: (reading|[\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\) read)/);
+    expect(tty.stdout).toMatch(/^auth 2025-05-30 would ship: 50000 lines/);
     const piped = await ship(['auth', file, '--dry-run']);
     expect(piped.stderr).toBe('');
   });
