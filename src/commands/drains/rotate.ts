@@ -15,7 +15,7 @@ import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../..
 import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
 import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
-import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
+import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
@@ -102,6 +102,8 @@ export default createCommand({
     const wiring: WirePlan[] = [];
     const added: { app: string; id: string }[] = [];
     const addedByApp = new Map<string, Drain | undefined>();
+    /** The function as step 2 left it, read back once live. */
+    let applied: ReceiverFunctionState | undefined;
 
     await runSteps(ctx, {
       title: '',
@@ -126,13 +128,24 @@ export default createCommand({
           name: 'function accepts the old and the new token',
           done: resuming,
           async apply() {
-            // Against the state the tokens were derived from, not a fresh read.
+            // Against the state the tokens were derived from (its RevisionId), not a fresh read.
             await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
+            // What the update left (the RevisionId changes again once it is live): the rollback
+            // undoes only this state, never a later change by someone else.
+            applied = await getReceiverFunction(ctx);
             return 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live';
           },
           async rollback() {
-            const changed = await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
-            return changed ? "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS" : "the function's tokens were not changed";
+            const now = await getReceiverFunction(ctx);
+            if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) return "the function's tokens were not changed";
+            // Ours when it is the state the apply left, or (an update that failed or was cut
+            // short before it could be read back) when it holds exactly the tokens we wrote.
+            const ours = applied
+              ? unchangedSince(applied, now)
+              : now.variables.DRAIN_TOKEN === newToken && now.variables.DRAIN_TOKEN_PREVIOUS === oldToken;
+            if (!ours) throw changedBySomeoneElse(ctx, 'set its tokens');
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null }, now);
+            return "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS";
           },
         },
         {
@@ -198,7 +211,13 @@ export default createCommand({
               // Ctrl-C during the wait must not cut it short: those batches would be refused.
               ctx.checkInterrupted();
             }
-            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
+            // Only while the function still has this run's tokens: if someone rotated since,
+            // their DRAIN_TOKEN_PREVIOUS is what their drains may still carry.
+            const now = await getReceiverFunction(ctx);
+            if (now.variables.DRAIN_TOKEN !== newToken) throw changedBySomeoneElse(ctx, 'made it accept the new token (its DRAIN_TOKEN is another one now)');
+            if (now.variables.DRAIN_TOKEN_PREVIOUS === undefined) return 'the old token was already dropped';
+            if (now.variables.DRAIN_TOKEN_PREVIOUS !== oldToken) throw changedBySomeoneElse(ctx, 'made it accept the new token (its DRAIN_TOKEN_PREVIOUS is another one now)');
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null }, now);
           },
         },
       ],
