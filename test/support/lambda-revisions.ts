@@ -23,9 +23,10 @@ export interface LambdaRevisions {
   /**
    * Matching requests wait `beforeMs` before they are passed on, and their answer waits
    * `afterMs` once it came back (the change is made, the caller does not know yet). `times`
-   * limits how many (default 1). `then` runs once the held answer is about to be sent.
+   * limits how many (default 1). `before` runs before the request is passed on, `during` once
+   * its answer came back and before it is sent.
    */
-  hold(match: (req: AwsRequest) => boolean, opts: { beforeMs?: number; afterMs?: number; times?: number; during?: () => Promise<void> }): void;
+  hold(match: (req: AwsRequest) => boolean, opts: { beforeMs?: number; afterMs?: number; times?: number; before?: () => Promise<void>; during?: () => Promise<void> }): void;
   stop(): Promise<void>;
 }
 
@@ -41,7 +42,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
     return fn;
   };
   const updates: LambdaRevisions['updates'] = [];
-  let holds: { match: (r: AwsRequest) => boolean; beforeMs: number; afterMs: number; left: number; during?: (() => Promise<void>) | undefined }[] = [];
+  let holds: { match: (r: AwsRequest) => boolean; beforeMs: number; afterMs: number; left: number; before?: (() => Promise<void>) | undefined; during?: (() => Promise<void>) | undefined }[] = [];
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const server = createServer((req, res) => {
@@ -56,6 +57,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
         const hold = holds.find((h) => h.left > 0 && h.match(info));
         if (hold) hold.left--;
         if (hold?.beforeMs) await sleep(hold.beforeMs);
+        if (hold?.before) await hold.before();
 
         const config = CONFIGURATION.exec(path);
         const fnOnly = config ? undefined : FUNCTION.exec(path);
@@ -109,7 +111,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
     revision: (fn) => revisions.get(revision(fn))!,
     updates,
     hold(match, opts) {
-      holds.push({ match, beforeMs: opts.beforeMs ?? 0, afterMs: opts.afterMs ?? 0, left: opts.times ?? 1, during: opts.during });
+      holds.push({ match, beforeMs: opts.beforeMs ?? 0, afterMs: opts.afterMs ?? 0, left: opts.times ?? 1, before: opts.before, during: opts.during });
     },
     stop() {
       holds = [];

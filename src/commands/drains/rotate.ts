@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
+import { classifyDrains, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
 import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
@@ -198,7 +198,7 @@ export default createCommand({
           name: 'remove the old drains',
           pointOfNoReturn: true,
           async apply() {
-            const removed = await removeOld(ctx, heroku, succeeded(fullPlans));
+            const removed = await removeOld(ctx, heroku, apps, newToken, newSettings.url);
             return removed ? `removed ${plural(removed, 'drain')}` : 'none left';
           },
         },
@@ -236,9 +236,28 @@ function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
   return { ...l, drains: classifyDrains([...l.drains.map((d) => d.drain), added], l.desired) };
 }
 
-/** Step 7: the drains each plan removes (the stale ones: the old token's). */
-async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
-  const outcomes = await forEachApp(ctx, plans, async (plan) => (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).length);
+/**
+ * Step 7: the old drains, from a fresh look. The plan was read before the rotation started, and
+ * someone may have changed things since: the function must still take this run's token as its
+ * DRAIN_TOKEN and SSM must still carry it, and then only drains whose token the function will
+ * not accept once this run drops the old one are removed (never one with the new token).
+ */
+async function removeOld(ctx: Context, heroku: HerokuApi, apps: string[], newToken: string, drainUrl: string): Promise<number> {
+  const fn = await getReceiverFunction(ctx);
+  if (fn.variables.DRAIN_TOKEN !== newToken) throw changedBySomeoneElse(ctx, 'made it accept the new token; no drain was removed');
+  const now = await readDrainSettings(ctx);
+  if (tokenOfUrl(now.url) !== newToken) {
+    throw new ServiceError('raxx-ops', 'SSM drain_url no longer carries the new token (someone changed it during the rotation); no drain was removed', {
+      code: 'DrainUrlChanged',
+      hint: 'see `raxx-ops drains list` and `raxx-ops drains test`; the function still accepts both tokens, so nothing is rejected. Run `raxx-ops drains rotate` again once the other change has finished',
+    });
+  }
+  const listed = await listClassified(ctx, heroku, apps, drainUrl);
+  const outcomes = await forEachApp(ctx, listed, async (l) => {
+    if (!l.ok) throw l.error;
+    const old = wirePlan(l.app, l.value.drains, l.value.desired!, { prune: true }).remove.filter((d) => tokenOfUrl(d.drain.url) !== newToken);
+    return (await deleteDrains(heroku, l.app, old.map((d) => d.drain.id))).length;
+  });
   const failures = failuresOf(outcomes);
   if (failures.length > 0) throw failureOf(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);

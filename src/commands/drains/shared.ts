@@ -86,7 +86,7 @@ export async function listAppDrains(ctx: Context, appFlag: string[] | undefined,
             return undefined;
           });
   const listed = await listClassified(ctx, heroku, apps, url);
-  return { apps, heroku, listed };
+  return { apps, heroku, listed, drainUrl: url };
 }
 
 /**

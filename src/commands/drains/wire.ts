@@ -6,6 +6,7 @@ import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/d
 import { ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
+import { guardRemovals } from '../../lib/drain-guard.js';
 import { createCommand, flag } from '../define.js';
 import * as opt from '../options.js';
 import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
@@ -58,6 +59,17 @@ async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: stri
   }
   result.removed = (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).map((d) => d.id);
   return result;
+}
+
+/**
+ * The last look before pruning (a rotation may have run since the plan was read): stops if SSM
+ * drain_url changed, and keeps every drain whose token the function accepts now.
+ */
+async function spareAccepted(ctx: Context, drainUrl: string, plans: Outcome<WirePlan>[]): Promise<Outcome<WirePlan>[]> {
+  const { spared } = await guardRemovals(ctx, drainUrl, succeeded(plans));
+  for (const s of spared) ctx.out.warn(`${s.app}: not removing ${s.drain.drain.id}: ${s.why}`);
+  const keep = new Set(spared.map((s) => s.drain));
+  return plans.map((p) => (p.ok ? { ...p, value: { ...p.value, remove: p.value.remove.filter((d) => !keep.has(d)), keep: [...p.value.keep, ...p.value.remove.filter((d) => keep.has(d))] } } : p));
 }
 
 export function printPlan(ctx: Context, plans: Outcome<WirePlan>[], dryRun: boolean): void {
@@ -119,13 +131,16 @@ export default createCommand({
   async handler(args, ctx) {
     const { out } = ctx;
     const dryRun = Boolean(args.dryRun);
-    const { apps, heroku, listed } = await listAppDrains(ctx, args.app);
-    const plans = planWire(listed, Boolean(args.prune));
+    const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, args.app);
+    let plans = planWire(listed, Boolean(args.prune));
     printPlan(ctx, plans, dryRun);
     if (!dryRun) checkRateLimit(heroku, plans);
     // Pruning deletes drains, so it asks first, as `drains remove --stale` does.
     const pruning = succeeded(plans).reduce((n, p) => n + p.remove.length, 0);
-    if (!dryRun && pruning > 0) await ctx.confirm(`remove ${plural(pruning, 'stale drain')} while wiring?`);
+    if (!dryRun && pruning > 0) {
+      await ctx.confirm(`remove ${plural(pruning, 'stale drain')} while wiring?`);
+      plans = await spareAccepted(ctx, drainUrl!, plans);
+    }
     const run: WireRun = { plans, results: dryRun ? undefined : await applyWire(ctx, heroku, plans) };
 
     if (out.json) out.data(wireJson(run, dryRun));

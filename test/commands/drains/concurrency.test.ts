@@ -204,4 +204,73 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     expect(token).not.toBe(TOKEN);
     await expectNoSecrets(second);
   });
+
+  /** A rotation half-way (steps 2 to 5 done): the function takes both tokens, SSM and a new drain per app carry the new one. */
+  async function rotationHalfWay(next: string): Promise<void> {
+    secrets.add(next);
+    await otherOperatorSets({ DRAIN_TOKEN: next, DRAIN_TOKEN_PREVIOUS: TOKEN });
+    await putDrainParameters(aws, { url: `${receiver.base}?token=${next}`, token: next });
+    for (const a of APPS) heroku.addDrain(a, `${receiver.base}?token=${next}&app=${a}`);
+  }
+  const NEXT = 'drain-token-of-the-rotation-in-progress-8b0d2f';
+  const isSsmRead = (q: AwsRequest) => q.target === 'AmazonSSM.GetParameters';
+
+  it('wire --prune planned just before a rotation moved SSM: stops, prunes nothing', async () => {
+    // wire reads SSM (the old URL); the rotation then writes SSM and adds the new drains, which
+    // the old URL calls stale.
+    lambda.hold(isSsmRead, { during: () => rotationHalfWay(NEXT) });
+    const r = await runCli(['drains', 'wire', '--prune', '--yes'], { env });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/SSM drain_url changed since this run read it .*nothing was removed/);
+    expect(heroku.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    for (const a of APPS) expect(receiverDrains(a).map((d) => d.url).sort()).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`, `${receiver.base}?token=${NEXT}&app=${a}`].sort());
+    await expectNoSecrets(r);
+  });
+
+  it('wire --prune and remove --stale during a rotation keep every drain whose token the function accepts', async () => {
+    await rotationHalfWay(NEXT);
+    // SSM has the new URL: the old drains are "stale", but the function still accepts their token.
+    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env });
+    expect(wire.code).toBe(0);
+    expect(wire.stderr).toMatch(/warning: raxx-api-prod: not removing \S+: the receiver function accepts its token/);
+    const stale = await runCli(['drains', 'remove', '--stale', '--yes'], { env });
+    expect(stale.code).toBe(0);
+    expect(heroku.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    for (const a of APPS) {
+      expect(receiverDrains(a)).toHaveLength(2);
+      for (const d of receiverDrains(a)) expect((await sendBatch(d.url, [{ time: new Date(), procid: 'web.1', text: 'kept' }], { retries: 0 })).status).toBe(200);
+    }
+    // Once the rotation is over (the old token no longer accepted), the same clean-up removes them.
+    await otherOperatorSets({ DRAIN_TOKEN: NEXT });
+    const after = await runCli(['drains', 'remove', '--stale', '--yes'], { env });
+    expect(after.code).toBe(0);
+    for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${NEXT}&app=${a}`]);
+    await expectNoSecrets(wire);
+    await expectNoSecrets(stale);
+  });
+
+  it('wire started while a rotation runs refuses on the lease and changes nothing', async () => {
+    lambda.hold(isUpdate, { beforeMs: 3000 });
+    const rotation = rotate();
+    await new Promise((res) => setTimeout(res, 700));
+    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env });
+    expect(wire.code).toBe(4);
+    expect(wire.stderr).toMatch(/holds the drains lease \(running `.*drains rotate/);
+    expect((await rotation).code).toBe(0);
+    await expectSettled();
+  });
+
+  it('rotate re-reads the function before removing the old drains: changed by someone else, it removes none', async () => {
+    // The third read of the function's configuration is step 7's; just before it, another
+    // operator gives the function a token of theirs.
+    let reads = 0;
+    lambda.hold((q) => isGetConfiguration(q) && ++reads === 3, { before: () => otherOperatorSets({ DRAIN_TOKEN: OTHER, DRAIN_TOKEN_PREVIOUS: TOKEN }) });
+    const r = await rotate();
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/step 7\/8 .*FAILED/);
+    expect(r.stderr).toMatch(/changed by someone else .*no drain was removed/);
+    // The old drains (whose token the function still accepts) are all there.
+    for (const a of APPS) expect(receiverDrains(a).some((d) => d.url === `${receiver.base}?token=${TOKEN}&app=${a}`)).toBe(true);
+    await expectNoSecrets(r);
+  });
 });
