@@ -5,19 +5,43 @@ import { runCli, type CliResult } from './run-cli.js';
 import { freePort, waitFor } from './stand-in.js';
 
 /**
- * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`) or pass it
- * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure).
+ * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`), pass it
+ * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure),
+ * pass it on and hold its answer (`holdAnswerMs`: past the client's deadline), or break the
+ * connection without passing it on (`drop`).
  */
-export async function startHerokuProxy(target: string, hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean }): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startHerokuProxy(
+  target: string,
+  hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean; holdAnswerMs?: number; drop?: boolean },
+): Promise<{ url: string; stop(): Promise<void> }> {
   const upstream = new URL(target);
   const server = createServer((req, res) => {
     const how = hook({ method: req.method ?? 'GET', path: req.url ?? '/' });
+    if (how.drop) {
+      // The request never reaches Heroku and no answer comes: the connection just breaks.
+      req.resume();
+      req.on('end', () => setTimeout(() => req.socket.destroy(), how.delayMs ?? 0));
+      return;
+    }
     const forward = () => {
       const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up: IncomingMessage) => {
         if (how.answer503) {
           up.resume();
           res.writeHead(503, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ id: 'service_unavailable', message: 'Service unavailable.' }));
+          return;
+        }
+        if (how.holdAnswerMs) {
+          // The change is made; its answer comes too late for the caller.
+          const got: Buffer[] = [];
+          up.on('data', (c: Buffer) => got.push(c));
+          up.on('end', () =>
+            setTimeout(() => {
+              if (res.destroyed) return;
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              res.end(Buffer.concat(got));
+            }, how.holdAnswerMs),
+          );
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.headers);

@@ -2,9 +2,9 @@
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
 import type { Context } from '../../lib/context.js';
-import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/drains.js';
+import { describeDrain, planChanges, sameDrainUrl, wirePlan, type WirePlan } from '../../lib/drains.js';
 import { ServiceError, failureOf } from '../../lib/errors.js';
-import type { Drain, HerokuApi } from '../../lib/heroku.js';
+import { UnknownOutcomeError, type Drain, type HerokuApi } from '../../lib/heroku.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { guardRemovals } from '../../lib/drain-guard.js';
 import { createCommand, flag } from '../define.js';
@@ -50,11 +50,37 @@ export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePl
   return forEachApp(ctx, succeeded(plans), (plan) => applyPlan(heroku, plan, onAdded));
 }
 
+/**
+ * POSTs a drain. When the answer is lost (time-out, broken connection) or a 5xx (the change may
+ * have been made anyway), the app's drains are listed before anything else happens: a drain that
+ * landed is tracked like any added one, so nothing is left behind that nobody knows of.
+ */
+async function addSettled(heroku: HerokuApi, app: string, url: string): Promise<Drain> {
+  try {
+    return await heroku.addDrain(app, url);
+  } catch (err) {
+    const status = (err as { cause?: { statusCode?: number } }).cause?.statusCode;
+    if (!(err instanceof UnknownOutcomeError) && !(err instanceof ServiceError && status !== undefined && status >= 500)) throw err;
+    let landed: Drain | undefined;
+    try {
+      landed = (await heroku.listDrains(app)).find((d) => sameDrainUrl(d.url, url));
+    } catch (listErr) {
+      throw new ServiceError('Heroku', `${(err as Error).message}; listing ${app}'s drains to find out failed too (${(listErr as Error).message})`, {
+        code: 'UnknownOutcome',
+        hint: `see \`raxx-ops drains list --app ${app}\`; run the command again: it adds or removes only what is still needed`,
+        cause: err,
+      });
+    }
+    if (landed) return landed;
+    throw err;
+  }
+}
+
 /** The current drain first, then the stale ones: the app is never without a drain. */
 async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: string, drain: Drain) => void): Promise<WireResult> {
   const result: WireResult = { app: plan.app, added: undefined, removed: [] };
   if (plan.add) {
-    result.added = await heroku.addDrain(plan.app, plan.add);
+    result.added = await addSettled(heroku, plan.app, plan.add);
     onAdded?.(plan.app, result.added);
   }
   result.removed = (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).map((d) => d.id);

@@ -136,12 +136,12 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   });
 
   it('a rollback after someone else changed the function stops and says so instead of writing the old tokens back', async () => {
-    // Step 5 fails (a POST answered 503); while it is in flight, another operator changes the
+    // Step 5 fails (a POST whose connection breaks, never made); while it is in flight, another operator changes the
     // function. Writing the old tokens back now would throw their change away.
     const via = await startHerokuProxy(heroku.url, (q) => {
       if (q.method !== 'POST' || !q.path.includes('/apps/raxx-console-prod/')) return {};
       void otherOperatorSets({ DRAIN_TOKEN: OTHER });
-      return { delayMs: 800, answer503: true };
+      return { delayMs: 800, drop: true };
     });
     try {
       const r = await rotate([], { ...env, HEROKU_API_URL: via.url });
@@ -272,5 +272,61 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     // The old drains (whose token the function still accepts) are all there.
     for (const a of APPS) expect(receiverDrains(a).some((d) => d.url === `${receiver.base}?token=${TOKEN}&app=${a}`)).toBe(true);
     await expectNoSecrets(r);
+  });
+
+  describe('a POST whose answer is lost', () => {
+    const velvetPost = (q: { method: string; path: string }) => q.method === 'POST' && q.path.includes('/apps/raxx-velvet-prod/');
+
+    it('wire: the answer comes after the deadline; listing finds the drain that landed, and nothing is left untracked', async () => {
+      // Start with no drain at all, so that every app gets a POST.
+      for (const a of APPS) {
+        for (const d of heroku.drains(a)) {
+          const res = await fetch(`${heroku.url}/apps/${a}/log-drains/${d.id}`, { method: 'DELETE', headers: { accept: 'application/vnd.heroku+json; version=3', authorization: `Bearer ${HEROKU_TOKEN}` } });
+          expect(res.status).toBe(200);
+        }
+      }
+      const via = await startHerokuProxy(heroku.url, (q) => (velvetPost(q) ? { holdAnswerMs: 2500 } : {}));
+      try {
+        const r = await runCli(['drains', 'wire', '--json'], { env: { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' } });
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        expect(r.json<{ apps: { app: string; status: string }[] }>().apps.map((a) => a.status)).toEqual(['changed', 'changed', 'changed']);
+        await new Promise((res) => setTimeout(res, 1500));
+        for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+        const again = await runCli(['drains', 'wire', '--json'], { env });
+        expect(again.json<{ apps: { status: string }[] }>().apps.every((a) => a.status === 'unchanged')).toBe(true);
+      } finally {
+        await via.stop();
+      }
+    });
+
+    it('rotate: a POST that timed out but landed is settled by listing; the rotation ends with one drain per app', async () => {
+      const via = await startHerokuProxy(heroku.url, (q) => (velvetPost(q) ? { holdAnswerMs: 2500 } : {}));
+      try {
+        const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        await new Promise((res) => setTimeout(res, 1500));
+        await expectSettled();
+        await expectNoSecrets(r);
+      } finally {
+        await via.stop();
+      }
+    });
+
+    it('rotate: a POST dropped on the way (never made) is settled by listing, then rolled back; no drain is left behind', async () => {
+      const via = await startHerokuProxy(heroku.url, (q) => (velvetPost(q) ? { drop: true } : {}));
+      try {
+        const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
+        expect(r.code).toBe(4);
+        expect(r.stderr).toMatch(/raxx-velvet-prod: .*the change may or may not have been made[\s\S]*rotation stopped at step 5 /);
+        expect(r.stderr).toMatch(/hint: rolled back/);
+        expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+        for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+        await expectNoSecrets(r);
+      } finally {
+        await via.stop();
+      }
+    });
   });
 });
