@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { classifyDrains, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
+import { classifyDrains, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
+import { maskUrl } from '../../lib/secrets.js';
 import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
@@ -91,11 +92,23 @@ export default createCommand({
     const plans = planWire(listed, false);
     const fullPlans = planWire(listed, true);
 
+    // Drains to the receiver's host the classifier does not recognise (another path, an add-on):
+    // named here, removed in step 7 with the old ones when they carry another token; an add-on's
+    // can only be removed with the add-on, so it is flagged.
+    const strays = appDrains.flatMap((l) => receiverStrays(l.drains, settings.url).filter((d) => tokenOfUrl(d.drain.url) !== newToken).map((d) => ({ app: l.app, d })));
     if (!out.json) {
       out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
       printPlan(ctx, fullPlans, dryRun);
+      for (const { app, d } of strays) {
+        out.line(
+          d.class === 'addon'
+            ? `  ${c.app(app)}  ${c.warn('stray')}   ${d.drain.id}  ${maskUrl(d.drain.url)} (add-on ${d.drain.addon?.name ?? '(unnamed)'} sends to the receiver: its token is refused after step 8; remove or reconfigure the add-on)`
+            : `  ${c.app(app)}  ${c.warn('stray')}   ${d.drain.id}  ${maskUrl(d.drain.url)} (the receiver's host, another path: removed in step 7 with the old drains)`,
+        );
+      }
       out.line(c.dim('  (old drains are removed only after every app delivered a test batch through its new one)'));
     }
+    for (const { app, d } of strays.filter((s) => s.d.class === 'addon')) out.warn(`${app}: the add-on drain ${d.drain.id} sends to the receiver; rotation cannot move it and its token will be refused`);
     if (!dryRun) checkRateLimit(heroku, fullPlans);
 
     /** The plans whose POSTs were started (step 5), and the drains they created as each lands. */
@@ -109,7 +122,7 @@ export default createCommand({
       title: '',
       subject: 'rotation',
       dryRun,
-      json: () => ({ resuming, apps, ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
+      json: () => ({ resuming, apps, strays: strays.map(({ app, d }) => ({ app, ...describeDrain(d) })), ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
       confirm: () => ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`),
       rolledBackHint: 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again',
       resumeHint: (step) =>
@@ -255,7 +268,9 @@ async function removeOld(ctx: Context, heroku: HerokuApi, apps: string[], newTok
   const listed = await listClassified(ctx, heroku, apps, drainUrl);
   const outcomes = await forEachApp(ctx, listed, async (l) => {
     if (!l.ok) throw l.error;
-    const old = wirePlan(l.app, l.value.drains, l.value.desired!, { prune: true }).remove.filter((d) => tokenOfUrl(d.drain.url) !== newToken);
+    const stale = wirePlan(l.app, l.value.drains, l.value.desired!, { prune: true }).remove;
+    const strays = receiverStrays(l.value.drains, drainUrl).filter((d) => d.class === 'foreign');
+    const old = [...stale, ...strays].filter((d) => tokenOfUrl(d.drain.url) !== newToken);
     return (await deleteDrains(heroku, l.app, old.map((d) => d.drain.id))).length;
   });
   const failures = failuresOf(outcomes);

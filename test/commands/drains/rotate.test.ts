@@ -176,6 +176,26 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     await expectNoSecrets(r);
   });
 
+  it('rotate names receiver drains the classifier does not recognise, moves the one on another path and flags the add-on one', async () => {
+    await wired();
+    const stray = heroku.addDrain('raxx-api-prod', `${receiver.base}other/path?token=${TOKEN}&app=raxx-api-prod`);
+    const addon = heroku.addDrain('raxx-console-prod', `${receiver.base}?token=${TOKEN}&app=raxx-console-prod`, { addon: 'logger-cubic-1234' });
+    const plan = await runCli(['drains', 'rotate', '--dry-run'], { env });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`raxx-api-prod {2}stray {3}${stray.id} .*another path: removed in step 7`));
+    expect(plan.stdout).toMatch(new RegExp(`raxx-console-prod {2}stray {3}${addon.id} .*add-on logger-cubic-1234 sends to the receiver`));
+    expect(plan.stderr).toMatch(/warning: raxx-console-prod: the add-on drain \S+ sends to the receiver; rotation cannot move it/);
+
+    const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10'], { env });
+    expect(r.code).toBe(0);
+    const next = (await functionEnvironment(aws, FUNCTION)).DRAIN_TOKEN!;
+    expect(heroku.drains('raxx-api-prod').map((d) => d.url)).toEqual([`${receiver.base}?token=${next}&app=raxx-api-prod`]);
+    // The add-on's drain is not raxx-ops' to remove: it stays, as the plan said.
+    expect(heroku.drains('raxx-console-prod').map((d) => d.id)).toContain(addon.id);
+    await expectNoSecrets(plan);
+    await expectNoSecrets(r);
+  });
+
   it('rotate end to end while Logplex keeps posting: no 403, nothing lost, the old token rejected afterwards', async () => {
     await wired();
     const app = 'raxx-api-prod';
