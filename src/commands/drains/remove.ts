@@ -8,7 +8,8 @@ import { maskUrl } from '../../lib/secrets.js';
 import { guardRemovals } from '../../lib/drain-guard.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drain-ops.js';
+import { resolveApps } from '../apps.js';
 
 export default createCommand({
   description: 'remove drains: stale ones, every drain to the receiver (emergency stop), or one by id; asks first',
@@ -39,7 +40,7 @@ export default createCommand({
     // classes shown). The emergency stop must work with SSM down: receiver drains are then recognised by the
     // function's URL (or drain.receiverUrl), and foreign drains still stay.
     const mode = selector.kind === 'stale' ? 'required' : selector.kind === 'all' && !selector.includeForeign ? 'fallback' : 'optional';
-    const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, args.app, mode);
+    const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, resolveApps(args.app, ctx), mode);
     let plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
     const ready = succeeded(plans);
     let toRemove = ready.filter((p) => p.remove.length > 0);

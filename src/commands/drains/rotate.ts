@@ -13,19 +13,16 @@ import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
 import { classifyDrains, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
-import { maskUrl } from '../../lib/secrets.js';
 import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
-import { registerSecret } from '../../lib/secrets.js';
+import { maskUrl, registerSecret } from '../../lib/secrets.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drain-probe.js';
-import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
-import { testApps } from './test.js';
-import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
+import { applyWire, asUserError, checkRateLimit, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, planWire, plural, printPlan, succeeded, testApps, wireJson, type AppDrains } from '../../lib/drain-ops.js';
 
 export default createCommand({
   description: 'new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token',
