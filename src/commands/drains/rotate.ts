@@ -153,7 +153,7 @@ export default createCommand({
             const ours = applied
               ? unchangedSince(applied, now)
               : now.variables.DRAIN_TOKEN === newToken && now.variables.DRAIN_TOKEN_PREVIOUS === oldToken;
-            if (!ours) throw changedBySomeoneElse(ctx, 'set its tokens');
+            if (!ours) throw changedBySomeoneElse(ctx, applied ? 'set its tokens' : 'read it');
             await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null }, now);
             return "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS";
           },
