@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { createAwsClients, type AwsClients } from './aws.js';
 import { loadConfig, type ResolvedConfig } from './config.js';
 import { ConfirmationError, InterruptedError } from './errors.js';
-import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from './heroku.js';
+import { HerokuApi, herokuBaseUrl, herokuTimeoutMs, resolveHerokuToken } from './heroku.js';
 import { colorEnabled, Output, type Writable } from './output.js';
 
 export interface GlobalFlags {
@@ -80,6 +80,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
         return new HerokuApi({
           token,
           baseUrl: herokuBaseUrl(io.env),
+          timeoutMs: herokuTimeoutMs(io.env),
           signal,
           onWarning: (message) => out.warn(`Heroku: ${message}`),
           onDebug: (message) => out.debug(message),

@@ -225,3 +225,25 @@ export function maskDrainToken(token: string): string {
   const dot = token.indexOf('.');
   return dot > 0 ? `${token.slice(0, dot + 1)}****` : '****';
 }
+
+/**
+ * Drains the classifier calls foreign or add-on that still go to the receiver's host (another
+ * path, or an add-on pointing at it): they carry a token too, and a rotation would leave them
+ * on one the function refuses. Rotation names them and removes the ones it can.
+ */
+export function receiverStrays(drains: ClassifiedDrain[], receiverUrl: string): ClassifiedDrain[] {
+  let host: string;
+  try {
+    host = new URL(receiverUrl).host;
+  } catch {
+    return [];
+  }
+  return drains.filter((d) => {
+    if (d.class !== 'foreign' && d.class !== 'addon') return false;
+    try {
+      return new URL(d.drain.url).host === host;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -166,6 +166,10 @@ export class HerokuApi {
     const what = `${method} ${path}`;
     if (e.statusCode === undefined) {
       const code = e.code ?? 'EUNKNOWN';
+      if (code === 'ETIMEDOUT' && method !== 'GET') {
+        // Not fatal: the caller must still be able to list, to learn whether the change landed.
+        return new UnknownOutcomeError(`the Heroku API did not answer ${what} within ${timeoutMs / 1000} s; the change may or may not have been made`, code, err);
+      }
       if (code === 'ETIMEDOUT') {
         return (this.fatal = new ServiceError('Heroku', `the Heroku API at ${this.opts.baseUrl} did not answer within ${timeoutMs / 1000} s`, {
           code,
@@ -180,7 +184,8 @@ export class HerokuApi {
           cause: err,
         }));
       }
-      return new ServiceError('Heroku', `the connection to the Heroku API broke during ${what} (${code})${method === 'GET' ? '' : '; the change may or may not have been made'}`, {
+      if (method !== 'GET') return new UnknownOutcomeError(`the connection to the Heroku API broke during ${what} (${code}); the change may or may not have been made`, code, err);
+      return new ServiceError('Heroku', `the connection to the Heroku API broke during ${what} (${code})`, {
         code,
         hint: method === 'GET' ? 'check the network and run again' : 'run the command again: it looks before it changes, so it adds or removes only what is still needed',
         cause: err,
@@ -215,7 +220,7 @@ export class HerokuApi {
         // An app that does not exist is bad input (exit 2), as in every other command.
         if (app) {
           return new UsageError(`Heroku app "${app}" not found, or not visible to this token (${message})`, {
-            hint: 'check the app name with `heroku apps`; --app takes the exact name',
+            hint: 'check the app name with `heroku apps`; the apps come from --app where a command takes it, else from `apps` of the environment in the config (`raxx-ops config show`)',
             cause: err,
           });
         }
@@ -263,6 +268,25 @@ export async function resolveHerokuToken(env: NodeJS.ProcessEnv): Promise<string
   throw new ConfigError(`no Heroku API token found${unreadable}`, {
     hint: 'run `heroku login` (it writes ~/.netrc) or set HEROKU_API_KEY',
   });
+}
+
+/**
+ * A write whose answer never came (time-out, broken connection): it may have been made. Never
+ * repeated; the caller settles it by reading (e.g. listing the app's drains) before going on.
+ */
+export class UnknownOutcomeError extends ServiceError {
+  constructor(message: string, code: string, cause: unknown) {
+    super('Heroku', message, { code, cause, hint: 'run the command again: it looks before it changes, so it adds or removes only what is still needed' });
+  }
+}
+
+/** The per-call deadline: HEROKU_TIMEOUT seconds, else 15 s. */
+export function herokuTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.HEROKU_TIMEOUT?.trim();
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) throw new ConfigError(`HEROKU_TIMEOUT must be a number of seconds (0 < s <= 600), not ${raw}`, { hint: 'unset it for the default of 15 s' });
+  return seconds * 1000;
 }
 
 export function herokuBaseUrl(env: NodeJS.ProcessEnv): string {

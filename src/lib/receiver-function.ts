@@ -107,3 +107,22 @@ export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, 
   }
   return true;
 }
+
+/**
+ * Whether the function is still in the state `expected` (what this run read or left): the same
+ * RevisionId where Lambda gives one, and the same tokens either way (an emulator may not track
+ * revisions, and the tokens are what matter to the drains).
+ */
+export function unchangedSince(expected: ReceiverFunctionState, now: ReceiverFunctionState): boolean {
+  if (expected.revisionId && now.revisionId && expected.revisionId !== now.revisionId) return false;
+  return expected.variables.DRAIN_TOKEN === now.variables.DRAIN_TOKEN && expected.variables.DRAIN_TOKEN_PREVIOUS === now.variables.DRAIN_TOKEN_PREVIOUS;
+}
+
+/** The function changed under this run: stop, write nothing, say so (exit 4). */
+export function changedBySomeoneElse(ctx: Pick<Context, 'config'>, what: string): ServiceError {
+  const functionName = ctx.config.drain.functionName;
+  return new ServiceError('Lambda', `${functionName} was changed by someone else since this run ${what}; nothing was written, so that change stays`, {
+    code: 'PreconditionFailedException',
+    hint: `another operator or a deploy changed the function: see \`raxx-ops drains list\` and \`raxx-ops drains test\`, wait for the other run to finish, then run the command again`,
+  });
+}

@@ -6,7 +6,7 @@ import { ServiceError } from '../../lib/errors.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { plural } from '../drains/shared.js';
+import { plural } from '../../lib/drain-ops.js';
 import { pageSize } from './shared.js';
 
 export default createCommand({

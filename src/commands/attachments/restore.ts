@@ -23,7 +23,7 @@ import {
 import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/errors.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
-import { asUserError, plural } from '../drains/shared.js';
+import { asUserError, plural } from '../../lib/drain-ops.js';
 import { customer, file, optionalKeyArg, pageSize, ticket } from './shared.js';
 
 type Status = 'restored' | 'already present' | 'no data version' | 'planned' | 'failed';

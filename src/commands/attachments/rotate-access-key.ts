@@ -17,7 +17,7 @@ import { runSteps, type Step } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
-import { plural } from '../drains/shared.js';
+import { plural } from '../../lib/drain-ops.js';
 
 export const ID_VAR = 'AWS_ACCESS_KEY_ID_SUPPORT';
 export const SECRET_VAR = 'AWS_SECRET_ACCESS_KEY_SUPPORT';

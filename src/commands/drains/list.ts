@@ -5,7 +5,8 @@ import { failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { failuresOf, listAppDrains, plural } from './shared.js';
+import { failuresOf, listAppDrains, plural } from '../../lib/drain-ops.js';
+import { resolveApps } from '../apps.js';
 
 export default createCommand({
   description: "each app's drains with their class (current / stale / foreign / addon), id and creation time; tokens masked",
@@ -16,7 +17,7 @@ export default createCommand({
   options: { app: opt.apps },
   async handler(args, ctx) {
     const { out } = ctx;
-    const { listed: results } = await listAppDrains(ctx, args.app);
+    const { listed: results } = await listAppDrains(ctx, resolveApps(args.app, ctx));
 
     if (out.json) {
       out.data({

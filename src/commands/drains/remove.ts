@@ -5,9 +5,11 @@ import { z } from 'zod';
 import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
 import { UsageError, failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
+import { guardRemovals } from '../../lib/drain-guard.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from './shared.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drain-ops.js';
+import { resolveApps } from '../apps.js';
 
 export default createCommand({
   description: 'remove drains: stale ones, every drain to the receiver (emergency stop), or one by id; asks first',
@@ -38,10 +40,10 @@ export default createCommand({
     // classes shown). The emergency stop must work with SSM down: receiver drains are then recognised by the
     // function's URL (or drain.receiverUrl), and foreign drains still stay.
     const mode = selector.kind === 'stale' ? 'required' : selector.kind === 'all' && !selector.includeForeign ? 'fallback' : 'optional';
-    const { apps, heroku, listed } = await listAppDrains(ctx, args.app, mode);
-    const plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
+    const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, resolveApps(args.app, ctx), mode);
+    let plans: Outcome<RemovePlan>[] = listed.map((r) => (r.ok ? { app: r.app, ok: true, value: removePlan(r.app, r.value.drains, selector) } : r));
     const ready = succeeded(plans);
-    const toRemove = ready.filter((p) => p.remove.length > 0);
+    let toRemove = ready.filter((p) => p.remove.length > 0);
     const total = toRemove.reduce((n, p) => n + p.remove.length, 0);
 
     if (selector.kind === 'id' && total === 0 && ready.every((p) => p.skipped.length === 0) && failuresOf(plans).length === 0) {
@@ -65,6 +67,14 @@ export default createCommand({
     if (!args.dryRun && total > 0) {
       const what = selector.kind === 'all' ? (selector.includeForeign ? 'every drain (foreign too)' : 'every drain to the receiver') : selector.kind === 'stale' ? 'the stale drains' : `drain ${selector.id}`;
       await ctx.confirm(`remove ${what}: ${plural(total, 'drain')} on ${plural(toRemove.length, 'app')}?`);
+      if (selector.kind === 'stale') {
+        // A clean-up, not an emergency: look again, and never remove a drain that still works.
+        const { spared } = await guardRemovals(ctx, drainUrl!, toRemove);
+        for (const s of spared) out.warn(`${s.app}: not removing ${s.drain.drain.id}: ${s.why}`);
+        const keep = new Set(spared.map((s) => s.drain));
+        toRemove = toRemove.map((p) => ({ ...p, remove: p.remove.filter((d) => !keep.has(d)) })).filter((p) => p.remove.length > 0);
+        plans = plans.map((p) => (p.ok ? { ...p, value: { ...p.value, remove: p.value.remove.filter((d) => !keep.has(d)) } } : p));
+      }
       removed = await forEachApp(ctx, toRemove, (p) => deleteDrains(heroku, p.app, p.remove.map((d) => d.drain.id)));
       if (!out.json) {
         out.line('removed:');

@@ -12,19 +12,17 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { classifyDrains, sameDrainUrl, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains.js';
+import { classifyDrains, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
 import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
-import { getReceiverFunction, updateReceiverEnvironment } from '../../lib/receiver-function.js';
-import { registerSecret } from '../../lib/secrets.js';
+import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
+import { maskUrl, registerSecret } from '../../lib/secrets.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drain-probe.js';
-import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, plural, succeeded, type AppDrains } from './shared.js';
 import { sleep } from '../../lib/sleep.js';
-import { testApps } from './test.js';
-import { applyWire, checkRateLimit, planWire, printPlan, wireJson } from './wire.js';
+import { applyWire, asUserError, checkRateLimit, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, planWire, plural, printPlan, succeeded, testApps, wireJson, type AppDrains } from '../../lib/drain-ops.js';
 
 export default createCommand({
   description: 'new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token',
@@ -91,23 +89,37 @@ export default createCommand({
     const plans = planWire(listed, false);
     const fullPlans = planWire(listed, true);
 
+    // Drains to the receiver's host the classifier does not recognise (another path, an add-on):
+    // named here, removed in step 7 with the old ones when they carry another token; an add-on's
+    // can only be removed with the add-on, so it is flagged.
+    const strays = appDrains.flatMap((l) => receiverStrays(l.drains, settings.url).filter((d) => tokenOfUrl(d.drain.url) !== newToken).map((d) => ({ app: l.app, d })));
     if (!out.json) {
       out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
       printPlan(ctx, fullPlans, dryRun);
+      for (const { app, d } of strays) {
+        out.line(
+          d.class === 'addon'
+            ? `  ${c.app(app)}  ${c.warn('stray')}   ${d.drain.id}  ${maskUrl(d.drain.url)} (add-on ${d.drain.addon?.name ?? '(unnamed)'} sends to the receiver: its token is refused after step 8; remove or reconfigure the add-on)`
+            : `  ${c.app(app)}  ${c.warn('stray')}   ${d.drain.id}  ${maskUrl(d.drain.url)} (the receiver's host, another path: removed in step 7 with the old drains)`,
+        );
+      }
       out.line(c.dim('  (old drains are removed only after every app delivered a test batch through its new one)'));
     }
+    for (const { app, d } of strays.filter((s) => s.d.class === 'addon')) out.warn(`${app}: the add-on drain ${d.drain.id} sends to the receiver; rotation cannot move it and its token will be refused`);
     if (!dryRun) checkRateLimit(heroku, fullPlans);
 
     /** The plans whose POSTs were started (step 5), and the drains they created as each lands. */
     const wiring: WirePlan[] = [];
     const added: { app: string; id: string }[] = [];
     const addedByApp = new Map<string, Drain | undefined>();
+    /** The function as step 2 left it, read back once live. */
+    let applied: ReceiverFunctionState | undefined;
 
     await runSteps(ctx, {
       title: '',
       subject: 'rotation',
       dryRun,
-      json: () => ({ resuming, apps, ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
+      json: () => ({ resuming, apps, strays: strays.map(({ app, d }) => ({ app, ...describeDrain(d) })), ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
       confirm: () => ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`),
       rolledBackHint: 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again',
       resumeHint: (step) =>
@@ -126,13 +138,24 @@ export default createCommand({
           name: 'function accepts the old and the new token',
           done: resuming,
           async apply() {
-            // Against the state the tokens were derived from, not a fresh read.
+            // Against the state the tokens were derived from (its RevisionId), not a fresh read.
             await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
+            // What the update left (the RevisionId changes again once it is live): the rollback
+            // undoes only this state, never a later change by someone else.
+            applied = await getReceiverFunction(ctx);
             return 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live';
           },
           async rollback() {
-            const changed = await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null });
-            return changed ? "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS" : "the function's tokens were not changed";
+            const now = await getReceiverFunction(ctx);
+            if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) return "the function's tokens were not changed";
+            // Ours when it is the state the apply left, or (an update that failed or was cut
+            // short before it could be read back) when it holds exactly the tokens we wrote.
+            const ours = applied
+              ? unchangedSince(applied, now)
+              : now.variables.DRAIN_TOKEN === newToken && now.variables.DRAIN_TOKEN_PREVIOUS === oldToken;
+            if (!ours) throw changedBySomeoneElse(ctx, applied ? 'set its tokens' : 'read it');
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null }, now);
+            return "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS";
           },
         },
         {
@@ -185,7 +208,7 @@ export default createCommand({
           name: 'remove the old drains',
           pointOfNoReturn: true,
           async apply() {
-            const removed = await removeOld(ctx, heroku, succeeded(fullPlans));
+            const removed = await removeOld(ctx, heroku, apps, newToken, newSettings.url);
             return removed ? `removed ${plural(removed, 'drain')}` : 'none left';
           },
         },
@@ -198,7 +221,13 @@ export default createCommand({
               // Ctrl-C during the wait must not cut it short: those batches would be refused.
               ctx.checkInterrupted();
             }
-            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null });
+            // Only while the function still has this run's tokens: if someone rotated since,
+            // their DRAIN_TOKEN_PREVIOUS is what their drains may still carry.
+            const now = await getReceiverFunction(ctx);
+            if (now.variables.DRAIN_TOKEN !== newToken) throw changedBySomeoneElse(ctx, 'made it accept the new token (its DRAIN_TOKEN is another one now)');
+            if (now.variables.DRAIN_TOKEN_PREVIOUS === undefined) return 'the old token was already dropped';
+            if (now.variables.DRAIN_TOKEN_PREVIOUS !== oldToken) throw changedBySomeoneElse(ctx, 'made it accept the new token (its DRAIN_TOKEN_PREVIOUS is another one now)');
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN_PREVIOUS: null }, now);
           },
         },
       ],
@@ -217,9 +246,30 @@ function withAdded(l: AppDrains, added: Drain | undefined): AppDrains {
   return { ...l, drains: classifyDrains([...l.drains.map((d) => d.drain), added], l.desired) };
 }
 
-/** Step 7: the drains each plan removes (the stale ones: the old token's). */
-async function removeOld(ctx: Context, heroku: HerokuApi, plans: WirePlan[]): Promise<number> {
-  const outcomes = await forEachApp(ctx, plans, async (plan) => (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).length);
+/**
+ * Step 7: the old drains, from a fresh look. The plan was read before the rotation started, and
+ * someone may have changed things since: the function must still take this run's token as its
+ * DRAIN_TOKEN and SSM must still carry it, and then only drains whose token the function will
+ * not accept once this run drops the old one are removed (never one with the new token).
+ */
+async function removeOld(ctx: Context, heroku: HerokuApi, apps: string[], newToken: string, drainUrl: string): Promise<number> {
+  const fn = await getReceiverFunction(ctx);
+  if (fn.variables.DRAIN_TOKEN !== newToken) throw changedBySomeoneElse(ctx, 'made it accept the new token; no drain was removed');
+  const now = await readDrainSettings(ctx);
+  if (tokenOfUrl(now.url) !== newToken) {
+    throw new ServiceError('raxx-ops', 'SSM drain_url no longer carries the new token (someone changed it during the rotation); no drain was removed', {
+      code: 'DrainUrlChanged',
+      hint: 'see `raxx-ops drains list` and `raxx-ops drains test`; the function still accepts both tokens, so nothing is rejected. Run `raxx-ops drains rotate` again once the other change has finished',
+    });
+  }
+  const listed = await listClassified(ctx, heroku, apps, drainUrl);
+  const outcomes = await forEachApp(ctx, listed, async (l) => {
+    if (!l.ok) throw l.error;
+    const stale = wirePlan(l.app, l.value.drains, l.value.desired!, { prune: true }).remove;
+    const strays = receiverStrays(l.value.drains, drainUrl).filter((d) => d.class === 'foreign');
+    const old = [...stale, ...strays].filter((d) => tokenOfUrl(d.drain.url) !== newToken);
+    return (await deleteDrains(heroku, l.app, old.map((d) => d.drain.id))).length;
+  });
   const failures = failuresOf(outcomes);
   if (failures.length > 0) throw failureOf(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);

@@ -5,17 +5,9 @@ import type { Context } from '../../lib/context.js';
 import { CheckFailedError, failureOf } from '../../lib/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, fixFor, probeDrain, type ProbeResult } from '../../lib/drain-probe.js';
-import { failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains } from './shared.js';
-
-/** Probe each app whose drains are known; apps without a current drain fail with mode A. */
-export function testApps(ctx: Context, listed: AppDrains[], timeoutMs: number) {
-  return forEachApp(ctx, listed, async (l): Promise<ProbeResult> => {
-    const current = l.drains.find((d) => d.class === 'current');
-    if (!current) return { app: l.app, ok: false, mode: 'A', message: 'no current drain to the receiver', ms: 0 };
-    return probeDrain(ctx, { app: l.app, url: current.drain.url, drainToken: current.drain.token, timeoutMs });
-  });
-}
+import { FAILURE_MODES, fixFor, type ProbeResult } from '../../lib/drain-probe.js';
+import { failuresOf, listAppDrains, plural, succeeded, testApps } from '../../lib/drain-ops.js';
+import { resolveApps } from '../apps.js';
 
 function printProbe(ctx: Context, r: ProbeResult): void {
   const c = ctx.out.color;
@@ -32,7 +24,7 @@ export default createCommand({
   options: { app: opt.apps, timeout: opt.timeout(30, 'how long to wait for the answer and the S3 object') },
   async handler(args, ctx) {
     const { out } = ctx;
-    const { apps, listed } = await listAppDrains(ctx, args.app);
+    const { apps, listed } = await listAppDrains(ctx, resolveApps(args.app, ctx));
     const probed = await testApps(ctx, succeeded(listed), args.timeout * 1000);
     const results = succeeded(probed);
     // Apps that could not be listed or probed at all (Heroku or S3 failed), as opposed to a

@@ -1,106 +1,11 @@
 // `raxx-ops drains wire`: replaces wire-heroku-log-drain.sh. Every app ends with exactly its
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
-import type { Context } from '../../lib/context.js';
-import { describeDrain, planChanges, wirePlan, type WirePlan } from '../../lib/drains.js';
-import { ServiceError, failureOf } from '../../lib/errors.js';
-import type { Drain, HerokuApi } from '../../lib/heroku.js';
-import { maskUrl } from '../../lib/secrets.js';
+import { failureOf } from '../../lib/errors.js';
+import { applyWire, checkRateLimit, failuresOf, listAppDrains, planWire, plural, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drain-ops.js';
 import { createCommand, flag } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type AppDrains, type Outcome } from './shared.js';
-
-export interface WireResult {
-  app: string;
-  added: Drain | undefined;
-  removed: string[];
-}
-
-export interface WireRun {
-  plans: Outcome<WirePlan>[];
-  results: Outcome<WireResult>[] | undefined;
-}
-
-/** Each listed app's plan; `drains rotate` plans from the drains it listed before changing anything. */
-export function planWire(listed: Outcome<AppDrains>[], prune: boolean): Outcome<WirePlan>[] {
-  return listed.map((r) => (r.ok ? { app: r.app, ok: true, value: wirePlan(r.app, r.value.drains, r.value.desired!, { prune }) } : r));
-}
-
-/**
- * Heroku refuses every request once the account's pool is empty (429) and refills it at about
- * 75 a minute: rather than stop half-way through the apps, refuse before the first change.
- */
-export function checkRateLimit(heroku: HerokuApi, plans: Outcome<WirePlan>[]): void {
-  const needed = plans.reduce((n, p) => n + (p.ok ? planChanges(p.value) : 0), 0);
-  const left = heroku.rateLimitRemaining;
-  if (left !== undefined && needed > 0 && left < needed) {
-    throw new ServiceError('Heroku', `Heroku rate limit: ${left} requests left for this account, the plan needs ${needed}; nothing was changed`, {
-      code: 'rate_limit',
-      hint: 'the pool refills at about 75 requests a minute; wait a minute and run again',
-    });
-  }
-}
-
-/**
- * Applies the plans of the apps that could be planned, in parallel. `onAdded` hears of each
- * drain as soon as it exists, even when the run is then interrupted (rotate removes them again).
- */
-export function applyWire(ctx: Context, heroku: HerokuApi, plans: Outcome<WirePlan>[], onAdded?: (app: string, drain: Drain) => void): Promise<Outcome<WireResult>[]> {
-  return forEachApp(ctx, succeeded(plans), (plan) => applyPlan(heroku, plan, onAdded));
-}
-
-/** The current drain first, then the stale ones: the app is never without a drain. */
-async function applyPlan(heroku: HerokuApi, plan: WirePlan, onAdded?: (app: string, drain: Drain) => void): Promise<WireResult> {
-  const result: WireResult = { app: plan.app, added: undefined, removed: [] };
-  if (plan.add) {
-    result.added = await heroku.addDrain(plan.app, plan.add);
-    onAdded?.(plan.app, result.added);
-  }
-  result.removed = (await deleteDrains(heroku, plan.app, plan.remove.map((d) => d.drain.id))).map((d) => d.id);
-  return result;
-}
-
-export function printPlan(ctx: Context, plans: Outcome<WirePlan>[], dryRun: boolean): void {
-  const { out } = ctx;
-  if (out.json) return;
-  const c = out.color;
-  out.line(dryRun ? 'plan (dry run, nothing will change):' : 'plan:');
-  for (const p of plans) {
-    if (!p.ok) {
-      out.line(`  ${c.app(p.app)}  ${c.bad('cannot list drains')}: ${p.error.message}`);
-      continue;
-    }
-    const plan = p.value;
-    if (planChanges(plan) === 0) {
-      out.line(`  ${c.app(plan.app)}  up to date`);
-    } else {
-      out.line(`  ${c.app(plan.app)}`);
-      if (plan.add) out.line(`    ${c.ok('add')}     ${maskUrl(plan.add)}`);
-      for (const d of plan.remove) out.line(`    ${c.warn('remove')}  ${d.drain.id}  ${maskUrl(d.drain.url)} (stale: ${d.reason})`);
-    }
-    const untouched = plan.keep.filter((d) => d.class !== 'current');
-    for (const d of untouched) out.line(`    ${c.dim(`keep    ${d.drain.id}  ${maskUrl(d.drain.url)} (${d.class}${d.reason ? `: ${d.reason}` : ''})`)}`);
-  }
-}
-
-export function wireJson(run: WireRun, dryRun: boolean) {
-  const results = new Map((run.results ?? []).map((r) => [r.app, r]));
-  return {
-    dryRun,
-    apps: run.plans.map((p) => {
-      if (!p.ok) return { app: p.app, status: 'failed', error: p.error.message };
-      const r = results.get(p.app);
-      return {
-        app: p.app,
-        desired: maskUrl(p.value.desired),
-        plan: { add: p.value.add ? maskUrl(p.value.add) : null, remove: p.value.remove.map(describeDrain), keep: p.value.keep.map(describeDrain) },
-        status: dryRun ? 'planned' : !r ? 'failed' : r.ok ? (planChanges(p.value) === 0 ? 'unchanged' : 'changed') : 'failed',
-        ...(r && !r.ok ? { error: r.error.message } : {}),
-        ...(r && r.ok ? { added: r.value.added ? r.value.added.id : null, removed: r.value.removed } : {}),
-      };
-    }),
-  };
-}
+import { resolveApps } from '../apps.js';
 
 export default createCommand({
   description: 'give every app exactly its current drain (SSM drain_url + app=<app>); adds only what is missing, never touches foreign or add-on drains',
@@ -119,13 +24,16 @@ export default createCommand({
   async handler(args, ctx) {
     const { out } = ctx;
     const dryRun = Boolean(args.dryRun);
-    const { apps, heroku, listed } = await listAppDrains(ctx, args.app);
-    const plans = planWire(listed, Boolean(args.prune));
+    const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, resolveApps(args.app, ctx));
+    let plans = planWire(listed, Boolean(args.prune));
     printPlan(ctx, plans, dryRun);
     if (!dryRun) checkRateLimit(heroku, plans);
     // Pruning deletes drains, so it asks first, as `drains remove --stale` does.
     const pruning = succeeded(plans).reduce((n, p) => n + p.remove.length, 0);
-    if (!dryRun && pruning > 0) await ctx.confirm(`remove ${plural(pruning, 'stale drain')} while wiring?`);
+    if (!dryRun && pruning > 0) {
+      await ctx.confirm(`remove ${plural(pruning, 'stale drain')} while wiring?`);
+      plans = await spareAccepted(ctx, drainUrl!, plans);
+    }
     const run: WireRun = { plans, results: dryRun ? undefined : await applyWire(ctx, heroku, plans) };
 
     if (out.json) out.data(wireJson(run, dryRun));

@@ -34,6 +34,8 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
   let env: Record<string, string>;
   const desired = (app: string, token = DRAIN_TOKEN) => `${receiverBase}?token=${token}&app=${app}`;
   const writes = () => heroku.calls.filter((c) => c.method === 'POST' || c.method === 'DELETE');
+  /** The receiver function, which pruning asks which tokens it accepts before removing a drain. */
+  const receiverFunction = () => createReceiverFunction(aws, moto.env, { functionName: 'raxx-heroku-log-drain-receiver', variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN } });
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -89,6 +91,7 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
   });
 
   it('wire --prune adds the current drain, removes stale ones, never touches foreign or add-on drains', async () => {
+    await receiverFunction();
     const app = 'raxx-api-prod';
     const stale = heroku.addDrain(app, desired(app, OLD_TOKEN));
     const otherApp = heroku.addDrain(app, desired('raxx-console-prod'));
@@ -163,6 +166,7 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
   });
 
   it('remove asks first and --include-foreign widens --all; --stale and --id pick what they say', async () => {
+    await receiverFunction();
     const app = 'raxx-api-prod';
     const current = heroku.addDrain(app, desired(app));
     const stale = heroku.addDrain(app, desired(app, OLD_TOKEN));

@@ -3,7 +3,6 @@
 // Logplex-like sender posting to whatever drains Heroku has while the token rotates.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import { createServer, request, type IncomingMessage } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
@@ -12,7 +11,8 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { startHerokuApi } from '../../support/heroku-api.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
 import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
-import { freePort, waitFor } from '../../support/stand-in.js';
+import { waitFor } from '../../support/stand-in.js';
+import { startHerokuProxy, startReceiver } from '../../support/drain-stand-ins.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
@@ -176,6 +176,26 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     await expectNoSecrets(r);
   });
 
+  it('rotate names receiver drains the classifier does not recognise, moves the one on another path and flags the add-on one', async () => {
+    await wired();
+    const stray = heroku.addDrain('raxx-api-prod', `${receiver.base}other/path?token=${TOKEN}&app=raxx-api-prod`);
+    const addon = heroku.addDrain('raxx-console-prod', `${receiver.base}?token=${TOKEN}&app=raxx-console-prod`, { addon: 'logger-cubic-1234' });
+    const plan = await runCli(['drains', 'rotate', '--dry-run'], { env });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`raxx-api-prod {2}stray {3}${stray.id} .*another path: removed in step 7`));
+    expect(plan.stdout).toMatch(new RegExp(`raxx-console-prod {2}stray {3}${addon.id} .*add-on logger-cubic-1234 sends to the receiver`));
+    expect(plan.stderr).toMatch(/warning: raxx-console-prod: the add-on drain \S+ sends to the receiver; rotation cannot move it/);
+
+    const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10'], { env });
+    expect(r.code).toBe(0);
+    const next = (await functionEnvironment(aws, FUNCTION)).DRAIN_TOKEN!;
+    expect(heroku.drains('raxx-api-prod').map((d) => d.url)).toEqual([`${receiver.base}?token=${next}&app=raxx-api-prod`]);
+    // The add-on's drain is not raxx-ops' to remove: it stays, as the plan said.
+    expect(heroku.drains('raxx-console-prod').map((d) => d.id)).toContain(addon.id);
+    await expectNoSecrets(plan);
+    await expectNoSecrets(r);
+  });
+
   it('rotate end to end while Logplex keeps posting: no 403, nothing lost, the old token rejected afterwards', async () => {
     await wired();
     const app = 'raxx-api-prod';
@@ -247,17 +267,16 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     }
   }
 
-  it('rotate rolls back a drain whose POST landed although Heroku answered 503', async () => {
+  it('rotate settles a POST that landed although Heroku answered 503 by listing, and goes on', async () => {
     await wired();
     const via = await startHerokuProxy(heroku.url, (q) => (q.method === 'POST' && q.path.includes('/apps/raxx-velvet-prod/') ? { answer503: true } : {}));
     try {
       const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env: { ...env, HEROKU_API_URL: via.url } });
-      expect(r.code).toBe(4);
-      expect(r.stderr).toMatch(/rotation stopped at step 5 /);
-      expect(r.stderr).toMatch(/hint: rolled back/);
-      expect(r.stdout).toMatch(/removed the new drain \S+ of raxx-velvet-prod \(its POST had reported a failure\)/);
-      expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
-      for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const next = (await functionEnvironment(aws, FUNCTION)).DRAIN_TOKEN!;
+      expect(next).not.toBe(TOKEN);
+      for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${next}&app=${a}`]);
       await expectEveryDrainAccepted(APPS, 'after a POST that landed');
       await expectNoSecrets(r);
     } finally {
@@ -355,63 +374,3 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     });
   }
 });
-
-/**
- * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`) or pass it
- * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure).
- */
-async function startHerokuProxy(target: string, hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean }): Promise<{ url: string; stop(): Promise<void> }> {
-  const upstream = new URL(target);
-  const server = createServer((req, res) => {
-    const how = hook({ method: req.method ?? 'GET', path: req.url ?? '/' });
-    const forward = () => {
-      const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up: IncomingMessage) => {
-        if (how.answer503) {
-          up.resume();
-          res.writeHead(503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ id: 'service_unavailable', message: 'Service unavailable.' }));
-          return;
-        }
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      out.on('error', () => res.destroy());
-      req.pipe(out);
-    };
-    if (how.delayMs) setTimeout(forward, how.delayMs);
-    else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    stop() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/**
- * `raxx-ops receiver serve --from-lambda`: the receiver on loopback with the function's
- * environment (BUCKET_NAME and the tokens), following its changes as the deployed function would.
- */
-async function startReceiver(awsEnv: Record<string, string>, functionName: string): Promise<{ base: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const ac = new AbortController();
-  const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName, '--poll', '100'], { env: awsEnv, signal: ac.signal });
-  let early: CliResult | undefined;
-  void served.then((r) => (early = r));
-  await waitFor(async () => {
-    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
-    const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
-    return res !== undefined;
-  }, 'receiver serve');
-  return {
-    base: `http://127.0.0.1:${port}/`,
-    async stop() {
-      ac.abort();
-      const r = await served;
-      if (r.code !== 0) throw new Error(`receiver serve exited ${r.code}: ${r.stderr}`);
-    },
-  };
-}

@@ -1,0 +1,89 @@
+// Stand-ins the drain tests share: a proxy in front of the Heroku API stand-in that can hold or
+// misreport requests, and the receiver served locally from the function's environment.
+import { createServer, request, type IncomingMessage } from 'node:http';
+import { runCli, type CliResult } from './run-cli.js';
+import { freePort, waitFor } from './stand-in.js';
+
+/**
+ * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`), pass it
+ * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure),
+ * pass it on and hold its answer (`holdAnswerMs`: past the client's deadline), or break the
+ * connection without passing it on (`drop`).
+ */
+export async function startHerokuProxy(
+  target: string,
+  hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean; holdAnswerMs?: number; drop?: boolean },
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const how = hook({ method: req.method ?? 'GET', path: req.url ?? '/' });
+    if (how.drop) {
+      // The request never reaches Heroku and no answer comes: the connection just breaks.
+      req.resume();
+      req.on('end', () => setTimeout(() => req.socket.destroy(), how.delayMs ?? 0));
+      return;
+    }
+    const forward = () => {
+      const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up: IncomingMessage) => {
+        if (how.answer503) {
+          up.resume();
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: 'service_unavailable', message: 'Service unavailable.' }));
+          return;
+        }
+        if (how.holdAnswerMs) {
+          // The change is made; its answer comes too late for the caller.
+          const got: Buffer[] = [];
+          up.on('data', (c: Buffer) => got.push(c));
+          up.on('end', () =>
+            setTimeout(() => {
+              if (res.destroyed) return;
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              res.end(Buffer.concat(got));
+            }, how.holdAnswerMs),
+          );
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      out.on('error', () => res.destroy());
+      req.pipe(out);
+    };
+    if (how.delayMs) setTimeout(forward, how.delayMs);
+    else forward();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * `raxx-ops receiver serve --from-lambda`: the receiver on loopback with the function's
+ * environment (BUCKET_NAME and the tokens), following its changes as the deployed function would.
+ */
+export async function startReceiver(awsEnv: Record<string, string>, functionName: string): Promise<{ base: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const ac = new AbortController();
+  const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName, '--poll', '100'], { env: awsEnv, signal: ac.signal });
+  let early: CliResult | undefined;
+  void served.then((r) => (early = r));
+  await waitFor(async () => {
+    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
+    const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+    return res !== undefined;
+  }, 'receiver serve');
+  return {
+    base: `http://127.0.0.1:${port}/`,
+    async stop() {
+      ac.abort();
+      const r = await served;
+      if (r.code !== 0) throw new Error(`receiver serve exited ${r.code}: ${r.stderr}`);
+    },
+  };
+}
