@@ -166,6 +166,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
   const fail = (message: string): never => {
     throw new StepFailed(message);
   };
+  /** Between the parts of a long step: Ctrl-C goes straight to tearing down. */
+  const checkpoint = () => {
+    if (signal.aborted) throw new Interrupted();
+  };
   const pass = (what: string) => say(`  ✓ ${what}`);
   const check = (ok: boolean, what: string, otherwise: string) => (ok ? pass(what) : fail(otherwise));
   const note = (text: string) => say(`  · ${text}`);
@@ -211,6 +215,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     const moto = (motoStarted as PromiseFulfilledResult<Awaited<ReturnType<typeof startMoto>>>).value;
     const pgCluster = (pgStarted as PromiseFulfilledResult<Awaited<ReturnType<typeof startPostgres>>>).value;
     note(`moto_server on ${moto.endpoint}; PostgreSQL 15 on 127.0.0.1:${pgCluster.port}, logging to ${pgCluster.logFile}`);
+    checkpoint();
     const heroku = await startHerokuApi({ apps });
     running.push({ stopped: 'stopped the Heroku API stand-in', stop: () => heroku.stop() });
     secrets.add(heroku.token);
@@ -224,6 +229,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     const port = await freePort();
     const receiverBase = `http://127.0.0.1:${port}/`;
     // What the runbooks' Terraform leaves (the same provisioning the doctor tests start from).
+    checkpoint();
     const infra = await provisionInfrastructure(aws, moto.env, { drainUrl: `${receiverBase}?token=${token}`, drainToken: token });
     note(`drain bucket s3://${drain.bucket}: versioned, encrypted, public access blocked, lifecycle 90 d → STANDARD_IA, expire 365 d`);
     note(`SSM ${drain.ssmPrefix}{bucket_name,bucket_arn,drain_url,drain_token}; drain_url = ${receiverBase}?token=****`);
@@ -236,6 +242,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
 
     // The audited database: an owner that is no superuser (as on Heroku), the runbook's schema,
     // and the application role's own login, in the API app's config vars.
+    checkpoint();
     const pgPasswords = { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex'), archiver: randomBytes(12).toString('hex') };
     for (const pw of Object.values(pgPasswords)) secrets.add(pw);
     const { default: pg } = await import('pg');
@@ -262,6 +269,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     heroku.setConfigVars(auditApp, { DATABASE_URL: pgUrl('raxx_owner', pgPasswords.owner), RAPTOR_APP_DATABASE_URL: pgUrl('raptor_app', pgPasswords.app) });
     note(`database raxx: the audit schema (raptor_app and audit_archiver with log_statement=mod, *_history triggers); ${auditApp}'s DATABASE_URL and RAPTOR_APP_DATABASE_URL`);
 
+    checkpoint();
     // A log-shipping source, declared as an operator would in a configuration file.
     const workDir = await mkdtemp(join(tmpdir(), 'raxx-ops-sandbox-'));
     running.push({ stopped: `removed ${workDir}`, stop: () => rm(workDir, { recursive: true, force: true }) });
