@@ -117,8 +117,8 @@ export default createCommand({
 ~/.local/share/bash-completion/completions/raxx-ops.
 zsh: add \`source <(raxx-ops completion zsh)\` to ~/.zshrc after compinit.`,
   examples: [
-    ['source <(raxx-ops completion bash)', 'completion in this bash session'],
-    ['raxx-ops completion zsh > ~/.zfunc/_raxx-ops', 'for zsh, saved'],
+    ['raxx-ops completion bash > ~/.local/share/bash-completion/completions/raxx-ops', 'bash, for every new shell'],
+    ['raxx-ops completion zsh > ~/.zfunc/_raxx-ops', 'zsh, saved where fpath finds it'],
   ],
   positionals: {
     shell: positional(z.enum(['bash', 'zsh'], { error: 'must be bash or zsh' }), 'the shell: bash or zsh'),
