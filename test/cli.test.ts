@@ -40,6 +40,7 @@ describe('raxx-ops program', () => {
       audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],
       doctor: null,
+      completion: null,
     });
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     for (const [group, verbs] of Object.entries(tree)) {

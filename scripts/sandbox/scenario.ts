@@ -1,24 +1,33 @@
-// The sandbox: the drain's whole job, as an operator does it, against local stand-ins.
-// moto_server plays AWS (S3, SSM, the receiver function's configuration), test/support's Heroku
-// API plays Heroku, `raxx-ops receiver serve --from-lambda` plays the function behind its URL, and
-// a Logplex-like sender posts router and web lines to whatever drains Heroku holds. Each step
-// runs the CLI as an operator would and checks the outcome against the stand-ins' state.
+// The sandbox: every runbook, as an operator does it, against local stand-ins. moto_server
+// plays AWS (S3, SSM, KMS, IAM, CloudWatch Logs, the receiver function's configuration),
+// provisioned as the runbooks' Terraform leaves it (test/support/doctor-stack.ts); a throwaway
+// PostgreSQL cluster holds the audit schema; test/support's Heroku API plays Heroku;
+// `raxx-ops receiver serve --from-lambda` plays the function behind its URL; a Logplex-like
+// sender posts router and web lines to whatever drains Heroku holds, and a forwarder posts the
+// database's log lines as Heroku's Postgres add-on does. Each step runs the CLI as an operator
+// would and checks the outcome against the stand-ins' state.
 //
 // How a command runs is injected (CliRunner): `npm run sandbox` runs the built CLI as
 // subprocesses (scripts/sandbox.ts); test/sandbox.test.ts runs it in-process.
-import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { compactedKeys } from '@raxx/log-drain-receiver/compacted';
 import { frame } from '@raxx/log-drain-receiver/logplex';
 import { appPrefix, buildObjectKey, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import type { AwsClients } from '../../src/lib/aws.js';
 import { loadConfig } from '../../src/lib/config.js';
-import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters } from '../../test/support/aws-fixtures.js';
+import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, setFunctionEnvironment } from '../../test/support/aws-fixtures.js';
+import { provisionInfrastructure, STACK } from '../../test/support/doctor-stack.js';
 import { startHerokuApi } from '../../test/support/heroku-api.js';
 import { sendBatch, startStream, type StreamBatchResult } from '../../test/support/logplex-sender.js';
 import { startMoto } from '../../test/support/moto.js';
+import { startPgForwarder } from '../../test/support/pg-forwarder.js';
+import { startPostgres } from '../../test/support/postgres.js';
 import { freePort, waitFor } from '../../test/support/stand-in.js';
 
 export interface CommandResult {
@@ -59,6 +68,13 @@ export interface SandboxOptions {
   sendIntervalMs?: number;
   /** Longest a single command may take. */
   commandTimeoutMs?: number;
+  /** Run only this step of the tour (and the set-up it needs): one of TOUR_STEPS. */
+  only?: string;
+  /**
+   * Leave the stack up: called once the tour is done, with the environment to use raxx-ops
+   * against it; tearing down waits until it resolves (or the signal aborts).
+   */
+  keep?: (env: Record<string, string>) => Promise<void>;
 }
 
 export interface StepOutcome {
@@ -84,15 +100,31 @@ export interface SandboxReport {
 class StepFailed extends Error {}
 class Interrupted extends Error {}
 
-const TITLES = [
-  'stand-ins: moto_server (AWS) and the Heroku API, with the drain bucket, SSM parameters and receiver function',
-  'the receiver: `raxx-ops receiver serve --from-lambda` in place of the function behind its URL',
-  'wiring the log drains',
-  'Logplex starts posting router and web lines to every app\'s drain',
-  'checking the drain and searching the logs',
-  'rotating the drain token while Logplex keeps posting',
-  'tearing down',
+/** The tour's steps in order; the ones marked `setup` run whatever --only says. */
+const STEPS = [
+  { id: 'stand-ins', setup: true, title: 'stand-ins: moto_server (AWS) provisioned as the runbooks\' Terraform would, PostgreSQL with the audit schema, the Heroku API' },
+  { id: 'receiver', setup: true, title: 'the receiver: `raxx-ops receiver serve --from-lambda` in place of the function behind its URL' },
+  { id: 'wire', setup: true, title: 'log drain runbook: wiring the log drains' },
+  { id: 'traffic', setup: true, title: 'Logplex starts posting router and web lines to every app\'s drain; the database\'s log follows' },
+  { id: 'check', setup: false, title: 'log drain runbook: testing the drain, searching the logs, their status' },
+  { id: 'audit', setup: false, title: 'audit runbook: the DML audit trail end to end (audit smoke)' },
+  { id: 'restore', setup: false, title: 'attachments runbook: a deleted attachment restored' },
+  { id: 'rotate-access-key', setup: false, title: 'attachments runbook: the backend\'s IAM access key rotated (exfiltration steps 2 and 3)' },
+  { id: 'ship', setup: false, title: 'log shipping runbook: a week of log files shipped, redacted and verified' },
+  { id: 'query', setup: false, title: 'months of logs: compacting a day and querying it with SQL' },
+  { id: 'rotate', setup: false, title: 'log drain runbook: rotating the drain token while Logplex keeps posting' },
+  { id: 'doctor', setup: false, title: 'diagnosis: doctor on the healthy stack, then one fault injected and named' },
+  { id: 'teardown', setup: true, title: 'tearing down' },
 ] as const;
+export type TourStep = (typeof STEPS)[number]['id'];
+/** What `--only` accepts. */
+export const TOUR_STEPS: string[] = STEPS.filter((s) => !s.setup).map((s) => s.id);
+
+/** The audit runbook's schema (roles, *_history tables and triggers, grants). */
+const AUDIT_SCHEMA = readFileSync(new URL('../../test/fixtures/audit-schema.sql', import.meta.url), 'utf8');
+/** The log-shipping source the tour ships (declared in the configuration file it writes). */
+const SOURCE = 'auth';
+const SUPPORT_HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
 
 const FOREIGN_DRAIN = { app: 'raxx-console-prod', url: 'syslog+tls://logs7.papertrailapp.com:24816' };
 const GREP = 'status=5\\d\\d';
@@ -116,18 +148,27 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     transcript.push(line);
     print(line);
   };
+  if (opts.only !== undefined && !TOUR_STEPS.includes(opts.only)) throw new Error(`no tour step "${opts.only}": one of ${TOUR_STEPS.join(', ')}`);
+  const planned = STEPS.filter((s) => s.setup || opts.only === undefined || s.id === opts.only);
+  const TITLES = planned.map((s) => s.title);
+  const wanted = (id: TourStep) => planned.some((s) => s.id === id);
   let step = 0;
   let stepStarted = Date.now();
-  const begin = (n: number) => {
-    if (signal.aborted) throw new Interrupted();
+  const begin = (id: TourStep) => {
+    // Tearing down after --keep is what Ctrl-C asks for, not an interruption.
+    if (signal.aborted && !(id === 'teardown' && opts.keep)) throw new Interrupted();
     if (step > 0) report.steps.push({ step, title: TITLES[step - 1]!, ok: true, ms: Date.now() - stepStarted });
-    step = n;
+    step = planned.findIndex((s) => s.id === id) + 1;
     stepStarted = Date.now();
     say('');
-    say(`== ${n}/${TITLES.length}  ${TITLES[n - 1]}`);
+    say(`== ${step}/${TITLES.length}  ${TITLES[step - 1]}`);
   };
   const fail = (message: string): never => {
     throw new StepFailed(message);
+  };
+  /** Between the parts of a long step: Ctrl-C goes straight to tearing down. */
+  const checkpoint = () => {
+    if (signal.aborted) throw new Interrupted();
   };
   const pass = (what: string) => say(`  ✓ ${what}`);
   const check = (ok: boolean, what: string, otherwise: string) => (ok ? pass(what) : fail(otherwise));
@@ -146,8 +187,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
   };
 
   let cliEnv: Record<string, string> = {};
-  /** `raxx-ops ARGV`, echoed and shown as it runs; fails the step on another exit code. */
-  const raxx = async (argv: string[]): Promise<CommandResult> => {
+  /** --keep: the operator had the stack and asked for the tear-down; Ctrl-C then is no interruption. */
+  let handedOver = false;
+  /** `raxx-ops ARGV`, echoed and shown as it runs; fails the step on another exit code than `code`. */
+  const raxx = async (argv: string[], code = 0): Promise<CommandResult> => {
     if (signal.aborted) throw new Interrupted();
     say(`$ ${['raxx-ops', ...argv].map(shellQuote).join(' ')}`);
     report.commands++;
@@ -155,19 +198,26 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     const r = await runner.run(argv, { env: cliEnv, signal: AbortSignal.any([signal, timeout]), onLine: show });
     if (signal.aborted) throw new Interrupted();
     if (timeout.aborted) fail(`\`raxx-ops ${argv.join(' ')}\` did not finish within ${commandTimeoutMs / 1000} s`);
-    if (r.code !== 0) fail(`\`raxx-ops ${argv.join(' ')}\` exited ${r.code}`);
+    if (r.code !== code) fail(`\`raxx-ops ${argv.join(' ')}\` exited ${r.code}${code === 0 ? '' : `, not ${code}`}`);
     return r;
   };
 
   try {
     // ---------------------------------------------------------------------------------------
-    begin(1);
+    begin('stand-ins');
     // The names `raxx-ops config show` prints: the CLI's own built-in configuration.
     const config = await loadConfig({ env: 'prod', processEnv: {} });
     const { apps, drain } = config;
-    const moto = await startMoto();
-    running.push({ stopped: 'stopped moto_server', stop: () => moto.stop() });
-    note(`moto_server on ${moto.endpoint}`);
+    // moto and PostgreSQL start side by side (each about a second); whatever started is stopped.
+    const [motoStarted, pgStarted] = await Promise.allSettled([startMoto(), startPostgres()]);
+    if (motoStarted.status === 'fulfilled') running.push({ stopped: 'stopped moto_server', stop: () => motoStarted.value.stop() });
+    if (pgStarted.status === 'fulfilled') running.push({ stopped: 'stopped PostgreSQL and removed its cluster', stop: () => pgStarted.value.stop() });
+    if (motoStarted.status === 'rejected') fail(`moto_server did not start: ${(motoStarted.reason as Error).message}`);
+    if (pgStarted.status === 'rejected') fail(`PostgreSQL did not start: ${(pgStarted.reason as Error).message}`);
+    const moto = (motoStarted as PromiseFulfilledResult<Awaited<ReturnType<typeof startMoto>>>).value;
+    const pgCluster = (pgStarted as PromiseFulfilledResult<Awaited<ReturnType<typeof startPostgres>>>).value;
+    note(`moto_server on ${moto.endpoint}; PostgreSQL 15 on 127.0.0.1:${pgCluster.port}, logging to ${pgCluster.logFile}`);
+    checkpoint();
     const heroku = await startHerokuApi({ apps });
     running.push({ stopped: 'stopped the Heroku API stand-in', stop: () => heroku.stop() });
     secrets.add(heroku.token);
@@ -180,20 +230,60 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     secrets.add(token);
     const port = await freePort();
     const receiverBase = `http://127.0.0.1:${port}/`;
-    await createBucket(aws, drain.bucket);
-    await putDrainParameters(aws, { prefix: drain.ssmPrefix, url: `${receiverBase}?token=${token}`, token });
-    await createReceiverFunction(aws, moto.env, {
-      functionName: drain.functionName,
-      region: config.region,
-      variables: { BUCKET_NAME: drain.bucket, DRAIN_TOKEN: token, KEY_PREFIX: drain.keyPrefix },
-    });
-    note(`bucket s3://${drain.bucket}; SSM ${drain.ssmPrefix}drain_url = ${receiverBase}?token=**** and ${drain.ssmPrefix}drain_token`);
-    note(`function ${drain.functionName} with BUCKET_NAME, KEY_PREFIX and DRAIN_TOKEN`);
-    cliEnv = { ...moto.env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url };
+    // What the runbooks' Terraform leaves (the same provisioning the doctor tests start from).
+    checkpoint();
+    const infra = await provisionInfrastructure(aws, moto.env, { drainUrl: `${receiverBase}?token=${token}`, drainToken: token });
+    note(`drain bucket s3://${drain.bucket}: versioned, encrypted, public access blocked, lifecycle 90 d → STANDARD_IA, expire 365 d`);
+    note(`SSM ${drain.ssmPrefix}{bucket_name,bucket_arn,drain_url,drain_token}; drain_url = ${receiverBase}?token=****`);
+    note(`function ${drain.functionName} with BUCKET_NAME, KEY_PREFIX and DRAIN_TOKEN; its log group ${STACK.logGroup}`);
+    note(`attachments bucket s3://${STACK.attachmentsBucket}: versioned, encrypted with ${STACK.kmsAlias} (rotation on), its four lifecycle rules`);
+    const support = infra.supportKey;
+    secrets.add(support.secret);
+    for (const app of SUPPORT_HOLDERS) heroku.setConfigVars(app, { AWS_ACCESS_KEY_ID_SUPPORT: support.id, AWS_SECRET_ACCESS_KEY_SUPPORT: support.secret });
+    note(`IAM user ${support.user} with one access key, held by ${SUPPORT_HOLDERS.join(' and ')} (config vars AWS_*_SUPPORT)`);
+
+    // The audited database: an owner that is no superuser (as on Heroku), the runbook's schema,
+    // and the application role's own login, in the API app's config vars.
+    checkpoint();
+    const pgPasswords = { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex'), archiver: randomBytes(12).toString('hex') };
+    for (const pw of Object.values(pgPasswords)) secrets.add(pw);
+    const { default: pg } = await import('pg');
+    const boot = new pg.Client({ connectionString: pgCluster.url });
+    await boot.connect();
+    try {
+      await boot.query(`CREATE ROLE raxx_owner LOGIN CREATEROLE PASSWORD '${pgPasswords.owner}'`);
+      await boot.query('GRANT SET ON PARAMETER log_statement TO raxx_owner');
+      await boot.query('CREATE DATABASE raxx OWNER raxx_owner');
+    } finally {
+      await boot.end();
+    }
+    const pgUrl = (user: string, pw: string) => `postgres://${user}:${pw}@127.0.0.1:${pgCluster.port}/raxx`;
+    const owner = new pg.Client({ connectionString: pgUrl('raxx_owner', pgPasswords.owner) });
+    await owner.connect();
+    try {
+      await owner.query(AUDIT_SCHEMA);
+      await owner.query(`ALTER ROLE raptor_app PASSWORD '${pgPasswords.app}'`);
+      await owner.query(`ALTER ROLE audit_archiver PASSWORD '${pgPasswords.archiver}'`);
+    } finally {
+      await owner.end();
+    }
+    const auditApp = apps[0]!;
+    heroku.setConfigVars(auditApp, { DATABASE_URL: pgUrl('raxx_owner', pgPasswords.owner), RAPTOR_APP_DATABASE_URL: pgUrl('raptor_app', pgPasswords.app) });
+    note(`database raxx: the audit schema (raptor_app and audit_archiver with log_statement=mod, *_history triggers); ${auditApp}'s DATABASE_URL and RAPTOR_APP_DATABASE_URL`);
+
+    checkpoint();
+    // A log-shipping source, declared as an operator would in a configuration file.
+    const workDir = await mkdtemp(join(tmpdir(), 'raxx-ops-sandbox-'));
+    running.push({ stopped: `removed ${workDir}`, stop: () => rm(workDir, { recursive: true, force: true }) });
+    const configFile = join(workDir, 'raxx-ops.json');
+    await writeFile(configFile, `${JSON.stringify({ logSources: [{ name: SOURCE, redact: [{ name: 'session', pattern: 'sid=[0-9a-f]+', replacement: 'sid=[REDACTED]' }] }] }, null, 2)}\n`);
+    note(`log source "${SOURCE}" declared in ${configFile}`);
+
+    cliEnv = { ...moto.env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url, RAXX_OPS_CONFIG: configFile };
     note(`every command runs with ${Object.entries(cliEnv).map(([k, v]) => `${k}=${/(KEY|SECRET)/.test(k) && k !== 'AWS_ACCESS_KEY_ID' ? '****' : v}`).join(' ')}`);
 
     // ---------------------------------------------------------------------------------------
-    begin(2);
+    begin('receiver');
     const serveArgv = ['receiver', 'serve', '--port', String(port), '--from-lambda'];
     say(`$ ${['raxx-ops', ...serveArgv].join(' ')} &`);
     report.commands++;
@@ -215,7 +305,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     check(history.failed === 0, `history: ${history.sent} earlier batches stored (a batch per app every ${every} minutes since ${history.since} UTC)`, `${history.failed} of ${history.sent} history batches were not stored`);
 
     // ---------------------------------------------------------------------------------------
-    begin(3);
+    begin('wire');
     const receiverDrains = (app: string) => heroku.drains(app).filter((d) => d.url.startsWith(receiverBase));
     const writesSince = (from: number) => heroku.calls.slice(from).filter((c) => c.method !== 'GET').length;
 
@@ -244,7 +334,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     for (const a of apps) for (const d of heroku.drains(a)) secrets.add(d.token);
 
     // ---------------------------------------------------------------------------------------
-    begin(4);
+    begin('traffic');
     // Logplex posts each app's lines to every HTTPS drain the app has at that moment (during a
     // rotation it has two; here the batches alternate between them). The Papertrail syslog
     // drain is not ours to play. Per app, one stream of router lines and one of web lines.
@@ -274,54 +364,167 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       fail(`the sender's first batches were not delivered: ${summarizeOutcomes(results().map((x) => x.r))}`),
     );
     pass(`every app delivers (${results().length} batches so far)`);
+    // Heroku's Postgres add-on: each line of the server's log to the API app's drains.
+    const forwarder = await startPgForwarder({ logFile: pgCluster.logFile, drains: () => heroku.drains(auditApp).map((d) => ({ url: d.url, token: d.token })) });
+    running.push({ stopped: 'stopped the Postgres log forwarder', stop: () => forwarder.stop() });
+    note(`the database's log lines go to ${auditApp}'s drains as "app postgres.<pid> - [DATABASE] …", as Heroku's add-on sends them`);
 
     // ---------------------------------------------------------------------------------------
-    begin(5);
-    await raxx(['drains', 'test']);
-    await raxx(['logs', 'status']);
     const grepApp = apps[0]!;
-    const grepArgs = ['logs', 'grep', GREP, '--app', grepApp, '--since', '1h'];
-    const grepped = (await raxx(grepArgs)).stdout.split('\n').filter((l) => l !== '');
-    check(grepped.every((l) => /status=5\d\d/.test(l)), `${grepped.length} lines of ${grepApp}, every one a 5xx`, 'logs grep printed a line that does not match');
-    const before = fivexx(grepApp);
-    const counted = (await raxx([...grepArgs, '-c'])).stdout.trim();
-    const after = fivexx(grepApp);
-    check(
-      Number(counted) >= before && Number(counted) <= after,
-      `logs grep -c: ${counted}, as many as the sender had delivered (${before === after ? before : `${before}-${after}`})`,
-      `logs grep -c said ${JSON.stringify(counted)}, but the sender had delivered ${before}-${after} 5xx lines of ${grepApp}`,
-    );
+    if (wanted('check')) {
+      begin('check');
+      await raxx(['drains', 'test']);
+      await raxx(['logs', 'status']);
+      const grepArgs = ['logs', 'grep', GREP, '--app', grepApp, '--since', '1h'];
+      const grepped = (await raxx(grepArgs)).stdout.split('\n').filter((l) => l !== '');
+      check(grepped.every((l) => /status=5\d\d/.test(l)), `${grepped.length} lines of ${grepApp}, every one a 5xx`, 'logs grep printed a line that does not match');
+      const before = fivexx(grepApp);
+      const counted = (await raxx([...grepArgs, '-c'])).stdout.trim();
+      const after = fivexx(grepApp);
+      check(
+        Number(counted) >= before && Number(counted) <= after,
+        `logs grep -c: ${counted}, as many as the sender had delivered (${before === after ? before : `${before}-${after}`})`,
+        `logs grep -c said ${JSON.stringify(counted)}, but the sender had delivered ${before}-${after} 5xx lines of ${grepApp}`,
+      );
+
+    }
 
     // ---------------------------------------------------------------------------------------
-    begin(6);
-    const rotateStart = new Date();
-    const rotated = await raxx(['drains', 'rotate', '--yes', '--grace', String(opts.graceSeconds ?? 3)]);
-    const rotateEnd = new Date();
-    check((rotated.stdout.match(/^step \d\/8 .*: done/gm) ?? []).length === 8, 'all 8 steps of the rotation done', 'not every step of the rotation says done');
-    // A moment of sending with the new token alone, then stop and count.
-    await new Promise((r) => setTimeout(r, 2 * intervalMs));
-    await stopSending();
-    const all = results().map((x) => x.r);
-    const during = all.filter((r) => r.startedAt >= rotateStart && r.startedAt <= rotateEnd);
-    const viaOld = during.filter((r) => new URL(r.url).searchParams.get('token') === token).length;
-    report.sender = {
-      batches: all.length,
-      lines: all.reduce((n, r) => n + r.lines.length, 0),
-      attempts: all.reduce((n, r) => n + r.attempts, 0),
-      status403: all.filter((r) => r.history.some((a) => a.status === 403)).length,
-      lost: all.filter((r) => r.outcome !== 'delivered').length,
-      duringRotation: { oldDrains: viaOld, newDrains: during.length - viaOld },
-    };
-    const s = report.sender;
-    note(`the sender's accounting: ${s.batches} batches (${s.lines} lines) in ${s.attempts} attempts; during the rotation ${viaOld} went through the old drains, ${during.length - viaOld} through the new ones`);
-    check(s.status403 === 0, 'no batch was answered 403', `${s.status403} batches were answered 403 (Logplex drops those for good)`);
-    check(s.lost === 0, 'none was lost: every batch was answered 200', `${s.lost} batches were not delivered: ${summarizeOutcomes(all)}`);
-    const stored = new Set<string>();
-    for (const a of apps) {
-      for (const k of await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, a))) {
-        const id = parseObjectKey(k, drain.keyPrefix)?.id;
-        if (id !== undefined) stored.add(id.toLowerCase());
+    if (wanted('audit')) {
+      begin('audit');
+      const smoke = await raxx(['audit', 'smoke', '--timeout', '30']);
+      const tracer = /checks passed; tracer (\S+)$/m.exec(smoke.stdout)?.[1] ?? fail('audit smoke printed no tracer');
+      const pgLog = await pgCluster.readLog();
+      check(
+        pgLog.includes(tracer) && pgLog.split('\n').some((l) => l.includes('raptor_app@raxx LOG:') && l.includes('INSERT')),
+        `the database logged the tracer INSERT as raptor_app (${pgCluster.logFile})`,
+        `the tracer INSERT is not in the database log as a raptor_app statement: ${pgLog.split('\n').filter((l) => l.includes(tracer)).join(' / ')}`,
+      );
+      check(forwarder.sent.some((r) => r.outcome === 'delivered'), `the forwarder delivered ${forwarder.lines} database log lines to the drain`, 'the forwarder delivered nothing');
+      const found = (await raxx(['logs', 'grep', tracer, '-F', '-c', '--app', auditApp, '--since', '10m'])).stdout.trim();
+      check(Number(found) >= 1, `logs grep finds the tracer in s3://${drain.bucket} (${found} line)`, `logs grep -c found ${found} lines with the tracer`);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    if (wanted('restore')) {
+      begin('restore');
+      const { PutObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand } = await import('@aws-sdk/client-s3');
+      const s3 = await aws.s3();
+      const bucket = STACK.attachmentsBucket;
+      const key = `${randomUUID()}/${randomUUID()}/${randomUUID()}.pdf`;
+      const bytes = randomBytes(4096);
+      const read = async () =>
+        s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then(
+          async (r) => Buffer.from(await r.Body!.transformToByteArray()),
+          () => undefined,
+        );
+      const uploaded = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      check((await read()) === undefined, `a support agent deleted s3://${bucket}/${key} (a delete marker now hides it)`, 'the deleted attachment still reads');
+      await raxx(['attachments', 'restore', key, '--dry-run']);
+      check((await read()) === undefined, 'the dry run restored nothing', 'the dry run restored the attachment');
+      await raxx(['attachments', 'restore', key, '--yes']);
+      check((await read())?.equals(bytes) === true, 'the attachment reads again, its 4096 bytes unchanged', 'the restored attachment does not read back as uploaded');
+      const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+      check(
+        (listed.DeleteMarkers ?? []).length === 0 && (listed.Versions ?? []).map((v) => v.VersionId).join() === uploaded.VersionId,
+        'the delete marker is gone; the one data version is the one uploaded',
+        'the versions after the restore are not the uploaded version alone',
+      );
+    }
+
+    // ---------------------------------------------------------------------------------------
+    if (wanted('rotate-access-key')) {
+      begin('rotate-access-key');
+      await raxx(['attachments', 'rotate-access-key', '--yes']);
+      const iam = await aws.iam();
+      const { ListAccessKeysCommand } = await import('@aws-sdk/client-iam');
+      const keys = ((await iam.send(new ListAccessKeysCommand({ UserName: support.user }))).AccessKeyMetadata ?? []).map((k) => k.AccessKeyId!);
+      for (const app of SUPPORT_HOLDERS) secrets.add(heroku.configVars(app).AWS_SECRET_ACCESS_KEY_SUPPORT ?? '');
+      check(keys.length === 1 && keys[0] !== support.id, `IAM: ${support.user} has one key, a new one; the old key is deleted`, `IAM keys after the rotation: ${keys.join(', ')}`);
+      check(
+        SUPPORT_HOLDERS.every((a) => heroku.configVars(a).AWS_ACCESS_KEY_ID_SUPPORT === keys[0]) && heroku.configVars(apps[2]!).AWS_ACCESS_KEY_ID_SUPPORT === undefined,
+        `${SUPPORT_HOLDERS.join(' and ')} hold the new key in their config vars; ${apps[2]} was never given one`,
+        'the apps\' config vars do not hold the new key',
+      );
+    }
+
+    // ---------------------------------------------------------------------------------------
+    if (wanted('ship')) {
+      begin('ship');
+      // The seven days before today, one file each, with a password and a session id to redact.
+      const days = Array.from({ length: 7 }, (_, i) => new Date(Date.now() - (7 - i) * 86_400_000).toISOString().slice(0, 10));
+      const files: string[] = [];
+      for (const day of days) {
+        const file = join(workDir, `${SOURCE}-${day}.log`);
+        const lines = Array.from({ length: 40 }, (_, i) => `${day}T08:${String(i).padStart(2, '0')}:00Z sshd[8${i}]: Accepted publickey for deploy from 203.0.113.${i} sid=${(i * 7919).toString(16)}a${i === 3 ? ' password=hunter2' : ''}`);
+        await writeFile(file, `${lines.join('\n')}\n`);
+        files.push(file);
       }
+      note(`${files.length} files in ${workDir}: ${SOURCE}-${days[0]}.log … ${SOURCE}-${days.at(-1)}.log`);
+      await raxx(['logs', 'ship', SOURCE, ...files]);
+      const shipped = await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, SOURCE));
+      check(shipped.length === 7, `7 objects under s3://${drain.bucket}/${appPrefix(drain.keyPrefix, SOURCE)}, one per day`, `${shipped.length} objects were shipped, not 7`);
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const body = gunzipSync(Buffer.from(await (await (await aws.s3()).send(new GetObjectCommand({ Bucket: drain.bucket, Key: shipped[0]! }))).Body!.transformToByteArray())).toString();
+      check(
+        !body.includes('hunter2') && !/sid=[0-9a-f]+a/.test(body) && body.includes('password=[REDACTED]') && body.includes('sid=[REDACTED]'),
+        'stored redacted: the password and the session ids (the source\'s own pattern) are [REDACTED]',
+        'a shipped object still holds a password or a session id',
+      );
+      await raxx(['logs', 'ship', SOURCE, ...files]);
+      check((await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, SOURCE))).length === 7, 'shipping the same files again adds nothing', 'shipping again added objects');
+      await raxx(['logs', 'status', '--source', SOURCE]);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    if (wanted('query')) {
+      begin('query');
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      await raxx(['logs', 'compact', '--date', yesterday, '--app', auditApp]);
+      const manifestKey = compactedKeys(auditApp, yesterday).manifest;
+      const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+      const head = await (await aws.s3()).send(new HeadObjectCommand({ Bucket: drain.bucket, Key: manifestKey })).catch(() => undefined);
+      check(head !== undefined, `s3://${drain.bucket}/${manifestKey} written`, 'logs compact wrote no manifest');
+      // Yesterday's history: one batch of two router lines every `every` minutes.
+      const expected = Math.ceil(1440 / every) * 2;
+      const q = await raxx(['logs', 'query', 'SELECT count(*) AS lines, count(DISTINCT path) AS paths FROM logs', '--app', auditApp, '--date', yesterday, '--format', 'csv']);
+      const row = q.stdout.trim().split('\n').at(-1) ?? '';
+      check(row.split(',')[0] === String(expected), `logs query counts ${expected} lines for ${yesterday}, as many as the bucket holds`, `logs query said "${row}", expected ${expected} lines`);
+      await raxx(['logs', 'query', "SELECT status, count(*) AS n FROM logs WHERE proc = 'router' GROUP BY status ORDER BY n DESC", '--app', auditApp, '--since', '15m']);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    if (wanted('rotate')) {
+      begin('rotate');
+      const rotateStart = new Date();
+      const rotated = await raxx(['drains', 'rotate', '--yes', '--grace', String(opts.graceSeconds ?? 3)]);
+      const rotateEnd = new Date();
+      check((rotated.stdout.match(/^step \d\/8 .*: done/gm) ?? []).length === 8, 'all 8 steps of the rotation done', 'not every step of the rotation says done');
+      // A moment of sending with the new token alone, then stop and count.
+      await new Promise((r) => setTimeout(r, 2 * intervalMs));
+      await stopSending();
+      const all = results().map((x) => x.r);
+      const during = all.filter((r) => r.startedAt >= rotateStart && r.startedAt <= rotateEnd);
+      const viaOld = during.filter((r) => new URL(r.url).searchParams.get('token') === token).length;
+      report.sender = {
+        batches: all.length,
+        lines: all.reduce((n, r) => n + r.lines.length, 0),
+        attempts: all.reduce((n, r) => n + r.attempts, 0),
+        status403: all.filter((r) => r.history.some((a) => a.status === 403)).length,
+        lost: all.filter((r) => r.outcome !== 'delivered').length,
+        duringRotation: { oldDrains: viaOld, newDrains: during.length - viaOld },
+      };
+      const s = report.sender;
+      note(`the sender's accounting: ${s.batches} batches (${s.lines} lines) in ${s.attempts} attempts; during the rotation ${viaOld} went through the old drains, ${during.length - viaOld} through the new ones`);
+      check(s.status403 === 0, 'no batch was answered 403', `${s.status403} batches were answered 403 (Logplex drops those for good)`);
+      check(s.lost === 0, 'none was lost: every batch was answered 200', `${s.lost} batches were not delivered: ${summarizeOutcomes(all)}`);
+      const stored = new Set<string>();
+      for (const a of apps) {
+        for (const k of await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, a))) {
+          const id = parseObjectKey(k, drain.keyPrefix)?.id;
+          if (id !== undefined) stored.add(id.toLowerCase());
+        }
     }
     const missing = all.filter((r) => !stored.has(String(r.frameId).toLowerCase())).length;
     check(missing === 0, `every one of them is an object in s3://${drain.bucket}`, `${missing} delivered batches have no object in S3`);
@@ -349,12 +552,40 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       'after the rotation an app does not have exactly its new drain',
     );
     for (const a of apps) for (const d of heroku.drains(a)) secrets.add(d.token);
+    }
 
     // ---------------------------------------------------------------------------------------
-    begin(7);
+    if (wanted('doctor')) {
+      begin('doctor');
+      const healthy = await raxx(['doctor']);
+      check(/^healthy: /m.test(healthy.stdout), 'doctor: healthy, exit 0', 'doctor did not say healthy');
+      // A fault from outside: someone edits the function's DRAIN_TOKEN by hand in the console.
+      const fnEnv = await functionEnvironment(aws, drain.functionName);
+      await setFunctionEnvironment(aws, drain.functionName, { ...fnEnv, DRAIN_TOKEN: randomBytes(32).toString('hex') });
+      note(`fault injected: ${drain.functionName}'s DRAIN_TOKEN changed by hand, SSM drain_token left as it was`);
+      const sick = await raxx(['doctor'], 1);
+      check(
+        /^FAIL +token/m.test(sick.stdout) && /\bB\b/.test(sick.stdout) && sick.stdout.includes('raxx-ops drains rotate'),
+        'doctor fails the token check, names failure mode B and the fix (raxx-ops drains rotate), exit 1',
+        'doctor did not name the token mismatch',
+      );
+      await setFunctionEnvironment(aws, drain.functionName, fnEnv);
+      note('fault undone: the function has its token back');
+    }
+
+    if (opts.keep) {
+      say('');
+      say('== the stack stays up (--keep); Ctrl-C tears it down');
+      await opts.keep(cliEnv);
+      handedOver = true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    begin('teardown');
     await tearDown();
     const out = served ?? (await receiver.done);
-    check(out.code === 0, 'receiver serve ended cleanly on Ctrl-C (exit 0)', `receiver serve exited ${out.code} on Ctrl-C`);
+    // After --keep, the terminal's Ctrl-C reached it as well as ours: a second press is 130.
+    check(out.code === 0 || (handedOver && out.code === 130), 'receiver serve ended cleanly on Ctrl-C', `receiver serve exited ${out.code} on Ctrl-C`);
     report.receiver = countStatuses(out.stdout);
     note(`the receiver answered ${Object.entries(report.receiver).map(([st, n]) => `${n} × ${st}`).join(', ')} (403s: the old-token check, and rotate's probe until the receiver followed the function)`);
     if (opts.workDir) {
@@ -367,7 +598,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     report.steps.push({ step, title: TITLES[step - 1]!, ok: true, ms: Date.now() - stepStarted });
   } catch (err) {
     // After Ctrl-C, whatever failed failed because the stand-ins were stopping.
-    const interrupted = err instanceof Interrupted || signal.aborted;
+    const interrupted = err instanceof Interrupted || (signal.aborted && !handedOver);
     const title = TITLES[step - 1] ?? 'starting';
     report.steps.push({ step, title, ok: false, ms: Date.now() - stepStarted });
     report.failure = { step, title, message: interrupted ? 'interrupted' : ((err as Error).message ?? String(err)), interrupted };

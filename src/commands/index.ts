@@ -105,4 +105,9 @@ export const topCommands: TopCommandSpec[] = [
     summary: "every runbook's diagnosis in one run: names the failure mode and the fix",
     load: () => import('./doctor.js'),
   },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script (bash or zsh) for groups, commands and flags',
+    load: () => import('./completion.js'),
+  },
 ];

@@ -4,6 +4,7 @@
 // test can never log its tracer), and that tracer's statement line in the drain bucket.
 // Each check reports pass / fail / skipped with its duration; a failure names the runbook's
 // failure mode and the fix.
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type { Context } from './context.js';
@@ -315,6 +316,8 @@ export async function findTracer(ctx: Context, app: string, tracer: string, inse
   const store = new LogStore({ s3: await ctx.aws.s3(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
   const deadline = insertedAt + timeoutSeconds * 1000;
   if (!ctx.out.json) ctx.out.info(`waiting up to ${timeoutSeconds} s for the tracer in ${app}'s drain objects…`);
+  // Each concurrent scan listens on the cancellation signal: more than Node's default 10 at once.
+  setMaxListeners(SCAN_CONCURRENCY + 10, ctx.signal);
   const seen = new Set<string>();
   const window = () => ({ start: insertedAt - CLOCK_LEEWAY_MS, end: Date.now() + 10 * 60_000 });
   const holdsTracer = async (obj: LogObject) =>

@@ -21,6 +21,7 @@ export const STACK = {
   kmsAlias: 'alias/raxx-support-attachments',
   ssmPrefix: '/raxx/log-drain/',
   drainToken: 'drain-token-9c2e7a4b1f8d3e6a5c0b7d2f4e1a8c3b',
+  supportUser: 'raxx-support-backend-user',
 } as const;
 
 export interface Stack {
@@ -40,9 +41,48 @@ export interface Stack {
 
 const LOG_STREAM = '2025/06/01/[$LATEST]0123456789abcdef0123456789abcdef';
 
-/** The healthy stack; the receiver answers with whatever token `tokens()` gives (default: the stack's). */
+/** The healthy stack; the receiver answers with the stack's token. */
 export async function provisionStack(env: Record<string, string>, heroku: HerokuApiServer): Promise<Stack> {
   const aws = fixtureClients(env);
+  const s3 = await aws.s3();
+  const receiver = await startReceiverServer({ handlerDeps: { s3, bucket: STACK.drainBucket, tokens: () => ({ current: STACK.drainToken }), log: () => undefined } });
+  const drainUrl = `${receiver.url}/?token=${STACK.drainToken}`;
+  const { keyId, logLines, putObject } = await provisionInfrastructure(aws, env, { drainUrl, drainToken: STACK.drainToken });
+
+  // Every app wired, and a batch from each two minutes ago.
+  const desired = (app: string) => `${drainUrl}&app=${app}`;
+  for (const app of STACK.apps) heroku.addDrain(app, desired(app));
+  for (const app of STACK.apps) await putObject(app, 2 * 60_000);
+
+  return {
+    aws,
+    receiver,
+    drainUrl,
+    desired,
+    keyId,
+    logLines,
+    putObject,
+    async stop() {
+      await receiver.close();
+      aws.destroy();
+    },
+  };
+}
+
+export interface Infrastructure {
+  keyId: string;
+  /** The support backend's IAM user and its one access key. */
+  supportKey: { user: string; id: string; secret: string };
+  logLines: Stack['logLines'];
+  putObject: Stack['putObject'];
+}
+
+/**
+ * Everything the runbooks' Terraform creates in AWS, with the drain URL (the receiver's, with
+ * ?token=) in SSM and the token in the function's environment. No receiver, no drains.
+ */
+export async function provisionInfrastructure(aws: AwsClients, env: Record<string, string>, opts: { drainUrl: string; drainToken: string }): Promise<Infrastructure> {
+  const { drainUrl, drainToken } = opts;
   const s3m = await import('@aws-sdk/client-s3');
   const s3 = await aws.s3();
 
@@ -54,15 +94,13 @@ export async function provisionStack(env: Record<string, string>, heroku: Heroku
   await blockPublicAccess(aws, drain);
   await setDrainLifecycle(aws, 365);
 
-  // The receiver, its function configuration and its log group.
-  const receiver = await startReceiverServer({ handlerDeps: { s3, bucket: drain, tokens: () => ({ current: STACK.drainToken }), log: () => undefined } });
-  const drainUrl = `${receiver.url}/?token=${STACK.drainToken}`;
-  await putDrainParameters(aws, { prefix: STACK.ssmPrefix, url: drainUrl, token: STACK.drainToken });
+  // The receiver's parameters, its function configuration and its log group.
+  await putDrainParameters(aws, { prefix: STACK.ssmPrefix, url: drainUrl, token: drainToken });
   const ssm = await aws.ssm();
   const { PutParameterCommand } = await import('@aws-sdk/client-ssm');
   await ssm.send(new PutParameterCommand({ Name: `${STACK.ssmPrefix}bucket_name`, Value: drain, Type: 'String' }));
   await ssm.send(new PutParameterCommand({ Name: `${STACK.ssmPrefix}bucket_arn`, Value: `arn:aws:s3:::${drain}`, Type: 'String' }));
-  await createReceiverFunction(aws, env, { functionName: STACK.functionName, variables: { BUCKET_NAME: drain, DRAIN_TOKEN: STACK.drainToken, KEY_PREFIX: 'logs/' } });
+  await createReceiverFunction(aws, env, { functionName: STACK.functionName, variables: { BUCKET_NAME: drain, DRAIN_TOKEN: drainToken, KEY_PREFIX: 'logs/' } });
   const logs = await aws.logs();
   const cwl = await import('@aws-sdk/client-cloudwatch-logs');
   await logs.send(new cwl.CreateLogGroupCommand({ logGroupName: STACK.logGroup }));
@@ -98,9 +136,12 @@ export async function provisionStack(env: Record<string, string>, heroku: Heroku
   await setAttachmentsLifecycle(aws, ATTACHMENT_RULES);
   await s3.send(new s3m.PutObjectCommand({ Bucket: att, Key: '5b7c1a2e-1111-4aaa-8bbb-0123456789ab/6c8d2b3f-2222-4bbb-8ccc-0123456789ab/7d9e3c4a-3333-4ccc-8ddd-0123456789ab.pdf', Body: Buffer.alloc(2048, 1) }));
 
-  // Every app wired, and a batch from each two minutes ago.
-  const desired = (app: string) => `${drainUrl}&app=${app}`;
-  for (const app of STACK.apps) heroku.addDrain(app, desired(app));
+  // The support backend's IAM user, with the one key its apps hold.
+  const iam = await aws.iam();
+  const iamm = await import('@aws-sdk/client-iam');
+  await iam.send(new iamm.CreateUserCommand({ UserName: STACK.supportUser }));
+  const ak = (await iam.send(new iamm.CreateAccessKeyCommand({ UserName: STACK.supportUser }))).AccessKey!;
+
   const putObject: Stack['putObject'] = async (app, agoMs) => {
     const t = Date.now() - agoMs;
     const line = `<190>1 ${new Date(t).toISOString()} host app web.1 - GET /health status=200\n`;
@@ -108,21 +149,7 @@ export async function provisionStack(env: Record<string, string>, heroku: Heroku
     await s3.send(new s3m.PutObjectCommand({ Bucket: drain, Key: key, Body: gzipSync(Buffer.from(frame([line]))) }));
     return key;
   };
-  for (const app of STACK.apps) await putObject(app, 2 * 60_000);
-
-  return {
-    aws,
-    receiver,
-    drainUrl,
-    desired,
-    keyId,
-    logLines,
-    putObject,
-    async stop() {
-      await receiver.close();
-      aws.destroy();
-    },
-  };
+  return { keyId, supportKey: { user: STACK.supportUser, id: ak.AccessKeyId!, secret: ak.SecretAccessKey! }, logLines, putObject };
 }
 
 export async function blockPublicAccess(aws: AwsClients, bucket: string, off: string[] = []): Promise<void> {

@@ -15,6 +15,7 @@
 // that recovered is healthy, its earlier gaps listed; the days keep their own health as a
 // record. Nothing before an app's first object ever is a silence: a newly wired app is not
 // critical for the hours (or days) before its first object.
+import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-drain-receiver/object-key';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
@@ -378,6 +379,8 @@ async function shippedSources(ctx: Context, names: string[]): Promise<SourceStat
   const lib = await import('../../lib/log-shipping.js');
   const s3 = await ctx.aws.s3();
   const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
+  // Every day of every source is listed at once, each request listening on the one signal.
+  setMaxListeners(names.length * days.length + 10, ctx.signal);
   try {
     return await Promise.all(
       names.map((name) => lib.sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })),
