@@ -565,8 +565,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       note(`fault injected: ${drain.functionName}'s DRAIN_TOKEN changed by hand, SSM drain_token left as it was`);
       const sick = await raxx(['doctor'], 1);
       check(
-        /^FAIL +token/m.test(sick.stdout) && /\bB\b/.test(sick.stdout) && sick.stdout.includes('raxx-ops drains rotate'),
-        'doctor fails the token check, names failure mode B and the fix (raxx-ops drains rotate), exit 1',
+        // The function accepts neither SSM token, so rotate would refuse: the fix is to put the
+        // SSM token back on the function, then test.
+        /^FAIL +token/m.test(sick.stdout) && /\bB\b/.test(sick.stdout) && sick.stdout.includes("set the function's DRAIN_TOKEN") && sick.stdout.includes('raxx-ops drains test'),
+        "doctor fails the token check, names failure mode B and the fix (the function's DRAIN_TOKEN back to SSM's, then raxx-ops drains test), exit 1",
         'doctor did not name the token mismatch',
       );
       await setFunctionEnvironment(aws, drain.functionName, fnEnv);
