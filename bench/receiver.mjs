@@ -14,6 +14,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const pkg = fileURLToPath(new URL('../packages/log-drain-receiver/', import.meta.url));
 const BUNDLE = `${pkg}dist/lambda/index.mjs`;
 const LOGPLEX = `${pkg}dist/esm/logplex.js`;
+// The Lambda bundle exports only its two entry points (handler, compact): the handler factory
+// the CPU figure needs comes from the same source's module build.
+const HANDLER = `${pkg}dist/esm/handler.js`;
 const ZIP = `${pkg}dist/log-drain-receiver.zip`;
 const TOKEN = 'bench-drain-token-2f7c1e9a4b6d8035';
 const LINES = 100;
@@ -116,7 +119,7 @@ export default async function benchReceiver() {
   if (!existsSync(BUNDLE) || !existsSync(ZIP) || !existsSync(LOGPLEX)) {
     return [row('receiver bundle', 'missing: run `npm run build -w @raxx/log-drain-receiver`', '', '', false)];
   }
-  const mod = await import(pathToFileURL(BUNDLE).href);
+  const mod = await import(pathToFileURL(HANDLER).href);
   const logplex = await import(pathToFileURL(LOGPLEX).href);
   const cpu = await handlerCpu(mod, logplex);
   const zipBytes = statSync(ZIP).size;

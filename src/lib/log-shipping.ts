@@ -423,7 +423,9 @@ async function uploadOnce(s3: S3Client, opts: UploadOptions, expectedEtag: strin
   upload.on('httpUploadProgress', (e) => opts.onProgress?.(e.loaded ?? 0));
   try {
     const res = (await upload.done()) as { VersionId?: string; ETag?: string };
-    return { versionId: res.VersionId, etag: res.ETag };
+    // An unversioned bucket's multipart upload may answer VersionId "null", which moto then
+    // refuses as a GET's versionId: no version is the same thing there.
+    return { versionId: res.VersionId === 'null' ? undefined : res.VersionId, etag: res.ETag };
   } finally {
     opts.signal.removeEventListener('abort', abort);
   }

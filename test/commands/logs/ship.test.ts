@@ -17,6 +17,7 @@ import { DEFAULT_REDACTIONS, Redactor, dateInName, redactionRules } from '../../
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const DATED_BUCKET = 'raxx-shipped-logs-test';
+const PLAIN_BUCKET = 'raxx-ship-plain';
 const now = () => new Date('2025-06-05T12:00:00Z');
 
 describe('redaction table', () => {
@@ -123,6 +124,8 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
       await s3.send(new CreateBucketCommand({ Bucket: b }));
       await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
     }
+    // A bucket without versioning, as a source may have.
+    await s3.send(new CreateBucketCommand({ Bucket: PLAIN_BUCKET }));
     dir = await mkdtemp(join(tmpdir(), 'raxx-ship-'));
     config = join(dir, 'config.json');
     await writeFile(
@@ -131,6 +134,7 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
         logSources: [
           { name: 'auth', required: true },
           { name: 'batch', layout: 'dated', bucket: DATED_BUCKET, redact: [{ name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', replacement: '[SSN]' }] },
+          { name: 'plain', layout: 'dated', bucket: PLAIN_BUCKET },
         ],
       }),
     );
@@ -202,6 +206,16 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     const g = await runCli(['logs', 'grep', '-c', 'login ok', '--app', 'auth', '--date', '2025-06-01'], { env, now });
     expect(g.stdout.trim()).toBe('32');
   }, 120_000);
+
+  it('a multipart upload into a bucket without versioning is verified too', async () => {
+    const lines = Array.from({ length: 160_000 }, (_, i) => `${i} GET /api/items ${randomBytes(60).toString('hex')}`);
+    const file = join(dir, 'plain-2025-06-01.log');
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await ship(['plain', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const got = await read(PLAIN_BUCKET, 'plain/2025-06-01/plain.log.gz');
+    expect(got.text).toBe(lines.join('\n') + '\n');
+  });
 
   it('re-shipping the same content is idempotent; different content is refused unless --replace', async () => {
     const file = join(dir, 'auth-2025-06-02.log');
