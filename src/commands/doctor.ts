@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { Context } from '../lib/context.js';
 import type { CheckResult } from '../lib/doctor/report.js';
-import { ConfigError, UsageError, CheckFailedError } from '../lib/errors.js';
+import { UsageError, CheckFailedError } from '../lib/errors.js';
 import { redact } from '../lib/secrets.js';
 import { startOfDay, parseTime } from '../lib/time-window.js';
 import { resolveApps } from './apps.js';
@@ -42,8 +42,8 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
         hint: 'times are UTC: give a duration (30m, 2h) or an earlier time',
       });
     }
-    const webhook = ctx.env.SLACK_WEBHOOK_URL;
-    if (args.notify && !webhook) throw new ConfigError('--notify needs SLACK_WEBHOOK_URL', { hint: "set it to the ops channel's incoming webhook, or run without --notify" });
+    const { requireWebhook } = await import('../lib/notify.js');
+    const webhook = args.notify ? requireWebhook(ctx.env) : undefined;
     const apps = resolveApps(args.app, ctx);
 
     const { runDoctor, summaryLine, modesOf, worst } = await import('../lib/doctor/index.js');
@@ -66,16 +66,11 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
       ctx.out.line(`${status === 'pass' ? ctx.out.color.ok('healthy') : status === 'warn' ? ctx.out.color.warn('warnings') : ctx.out.color.bad('problems')}: ${summary}`);
     }
 
-    if (args.notify && status !== 'pass') {
-      const { postSlack } = await import('../lib/notify.js');
-      try {
-        await postSlack(webhook!, slackText(ctx, checks, summary), ctx.signal);
-        ctx.out.info('posted the summary to Slack');
-      } catch (err) {
-        ctx.checkInterrupted();
-        // The report is what matters; a failed notification is said, not fatal.
-        ctx.out.warn(`${(err as Error).message}`);
-      }
+    if (webhook && status !== 'pass') {
+      // The report is what matters; a failed notification is said, not fatal.
+      const { notify } = await import('../lib/notify.js');
+      if (await notify(webhook, slackText(ctx, checks, summary), ctx.out, ctx.signal)) ctx.out.info('posted the summary to Slack');
+      else ctx.checkInterrupted();
     }
     if (status === 'fail') {
       const first = checks.flatMap((c) => c.findings).find((f) => f.status === 'fail');

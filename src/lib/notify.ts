@@ -33,27 +33,16 @@ export function requireWebhook(env: NodeJS.ProcessEnv): string {
  */
 export async function notify(url: string, text: string, out: Output, signal?: AbortSignal): Promise<boolean> {
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
-      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000),
-    });
-    await res.body?.cancel();
-    if (!res.ok) {
-      out.warn(`the Slack notification was refused (HTTP ${res.status}); check ${WEBHOOK_ENV}`);
-      return false;
-    }
+    await postSlack(url, text, signal);
     out.debug('Slack notification sent');
     return true;
   } catch (err) {
-    out.warn(`the Slack notification could not be sent: ${(err as Error).name === 'TimeoutError' ? 'timed out after 10 s' : (err as Error).message}`);
+    out.warn((err as Error).message);
     return false;
   }
 }
 
-/** Posts one message and fails (ServiceError) when Slack does not take it: for callers whose job is the notification. */
-
+/** Posts one message; a ServiceError when Slack does not take it. */
 export async function postSlack(webhookUrl: string, text: string, signal?: AbortSignal): Promise<void> {
   registerSecret(webhookUrl);
   let res: Response;
@@ -66,8 +55,9 @@ export async function postSlack(webhookUrl: string, text: string, signal?: Abort
     });
     await res.arrayBuffer().catch(() => undefined);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    throw new ServiceError('Slack', `cannot post to SLACK_WEBHOOK_URL: ${cause}`, { hint: 'check SLACK_WEBHOOK_URL and the network', cause: err });
+    const name = (err as Error).name;
+    const cause = name === 'TimeoutError' ? 'timed out after 10 s' : ((err as { cause?: { code?: string } }).cause?.code ?? name);
+    throw new ServiceError('Slack', `cannot post to ${WEBHOOK_ENV}: ${cause}`, { hint: `check ${WEBHOOK_ENV} and the network`, cause: err });
   }
-  if (!res.ok) throw new ServiceError('Slack', `Slack answered ${res.status} to the notification`, { code: String(res.status), hint: 'the webhook may be revoked: create a new one and update SLACK_WEBHOOK_URL' });
+  if (!res.ok) throw new ServiceError('Slack', `Slack answered ${res.status} to the notification`, { code: String(res.status), hint: `the webhook may be revoked: create a new one and update ${WEBHOOK_ENV}` });
 }
