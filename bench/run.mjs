@@ -288,43 +288,22 @@ async function runAll(day, big) {
   if (aws) startup.aws = await times(aws.bin, ['--version']);
   log(`start-up: --help ${(startup.help * 1000).toFixed(0)} ms, node -e 0 ${(startup.node * 1000).toFixed(0)} ms${aws ? `, aws --version ${(startup.aws * 1000).toFixed(0)} ms` : ''}`);
 
-  let receiver = [];
-  if (existsSync(join(root, 'bench/receiver.mjs'))) {
-    try {
-      const mod = await import('./receiver.mjs');
-      receiver = await mod.default();
-    } catch (err) {
-      receiver = [{ metric: 'receiver bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
-    }
-  }
-  let ship = [];
-  if (existsSync(join(root, 'bench/ship.mjs'))) {
-    log(`logs ship: ${process.env.SHIP_BENCH_MB ?? 1024} MiB generated on stdin, peak memory`);
-    try {
-      const mod = await import('./ship.mjs');
-      ship = await mod.default();
-    } catch (err) {
-      ship = [{ metric: 'ship bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
-    }
-  }
-  let engine = [];
-  try {
-    log('pattern engine: RE2JS vs RegExp');
-    engine = await (await import('./pattern.mjs')).default();
-  } catch (err) {
-    engine = [{ metric: 'pattern bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
-  }
-  let month = [];
-  if (existsSync(join(root, 'bench/months.mjs')) && process.env.BENCH_SKIP_MONTHS !== '1') {
-    log('a month of objects: grep raw vs compacted, logs query');
-    try {
-      const mod = await import('./months.mjs');
-      month = await mod.default();
-    } catch (err) {
-      month = [{ metric: 'months bench', value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
-    }
-  }
+  const receiver = await section('receiver', undefined);
+  const ship = await section('ship', `logs ship: ${process.env.SHIP_BENCH_MB ?? 1024} MiB generated on stdin, peak memory`);
+  const engine = await section('pattern', 'pattern engine: RE2JS vs RegExp');
+  const month = process.env.BENCH_SKIP_MONTHS === '1' ? [] : await section('months', 'a month of objects: grep raw vs compacted, logs query');
   return { rows, startup, receiver, ship: [...ship, ...engine, ...month], day, big };
+}
+
+/** The rows of bench/<name>.mjs (its default export), or one row saying it failed. */
+async function section(name, note) {
+  if (!existsSync(join(root, `bench/${name}.mjs`))) return [];
+  if (note) log(note);
+  try {
+    return await (await import(`./${name}.mjs`)).default();
+  } catch (err) {
+    return [{ metric: `${name} bench`, value: `failed: ${err.message}`, unit: '', goal: '', ok: false }];
+  }
 }
 
 /** `rclone copy --transfers T` of the day prefix into a fresh directory, then `zcat | grep`. */
