@@ -1,7 +1,7 @@
 // The CLI's side of compacted days (the layout, record format and compaction itself belong to
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
-import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-drain-receiver/compacted';
+import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type ReadLines } from '@raxx/log-drain-receiver/compacted';
 import { parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from './context.js';
 import { awsError } from './aws.js';
@@ -74,11 +74,6 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
     }
   }
   return results;
-}
-
-/** The manifest of an app-day, if it was compacted. */
-export async function manifestOf(ctx: Context, app: string, day: number): Promise<Manifest | undefined> {
-  return readManifest(await compactS3(ctx, ctx.config.drain.bucket), app, day, ctx.config.query.compactedPrefix);
 }
 
 /**

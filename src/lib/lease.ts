@@ -153,13 +153,3 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     },
   };
 }
-
-/** Runs `fn` holding the lease, and releases it however `fn` ends. */
-export async function withLease<T>(ctx: Context, name: string, command: string, opts: LeaseOptions, fn: () => Promise<T>): Promise<T> {
-  const lease = await acquireLease(ctx, name, command, opts);
-  try {
-    return await fn();
-  } finally {
-    await lease.release();
-  }
-}
