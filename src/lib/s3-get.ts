@@ -2,15 +2,19 @@
 // spends its CPU per request in middleware (endpoint rules, schema serde, checksums): measured
 // by bench/floor.mjs at 2,000 objects through the 40 ms S3 model (bench/RESULTS.md), the
 // same list + GET of every object at 256 took 9.31 s with the SDK's GetObject and 4.21 s
-// with lean GETs, and a 10,000-object day is CPU-bound on it. This signs SigV4 itself (signerFor, checked against
-// the SDK's signer) and sends through the S3 client's own request handler, so the socket
-// pool, keep-alive and timeouts stay ctx.aws's and the credentials, region and endpoint are
-// the client's. Only the middleware is skipped, so the retries the SDK would make (5xx,
-// throttling, a connection that fails before the response) are made here. Anything it does
-// not model (FIPS, dual-stack, accelerate, other partitions) makes getObjectFast() return
-// undefined and the caller uses the SDK.
+// with lean GETs, and a 10,000-object day is CPU-bound on it. This signs SigV4 itself
+// (signerFor, checked against the SDK's signer) and sends with bare node:http(s) on a
+// keep-alive pool of its own: the SDK's NodeHttpHandler cost about 100 µs of CPU per GET
+// (212 of 2,020 ms of a 2,000-object grep, profiled) for its per-request timers and abort
+// wiring. The credentials, region and endpoint are the S3 client's; the timeouts are
+// ctx.aws's (3 s to connect, 30 s to the response). Only the middleware is skipped, so the
+// retries the SDK would make (5xx, throttling, a connection that fails before the response)
+// are made here. Anything it does not model (FIPS, dual-stack, accelerate, other
+// partitions) makes getObjectFast() return undefined and the caller uses the SDK.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash, createHmac } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONNECTION_ERRORS } from './aws.js';
@@ -36,9 +40,18 @@ interface Identity {
   expiration?: Date;
 }
 
-interface HandlerResponse {
-  response: { statusCode: number; headers: Record<string, string>; body: Readable };
+/** One signed GET as it goes on the wire. */
+export interface LeanRequest {
+  protocol: string;
+  hostname: string;
+  port: number | undefined;
+  /** Path and query, encoded as they were signed. */
+  path: string;
+  headers: Record<string, string>;
 }
+
+/** Sends a request; resolves with the status and the unread body. */
+export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; body: Readable }>;
 
 interface ClientConfig {
   credentials?: () => Promise<Identity>;
@@ -50,7 +63,6 @@ interface ClientConfig {
   useFipsEndpoint?: () => Promise<boolean>;
   useDualstackEndpoint?: () => Promise<boolean>;
   useAccelerateEndpoint?: boolean;
-  requestHandler?: { handle(req: unknown, opts?: { abortSignal?: AbortSignal }): Promise<HandlerResponse> };
 }
 
 // What the SDK's retry strategy counts as transient (@smithy's service-error-classification),
@@ -78,7 +90,51 @@ export type ObjectLister = (params: { prefix: string; startAfter?: string | unde
 export interface LeanOptions {
   /** Called on each throttling answer (503 SlowDown, 429) before its retry: the caller should slow down. */
   onThrottle?: () => void;
+  /** How requests are sent (tests); default: node:http(s) on a keep-alive pool of LEAN_SOCKETS. */
+  transport?: Transport;
 }
+
+/** Sockets of the default transport: the most GETs a scan runs at once, plus its listings. */
+export const LEAN_SOCKETS = 512 + 16;
+/** ctx.aws's timeouts: to a connected socket, and from the request to its response headers. */
+const CONNECT_TIMEOUT_MS = 3_000;
+const RESPONSE_TIMEOUT_MS = 30_000;
+
+/**
+ * node:http(s) with keep-alive, one pool per protocol for the process. A connection that
+ * does not connect in 3 s, or a response that does not start in 30 s, fails with
+ * ETIMEDOUT (retried like the SDK's TimeoutError).
+ */
+export function nodeTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, responseTimeoutMs = RESPONSE_TIMEOUT_MS } = {}): Transport {
+  let pools: { http: HttpAgent; https: HttpsAgent } | undefined;
+  return (req, signal) =>
+    new Promise((resolve, reject) => {
+      pools ??= { http: new HttpAgent({ keepAlive: true, maxSockets: LEAN_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: LEAN_SOCKETS }) };
+      const tls = req.protocol === 'https:';
+      const send = tls ? httpsRequest : httpRequest;
+      const r = send({ agent: tls ? pools.https : pools.http, hostname: req.hostname, port: req.port, path: req.path, method: 'GET', headers: req.headers, signal });
+      const timeout = (what: string) => r.destroy(Object.assign(new Error(`${what} timed out`), { code: 'ETIMEDOUT' }));
+      let connectTimer: NodeJS.Timeout | undefined;
+      r.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => timeout('connecting to S3'), connectTimeoutMs);
+        socket.once(tls ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+      });
+      const responseTimer = setTimeout(() => timeout('waiting for S3 to answer'), responseTimeoutMs);
+      r.on('response', (res: IncomingMessage) => {
+        clearTimeout(responseTimer);
+        clearTimeout(connectTimer);
+        resolve({ statusCode: res.statusCode ?? 0, body: res });
+      });
+      r.on('error', (err) => {
+        clearTimeout(responseTimer);
+        clearTimeout(connectTimer);
+        reject(err);
+      });
+      r.end();
+    });
+}
+
 
 type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<Readable>;
 
@@ -139,10 +195,10 @@ function unescapeXml(s: string): string {
   );
 }
 
-/** Signed GETs on the bucket through the client's own handler, with the SDK's retries. */
+/** Signed GETs on the bucket, with the SDK's retries. */
 async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Send | undefined> {
   const cfg = s3.config as unknown as ClientConfig;
-  if (typeof cfg.credentials !== 'function' || typeof cfg.region !== 'function' || typeof cfg.requestHandler?.handle !== 'function' || !cfg.sha256) return undefined;
+  if (typeof cfg.credentials !== 'function' || typeof cfg.region !== 'function' || !cfg.sha256) return undefined;
   if (cfg.useAccelerateEndpoint || (await cfg.useFipsEndpoint?.()) || (await cfg.useDualstackEndpoint?.())) return undefined;
   const region = await cfg.region();
   const custom = cfg.endpoint ? await cfg.endpoint() : undefined;
@@ -173,16 +229,18 @@ async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Se
     }
   }
   const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostname}:${port}` : hostname;
-  const handler = cfg.requestHandler;
+  const transport = opts.transport ?? sharedTransport();
   const sign = signerFor(cfg.credentials, region, host);
 
   return async (rest, query, signal) => {
     const path = `${basePath}${rest}` || '/';
+    const qs = canonicalQuery(query);
+    const target = qs ? `${path}?${qs}` : path;
     for (let attempt = 1; ; attempt++) {
-      const signed = { method: 'GET', protocol, hostname, port, path, query, headers: await sign(path, query) };
-      let response: HandlerResponse['response'];
+      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs) };
+      let response: { statusCode: number; body: Readable };
       try {
-        ({ response } = await handler.handle(signed, { abortSignal: signal }));
+        response = await transport(signed, signal);
       } catch (err) {
         const e = err as { code?: string; name?: string };
         if (attempt < ATTEMPTS && !signal.aborted && (CONNECTION_ERRORS.has(e.code ?? '') || CONNECTION_ERRORS.has(e.name ?? ''))) {
@@ -217,12 +275,12 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * the empty body on every call. This one hashes twice per request, the signing key cached
  * per day and credentials: about 12 µs.
  */
-function signerFor(credentials: () => Promise<Identity>, region: string, host: string): (path: string, query: Record<string, string>) => Promise<Record<string, string>> {
+function signerFor(credentials: () => Promise<Identity>, region: string, host: string): (path: string, canonicalQuery: string) => Promise<Record<string, string>> {
   let cached: { day: string; accessKeyId: string; secretAccessKey: string; key: Buffer } | undefined;
   // The request time, formatted once per second.
   let second = 0;
   let amzDate = '';
-  return async (path, query) => {
+  return async (path, canonicalQuery) => {
     const id = await credentials();
     const now = Math.floor(Date.now() / 1000);
     if (now !== second) {
@@ -237,8 +295,6 @@ function signerFor(credentials: () => Promise<Identity>, region: string, host: s
     const headers: Record<string, string> = { host, 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': amzDate };
     if (id.sessionToken) headers['x-amz-security-token'] = id.sessionToken;
     const names = Object.keys(headers); // already in sorted order
-    const params = Object.keys(query);
-    const canonicalQuery = params.length === 0 ? '' : params.sort().map((k) => `${encodeSegment(k)}=${encodeSegment(query[k]!)}`).join('&');
     let canonical = `GET\n${path}\n${canonicalQuery}\n`;
     for (const n of names) canonical += `${n}:${headers[n]}\n`;
     canonical += `\n${names.join(';')}\n${EMPTY_SHA256}`;
@@ -248,6 +304,18 @@ function signerFor(credentials: () => Promise<Identity>, region: string, host: s
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${id.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
     return headers;
   };
+}
+
+/** The query as SigV4 canonicalises it (sorted, RFC 3986), which is also a valid query string. */
+function canonicalQuery(query: Record<string, string>): string {
+  const params = Object.keys(query);
+  return params.length === 0 ? '' : params.sort().map((k) => `${encodeSegment(k)}=${encodeSegment(query[k]!)}`).join('&');
+}
+
+let shared: Transport | undefined;
+/** One pool for the process, as the S3 client has one. */
+function sharedTransport(): Transport {
+  return (shared ??= nodeTransport());
 }
 
 /** Full-jitter exponential backoff that Ctrl-C cuts short (it rejects with an AbortError). */

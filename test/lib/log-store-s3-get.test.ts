@@ -1,11 +1,12 @@
-// The lean GetObject signs exactly as the SDK's own SigV4 signer does, goes through the
-// client's request handler, and maps S3 errors like the SDK.
+// The lean GetObject signs exactly as the SDK's own SigV4 signer does, sends what it signed,
+// and maps S3 errors like the SDK. The transport is injected here; test/lib/s3-transport.test.ts
+// covers the default one against a real server.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createAwsClients } from '../../src/lib/aws.js';
-import { getObjectFast, listObjectsFast, parseListing, S3HttpError } from '../../src/lib/s3-get.js';
+import { getObjectFast, listObjectsFast, parseListing, S3HttpError, type LeanRequest, type Transport } from '../../src/lib/s3-get.js';
 
 type Source = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: Source) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
@@ -23,26 +24,23 @@ class NodeSha256 {
   }
 }
 
-interface Captured {
-  method: string;
-  protocol: string;
-  hostname: string;
-  port?: number;
-  path: string;
-  headers: Record<string, string>;
+/** A request as sent, its path split from its query. */
+interface Captured extends LeanRequest {
+  query: Record<string, string>;
 }
 
 async function clientWith(env: Record<string, string>, respond: (req: Captured) => { statusCode: number; body: string }) {
   const aws = createAwsClients({ region: 'us-east-1', env });
   const s3 = await aws.s3();
   const seen: Captured[] = [];
-  const handler = s3.config.requestHandler as unknown as { handle: (req: Captured) => Promise<unknown> };
-  handler.handle = async (req: Captured) => {
-    seen.push(req);
-    const r = respond(req);
-    return { response: { statusCode: r.statusCode, headers: { 'content-length': String(r.body.length) }, body: Readable.from([Buffer.from(r.body)]) } };
+  const transport: Transport = async (req) => {
+    const [path, qs = ''] = req.path.split('?');
+    const captured = { ...req, path: path!, query: Object.fromEntries(new URLSearchParams(qs)) };
+    seen.push(captured);
+    const r = respond(captured);
+    return { statusCode: r.statusCode, body: Readable.from([Buffer.from(r.body)]) };
   };
-  return { aws, s3, seen };
+  return { aws, s3, seen, opts: { transport } };
 }
 
 afterEach(() => {
@@ -55,8 +53,8 @@ describe('getObjectFast', () => {
 
   it('signs like the SDK (virtual-hosted on AWS, with a session token)', async () => {
     vi.useFakeTimers({ now: new Date('2025-06-02T10:11:12Z'), toFake: ['Date'] });
-    const { aws, s3, seen } = await clientWith(keys, () => ({ statusCode: 200, body: 'gz' }));
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const { aws, s3, seen, opts } = await clientWith(keys, () => ({ statusCode: 200, body: 'gz' }));
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     expect(get).toBeDefined();
     const key = 'logs/raxx-api-prod/2025/06/02/1748858400000-0A1B (x)!.gz';
     const res = await get!(key, new AbortController().signal);
@@ -64,7 +62,7 @@ describe('getObjectFast', () => {
     for await (const c of res.body) body += String(c);
     expect(body).toBe('gz');
     const req = seen[0]!;
-    expect(req).toMatchObject({ method: 'GET', protocol: 'https:', hostname: 'raxx-heroku-logs-prod.s3.us-east-1.amazonaws.com' });
+    expect(req).toMatchObject({ protocol: 'https:', hostname: 'raxx-heroku-logs-prod.s3.us-east-1.amazonaws.com' });
     expect(req.path).toBe('/logs/raxx-api-prod/2025/06/02/1748858400000-0A1B%20%28x%29%21.gz');
 
     const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY, sessionToken: keys.AWS_SESSION_TOKEN }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
@@ -78,8 +76,8 @@ describe('getObjectFast', () => {
   });
 
   it('uses path style and the port for a local endpoint', async () => {
-    const { aws, s3, seen } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: '' }));
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const { aws, s3, seen, opts } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: '' }));
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     await get!('logs/a.gz', new AbortController().signal);
     expect(seen[0]).toMatchObject({ protocol: 'http:', hostname: '127.0.0.1', port: 4566, path: '/raxx-heroku-logs-prod/logs/a.gz' });
     expect(seen[0]!.headers.host).toBe('127.0.0.1:4566');
@@ -88,11 +86,11 @@ describe('getObjectFast', () => {
 
   it('maps S3 error bodies to named errors and retries 5xx', async () => {
     let calls = 0;
-    const { aws, s3 } = await clientWith(keys, () => {
+    const { aws, s3, opts } = await clientWith(keys, () => {
       calls += 1;
       return calls === 1 ? { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' } : { statusCode: 404, body: '<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const err = await get!('logs/x.gz', new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(S3HttpError);
     expect(err).toMatchObject({ name: 'NoSuchKey', message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
@@ -102,12 +100,12 @@ describe('getObjectFast', () => {
 
   it('retries a connection that fails before the response, as the SDK would', async () => {
     let calls = 0;
-    const { aws, s3 } = await clientWith(keys, () => {
+    const { aws, s3, opts } = await clientWith(keys, () => {
       calls += 1;
       if (calls === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       return { statusCode: 200, body: 'gz' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const res = await get!('logs/x.gz', new AbortController().signal);
     res.body.destroy();
     expect(calls).toBe(2);
@@ -118,11 +116,11 @@ describe('getObjectFast', () => {
     // The longest pauses: 200 ms after the first 503, then 400 ms.
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const controller = new AbortController();
-    const { aws, s3 } = await clientWith(keys, () => {
+    const { aws, s3, opts } = await clientWith(keys, () => {
       setTimeout(() => controller.abort(), 20);
       return { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod');
+    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const started = Date.now();
     const err = await get!('logs/x.gz', controller.signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'AbortError' });
@@ -131,9 +129,9 @@ describe('getObjectFast', () => {
   });
 
   it('leaves FIPS endpoints to the SDK', async () => {
-    const { aws, s3 } = await clientWith(keys, () => ({ statusCode: 200, body: '' }));
+    const { aws, s3, opts } = await clientWith(keys, () => ({ statusCode: 200, body: '' }));
     (s3.config as unknown as { useFipsEndpoint: () => Promise<boolean> }).useFipsEndpoint = async () => true;
-    expect(await getObjectFast(s3, 'raxx-heroku-logs-prod')).toBeUndefined();
+    expect(await getObjectFast(s3, 'raxx-heroku-logs-prod', opts)).toBeUndefined();
     aws.destroy();
   });
 });
@@ -147,8 +145,8 @@ describe('listObjectsFast', () => {
       '<Contents><Key>logs/a/2025/06/02/1748858400000-A.gz</Key><Size>120</Size></Contents>' +
       '<Contents><Key>logs/a/2025/06/02/x &amp; y &lt;z&gt; &#233;.gz</Key><LastModified>2025-06-02T10:00:00.000Z</LastModified><Size>7</Size></Contents>' +
       '<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken></ListBucketResult>';
-    const { aws, s3, seen } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: xml }));
-    const list = await listObjectsFast(s3, 'raxx-heroku-logs-prod');
+    const { aws, s3, seen, opts } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: xml }));
+    const list = await listObjectsFast(s3, 'raxx-heroku-logs-prod', opts);
     const page = await list!({ prefix: 'logs/a/2025/06/02/', startAfter: 'logs/a/2025/06/02/1748858400000' }, new AbortController().signal);
     expect(page).toEqual({
       objects: [
@@ -157,7 +155,7 @@ describe('listObjectsFast', () => {
       ],
       nextToken: '1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=',
     });
-    const req = seen[0] as Captured & { query: Record<string, string> };
+    const req = seen[0]!;
     expect(req.path).toBe('/raxx-heroku-logs-prod');
     expect(req.query).toEqual({ 'list-type': '2', prefix: 'logs/a/2025/06/02/', 'start-after': 'logs/a/2025/06/02/1748858400000' });
     const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY }, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
