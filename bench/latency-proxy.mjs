@@ -11,7 +11,8 @@
 //   requests (moto answers a few hundred small GETs a second and takes half a second to list
 //   1,000 keys) while S3 serves thousands of GETs per second per prefix. Every client sees
 //   the same cache: prime it before measuring (one pass at 0 ms) and the comparison is fair.
-//   HEAD, PUT and the rest are always forwarded.
+//   HEAD, PUT and the rest are always forwarded, and a write drops the cached answers of its
+//   object (a rewritten manifest is read anew).
 //
 // Usage as a module: `const p = await startLatencyProxy({ target, delayMs })` → `{ url,
 // setDelay(ms), stats, close() }`. As a script: `node bench/latency-proxy.mjs --target URL
@@ -50,6 +51,8 @@ export async function startLatencyProxy({ target, delayMs = 40, cache = true, po
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      // A write to an object (logs compact rewriting a manifest) drops what was cached of it.
+      if (req.method !== 'GET' && req.method !== 'HEAD') forget(req);
       const key = cache ? cacheKey(req) : undefined;
       const answer = () => {
         const hit = key !== undefined ? stored.get(key) : undefined;
@@ -66,6 +69,11 @@ export async function startLatencyProxy({ target, delayMs = 40, cache = true, po
       else answer();
     });
   });
+
+  function forget(req) {
+    const path = `${decodeURIComponent(new URL(req.url, 'http://proxy').pathname)}?`;
+    for (const k of stored.keys()) if (k.startsWith(path)) stored.delete(k);
+  }
 
   function forward(req, body, res, key) {
     const headers = { ...req.headers };

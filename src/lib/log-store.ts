@@ -297,6 +297,19 @@ export class LogStore {
     }
   }
 
+  /**
+   * An object's body, or undefined when it is not there (the compacted files beside the raw
+   * objects). The caller reads or destroys it.
+   */
+  async fetch(key: string, signal: AbortSignal): Promise<Readable | undefined> {
+    try {
+      return await this.get(key, signal);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey' && !signal.aborted) return undefined;
+      throw this.failure(err, `GetObject ${key}`, signal);
+    }
+  }
+
   /** The object's body: the lean signed GET when the client allows it, else the SDK's. */
   private async get(key: string, signal: AbortSignal): Promise<Readable> {
     const lean = await this.leanClient();

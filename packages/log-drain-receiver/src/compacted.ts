@@ -17,6 +17,7 @@ export const COMPACTED_PREFIX = 'compacted/';
 export const RECORDS_FILE = 'records.jsonl.gz';
 export const LINES_FILE = 'lines.gz';
 export const MANIFEST_FILE = 'manifest.json';
+export const PARQUET_FILE = 'records.parquet';
 /**
  * In lines.gz, each object's lines follow a header line of this character and its key. A
  * Logplex frame starts with its octet count, so no stored line starts with it.
@@ -81,6 +82,12 @@ export interface Manifest {
   /** Sizes of the records object and of lines.gz. */
   bytes: number;
   linesBytes?: number;
+  /**
+   * The same records as Parquet, when the compactor could write it (the CLI's, with its
+   * embedded engine; the Lambda's cannot): the embedded engine reads the columns a query
+   * needs instead of parsing every record.
+   */
+  parquet?: { sha256: string; bytes: number };
   compactedAt: string;
 }
 
@@ -89,9 +96,15 @@ export function recordsRoot(root = COMPACTED_PREFIX): string {
   return `${root}records/`;
 }
 
-export function compactedKeys(app: string, day: number | string, root = COMPACTED_PREFIX): { records: string; lines: string; manifest: string } {
+/** A compacted day's objects. Parquet is not under records/: Athena's JSON table reads every file there. */
+export function compactedKeys(app: string, day: number | string, root = COMPACTED_PREFIX): { records: string; lines: string; manifest: string; parquet: string } {
   const part = `app=${app}/day=${typeof day === 'string' ? day : utcDate(day)}/`;
-  return { records: `${root}records/${part}${RECORDS_FILE}`, lines: `${root}lines/${part}${LINES_FILE}`, manifest: `${root}manifests/${part}${MANIFEST_FILE}` };
+  return {
+    records: `${root}records/${part}${RECORDS_FILE}`,
+    lines: `${root}lines/${part}${LINES_FILE}`,
+    manifest: `${root}manifests/${part}${MANIFEST_FILE}`,
+    parquet: `${root}parquet/${part}${PARQUET_FILE}`,
+  };
 }
 
 export function keysDigest(keys: readonly string[]): string {
@@ -154,6 +167,8 @@ export interface CompactOptions {
   /** Compact even when the manifest matches the listing. */
   force?: boolean;
   dryRun?: boolean;
+  /** The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not. */
+  toParquet?: (records: Buffer) => Promise<Buffer | undefined>;
 }
 
 export type CompactOutcome =
@@ -162,7 +177,7 @@ export type CompactOutcome =
   | { status: 'empty'; app: string; day: string }
   | { status: 'not-finished'; app: string; day: string };
 
-export async function readManifest(s3: CompactS3, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
+export async function readManifest(s3: Pick<CompactS3, 'getObject'>, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
   const body = await s3.getObject(compactedKeys(app, day, root).manifest);
   if (!body) return undefined;
   try {
@@ -205,6 +220,14 @@ async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncI
   }
 }
 
+/** The records as Parquet beside them, when the compactor can write it; what the manifest says of it. */
+async function writeParquet(opts: CompactOptions, key: string, records: Buffer): Promise<Manifest['parquet']> {
+  const parquet = await opts.toParquet?.(records);
+  if (!parquet) return undefined;
+  await opts.s3.putObject(key, parquet, 'application/vnd.apache.parquet', {});
+  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length };
+}
+
 /**
  * Compact one finished UTC day of one app: idempotent (a manifest matching the day's listing
  * means nothing to do), picks up late objects on the next run, never deletes raw objects.
@@ -220,7 +243,18 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   if (keys.length === 0) return { status: 'empty', app, day: date };
   const digest = keysDigest(keys);
   const previous = await readManifest(opts.s3, app, day, root);
-  if (previous && previous.keysSha256 === digest && !opts.force) return { status: 'up-to-date', app, day: date, objects: keys.length, lines: previous.lines };
+  if (previous && previous.keysSha256 === digest && !opts.force) {
+    // Compacted where Parquet could not be written (the Lambda): add it now, records unchanged.
+    if (opts.toParquet && !previous.parquet && !opts.dryRun) {
+      const names = compactedKeys(app, day, root);
+      const records = await opts.s3.getObject(names.records);
+      if (records && recordsMatch(previous, records)) {
+        const parquet = await writeParquet(opts, names.parquet, records);
+        if (parquet) await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify({ ...previous, parquet })), 'application/json', {});
+      }
+    }
+    return { status: 'up-to-date', app, day: date, objects: keys.length, lines: previous.lines };
+  }
   const late = previous ? keys.filter((k) => !previous.keys.includes(k)).length : 0;
 
   const chunks: string[] = [];
@@ -246,6 +280,7 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const names = compactedKeys(app, day, root);
   await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
   await opts.s3.putObject(names.lines, linesGz, 'application/gzip', { 'source-objects': String(keys.length) });
+  const parquet = await writeParquet(opts, names.parquet, gz);
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     app,
@@ -259,6 +294,7 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     gzipSha256: createHash('sha256').update(gz).digest('hex'),
     bytes: gz.length,
     linesBytes: linesGz.length,
+    ...(parquet ? { parquet } : {}),
     compactedAt: new Date(now).toISOString(),
   };
   await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(manifest)), 'application/json', {});

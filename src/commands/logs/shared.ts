@@ -12,7 +12,7 @@ import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws.js';
 import type { Output } from '../../lib/output.js';
-import { describeWindow, resolveWindow, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
+import { DAY_MS, describeWindow, resolveWindow, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
 import { logRecord } from './record.js';
 
 /** The most downloads at once (the S3 client's sockets: ctx.aws gives S3 this many, plus the listings'). */
@@ -81,6 +81,15 @@ export async function openStore(ctx: Context): Promise<LogStore> {
   });
 }
 
+/** Objects of one compacted day handed to a task at once. */
+const COMPACTED_BATCH = 500;
+
+/** What one pool task reads: one raw object, or consecutive objects of one compacted day. */
+interface Unit {
+  objs: LogObject[];
+  compacted: boolean;
+}
+
 export interface ScanStats {
   listed: number;
   done: number;
@@ -129,39 +138,89 @@ export async function scanWindow<R>(
   }
 
   // Compacted days serve the objects their manifests list (one GET per day instead of one
-  // per object); the rest is read raw. The output is the same either way.
-  const compacted = opts.compacted === false ? undefined : await compactedDays(ctx);
-  try {
-    const task = async (obj: LogObject, signal: AbortSignal) => {
-      try {
-        let result: ScanResult<R> | undefined;
-        if (compacted && (await compacted.covers(obj))) {
-          const lines = await compacted.lines(obj);
-          if (lines) result = visitLines(lines, visitor(obj));
+  // per object); the rest is read raw. The output is the same either way. Consecutive objects
+  // of one compacted day go through the pool as one unit: a task per object cost more than
+  // reading its lines.
+  const compacted = opts.compacted === false ? undefined : await compactedDays(ctx, store);
+  if (compacted) for (const app of opts.apps) for (let day = Math.floor(opts.window.start / DAY_MS) * DAY_MS; day < opts.window.end; day += DAY_MS) void compacted.covers({ app, key: '', time: day, id: '', size: 0 });
+
+  async function* units(): AsyncGenerator<Unit> {
+    let batch: LogObject[] = [];
+    let batchDay = '';
+    for await (const obj of listed()) {
+      if (compacted && (await compacted.covers(obj))) {
+        const day = compacted.dayOf(obj);
+        if (batch.length > 0 && (day !== batchDay || batch.length >= COMPACTED_BATCH)) {
+          yield { objs: batch, compacted: true };
+          batch = [];
         }
-        result ??= await store.scan(obj, signal, () => visitor(obj));
-        if (persist) await persist(obj, result);
-        return result;
+        batchDay = day;
+        batch.push(obj);
+        continue;
+      }
+      if (batch.length > 0) {
+        yield { objs: batch, compacted: true };
+        batch = [];
+      }
+      yield { objs: [obj], compacted: false };
+    }
+    if (batch.length > 0) yield { objs: batch, compacted: true };
+  }
+
+  try {
+    const raw = async (obj: LogObject, signal: AbortSignal) => {
+      const result = await store.scan(obj, signal, () => visitor(obj));
+      if (persist) await persist(obj, result);
+      return result;
+    };
+    const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
+      try {
+        if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
+        let found: (string[] | undefined)[];
+        try {
+          found = await compacted.linesOf(unit.objs);
+        } catch (err) {
+          // A lines.gz that breaks off mid-way: its objects are read raw.
+          if (signal.aborted) throw err;
+          found = [];
+        }
+        const results: ScanResult<R>[] = [];
+        for (let i = 0; i < unit.objs.length; i++) {
+          const obj = unit.objs[i]!;
+          const lines = found[i];
+          if (!lines) {
+            results.push(await raw(obj, signal));
+            continue;
+          }
+          const result = visitLines(lines, visitor(obj));
+          if (persist) await persist(obj, result);
+          results.push(result);
+        }
+        return results;
       } finally {
         limit.completed();
       }
     };
-    const results = orderedPool(listed(), task, {
+    const results = orderedPool(units(), task, {
       concurrency: () => limit.value,
       signal: ctx.signal,
-      weight: (obj) => obj.size * INFLATE_RATIO,
+      weight: (unit) => unit.objs.reduce((n, o) => n + o.size, 0) * INFLATE_RATIO,
       maxWeight: MEMORY_BUDGET,
     });
-    for await (const { item, value } of results) {
-      stats.done += 1;
-      stats.bytes += value.bytes;
-      stats.lines += value.lines;
-      if (value.problem) {
-        stats.problems += 1;
-        ctx.out.warn(`${item.key}: ${value.problem}`);
+    scan: for await (const { item: unit, value } of results) {
+      for (let i = 0; i < unit.objs.length; i++) {
+        const item = unit.objs[i]!;
+        const result = value[i]!;
+        stats.done += 1;
+        stats.bytes += result.bytes;
+        stats.lines += result.lines;
+        if (result.problem) {
+          stats.problems += 1;
+          ctx.out.warn(`${item.key}: ${result.problem}`);
+        }
+        show();
+        if (each(item, result) === false) break scan;
       }
-      show();
-      if (each(item, value) === false) break;
       await ctx.out.drained(ctx.signal);
     }
   } catch (err) {
@@ -238,22 +297,29 @@ function visitLines<R>(lines: readonly string[], v: LineVisitor<R>): ScanResult<
   return { value: v.result(), lines: n, bytes: 0 };
 }
 
-async function compactedDays(ctx: Context) {
-  const { CompactedDays, compactS3, gzipLines } = await import('../../lib/compaction.js');
-  const s3 = await compactS3(ctx, ctx.config.drain.bucket);
-  const client = await ctx.aws.s3();
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-  const bucket = ctx.config.drain.bucket;
+/** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
+async function compactedDays(ctx: Context, store: LogStore) {
+  const { CompactedDays, gunzipText } = await import('../../lib/compaction.js');
+  const open = async (key: string) => {
+    try {
+      return await store.fetch(key, ctx.signal);
+    } catch {
+      return undefined;
+    }
+  };
   return new CompactedDays(
-    s3,
-    async (key) => {
-      try {
-        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: ctx.signal });
-        return gzipLines(res.Body as AsyncIterable<Buffer>);
-      } catch {
-        // Not there (or unreadable): the day's objects are read raw.
-        return undefined;
-      }
+    {
+      async getObject(key) {
+        const body = await open(key);
+        if (!body) return undefined;
+        const chunks: Buffer[] = [];
+        for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+        return Buffer.concat(chunks);
+      },
+      async openText(key) {
+        const body = await open(key);
+        return body ? gunzipText(body as AsyncIterable<Buffer>) : undefined;
+      },
     },
     ctx.config.query.compactedPrefix,
   );

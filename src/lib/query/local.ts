@@ -1,47 +1,32 @@
 // `logs query` on an embedded engine: DuckDB's Node API (an optional dependency, loaded only
 // here, so `raxx-ops --help` and every other command stay light). The window's records are
-// loaded into one table, `logs`; then the engine loses access to files and extensions, so the
-// operator's SQL sees that table and nothing else on the laptop.
-import { RECORD_COLUMNS } from '@raxx/log-drain-receiver/compacted';
-import { ConfigError, UsageError } from '../errors.js';
-import type * as DuckDb from '@duckdb/node-api';
+// one view, `logs`, over their files (Parquet where the compactor wrote it, else gzip JSON
+// lines); then the engine may read those files and nothing else, so the operator's SQL sees
+// that view and nothing else on the laptop.
+import { UsageError } from '../errors.js';
+import { loadDuckDb, literal, NULL_COLUMNS, JSON_COLUMNS, openDuckDb, SELECT_COLUMNS } from './duckdb.js';
 import type { QueryResult } from './result.js';
 
-type DuckDbModule = typeof DuckDb;
-
-const DUCK_TYPES = { timestamp: 'TIMESTAMP', string: 'VARCHAR', int: 'INTEGER', bigint: 'BIGINT' } as const;
-
-function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-async function loadDuckDb(): Promise<DuckDbModule> {
-  try {
-    return await import('@duckdb/node-api');
-  } catch (err) {
-    throw new ConfigError(`the embedded query engine (DuckDB) is not installed: ${(err as Error).message}`, {
-      hint: 'install it with `npm i -g @duckdb/node-api` beside raxx-ops (an optional dependency), or use --engine athena',
-      cause: err,
-    });
-  }
-}
-
 export async function queryLocal(files: readonly string[], sql: string, window: { start: number; end: number }, signal: AbortSignal): Promise<QueryResult> {
-  const { DuckDBInstance } = await loadDuckDb();
-  const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
-  const conn = await instance.connect();
+  const db = await openDuckDb(await loadDuckDb());
+  const { conn } = db;
   const stop = () => conn.interrupt();
   signal.addEventListener('abort', stop, { once: true });
   try {
-    const columns = `{${RECORD_COLUMNS.map((c) => `${c.name}: '${DUCK_TYPES[c.type]}'`).join(', ')}}`;
     const ts = (ms: number) => `TIMESTAMP ${literal(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''))}`;
-    const source =
-      files.length === 0
-        ? `SELECT ${RECORD_COLUMNS.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
-        : `SELECT * FROM read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = ${columns})
-           WHERE time IS NULL OR (time >= ${ts(window.start)} AND time < ${ts(window.end)})`;
-    await conn.run(`CREATE TABLE logs AS ${source}`);
-    // From here on the SQL is the operator's: no files, no network, no extensions.
+    // A view, not a table: the engine reads only the columns and rows the SQL needs (from
+    // Parquet, only those columns at all), instead of loading every record into memory.
+    const parquet = files.filter((f) => f.endsWith('.parquet'));
+    const json = files.filter((f) => !f.endsWith('.parquet'));
+    const parts = [
+      ...(parquet.length > 0 ? [`SELECT ${SELECT_COLUMNS} FROM read_parquet([${parquet.map(literal).join(', ')}])`] : []),
+      ...(json.length > 0 ? [`SELECT ${SELECT_COLUMNS} FROM read_json([${json.map(literal).join(', ')}], format = 'newline_delimited', compression = 'gzip', columns = ${JSON_COLUMNS})`] : []),
+    ];
+    const source = parts.length === 0 ? `SELECT ${NULL_COLUMNS} WHERE false` : `SELECT * FROM (${parts.join(' UNION ALL ')}) WHERE time IS NULL OR (time >= ${ts(window.start)} AND time < ${ts(window.end)})`;
+    await conn.run(`CREATE VIEW logs AS ${source}`);
+    // From here on the SQL is the operator's: the window's own files and nothing else, no
+    // network, no extensions.
+    if (files.length > 0) await conn.run(`SET allowed_paths = [${files.map(literal).join(', ')}]`);
     await conn.run('SET enable_external_access = false');
     await conn.run('SET lock_configuration = true');
     const started = Date.now();
@@ -68,7 +53,6 @@ export async function queryLocal(files: readonly string[], sql: string, window: 
     };
   } finally {
     signal.removeEventListener('abort', stop);
-    conn.closeSync();
-    instance.closeSync?.();
+    db.close();
   }
 }

@@ -1,12 +1,14 @@
 // The records of a window, as gzip JSON-lines files an embedded engine reads: a compacted
 // day is one download; the raw objects its manifest does not cover (late arrivals, or a day
 // not compacted yet) are read through the grep path and turned into the same records.
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { compactedKeys, dayKeys, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
-import { compactS3, concurrentReader } from '../compaction.js';
+import { compactedKeys, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
+import { concurrentReader } from '../compaction.js';
+import { orderedPool } from '../ordered-pool.js';
 import type { Context } from '../context.js';
 import type { LogStore } from '../log-store.js';
 import { DAY_MS, startOfDay, type TimeWindow } from '../time-window.js';
@@ -18,39 +20,64 @@ export interface GatherStats {
   rawObjects: number;
 }
 
+/** App-days gathered at once: each is a few round trips (manifest, listing, records). */
+const DAYS_AT_ONCE = 8;
+
 export async function gatherWindow(
   ctx: Context,
   store: LogStore,
   opts: { apps: string[]; window: TimeWindow; dir: string; concurrency: number; onProgress?: (text: string) => void },
 ): Promise<GatherStats> {
-  const s3 = await compactS3(ctx, ctx.config.drain.bucket);
   const root = ctx.config.query.compactedPrefix;
   const keyPrefix = ctx.config.drain.keyPrefix;
   const read = concurrentReader(store, keyPrefix, ctx.signal, opts.concurrency);
   const stats: GatherStats = { files: [], compactedDays: 0, rawObjects: 0 };
-  const days: number[] = [];
-  for (let d = startOfDay(opts.window.start); d < opts.window.end; d += DAY_MS) days.push(d);
-  let n = 0;
-  for (const app of opts.apps) {
-    for (const day of days) {
-      ctx.checkInterrupted();
-      opts.onProgress?.(`query: reading ${app} ${new Date(day).toISOString().slice(0, 10)} (${++n}/${opts.apps.length * days.length})`);
-      const [manifest, keys] = await Promise.all([readManifest(s3, app, day, root), dayKeys(s3, keyPrefix, app, day)]);
-      let raw = keys;
-      if (manifest) {
-        const body = await s3.getObject(compactedKeys(app, day, root).records);
-        // Records of another run than the manifest: the raw objects are the truth.
-        if (body && recordsMatch(manifest, body)) {
-          const file = join(opts.dir, `${stats.files.length}-${app}-${day}-compacted.jsonl.gz`);
-          await writeFile(file, body);
-          stats.files.push(file);
-          stats.compactedDays += 1;
-          const covered = new Set(manifest.keys);
-          raw = keys.filter((k) => !covered.has(k));
-        }
+  // The compacted files through the store's GETs (the lean path): a file not there is undefined.
+  const getObject = async (key: string): Promise<Buffer | undefined> => {
+    const body = await store.fetch(key, ctx.signal);
+    if (!body) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
+  const pairs: { app: string; day: number }[] = [];
+  for (const app of opts.apps) for (let d = startOfDay(opts.window.start); d < opts.window.end; d += DAY_MS) pairs.push({ app, day: d });
+  let done = 0;
+  let files = 0;
+
+  // Days are independent: several at once, each a few round trips; the files' order does not matter to SQL.
+  const gather = async ({ app, day }: { app: string; day: number }): Promise<{ files: string[]; compacted: boolean; raw: number }> => {
+    const [manifest, listed] = await Promise.all([readManifest({ getObject }, app, day, root).catch(() => undefined), store.listDay(app, day, ctx.signal)]);
+    const keys = listed.map((o) => o.key);
+    const out: string[] = [];
+    let raw = keys;
+    let compacted = false;
+    if (manifest?.parquet) {
+      // Parquet from the same run as the manifest (its checksum is in it): the columns alone are read.
+      const body = await getObject(compactedKeys(app, day, root).parquet).catch(() => undefined);
+      if (body && createHash('sha256').update(body).digest('hex') === manifest.parquet.sha256) {
+        const file = join(opts.dir, `${files++}-${app}-${day}-compacted.parquet`);
+        await writeFile(file, body);
+        out.push(file);
+        compacted = true;
+        const covered = new Set(manifest.keys);
+        raw = keys.filter((k) => !covered.has(k));
       }
-      if (raw.length === 0) continue;
-      const file = join(opts.dir, `${stats.files.length}-${app}-${day}-raw.jsonl.gz`);
+    }
+    if (manifest && !compacted) {
+      const body = await getObject(compactedKeys(app, day, root).records).catch(() => undefined);
+      // Records of another run than the manifest: the raw objects are the truth.
+      if (body && recordsMatch(manifest, body)) {
+        const file = join(opts.dir, `${files++}-${app}-${day}-compacted.jsonl.gz`);
+        await writeFile(file, body);
+        out.push(file);
+        compacted = true;
+        const covered = new Set(manifest.keys);
+        raw = keys.filter((k) => !covered.has(k));
+      }
+    }
+    if (raw.length > 0) {
+      const file = join(opts.dir, `${files++}-${app}-${day}-raw.jsonl.gz`);
       const gz = createGzip();
       const sink = createWriteStream(file);
       gz.pipe(sink);
@@ -61,9 +88,16 @@ export async function gatherWindow(
       }
       gz.end();
       await once(sink, 'close');
-      stats.files.push(file);
-      stats.rawObjects += raw.length;
+      out.push(file);
     }
+    return { files: out, compacted, raw: raw.length };
+  };
+  for await (const { value } of orderedPool(pairs, gather, { concurrency: DAYS_AT_ONCE, signal: ctx.signal })) {
+    stats.files.push(...value.files);
+    if (value.compacted) stats.compactedDays += 1;
+    stats.rawObjects += value.raw;
+    opts.onProgress?.(`query: read ${++done}/${pairs.length} app-day(s)`);
   }
+  ctx.checkInterrupted();
   return stats;
 }

@@ -2,6 +2,7 @@
 // embedded engine over compacted and raw days, and the Athena path against moto's Glue and
 // Athena (moto runs no SQL: its results are seeded, the call sequence is what is checked).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { compactedKeys, type Manifest } from '@raxx/log-drain-receiver/compacted';
 import { runCompaction } from '@raxx/log-drain-receiver/compact-handler';
@@ -95,8 +96,29 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     expect(records[0]).toMatchObject({ app: API, host: 'heroku', proc: 'router', method: 'GET', path: '/api/v1/items', status: 503, service_ms: 0, bytes: 100 });
     expect(records[0]!.time).toBe('2025-06-01 00:01:00.000');
 
+    // The embedded engine is installed here: the same records as Parquet, named in the manifest.
+    expect(m.parquet?.bytes).toBeGreaterThan(0);
+    const parquet = await get(compactedKeys(API, D1).parquet);
+    expect(parquet.subarray(0, 4).toString()).toBe('PAR1');
+    expect(createHash('sha256').update(parquet).digest('hex')).toBe(m.parquet!.sha256);
+
     const again = await cli(['logs', 'compact', '--app', API, '--since', '2025-06-01', '--json']);
     expect(again.json<{ days: { status: string }[] }>().days.map((d) => d.status)).toEqual(['up-to-date', 'up-to-date']);
+  });
+
+  it('Parquet that is not the manifest\'s (another run wrote it): the JSON records are read instead, same answer', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const key = compactedKeys(API, D2).parquet;
+    const good = await get(key);
+    await (await aws.s3()).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from('PAR1 not this run PAR1') }));
+    try {
+      const r = await count5xxByHour();
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/2 compacted app-day\(s\), 0 raw object\(s\) read/);
+      expect(r.json<{ rows: unknown[] }>().rows).toEqual(expected5xxByHour());
+    } finally {
+      await (await aws.s3()).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: good }));
+    }
   });
 
   it('query gives the same answer from compacted days, with one download per day', async () => {
@@ -124,6 +146,14 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     const after = await count5xxByHour('SELECT count(*) AS n FROM logs');
     expect(after.stderr).toMatch(/2 compacted app-day\(s\), 0 raw object\(s\) read/);
     expect(after.json<{ rows: { n: number }[] }>().rows).toEqual([{ n: 328 }]);
+    // The Lambda writes no Parquet: D1 was read from its JSON records, D2 from Parquet, one
+    // answer. The CLI's next run adds Parquet to the day without compacting it again.
+    expect((await manifest(D1)).parquet).toBeUndefined();
+    const added = await cli(['logs', 'compact', '--app', API, '--since', '2025-06-01', '--until', '2025-06-02', '--json']);
+    expect(added.json<{ days: { status: string }[] }>().days.map((d) => d.status)).toEqual(['up-to-date']);
+    expect((await manifest(D1)).parquet?.bytes).toBeGreaterThan(0);
+    const withParquet = await count5xxByHour('SELECT count(*) AS n FROM logs');
+    expect(withParquet.json<{ rows: { n: number }[] }>().rows).toEqual([{ n: 328 }]);
     // Raw objects are never deleted.
     expect((await get(late.key)).length).toBeGreaterThan(0);
   });
