@@ -280,5 +280,7 @@ export async function* gunzipText(body: AsyncIterable<Buffer>): AsyncGenerator<s
     yield* gunzip as AsyncIterable<string>;
   } finally {
     gunzip.destroy();
+    // Unpiped, not ended: the body's socket is let go of, not left half read.
+    (body as { destroy?: () => void }).destroy?.();
   }
 }

@@ -102,8 +102,8 @@ const RESPONSE_TIMEOUT_MS = 30_000;
 
 /**
  * node:http(s) with keep-alive, one pool per protocol for the process. A connection that
- * does not connect in 3 s, or a response that does not start in 30 s, fails with
- * ETIMEDOUT (retried like the SDK's TimeoutError).
+ * does not connect in 3 s, or a socket idle for 30 s (no answer, or a body that stalls),
+ * fails with ETIMEDOUT (retried like the SDK's TimeoutError).
  */
 export function nodeTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, responseTimeoutMs = RESPONSE_TIMEOUT_MS } = {}): Transport {
   let pools: { http: HttpAgent; https: HttpsAgent } | undefined;
@@ -120,14 +120,14 @@ export function nodeTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, responseT
         connectTimer = setTimeout(() => timeout('connecting to S3'), connectTimeoutMs);
         socket.once(tls ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
       });
-      const responseTimer = setTimeout(() => timeout('waiting for S3 to answer'), responseTimeoutMs);
+      // Idle time on the socket, as the SDK's requestTimeout: waiting for the answer, or for
+      // the next bytes of its body (a body that stalls fails and is read again).
+      r.setTimeout(responseTimeoutMs, () => timeout('waiting for S3'));
       r.on('response', (res: IncomingMessage) => {
-        clearTimeout(responseTimer);
         clearTimeout(connectTimer);
         resolve({ statusCode: res.statusCode ?? 0, body: res });
       });
       r.on('error', (err) => {
-        clearTimeout(responseTimer);
         clearTimeout(connectTimer);
         reject(err);
       });

@@ -56,6 +56,17 @@ describe('nodeTransport', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it('a body that stalls mid-way fails (a broken body, read again by the store) instead of hanging', async () => {
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('first bytes');
+    });
+    const res = await nodeTransport({ responseTimeoutMs: 200 })({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b/k', headers: {} }, new AbortController().signal);
+    const err = await read(res.body as AsyncIterable<Buffer>).catch((e: unknown) => e);
+    // The socket is destroyed with ETIMEDOUT; the body reports it as the connection it lost.
+    expect(['ETIMEDOUT', 'ECONNRESET']).toContain((err as { code?: string }).code);
+  });
+
   it('Ctrl-C ends a request waiting for its answer at once', async () => {
     const { port } = await serve(() => undefined);
     const send = nodeTransport();

@@ -8,6 +8,7 @@ import { compactedKeys, type Manifest } from '@raxx/log-drain-receiver/compacted
 import { runCompaction } from '@raxx/log-drain-receiver/compact-handler';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
+import { startFaultProxy } from '../../support/fault-proxy.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 import { batch, BUCKET, createDrainBucket, put, type Stored } from './fixtures.js';
 
@@ -204,6 +205,32 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     const mixed = await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02']);
     expect(mixed.stdout).toBe((await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02', '--no-compacted'])).stdout);
     expect(mixed.stdout).toContain('request_id=r7700 ');
+  });
+
+  it('a lines.gz S3 will not serve (500s past the retries): its day is read raw, same output; Ctrl-C in a compacted grep ends it', async () => {
+    const proxy = await startFaultProxy(moto.endpoint);
+    try {
+      const via = { ...env, AWS_ENDPOINT_URL: proxy.endpoint };
+      const argv = ['logs', 'fetch', '--app', API, '--since', '2025-06-01', '--until', '2025-06-03'];
+      const raw = await runCli([...argv, '--no-compacted'], { env: via, now });
+      proxy.setFaults([{ method: 'GET', path: (p) => p.includes('/lines/') && p.includes('2025-06-02'), status: 500, times: 100 }]);
+      const r = await runCli([...argv, '--debug'], { env: via, now });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(raw.stdout);
+      // Asked for, refused on every attempt, and then read raw.
+      expect(proxy.faulted.length).toBeGreaterThanOrEqual(3);
+
+      // Ctrl-C while the day's lines.gz is on its way (held back by S3 answering 503 and the retries' pauses).
+      proxy.setFaults([{ method: 'GET', path: (p) => p.includes('/lines/'), status: 503, times: 100 }]);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 150);
+      const started = Date.now();
+      const stopped = await runCli(['logs', 'grep', 'status=503', '--app', API, '--since', '2025-06-01', '--until', '2025-06-03'], { env: via, now, signal: controller.signal });
+      expect(stopped.code).toBe(130);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('top paths and the non-router line: the columns the docs promise', async () => {
