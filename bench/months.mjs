@@ -71,22 +71,35 @@ export default async function months() {
     const until = new Date(FIRST + DAYS * 86_400_000).toISOString().slice(0, 10);
     const window = ['--since', since, '--until', until];
 
+    // Every measured run reads what an unmeasured pass at 0 ms put in the S3 model's cache (the
+    // listings, and after compact the compacted objects), as bench/run.mjs does: moto's own
+    // pace is not S3's, and neither side of a ratio should pay for it.
+    const grepRaw = ['logs', 'grep', PATTERN, '--app', APP, ...window, '--no-compacted', '-c'];
+    await run(grepRaw, env);
     proxy.setDelay(LATENCY);
-    const raw = await run(['logs', 'grep', PATTERN, '--app', APP, ...window, '--no-compacted', '-c'], env);
+    const raw = await run(grepRaw, env);
     log(`grep over raw objects: ${raw.seconds.toFixed(2)} s, ${raw.out.trim()} matches`);
-    const compact = await run(['logs', 'compact', '--app', APP, ...window], env);
-    log(`compact: ${compact.seconds.toFixed(2)} s`);
-    const compacted = await run(['logs', 'grep', PATTERN, '--app', APP, ...window, '-c', '--debug'], env);
-    log(`grep over compacted days: ${compacted.seconds.toFixed(2)} s, ${compacted.out.trim()} matches`);
+    const compact = await run(['logs', 'compact', '--app', APP, ...window, '--debug'], env);
+    // With the embedded engine installed, compact writes Parquet beside the records (logs query reads it).
+    const parquet = /writing Parquet/.test(compact.err);
+    log(`compact: ${compact.seconds.toFixed(2)} s (${parquet ? 'with' : 'without'} Parquet)`);
+    const grepCompacted = ['logs', 'grep', PATTERN, '--app', APP, ...window, '-c', '--debug'];
     const sql = "SELECT date_trunc('hour', time) AS h, count(*) AS n FROM logs WHERE status >= 500 GROUP BY 1 ORDER BY 1";
-    const query = await run(['logs', 'query', sql, '--app', APP, ...window, '--format', 'csv'], env);
+    const queryArgs = ['logs', 'query', sql, '--app', APP, ...window, '--format', 'csv'];
+    proxy.setDelay(0);
+    await run(grepCompacted, env);
+    await run(queryArgs, env);
+    proxy.setDelay(LATENCY);
+    const compacted = await run(grepCompacted, env);
+    log(`grep over compacted days: ${compacted.seconds.toFixed(2)} s, ${compacted.out.trim()} matches`);
+    const query = await run(queryArgs, env);
     const fivexx = query.out.trim().split('\n').slice(1).reduce((n, l) => n + Number(l.split(',')[1]), 0);
     log(`query 5xx by hour: ${query.seconds.toFixed(2)} s, ${fivexx} 5xx lines`);
     const speedup = raw.seconds / compacted.seconds;
     const same = raw.out.trim() === compacted.out.trim() && Number(raw.out.trim()) === matches;
     return [
       { metric: `month (${DAYS} d × ${OBJECTS} objects): grep raw objects`, value: raw.seconds.toFixed(2), unit: 's', goal: '', ok: true },
-      { metric: 'month: logs compact', value: compact.seconds.toFixed(2), unit: 's', goal: '', ok: true },
+      { metric: `month: logs compact (${parquet ? 'records and Parquet' : 'records only: DuckDB not installed'})`, value: compact.seconds.toFixed(2), unit: 's', goal: '', ok: true },
       { metric: 'month: grep compacted days', value: compacted.seconds.toFixed(2), unit: 's', goal: '', ok: true },
       { metric: 'month: grep raw / compacted', value: `${speedup.toFixed(1)}×`, unit: '', goal: '≥ 20×', ok: speedup >= 20 },
       { metric: 'month: match counts equal (expected, raw, compacted)', value: `${matches}, ${raw.out.trim()}, ${compacted.out.trim()}`, unit: '', goal: 'equal', ok: same },

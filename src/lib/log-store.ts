@@ -50,6 +50,12 @@ export interface ScanResult<R> {
 export interface LineVisitor<R> {
   line(text: string): boolean | void;
   result(): R;
+  /**
+   * Set when the visitor selects no line without this text (grep's required literal): it is
+   * then handed only the lines that hold it, found with indexOf over the text, and the other
+   * lines are counted without being cut out.
+   */
+  literal?: string | undefined;
 }
 
 /**
@@ -81,24 +87,30 @@ export function byTime(a: LogObject, b: LogObject): number {
 const INLINE_BYTES = 1024 * 1024;
 
 /** Cuts text into lines for a visitor; remembers a partial last line between pushes. */
-class LineSplitter<R> {
+export class LineSplitter<R> {
   count = 0;
   stopped = false;
   /** The pieces of a line not ended yet, joined once when its newline comes, so that a line
    *  spanning many chunks costs linear time, not a rescan of the whole line per chunk. */
   private carry: string[] = [];
-  constructor(private readonly visitor: LineVisitor<R>) {}
+  private readonly literal: string | undefined;
+  constructor(private readonly visitor: LineVisitor<R>) {
+    this.literal = visitor.literal || undefined;
+  }
 
   /** False once the visitor asked to stop. */
   push(chunk: string): boolean {
     if (this.stopped) return false;
     let from = 0;
-    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', from)) {
-      let line = chunk.slice(from, nl);
-      if (this.carry.length > 0) {
-        line = this.carry.join('') + line;
-        this.carry = [];
+    if (this.carry.length > 0) {
+      // The line begun in an earlier chunk, whole.
+      const nl = chunk.indexOf('\n');
+      if (nl === -1) {
+        this.carry.push(chunk);
+        return true;
       }
+      const line = this.carry.join('') + chunk.slice(0, nl);
+      this.carry = [];
       this.count += 1;
       if (this.visitor.line(line) === false) {
         this.stopped = true;
@@ -106,8 +118,46 @@ class LineSplitter<R> {
       }
       from = nl + 1;
     }
+    from = this.literal ? this.candidates(chunk, from, this.literal) : this.every(chunk, from);
+    if (from === -1) return false;
     if (from < chunk.length) this.carry.push(chunk.slice(from));
     return true;
+  }
+
+  /** Every complete line from `from`; returns where the unfinished rest begins, or -1 when stopped. */
+  private every(chunk: string, from: number): number {
+    for (let nl = chunk.indexOf('\n', from); nl !== -1; nl = chunk.indexOf('\n', from)) {
+      this.count += 1;
+      if (this.visitor.line(chunk.slice(from, nl)) === false) {
+        this.stopped = true;
+        return -1;
+      }
+      from = nl + 1;
+    }
+    return from;
+  }
+
+  /** Only the complete lines that hold `literal`; the others are counted. */
+  private candidates(chunk: string, from: number, literal: string): number {
+    const last = chunk.lastIndexOf('\n');
+    if (last < from) return from;
+    let counted = from;
+    const countTo = (end: number) => {
+      for (let nl = chunk.indexOf('\n', counted); nl !== -1 && nl <= end; nl = chunk.indexOf('\n', nl + 1)) this.count += 1;
+      counted = end + 1;
+    };
+    for (let at = chunk.indexOf(literal, from); at !== -1 && at < last; at = chunk.indexOf(literal, at)) {
+      const start = chunk.lastIndexOf('\n', at) + 1;
+      const end = chunk.indexOf('\n', at);
+      countTo(end);
+      if (this.visitor.line(chunk.slice(Math.max(start, from), end)) === false) {
+        this.stopped = true;
+        return -1;
+      }
+      at = end + 1;
+    }
+    countTo(last);
+    return last + 1;
   }
 
   /** A last line without a newline is still a line, as for grep. */
@@ -121,6 +171,53 @@ class LineSplitter<R> {
     }
   }
 }
+
+/**
+ * Hand an object's inflated bytes to a visitor, as a scan would. With a literal, only the
+ * lines holding it (found with Buffer.indexOf) are decoded and handed over; the others are
+ * counted by their newlines: most lines of a search are not matches, and decoding every
+ * byte to text was the largest cost of a search over compacted days.
+ */
+export function visitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): ScanResult<R> {
+  const { count } = splitBytes(buf, visitor);
+  return { value: visitor.result(), lines: count, bytes: 0 };
+}
+
+function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: number; stopped: boolean } {
+  if (!visitor.literal) {
+    const lines = new LineSplitter(visitor);
+    lines.push(buf.toString('utf8'));
+    lines.end();
+    return { count: lines.count, stopped: lines.stopped };
+  }
+  const needle = Buffer.from(visitor.literal, 'utf8');
+  let count = 0;
+  /** Lines before `counted` are counted. */
+  let counted = 0;
+  const countTo = (to: number) => {
+    for (let nl = buf.indexOf(NEWLINE, counted); nl !== -1 && nl < to; nl = buf.indexOf(NEWLINE, nl + 1)) count += 1;
+    counted = to;
+  };
+  for (let at = buf.indexOf(needle); at !== -1; ) {
+    const start = at === 0 ? 0 : buf.lastIndexOf(NEWLINE, at) + 1;
+    const nl = buf.indexOf(NEWLINE, at);
+    const end = nl === -1 ? buf.length : nl;
+    countTo(start);
+    count += 1;
+    counted = end + 1;
+    if (visitor.line(buf.toString('utf8', start, end)) === false) return { count, stopped: true };
+    if (nl === -1) return { count, stopped: false };
+    at = buf.indexOf(needle, end + 1);
+  }
+  if (counted < buf.length) {
+    countTo(buf.length);
+    // A last line without a newline.
+    if (buf[buf.length - 1] !== NEWLINE) count += 1;
+  }
+  return { count, stopped: false };
+}
+
+const NEWLINE = 0x0a;
 
 export class LogStore {
   private readonly bucket: string;
@@ -372,8 +469,9 @@ async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor
       }
     }
     if (inline) {
-      lines.push(inline.toString('utf8'));
-      lines.end();
+      const r = splitBytes(inline, visitor);
+      lines.count = r.count;
+      lines.stopped = r.stopped;
     } else {
       const rest = ended
         ? undefined

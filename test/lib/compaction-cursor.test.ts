@@ -5,17 +5,20 @@ import { DayCursor } from '../../src/lib/compaction.js';
 const M = '\u0000';
 const file = [`${M}k1\n`, 'a\nb\n', `${M}k2\n`, `${M}k3\n`, 'c\n', `${M}k5\n`, 'é€\nlast\n'].join('');
 
-/** The text cut into chunks of `size` characters (size 1: every boundary there is). */
-function cursor(text: string, size: number): DayCursor {
-  return new DayCursor(async () =>
+/** The text's bytes cut into chunks of `size` (size 1: every boundary there is, inside characters too). */
+function cursor(text: string, size: number) {
+  const c = new DayCursor(async () =>
     (async function* () {
-      for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+      const bytes = Buffer.from(text, 'utf8');
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
     })(),
   );
+  // Each object's text cut into its lines, as the scan's visitor sees them.
+  return { take: async (keys: string[]) => (await c.take(keys)).map((t) => (t === undefined ? undefined : t.length === 0 ? [] : t.toString('utf8').split('\n'))) };
 }
 
 describe('DayCursor', () => {
-  it.each([1, 2, 3, 7, 1000])('reads objects by key in order, chunks of %i characters', async (size) => {
+  it.each([1, 2, 3, 7, 1000])('reads objects by key in order, chunks of %i bytes', async (size) => {
     const c = cursor(file, size);
     expect(await c.take(['k1', 'k2'])).toEqual([['a', 'b'], []]);
     // k4 is not in the file; k3 skipped over by asking for later keys is dropped.

@@ -1,7 +1,7 @@
 // `raxx-ops logs grep PATTERN`: the runbook's `for key in $(aws s3 ls …); do aws s3 cp … - |
 // gunzip | grep …; done` as one concurrent, streaming search with output in time order.
 import { z } from 'zod';
-import { compilePattern, PATTERN_SYNTAX } from '../../lib/pattern.js';
+import { compilePattern, PATTERN_SYNTAX, requiredLiteral } from '../../lib/pattern.js';
 import type { LineVisitor } from '../../lib/log-store.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
@@ -45,6 +45,8 @@ ${WINDOW_HELP}`,
     const window = windowOf(args, ctx);
     const test = compilePattern(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const invert = args.invertMatch;
+    // Lines without it cannot match: the scan hands over only the lines that hold it.
+    const literal = invert ? undefined : requiredLiteral(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const limit = args.maxCount ?? Infinity;
     const counting = args.count;
 
@@ -57,6 +59,7 @@ ${WINDOW_HELP}`,
       (): LineVisitor<Found> => {
         const found: Found = { count: 0, lines: [] };
         return {
+          literal,
           line(stored) {
             const text = displayLine(stored, args);
             if (test(text) === invert) return;

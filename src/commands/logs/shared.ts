@@ -7,7 +7,7 @@ import { flag, negatedFlag, option } from '../define.js';
 import { withoutOctetCount } from '@raxx/log-drain-receiver/logplex';
 import type { Context } from '../../lib/context.js';
 import { CheckFailedError, UsageError } from '../../lib/errors.js';
-import { byTime, LogStore, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
+import { byTime, LogStore, visitBytes, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
 import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws.js';
@@ -176,9 +176,9 @@ export async function scanWindow<R>(
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
-        let found: (string[] | undefined)[];
+        let found: (Buffer | undefined)[];
         try {
-          found = await compacted.linesOf(unit.objs);
+          found = await compacted.textsOf(unit.objs);
         } catch (err) {
           // A lines.gz that breaks off mid-way: its objects are read raw.
           if (signal.aborted) throw err;
@@ -187,12 +187,12 @@ export async function scanWindow<R>(
         const results: ScanResult<R>[] = [];
         for (let i = 0; i < unit.objs.length; i++) {
           const obj = unit.objs[i]!;
-          const lines = found[i];
-          if (!lines) {
+          const text = found[i];
+          if (text === undefined) {
             results.push(await raw(obj, signal));
             continue;
           }
-          const result = visitLines(lines, visitor(obj));
+          const result = visitBytes(text, visitor(obj));
           if (persist) await persist(obj, result);
           results.push(result);
         }
@@ -288,18 +288,10 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-function visitLines<R>(lines: readonly string[], v: LineVisitor<R>): ScanResult<R> {
-  let n = 0;
-  for (const line of lines) {
-    n += 1;
-    if (v.line(line) === false) break;
-  }
-  return { value: v.result(), lines: n, bytes: 0 };
-}
 
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
 async function compactedDays(ctx: Context, store: LogStore) {
-  const { CompactedDays, gunzipText } = await import('../../lib/compaction.js');
+  const { CompactedDays, gunzipBytes } = await import('../../lib/compaction.js');
   const open = async (key: string) => {
     try {
       return await store.fetch(key, ctx.signal);
@@ -316,9 +308,9 @@ async function compactedDays(ctx: Context, store: LogStore) {
         for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
         return Buffer.concat(chunks);
       },
-      async openText(key) {
+      async openBytes(key) {
         const body = await open(key);
-        return body ? gunzipText(body as AsyncIterable<Buffer>) : undefined;
+        return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
       },
     },
     ctx.config.query.compactedPrefix,
