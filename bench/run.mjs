@@ -364,6 +364,12 @@ async function report({ rows, startup, receiver, ship, day, big }) {
       add(`${tag} raxx-ops logs grep (concurrency it chose: ${r.concurrency})`, `${s(r.grep.seconds)}, ${r.grep.lines} lines`, `lines = ${expected}`, r.grep.lines === expected);
       add(`${tag} floor: list + signed GET of all, no gunzip (concurrency ${r.concurrency})`, `${s(r.floor.seconds)}, ${r.floorObjects} objects`, '', undefined);
       if (r.floorSdk) add(`${tag} the same floor with the SDK's GetObject (reference)`, s(r.floorSdk.seconds), '', undefined);
+      if (model) {
+        // The latency model alone: a listing round trip and the GETs' rounds at the chosen
+        // concurrency, each new socket's first request paying two more (its handshakes).
+        const rounds = 3 + 2 + Math.ceil(r.day.seed.keys.length / r.concurrency);
+        add(`${tag} round trips alone at ${r.concurrency} (computed: ${rounds} × ${ep.latency} ms, no process, no CPU)`, s((rounds * ep.latency) / 1000), '', undefined);
+      }
       const vsFloor = r.grep.seconds / r.floor.seconds;
       add(`${tag} grep / floor`, ratio(vsFloor), '≤ 1.3×', vsFloor <= 1.3);
       if (r.rclone) {

@@ -313,7 +313,7 @@ const CLOCK_LEEWAY_MS = 60_000;
  * once; the new ones of each poll are read concurrently.
  */
 export async function findTracer(ctx: Context, app: string, tracer: string, insertedAt: number, timeoutSeconds: number): Promise<Outcome> {
-  const store = new LogStore({ s3: await ctx.aws.s3(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
+  const store = new LogStore({ s3: () => ctx.aws.s3(), target: () => ctx.aws.s3Target(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
   const deadline = insertedAt + timeoutSeconds * 1000;
   if (!ctx.out.json) ctx.out.info(`waiting up to ${timeoutSeconds} s for the tracer in ${app}'s drain objects…`);
   // Each concurrent scan listens on the cancellation signal: more than Node's default 10 at once.

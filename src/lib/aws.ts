@@ -25,8 +25,30 @@ export interface AwsOptions {
   debug?: (message: string) => void;
 }
 
+/** Keys as the SDK's credential providers give them. */
+export interface AwsIdentity {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/**
+ * Where S3 is and who we are, without the S3 client: the lean GET (s3-get.ts) needs nothing
+ * more, and loading @aws-sdk/client-s3 and its request handler cost some 170 ms of a
+ * search's start-up. Same region, endpoint and credential chain as s3().
+ */
+export interface S3Target {
+  region: string;
+  /** AWS_ENDPOINT_URL[_S3] when set (path-style addressing then). */
+  endpoint?: URL | undefined;
+  credentials: () => Promise<AwsIdentity>;
+}
+
 export interface AwsClients {
   s3(): Promise<S3Client>;
+  /** For the lean GET; undefined when S3 is configured beyond it (FIPS, dual-stack, a profile's endpoint_url): use s3(). */
+  s3Target(): Promise<S3Target | undefined>;
   ssm(): Promise<SSMClient>;
   lambda(): Promise<LambdaClient>;
   kms(): Promise<KMSClient>;
@@ -65,10 +87,7 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
     const { Agent: HttpsAgent } = await import('node:https');
     const maxSockets = sockets;
     const endpoint = endpointFor(opts.env, service);
-    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = opts.env;
-    // The default chain reads process.env; pass keys from the environment we were given
-    // (the same precedence the chain uses) so in-process runs see their own environment.
-    const credentials = !opts.profile && accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+    const credentials = envKeys(opts);
     return {
       region: opts.region,
       ...(opts.profile ? { profile: opts.profile } : {}),
@@ -99,7 +118,26 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
     return p;
   }
 
+  let target: Promise<S3Target | undefined> | undefined;
+
   return {
+    s3Target: () =>
+      (target ??= (async (): Promise<S3Target | undefined> => {
+        await (profileChecked ??= checkProfile(opts));
+        const on = (v: string | undefined) => v !== undefined && v.toLowerCase() === 'true';
+        if (on(opts.env.AWS_USE_FIPS_ENDPOINT) || on(opts.env.AWS_USE_DUALSTACK_ENDPOINT)) return undefined;
+        if (await configMentions(opts, /^\s*(use_fips_endpoint|use_dualstack_endpoint|endpoint_url)\s*=/m)) return undefined;
+        const endpoint = endpointFor(opts.env, 'S3');
+        const keys = envKeys(opts);
+        let credentials: () => Promise<AwsIdentity>;
+        if (keys) credentials = async () => keys;
+        else {
+          // The chain the S3 client uses by default (SSO, profiles, process, IMDS …), memoised by the SDK.
+          const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+          credentials = defaultProvider({ ...(opts.profile ? { profile: opts.profile } : {}), logger: sdkLogger(opts.debug) });
+        }
+        return { region: opts.region, endpoint: endpoint ? new URL(endpoint) : undefined, credentials };
+      })()),
     s3: () =>
       once('s3', async () => {
         const { S3Client } = await import('@aws-sdk/client-s3');
@@ -148,6 +186,27 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
       cache.clear();
     },
   };
+}
+
+/**
+ * Keys from the environment we were given, unless a profile was named: the default chain reads
+ * process.env, and in-process runs (tests) must see their own environment. Same precedence
+ * as the chain.
+ */
+function envKeys(opts: AwsOptions): AwsIdentity | undefined {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = opts.env;
+  return !opts.profile && accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+}
+
+/** Whether the shared config file has a line like this (settings the lean GET does not model). */
+async function configMentions(opts: AwsOptions, line: RegExp): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const file = opts.env.AWS_CONFIG_FILE ?? join(opts.env.HOME ?? homedir(), '.aws', 'config');
+  try {
+    return line.test(await readFile(file, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** Warnings to --debug; per-request lines (inputs, outputs, errors we report ourselves) nowhere. */

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { keyRanges, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
-import { awsError } from './aws.js';
+import { awsError, type S3Target } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
 import type { ListPage, ObjectGetter, ObjectLister } from './s3-get.js';
 import { DAY_MS, type TimeWindow } from './time-window.js';
@@ -30,7 +30,10 @@ export interface LogObject {
 }
 
 export interface StoreOptions {
-  s3: S3Client;
+  /** The SDK's client, created when first needed (the lean GET needs only `target`). */
+  s3: () => Promise<S3Client>;
+  /** Where S3 is and the credentials, for the lean GET; undefined or absent: the SDK for everything. */
+  target?: () => Promise<S3Target | undefined>;
   bucket: string;
   keyPrefix: string;
   /** For messages: where S3 is ("http://127.0.0.1:5000", "the us-east-1 public endpoint"). */
@@ -221,7 +224,8 @@ const NEWLINE = 0x0a;
 
 export class LogStore {
   private readonly bucket: string;
-  private readonly s3: S3Client;
+  private readonly s3: () => Promise<S3Client>;
+  private readonly target: (() => Promise<S3Target | undefined>) | undefined;
   private readonly keyPrefix: string;
   private readonly endpoint: string;
   /** Keys under a day prefix that are not the receiver's layout (skipped, counted). */
@@ -232,6 +236,7 @@ export class LogStore {
 
   constructor(opts: StoreOptions) {
     this.s3 = opts.s3;
+    this.target = opts.target;
     this.bucket = opts.bucket;
     this.keyPrefix = opts.keyPrefix;
     this.endpoint = opts.endpoint;
@@ -293,7 +298,7 @@ export class LogStore {
   async hasAny(app: string, signal: AbortSignal): Promise<boolean> {
     const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     try {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 1 }), { abortSignal: signal });
+      const page = await (await this.s3()).send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 1 }), { abortSignal: signal });
       return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);
@@ -307,7 +312,7 @@ export class LogStore {
   async oldest(app: string, signal: AbortSignal): Promise<number | null> {
     const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     try {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 20 }), { abortSignal: signal });
+      const page = await (await this.s3()).send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.keyPrefix}${app}/`, MaxKeys: 20 }), { abortSignal: signal });
       for (const o of page.Contents ?? []) {
         const obj = this.toObject(app, o.Key, o.Size);
         if (obj) return obj.time;
@@ -342,7 +347,9 @@ export class LogStore {
     this.lean ??= import('./s3-get.js')
       .then(async ({ getObjectFast, listObjectsFast }) => {
         const opts = { onThrottle: () => this.onThrottle?.() };
-        const [get, list] = await Promise.all([getObjectFast(this.s3, this.bucket, opts), listObjectsFast(this.s3, this.bucket, opts)]);
+        const target = await this.target?.();
+        if (!target) return undefined;
+        const [get, list] = await Promise.all([getObjectFast(target, this.bucket, opts), listObjectsFast(target, this.bucket, opts)]);
         return get && list ? { get, list } : undefined;
       })
       .catch(() => undefined);
@@ -354,7 +361,7 @@ export class LogStore {
       const lean = await this.leanClient();
       if (lean) return await lean.list({ prefix, startAfter, token }, signal);
       const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-      const res = await this.s3.send(
+      const res = await (await this.s3()).send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
         { abortSignal: signal },
       );
@@ -375,7 +382,7 @@ export class LogStore {
   async scan<R>(obj: LogObject, signal: AbortSignal, visitor: () => LineVisitor<R>): Promise<ScanResult<R>> {
     if (obj.size === 0) return { value: visitor().result(), lines: 0, bytes: 0, problem: 'empty object (0 bytes)' };
     for (let attempt = 1; ; attempt++) {
-      let body: Readable;
+      let body: Readable | Buffer;
       try {
         body = await this.get(obj.key, signal);
       } catch (err) {
@@ -385,7 +392,7 @@ export class LogStore {
         throw this.failure(err, `GetObject ${obj.key}`, signal);
       }
       try {
-        return await read(body, signal, visitor());
+        return Buffer.isBuffer(body) ? await readWhole(body, signal, visitor()) : await read(body, signal, visitor());
       } catch (err) {
         const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name ?? '';
         if (attempt < 2 && !signal.aborted && BROKEN_BODY.has(code)) continue;
@@ -400,7 +407,8 @@ export class LogStore {
    */
   async fetch(key: string, signal: AbortSignal): Promise<Readable | undefined> {
     try {
-      return await this.get(key, signal);
+      const body = await this.get(key, signal);
+      return Buffer.isBuffer(body) ? Readable.from([body]) : body;
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey' && !signal.aborted) return undefined;
       throw this.failure(err, `GetObject ${key}`, signal);
@@ -408,11 +416,11 @@ export class LogStore {
   }
 
   /** The object's body: the lean signed GET when the client allows it, else the SDK's. */
-  private async get(key: string, signal: AbortSignal): Promise<Readable> {
+  private async get(key: string, signal: AbortSignal): Promise<Readable | Buffer> {
     const lean = await this.leanClient();
     if (lean) return (await lean.get(key, signal)).body;
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-    const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+    const res = await (await this.s3()).send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
     return res.Body as Readable;
   }
 
@@ -428,6 +436,20 @@ export class LogStore {
     }
     return awsError(err, 'S3', action, this.endpoint);
   }
+}
+
+/** A body the transport read whole (most drain objects): inflated in one call. */
+async function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
+  signal.throwIfAborted();
+  let inflated: Buffer;
+  try {
+    inflated = gunzipSync(gz);
+  } catch {
+    // Damaged: streamed, to keep the lines before the damage and say what happened.
+    return read(Readable.from([gz]), signal, visitor);
+  }
+  const { count, stopped } = splitBytes(inflated, visitor);
+  return { value: visitor.result(), lines: count, bytes: gz.length, ...(!stopped && count === 0 ? { problem: 'empty object (no lines)' } : {}) };
 }
 
 /**

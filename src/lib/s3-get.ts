@@ -3,24 +3,22 @@
 // by bench/floor.mjs at 2,000 objects through the 40 ms S3 model (bench/RESULTS.md), the
 // same list + GET of every object at 256 took 9.31 s with the SDK's GetObject and 4.21 s
 // with lean GETs, and a 10,000-object day is CPU-bound on it. This signs SigV4 itself
-// (signerFor, checked against the SDK's signer) and sends with bare node:http(s) on a
-// keep-alive pool of its own: the SDK's NodeHttpHandler cost about 100 µs of CPU per GET
-// (212 of 2,020 ms of a 2,000-object grep, profiled) for its per-request timers and abort
-// wiring. The credentials, region and endpoint are the S3 client's; the timeouts are
-// ctx.aws's (3 s to connect, 30 s to the response). Only the middleware is skipped, so the
+// (signerFor, checked against the SDK's signer) and sends on kept-alive sockets of its own
+// (s3-socket.ts: node:http's request machinery alone cost more CPU per GET than the rest of a
+// search). The credentials, region and endpoint are the S3 client's; the timeouts are
+// ctx.aws's (3 s to connect, 30 s of silence). Only the middleware is skipped, so the
 // retries the SDK would make (5xx, throttling, a connection that fails before the response)
 // are made here. Anything it does not model (FIPS, dual-stack, accelerate, other
 // partitions) makes getObjectFast() return undefined and the caller uses the SDK.
-import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash, createHmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import { WirePool } from './s3-socket.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONNECTION_ERRORS } from './aws.js';
+import { CONNECTION_ERRORS, type AwsIdentity, type S3Target } from './aws.js';
 
 export interface FastGetResponse {
-  body: Readable;
+  /** A small body whole, or a large one as a stream. */
+  body: Readable | Buffer;
 }
 
 /** Shaped like an SDK service error, so awsError() and the callers treat both alike. */
@@ -33,12 +31,6 @@ export class S3HttpError extends Error {
   }
 }
 
-interface Identity {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  expiration?: Date;
-}
 
 /** One signed GET as it goes on the wire. */
 export interface LeanRequest {
@@ -50,20 +42,9 @@ export interface LeanRequest {
   headers: Record<string, string>;
 }
 
-/** Sends a request; resolves with the status and the unread body. */
-export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; body: Readable }>;
+/** Sends a request; resolves with the status and the body: whole when small, else a stream to read or destroy. */
+export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; bytes?: Buffer; body?: Readable }>;
 
-interface ClientConfig {
-  credentials?: () => Promise<Identity>;
-  /** The hash constructor the client signs with (its presence says the client is a Node S3 client). */
-  sha256?: unknown;
-  region?: () => Promise<string>;
-  endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
-  forcePathStyle?: boolean;
-  useFipsEndpoint?: () => Promise<boolean>;
-  useDualstackEndpoint?: () => Promise<boolean>;
-  useAccelerateEndpoint?: boolean;
-}
 
 // What the SDK's retry strategy counts as transient (@smithy's service-error-classification),
 // for the same number of attempts as the client (ctx.aws sets maxAttempts 3).
@@ -96,51 +77,23 @@ export interface LeanOptions {
 
 /** Sockets of the default transport: the most GETs a scan runs at once, plus its listings. */
 export const LEAN_SOCKETS = 512 + 16;
-/** ctx.aws's timeouts: to a connected socket, and from the request to its response headers. */
+/** ctx.aws's timeouts: to a connected socket, and silence on it (no answer, or a body that stalls). */
 const CONNECT_TIMEOUT_MS = 3_000;
-const RESPONSE_TIMEOUT_MS = 30_000;
+const IDLE_TIMEOUT_MS = 30_000;
+/** Bodies up to this size are handed over whole (drain batches are ~100 KB of gzip at most). */
+export const INLINE_BYTES = 1024 * 1024;
 
-/**
- * node:http(s) with keep-alive, one pool per protocol for the process. A connection that
- * does not connect in 3 s, or a socket idle for 30 s (no answer, or a body that stalls),
- * fails with ETIMEDOUT (retried like the SDK's TimeoutError).
- */
-export function nodeTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, responseTimeoutMs = RESPONSE_TIMEOUT_MS } = {}): Transport {
-  let pools: { http: HttpAgent; https: HttpsAgent } | undefined;
-  return (req, signal) =>
-    new Promise((resolve, reject) => {
-      pools ??= { http: new HttpAgent({ keepAlive: true, maxSockets: LEAN_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: LEAN_SOCKETS }) };
-      const tls = req.protocol === 'https:';
-      const send = tls ? httpsRequest : httpRequest;
-      const r = send({ agent: tls ? pools.https : pools.http, hostname: req.hostname, port: req.port, path: req.path, method: 'GET', headers: req.headers, signal });
-      const timeout = (what: string) => r.destroy(Object.assign(new Error(`${what} timed out`), { code: 'ETIMEDOUT' }));
-      let connectTimer: NodeJS.Timeout | undefined;
-      r.on('socket', (socket) => {
-        if (!socket.connecting) return;
-        connectTimer = setTimeout(() => timeout('connecting to S3'), connectTimeoutMs);
-        socket.once(tls ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-      });
-      // Idle time on the socket, as the SDK's requestTimeout: waiting for the answer, or for
-      // the next bytes of its body (a body that stalls fails and is read again).
-      r.setTimeout(responseTimeoutMs, () => timeout('waiting for S3'));
-      r.on('response', (res: IncomingMessage) => {
-        clearTimeout(connectTimer);
-        resolve({ statusCode: res.statusCode ?? 0, body: res });
-      });
-      r.on('error', (err) => {
-        clearTimeout(connectTimer);
-        reject(err);
-      });
-      r.end();
-    });
+/** GETs on kept-alive sockets (s3-socket.ts), one pool per transport. */
+export function socketTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, idleTimeoutMs = IDLE_TIMEOUT_MS, maxSockets = LEAN_SOCKETS } = {}): Transport {
+  const pool = new WirePool({ maxSockets, connectTimeoutMs, idleTimeoutMs, inlineBytes: INLINE_BYTES });
+  return (req, signal) => pool.request(req, signal);
 }
 
-
-type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<Readable>;
+type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<Readable | Buffer>;
 
 /** A getter for one bucket, or undefined when the client is configured beyond what it models. */
-export async function getObjectFast(s3: S3Client, bucket: string, opts: LeanOptions = {}): Promise<ObjectGetter | undefined> {
-  const send = await lean(s3, bucket, opts);
+export async function getObjectFast(target: S3Target, bucket: string, opts: LeanOptions = {}): Promise<ObjectGetter | undefined> {
+  const send = lean(target, bucket, opts);
   if (!send) return undefined;
   return async (key, signal) => ({ body: await send(`/${SAFE_KEY.test(key) ? key : key.split('/').map(encodeSegment).join('/')}`, {}, signal) });
 }
@@ -150,8 +103,8 @@ export async function getObjectFast(s3: S3Client, bucket: string, opts: LeanOpti
  * 150 ms of CPU deserialising each 1,000-key page (profiled: schema reads and its XML parser,
  * 310 of 3,800 ms of a 2,000-object grep); reading the few fields we use costs about 2 ms.
  */
-export async function listObjectsFast(s3: S3Client, bucket: string, opts: LeanOptions = {}): Promise<ObjectLister | undefined> {
-  const send = await lean(s3, bucket, opts);
+export async function listObjectsFast(target: S3Target, bucket: string, opts: LeanOptions = {}): Promise<ObjectLister | undefined> {
+  const send = lean(target, bucket, opts);
   if (!send) return undefined;
   return async ({ prefix, startAfter, token }, signal) => {
     const query: Record<string, string> = { 'list-type': '2', prefix };
@@ -196,27 +149,18 @@ function unescapeXml(s: string): string {
 }
 
 /** Signed GETs on the bucket, with the SDK's retries. */
-async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Send | undefined> {
-  const cfg = s3.config as unknown as ClientConfig;
-  if (typeof cfg.credentials !== 'function' || typeof cfg.region !== 'function' || !cfg.sha256) return undefined;
-  if (cfg.useAccelerateEndpoint || (await cfg.useFipsEndpoint?.()) || (await cfg.useDualstackEndpoint?.())) return undefined;
-  const region = await cfg.region();
-  const custom = cfg.endpoint ? await cfg.endpoint() : undefined;
+function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undefined {
+  const { region, endpoint } = target;
   let protocol: string;
   let hostname: string;
   let port: number | undefined;
   let basePath: string;
-  if (custom) {
-    protocol = custom.protocol;
-    port = custom.port;
-    const path = custom.path.replace(/\/+$/, '');
-    if (cfg.forcePathStyle || bucket.includes('.')) {
-      hostname = custom.hostname;
-      basePath = `${path}/${bucket}`;
-    } else {
-      hostname = `${bucket}.${custom.hostname}`;
-      basePath = path;
-    }
+  if (endpoint) {
+    // A custom endpoint (a local stand-in): path style, as ctx.aws sets forcePathStyle for it.
+    protocol = endpoint.protocol;
+    port = endpoint.port ? Number(endpoint.port) : undefined;
+    hostname = endpoint.hostname.replace(/^\[|\]$/g, '');
+    basePath = `${endpoint.pathname.replace(/\/+$/, '')}/${bucket}`;
   } else {
     if (!/^[a-z]{2}-[a-z]+-\d$/.test(region) || /^(cn|us-gov|us-iso)/.test(region)) return undefined;
     protocol = 'https:';
@@ -230,7 +174,7 @@ async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Se
   }
   const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostname}:${port}` : hostname;
   const transport = opts.transport ?? sharedTransport();
-  const sign = signerFor(cfg.credentials, region, host);
+  const sign = signerFor(target.credentials, region, host);
 
   return async (rest, query, signal) => {
     const path = `${basePath}${rest}` || '/';
@@ -238,7 +182,7 @@ async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Se
     const target = qs ? `${path}?${qs}` : path;
     for (let attempt = 1; ; attempt++) {
       const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs) };
-      let response: { statusCode: number; body: Readable };
+      let response: Awaited<ReturnType<Transport>>;
       try {
         response = await transport(signed, signal);
       } catch (err) {
@@ -249,8 +193,8 @@ async function lean(s3: S3Client, bucket: string, opts: LeanOptions): Promise<Se
         }
         throw err;
       }
-      if (response.statusCode === 200) return response.body;
-      const text = await readSmall(response.body);
+      if (response.statusCode === 200) return response.bytes ?? response.body!;
+      const text = response.bytes ? response.bytes.toString('utf8') : await readSmall(response.body);
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.statusCode}`;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? code;
       const throttled = response.statusCode === 429 || THROTTLE_CODES.has(code);
@@ -275,7 +219,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * the empty body on every call. This one hashes twice per request, the signing key cached
  * per day and credentials: about 12 µs.
  */
-function signerFor(credentials: () => Promise<Identity>, region: string, host: string): (path: string, canonicalQuery: string) => Promise<Record<string, string>> {
+function signerFor(credentials: () => Promise<AwsIdentity>, region: string, host: string): (path: string, canonicalQuery: string) => Promise<Record<string, string>> {
   let cached: { day: string; accessKeyId: string; secretAccessKey: string; key: Buffer } | undefined;
   // The request time, formatted once per second.
   let second = 0;
@@ -315,7 +259,7 @@ function canonicalQuery(query: Record<string, string>): string {
 let shared: Transport | undefined;
 /** One pool for the process, as the S3 client has one. */
 function sharedTransport(): Transport {
-  return (shared ??= nodeTransport());
+  return (shared ??= socketTransport());
 }
 
 /** Full-jitter exponential backoff that Ctrl-C cuts short (it rejects with an AbortError). */
@@ -323,7 +267,8 @@ function backoff(attempt: number, signal: AbortSignal): Promise<void> {
   return sleep(Math.min(5_000, 100 * 2 ** attempt) * Math.random(), undefined, { signal });
 }
 
-async function readAll(body: Readable): Promise<string> {
+async function readAll(body: Readable | Buffer): Promise<string> {
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);

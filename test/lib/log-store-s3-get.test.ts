@@ -4,6 +4,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../support/temp.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createAwsClients } from '../../src/lib/aws.js';
 import { getObjectFast, listObjectsFast, parseListing, S3HttpError, type LeanRequest, type Transport } from '../../src/lib/s3-get.js';
@@ -30,8 +33,8 @@ interface Captured extends LeanRequest {
 }
 
 async function clientWith(env: Record<string, string>, respond: (req: Captured) => { statusCode: number; body: string }) {
-  const aws = createAwsClients({ region: 'us-east-1', env });
-  const s3 = await aws.s3();
+  const aws = createAwsClients({ region: 'us-east-1', env: { AWS_CONFIG_FILE: '/nonexistent', ...env } });
+  const s3 = (await aws.s3Target())!;
   const seen: Captured[] = [];
   const transport: Transport = async (req) => {
     const [path, qs = ''] = req.path.split('?');
@@ -59,7 +62,7 @@ describe('getObjectFast', () => {
     const key = 'logs/raxx-api-prod/2025/06/02/1748858400000-0A1B (x)!.gz';
     const res = await get!(key, new AbortController().signal);
     let body = '';
-    for await (const c of res.body) body += String(c);
+    for await (const c of Buffer.isBuffer(res.body) ? [res.body] : res.body) body += String(c);
     expect(body).toBe('gz');
     const req = seen[0]!;
     expect(req).toMatchObject({ protocol: 'https:', hostname: 'raxx-heroku-logs-prod.s3.us-east-1.amazonaws.com' });
@@ -107,7 +110,7 @@ describe('getObjectFast', () => {
     });
     const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const res = await get!('logs/x.gz', new AbortController().signal);
-    res.body.destroy();
+    if (!Buffer.isBuffer(res.body)) res.body.destroy();
     expect(calls).toBe(2);
     aws.destroy();
   });
@@ -128,11 +131,22 @@ describe('getObjectFast', () => {
     aws.destroy();
   });
 
-  it('leaves FIPS endpoints to the SDK', async () => {
-    const { aws, s3, opts } = await clientWith(keys, () => ({ statusCode: 200, body: '' }));
-    (s3.config as unknown as { useFipsEndpoint: () => Promise<boolean> }).useFipsEndpoint = async () => true;
-    expect(await getObjectFast(s3, 'raxx-heroku-logs-prod', opts)).toBeUndefined();
+  it('leaves FIPS and dual-stack endpoints to the SDK, from the environment or the config file', async () => {
+    const aws = createAwsClients({ region: 'us-east-1', env: { ...keys, AWS_USE_FIPS_ENDPOINT: 'true' } });
+    expect(await aws.s3Target()).toBeUndefined();
     aws.destroy();
+    const dir = tempDir('raxx-ops-awsconfig-');
+    {
+      writeFileSync(join(dir, 'config'), '[default]\nregion = us-east-1\nuse_dualstack_endpoint = true\n');
+      const viaFile = createAwsClients({ region: 'us-east-1', env: { ...keys, AWS_CONFIG_FILE: join(dir, 'config') } });
+      expect(await viaFile.s3Target()).toBeUndefined();
+      viaFile.destroy();
+      // The AWS CLI's nested s3 settings are not the SDK's: the lean GET stays.
+      writeFileSync(join(dir, 'config'), '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n');
+      const cli = createAwsClients({ region: 'us-east-1', env: { ...keys, AWS_CONFIG_FILE: join(dir, 'config') } });
+      expect(await cli.s3Target()).toMatchObject({ region: 'us-east-1' });
+      cli.destroy();
+    }
   });
 });
 

@@ -23,7 +23,7 @@ function storeWith(...answers: (() => Readable | Error)[]) {
       return { Body: answer };
     },
   };
-  const store = new LogStore({ s3: s3 as unknown as S3Client, bucket: 'raxx-heroku-logs-prod', keyPrefix: 'logs/', endpoint: 'http://127.0.0.1:9' });
+  const store = new LogStore({ s3: async () => s3 as unknown as S3Client, bucket: 'raxx-heroku-logs-prod', keyPrefix: 'logs/', endpoint: 'http://127.0.0.1:9' });
   return { store, calls: () => calls };
 }
 

@@ -1,9 +1,9 @@
-// The lean GET's default transport against a real HTTP server: what it sends, keep-alive,
-// its timeouts and Ctrl-C.
+// The lean GET's wire (s3-socket.ts) against a real HTTP server: what it sends, keep-alive,
+// the framings S3 answers with, large bodies as streams, stale sockets, timeouts and Ctrl-C.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { nodeTransport } from '../../src/lib/s3-get.js';
+import { INLINE_BYTES, socketTransport, type LeanRequest } from '../../src/lib/s3-get.js';
 
 let server: Server | undefined;
 
@@ -23,57 +23,106 @@ afterEach(async () => {
   await new Promise((resolve) => s.close(resolve));
 });
 
-const read = async (body: AsyncIterable<Buffer>) => {
-  let text = '';
-  for await (const c of body) text += String(c);
-  return text;
-};
+const req = (port: number, path = '/b/k', headers: Record<string, string> = {}): LeanRequest => ({ protocol: 'http:', hostname: '127.0.0.1', port, path, headers: { host: `127.0.0.1:${port}`, ...headers } });
+const live = () => new AbortController().signal;
 
-describe('nodeTransport', () => {
+/** The body as text, whole or streamed. */
+async function text(res: { bytes?: Buffer; body?: AsyncIterable<Buffer> }): Promise<string> {
+  if (res.bytes) return res.bytes.toString();
+  let out = '';
+  for await (const c of res.body!) out += String(c);
+  return out;
+}
+
+describe('socketTransport', () => {
   it('sends the path, query and headers it was given, and reuses the connection', async () => {
-    const seen: { url?: string; auth?: string }[] = [];
-    const { port, connections } = await serve((req, res) => {
-      seen.push({ url: req.url, auth: req.headers.authorization });
+    const seen: { url?: string; auth?: string; host?: string }[] = [];
+    const { port, connections } = await serve((r, res) => {
+      seen.push({ url: r.url, auth: r.headers.authorization, host: r.headers.host });
       res.end('body');
     });
-    const send = nodeTransport();
-    const signal = new AbortController().signal;
+    const send = socketTransport();
     for (let i = 0; i < 3; i++) {
-      const res = await send({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b?list-type=2&prefix=logs%2F', headers: { host: `127.0.0.1:${port}`, authorization: 'AWS4-HMAC-SHA256 x' } }, signal);
+      const res = await send(req(port, '/b?list-type=2&prefix=logs%2F', { authorization: 'AWS4-HMAC-SHA256 x' }), live());
       expect(res.statusCode).toBe(200);
-      expect(await read(res.body)).toBe('body');
+      expect(await text(res)).toBe('body');
     }
-    expect(seen[0]).toEqual({ url: '/b?list-type=2&prefix=logs%2F', auth: 'AWS4-HMAC-SHA256 x' });
+    expect(seen[0]).toEqual({ url: '/b?list-type=2&prefix=logs%2F', auth: 'AWS4-HMAC-SHA256 x', host: `127.0.0.1:${port}` });
     expect(connections()).toBe(1);
+  });
+
+  it('reads chunked answers (S3 lists that way) and error answers alike', async () => {
+    const { port } = await serve((r, res) => {
+      if (r.url === '/chunked') {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.write('<a>');
+        setTimeout(() => res.end('</a>'), 10);
+      } else {
+        res.writeHead(404, { 'content-type': 'application/xml' });
+        res.end('<Error><Code>NoSuchKey</Code></Error>');
+      }
+    });
+    const send = socketTransport();
+    expect(await text(await send(req(port, '/chunked'), live()))).toBe('<a></a>');
+    const missing = await send(req(port, '/missing'), live());
+    expect(missing.statusCode).toBe(404);
+    expect(await text(missing)).toContain('NoSuchKey');
+    // The connection is still good after both.
+    expect(await text(await send(req(port, '/chunked'), live()))).toBe('<a></a>');
+  });
+
+  it('a body past the inline size comes as a stream, whole and in order; Connection: close is honoured', async () => {
+    const big = Buffer.alloc(INLINE_BYTES * 2 + 123, 'x');
+    big.write('start');
+    big.write('end', big.length - 3);
+    const { port, connections } = await serve((_r, res) => {
+      res.writeHead(200, { 'content-length': String(big.length), connection: 'close' });
+      res.end(big);
+    });
+    const send = socketTransport();
+    const res = await send(req(port), live());
+    expect(res.bytes).toBeUndefined();
+    const got = await text(res);
+    expect(got.length).toBe(big.length);
+    expect(got.startsWith('start') && got.endsWith('end')).toBe(true);
+    await send(req(port), live()).then(text);
+    expect(connections()).toBe(2);
+  });
+
+  it('a kept-alive socket the server closed meanwhile fails with ECONNRESET (retried by the caller), then a new one works', async () => {
+    const { port } = await serve((_r, res) => res.end('ok'));
+    const send = socketTransport();
+    expect(await text(await send(req(port), live()))).toBe('ok');
+    server!.closeAllConnections();
+    await new Promise((r) => setTimeout(r, 50));
+    // The pool noticed the close: the next request opens a new connection.
+    expect(await text(await send(req(port), live()))).toBe('ok');
   });
 
   it('an answer that does not start in time fails with ETIMEDOUT (retried like the SDK’s TimeoutError)', async () => {
     const { port } = await serve(() => undefined);
-    const send = nodeTransport({ responseTimeoutMs: 200 });
     const started = Date.now();
-    const err = await send({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b/k', headers: {} }, new AbortController().signal).catch((e: unknown) => e);
+    const err = await socketTransport({ idleTimeoutMs: 200 })(req(port), live()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ETIMEDOUT' });
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
-  it('a body that stalls mid-way fails (a broken body, read again by the store) instead of hanging', async () => {
-    const { port } = await serve((_req, res) => {
-      res.writeHead(200, { 'content-length': '100' });
-      res.write('first bytes');
+  it('a large body that stalls mid-way fails instead of hanging', async () => {
+    const { port } = await serve((_r, res) => {
+      res.writeHead(200, { 'content-length': String(INLINE_BYTES * 4) });
+      res.write(Buffer.alloc(INLINE_BYTES * 2));
     });
-    const res = await nodeTransport({ responseTimeoutMs: 200 })({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b/k', headers: {} }, new AbortController().signal);
-    const err = await read(res.body as AsyncIterable<Buffer>).catch((e: unknown) => e);
-    // The socket is destroyed with ETIMEDOUT; the body reports it as the connection it lost.
-    expect(['ETIMEDOUT', 'ECONNRESET']).toContain((err as { code?: string }).code);
+    const res = await socketTransport({ idleTimeoutMs: 300 })(req(port), live());
+    const err = await text(res).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ETIMEDOUT' });
   });
 
   it('Ctrl-C ends a request waiting for its answer at once', async () => {
     const { port } = await serve(() => undefined);
-    const send = nodeTransport();
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const started = Date.now();
-    const err = await send({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b/k', headers: {} }, controller.signal).catch((e: unknown) => e);
+    const err = await socketTransport()(req(port), controller.signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'AbortError' });
     expect(Date.now() - started).toBeLessThan(1_000);
   });
@@ -83,7 +132,25 @@ describe('nodeTransport', () => {
     server!.closeAllConnections();
     await new Promise((resolve) => server!.close(resolve));
     server = undefined;
-    const err = await nodeTransport()({ protocol: 'http:', hostname: '127.0.0.1', port, path: '/b/k', headers: {} }, new AbortController().signal).catch((e: unknown) => e);
+    const err = await socketTransport()(req(port), live()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('no more sockets than allowed: the rest wait for one', async () => {
+    let open = 0;
+    let most = 0;
+    const { port, connections } = await serve((_r, res) => {
+      open += 1;
+      most = Math.max(most, open);
+      setTimeout(() => {
+        open -= 1;
+        res.end('x');
+      }, 20);
+    });
+    const send = socketTransport({ maxSockets: 3 });
+    const all = await Promise.all(Array.from({ length: 12 }, () => send(req(port), live()).then(text)));
+    expect(all.join('')).toBe('x'.repeat(12));
+    expect(most).toBeLessThanOrEqual(3);
+    expect(connections()).toBe(3);
   });
 });

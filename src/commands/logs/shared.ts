@@ -74,7 +74,8 @@ export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
 
 export async function openStore(ctx: Context): Promise<LogStore> {
   return new LogStore({
-    s3: await ctx.aws.s3(),
+    s3: () => ctx.aws.s3(),
+    target: () => ctx.aws.s3Target(),
     bucket: ctx.config.drain.bucket,
     keyPrefix: ctx.config.drain.keyPrefix,
     endpoint: ctx.aws.endpointOf('S3'),
