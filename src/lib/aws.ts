@@ -62,7 +62,7 @@ export interface AwsClients {
 }
 
 /** Concurrent GETs the S3 client is sized for (`logs grep --concurrency` at most). */
-export const S3_MAX_GETS = 256;
+export const S3_MAX_GETS = 512;
 /** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
 const S3_LISTINGS = 16;
 

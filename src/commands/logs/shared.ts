@@ -18,7 +18,7 @@ import { logRecord } from './record.js';
 /** The most downloads at once (the S3 client's sockets: ctx.aws gives S3 this many, plus the listings'). */
 export const MAX_CONCURRENCY = S3_MAX_GETS;
 /** Where the automatic concurrency starts (it grows from there while throughput grows). */
-export const INITIAL_CONCURRENCY = 64;
+export const INITIAL_CONCURRENCY = 256;
 /**
  * Estimated inflated bytes that the objects started and not yet printed may hold: the
  * automatic concurrency never runs more than this allows. Drain batches are ~100 KB of
