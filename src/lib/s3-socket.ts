@@ -209,7 +209,10 @@ class Connection {
   /** Hands the answer over as a stream now (a large body): what came so far is its start. */
   private startStream(): void {
     const stream = new Readable({
-      read: () => this.socket.resume(),
+      // The reader caught up: let the socket flow again (only while this body is its answer).
+      read: () => {
+        if (this.stream === stream) this.socket.resume();
+      },
       destroy: (err, cb) => {
         // Left before its end: this connection cannot be reused.
         if (this.stream === stream && this.busy) this.destroy();
@@ -234,6 +237,8 @@ class Connection {
     if (pending) pending.signal.removeEventListener('abort', pending.onAbort);
     const leftover = this.buf && this.buf.length > 0;
     this.buf = undefined;
+    // A body's last bytes may have paused the socket (backpressure): the next answer must flow.
+    this.socket.resume();
     if (!this.keepAlive || leftover) this.destroy();
     else this.pool.release(this);
     if (stream) stream.push(null);

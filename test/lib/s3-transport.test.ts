@@ -89,6 +89,27 @@ describe('socketTransport', () => {
     expect(connections()).toBe(2);
   });
 
+  it('a large body read slowly (the socket paused by backpressure to its last byte), then the next request on the same connection', async () => {
+    const big = Buffer.alloc(INLINE_BYTES * 3, 'y');
+    const { port, connections } = await serve((r, res) => {
+      if (r.url === '/small') return void res.end('next');
+      res.writeHead(200, { 'content-length': String(big.length) });
+      res.end(big);
+    });
+    const send = socketTransport();
+    const res = await send(req(port), live());
+    let n = 0;
+    for await (const c of res.body as AsyncIterable<Buffer>) {
+      n += c.length;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(n).toBe(big.length);
+    // Left paused, the socket would never read this answer (and an idle process would exit).
+    const next = await Promise.race([send(req(port, '/small'), live()).then(text), new Promise((r) => setTimeout(() => r('stalled'), 3_000))]);
+    expect(next).toBe('next');
+    expect(connections()).toBe(1);
+  });
+
   it('a kept-alive socket the server closed meanwhile fails with ECONNRESET (retried by the caller), then a new one works', async () => {
     const { port } = await serve((_r, res) => res.end('ok'));
     const send = socketTransport();
