@@ -65,6 +65,15 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
   const { parquetWriter } = await import('./query/parquet.js');
   const parquet = run.dryRun ? undefined : await parquetWriter();
   ctx.out.debug(parquet ? 'compact: writing Parquet beside the records (embedded engine installed)' : 'compact: records as JSON lines only (no embedded engine, or --dry-run)');
+  // A day the engine cannot convert keeps its JSON records (logs query reads those): a warning, not a failed run.
+  const toParquet = async (records: Buffer, app: string, day: number): Promise<Buffer | undefined> => {
+    try {
+      return await parquet!.toParquet(records);
+    } catch (err) {
+      ctx.out.warn(`${app} ${new Date(day).toISOString().slice(0, 10)}: Parquet not written (${(err as Error).message.split('\n')[0]}); logs query reads its JSON records`);
+      return undefined;
+    }
+  };
   try {
     for (const app of run.apps) {
       for (const day of run.days) {
@@ -78,7 +87,7 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
             now: ctx.now().getTime(),
             force: run.force,
             dryRun: run.dryRun,
-            ...(parquet ? { toParquet: (records: Buffer) => parquet.toParquet(records) } : {}),
+            ...(parquet ? { toParquet: (records: Buffer) => toParquet(records, app, day) } : {}),
           },
           app,
           day,

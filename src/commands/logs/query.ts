@@ -9,7 +9,7 @@ import { describeWindow } from '../../lib/time-window.js';
 import { createCommand, option, positional } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
-import { concurrency, openStore, windowOf } from './shared.js';
+import { concurrency, MAX_CONCURRENCY, openStore, windowOf } from './shared.js';
 
 export default createCommand({
   description: "run SQL over the window's log records: the embedded engine (DuckDB), or Athena over compacted/",
@@ -34,7 +34,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     date: option(z.string().optional(), 'one UTC day instead of --since', { value: '<YYYY-MM-DD>' }),
     engine: option(z.enum(['local', 'athena'], { error: 'must be local or athena' }).default('local'), 'where the SQL runs: local (DuckDB) or athena', { value: '<engine>' }),
     format: option(z.enum(['table', 'csv', 'json'], { error: 'must be table, csv or json' }).default('table'), 'how rows are printed (--json: json)', { value: '<format>' }),
-    concurrency: option(concurrency.default(64), 'raw objects read at once (1-64)', { value: '<n>' }),
+    concurrency: option(concurrency.default(64), `raw objects read at once, per app-day (1-${MAX_CONCURRENCY})`, { value: '<n>' }),
   },
   async handler(args, ctx) {
     const { out } = ctx;

@@ -28,7 +28,7 @@ describe('logs: bad input without S3 (exit 2)', () => {
     { name: 'grep without --app', argv: ['logs', 'grep', 'x'], stderr: /--app: is required/ },
     { name: 'fetch without --app', argv: ['logs', 'fetch'], stderr: /--app: is required/ },
     { name: 'invalid app name', argv: ['logs', 'grep', 'x', '--app', 'Raxx_API'], stderr: /--app: not a valid Heroku app name/ },
-    { name: 'concurrency out of range', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--concurrency', '500'], stderr: /--concurrency: at most 256/ },
+    { name: 'concurrency out of range', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '--concurrency', '1000'], stderr: /--concurrency: at most 512/ },
     { name: 'max-count not a number', argv: ['logs', 'grep', 'x', '--app', 'raxx-api-prod', '-m', 'lots'], stderr: /--max-count: / },
     { name: 'status thresholds upside down', argv: ['logs', 'status', '--warn-silent-minutes', '60', '--critical-silent-minutes', '30'], stderr: /critical threshold \(30 min\) must be above the warning threshold/ },
     { name: 'athena-setup: a day that does not exist', argv: ['logs', 'athena-setup', '--first-day', '2025-02-30', '--dry-run'], stderr: /--first-day: "2025-02-30" is not a date/ },
