@@ -2,7 +2,7 @@
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
 import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type ReadLines } from '@raxx/log-drain-receiver/compacted';
-import { DAY_MS, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { parseObjectKey, startOfUtcDay } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from './context.js';
 import { awsError } from './aws.js';
 import type { LineVisitor, LogObject, LogStore } from './log-store.js';
@@ -129,26 +129,31 @@ export class CompactedDays {
 
   /** The app-day an object belongs to (the unit of compaction), as a map key. */
   dayOf(obj: LogObject): string {
-    return `${obj.app}/${Math.floor(obj.time / DAY_MS)}`;
+    return `${obj.app}/${startOfUtcDay(obj.time)}`;
   }
 
-  private static date(id: string, app: string): string {
-    return new Date(Number(id.slice(app.length + 1)) * DAY_MS).toISOString().slice(0, 10);
+  /** Asks for the manifest of an app-day before its first object comes (they are fetched at once). */
+  prefetch(app: string, day: number): void {
+    void this.manifestOf(app, startOfUtcDay(day));
   }
 
-  /** The manifest's keys of the object's day, fetched once per app-day (404 → not compacted). */
-  covers(obj: LogObject): Promise<boolean> {
-    const id = this.dayOf(obj);
+  /** Whether the object's day has a manifest that lists it (404 → not compacted). */
+  async covers(obj: LogObject): Promise<boolean> {
+    return (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.has(obj.key) ?? false;
+  }
+
+  /** The manifest's keys of an app-day, fetched once (one that cannot be read means raw reads). */
+  private manifestOf(app: string, day: number): Promise<Set<string> | undefined> {
+    const id = `${app}/${day}`;
     let m = this.manifests.get(id);
     if (!m) {
-      // A manifest that cannot be read (not there, no permission on compacted/) means raw reads.
-      m = readManifest(this.source, obj.app, CompactedDays.date(id, obj.app), this.root).then(
+      m = readManifest(this.source, app, day, this.root).then(
         (x) => (x ? new Set(x.keys) : undefined),
         () => undefined,
       );
       this.manifests.set(id, m);
     }
-    return m.then((keys) => keys?.has(obj.key) ?? false);
+    return m;
   }
 
   /**
@@ -162,7 +167,7 @@ export class CompactedDays {
     let cursor = this.cursors.get(id);
     if (!cursor) {
       this.daysOpened += 1;
-      cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, CompactedDays.date(id, first.app), this.root).lines));
+      cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, startOfUtcDay(first.time), this.root).lines));
       this.cursors.set(id, cursor);
     }
     return cursor.take(objs.map((o) => o.key)).then((found) => {

@@ -14,7 +14,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { keyRanges, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError, type S3Target } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
-import type { ListPage, ObjectGetter, ObjectLister } from './s3-get.js';
+import { getObjectFast, INLINE_BYTES, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from './s3-get.js';
 import { DAY_MS, type TimeWindow } from './time-window.js';
 
 export interface LogObject {
@@ -54,9 +54,9 @@ export interface LineVisitor<R> {
   line(text: string): boolean | void;
   result(): R;
   /**
-   * Set when the visitor selects no line without this text (grep's required literal): it is
-   * then handed only the lines that hold it, found with indexOf over the text, and the other
-   * lines are counted without being cut out.
+   * Set when the visitor selects no line without this text (grep's required literal): a body
+   * in memory then hands it only the lines that hold it, found with indexOf over the bytes,
+   * and the other lines are counted without being decoded. It may still see other lines.
    */
   literal?: string | undefined;
 }
@@ -86,20 +86,19 @@ export function byTime(a: LogObject, b: LogObject): number {
   return a.time - b.time || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/** Bodies up to this size are gunzipped in one call; larger ones are streamed. */
-const INLINE_BYTES = 1024 * 1024;
 
-/** Cuts text into lines for a visitor; remembers a partial last line between pushes. */
+/**
+ * Cuts text into lines for a visitor; remembers a partial last line between pushes. Every line
+ * is handed over (a visitor's literal is used by splitBytes, for bodies in memory; a streamed
+ * body is rare enough to be tested line by line).
+ */
 export class LineSplitter<R> {
   count = 0;
   stopped = false;
   /** The pieces of a line not ended yet, joined once when its newline comes, so that a line
    *  spanning many chunks costs linear time, not a rescan of the whole line per chunk. */
   private carry: string[] = [];
-  private readonly literal: string | undefined;
-  constructor(private readonly visitor: LineVisitor<R>) {
-    this.literal = visitor.literal || undefined;
-  }
+  constructor(private readonly visitor: LineVisitor<R>) {}
 
   /** False once the visitor asked to stop. */
   push(chunk: string): boolean {
@@ -121,7 +120,7 @@ export class LineSplitter<R> {
       }
       from = nl + 1;
     }
-    from = this.literal ? this.candidates(chunk, from, this.literal) : this.every(chunk, from);
+    from = this.every(chunk, from);
     if (from === -1) return false;
     if (from < chunk.length) this.carry.push(chunk.slice(from));
     return true;
@@ -138,29 +137,6 @@ export class LineSplitter<R> {
       from = nl + 1;
     }
     return from;
-  }
-
-  /** Only the complete lines that hold `literal`; the others are counted. */
-  private candidates(chunk: string, from: number, literal: string): number {
-    const last = chunk.lastIndexOf('\n');
-    if (last < from) return from;
-    let counted = from;
-    const countTo = (end: number) => {
-      for (let nl = chunk.indexOf('\n', counted); nl !== -1 && nl <= end; nl = chunk.indexOf('\n', nl + 1)) this.count += 1;
-      counted = end + 1;
-    };
-    for (let at = chunk.indexOf(literal, from); at !== -1 && at < last; at = chunk.indexOf(literal, at)) {
-      const start = chunk.lastIndexOf('\n', at) + 1;
-      const end = chunk.indexOf('\n', at);
-      countTo(end);
-      if (this.visitor.line(chunk.slice(Math.max(start, from), end)) === false) {
-        this.stopped = true;
-        return -1;
-      }
-      at = end + 1;
-    }
-    countTo(last);
-    return last + 1;
   }
 
   /** A last line without a newline is still a line, as for grep. */
@@ -343,18 +319,16 @@ export class LogStore {
 
   /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */
   private leanClient(): Promise<Lean | undefined> {
-    // Imported here: the signer is not needed before the first request.
-    this.lean ??= import('./s3-get.js')
-      .then(async ({ getObjectFast, listObjectsFast }) => {
-        const opts = { onThrottle: () => this.onThrottle?.() };
-        const target = await this.target?.();
-        if (!target) return undefined;
-        const [get, list] = await Promise.all([getObjectFast(target, this.bucket, opts), listObjectsFast(target, this.bucket, opts)]);
-        return get && list ? { get, list } : undefined;
-      })
-      .catch(() => undefined);
+    this.lean ??= (async () => {
+      const target = await this.target?.();
+      if (!target) return undefined;
+      const opts = { onThrottle: () => this.onThrottle?.() };
+      const [get, list] = await Promise.all([getObjectFast(target, this.bucket, opts), listObjectsFast(target, this.bucket, opts)]);
+      return get && list ? { get, list } : undefined;
+    })().catch(() => undefined);
     return this.lean;
   }
+
 
   private async listPage(prefix: string, startAfter: string | undefined, token: string | undefined, signal: AbortSignal): Promise<ListPage> {
     try {
@@ -402,13 +376,26 @@ export class LogStore {
   }
 
   /**
-   * An object's body, or undefined when it is not there (the compacted files beside the raw
-   * objects). The caller reads or destroys it.
+   * An object's body as a stream, or undefined when it is not there (the compacted files beside
+   * the raw objects). The caller reads or destroys it.
    */
   async fetch(key: string, signal: AbortSignal): Promise<Readable | undefined> {
+    const body = await this.fetchBody(key, signal);
+    return Buffer.isBuffer(body) ? Readable.from([body]) : body;
+  }
+
+  /** An object's bytes whole (a manifest, a day's records), or undefined when it is not there. */
+  async fetchBytes(key: string, signal: AbortSignal): Promise<Buffer | undefined> {
+    const body = await this.fetchBody(key, signal);
+    if (body === undefined || Buffer.isBuffer(body)) return body;
+    const chunks: Buffer[] = [];
+    for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
+  }
+
+  private async fetchBody(key: string, signal: AbortSignal): Promise<Readable | Buffer | undefined> {
     try {
-      const body = await this.get(key, signal);
-      return Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      return await this.get(key, signal);
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey' && !signal.aborted) return undefined;
       throw this.failure(err, `GetObject ${key}`, signal);

@@ -12,7 +12,7 @@
 // partitions) makes getObjectFast() return undefined and the caller uses the SDK.
 import { createHash, createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { WirePool } from './s3-socket.js';
+import { WirePool, type WireRequest } from './s3-socket.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONNECTION_ERRORS, type AwsIdentity, type S3Target } from './aws.js';
 
@@ -33,14 +33,7 @@ export class S3HttpError extends Error {
 
 
 /** One signed GET as it goes on the wire. */
-export interface LeanRequest {
-  protocol: string;
-  hostname: string;
-  port: number | undefined;
-  /** Path and query, encoded as they were signed. */
-  path: string;
-  headers: Record<string, string>;
-}
+export type LeanRequest = WireRequest;
 
 /** Sends a request; resolves with the status and the body: whole when small, else a stream to read or destroy. */
 export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; bytes?: Buffer; body?: Readable }>;
@@ -80,7 +73,7 @@ export const LEAN_SOCKETS = 512 + 16;
 /** ctx.aws's timeouts: to a connected socket, and silence on it (no answer, or a body that stalls). */
 const CONNECT_TIMEOUT_MS = 3_000;
 const IDLE_TIMEOUT_MS = 30_000;
-/** Bodies up to this size are handed over whole (drain batches are ~100 KB of gzip at most). */
+/** Bodies up to this size are handed over whole and gunzipped in one call (drain batches are ~100 KB of gzip at most); larger ones are streamed. */
 export const INLINE_BYTES = 1024 * 1024;
 
 /** GETs on kept-alive sockets (s3-socket.ts), one pool per transport. */

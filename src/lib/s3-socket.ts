@@ -102,7 +102,7 @@ class Connection {
     });
   }
 
-  send(req: WireRequest, head: string, pending: Pending): void {
+  send(head: string, pending: Pending): void {
     this.busy = true;
     this.pending = pending;
     this.state = 'head';
@@ -304,7 +304,7 @@ export class WirePool {
       signal.addEventListener('abort', onAbort, { once: true });
       let head = `GET ${req.path} HTTP/1.1\r\n`;
       for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
-      c.send(req, `${head}\r\n`, { resolve, reject, signal, onAbort });
+      c.send(`${head}\r\n`, { resolve, reject, signal, onAbort });
     });
   }
 

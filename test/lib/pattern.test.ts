@@ -51,7 +51,7 @@ describe('requiredLiteral', () => {
   });
 });
 
-describe('LineSplitter with a literal', () => {
+describe('a visitor with a literal', () => {
   const collect = (literal: string | undefined, chunks: string[]) => {
     const seen: string[] = [];
     const v: LineVisitor<string[]> = { literal, line: (l) => void seen.push(l), result: () => seen };
@@ -100,9 +100,9 @@ describe('LineSplitter with a literal', () => {
 
   it('stops when the visitor says so', () => {
     const seen: string[] = [];
-    const s = new LineSplitter({ literal: 'hit', line: (l) => (seen.push(l), seen.length < 2 ? undefined : false), result: () => seen });
-    s.push('a hit\nmiss\nhit two\nhit three\n');
+    const r = visitBytes(Buffer.from('a hit\nmiss\nhit two\nhit three\n'), { literal: 'hit', line: (l) => (seen.push(l), seen.length < 2 ? undefined : false), result: () => seen });
     expect(seen).toEqual(['a hit', 'hit two']);
-    expect(s.stopped).toBe(true);
+    // Stopped at the third line: the fourth was never counted.
+    expect(r.lines).toBe(3);
   });
 });

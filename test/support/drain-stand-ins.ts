@@ -1,6 +1,8 @@
 // Stand-ins the drain tests share: a proxy in front of the Heroku API stand-in that can hold or
 // misreport requests, and the receiver served locally from the function's environment.
 import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AwsClients } from '../../src/lib/aws.js';
+import { createBucket, createReceiverFunction, putDrainParameters } from './aws-fixtures.js';
 import { runCli, type CliResult } from './run-cli.js';
 import { freePort, waitFor } from './stand-in.js';
 
@@ -86,4 +88,16 @@ export async function startReceiver(awsEnv: Record<string, string>, functionName
       if (r.code !== 0) throw new Error(`receiver serve exited ${r.code}: ${r.stderr}`);
     },
   };
+}
+
+/**
+ * The drain as the runbooks leave it: the bucket, the receiver function (serving on loopback,
+ * following the function), and the SSM parameters naming its URL and token.
+ */
+export async function startDrainStack(aws: AwsClients, awsEnv: Record<string, string>, opts: { bucket: string; functionName: string; token: string }): Promise<{ base: string; stop(): Promise<void> }> {
+  await createBucket(aws, opts.bucket);
+  await createReceiverFunction(aws, awsEnv, { functionName: opts.functionName, variables: { BUCKET_NAME: opts.bucket, DRAIN_TOKEN: opts.token, KEY_PREFIX: 'logs/' } });
+  const receiver = await startReceiver(awsEnv, opts.functionName);
+  await putDrainParameters(aws, { url: `${receiver.base}?token=${opts.token}`, token: opts.token });
+  return receiver;
 }

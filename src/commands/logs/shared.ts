@@ -12,7 +12,7 @@ import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws.js';
 import type { Output } from '../../lib/output.js';
-import { DAY_MS, describeWindow, resolveWindow, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
+import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
 import { logRecord } from './record.js';
 
 /** The most downloads at once (the S3 client's sockets: ctx.aws gives S3 this many, plus the listings'). */
@@ -143,7 +143,7 @@ export async function scanWindow<R>(
   // of one compacted day go through the pool as one unit: a task per object cost more than
   // reading its lines.
   const compacted = opts.compacted === false ? undefined : await compactedDays(ctx, store);
-  if (compacted) for (const app of opts.apps) for (let day = Math.floor(opts.window.start / DAY_MS) * DAY_MS; day < opts.window.end; day += DAY_MS) void compacted.covers({ app, key: '', time: day, id: '', size: 0 });
+  if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
 
   async function* units(): AsyncGenerator<Unit> {
     let batch: LogObject[] = [];
@@ -293,24 +293,12 @@ export function formatBytes(n: number): string {
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
 async function compactedDays(ctx: Context, store: LogStore) {
   const { CompactedDays, gunzipBytes } = await import('../../lib/compaction.js');
-  const open = async (key: string) => {
-    try {
-      return await store.fetch(key, ctx.signal);
-    } catch {
-      return undefined;
-    }
-  };
+  const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
   return new CompactedDays(
     {
-      async getObject(key) {
-        const body = await open(key);
-        if (!body) return undefined;
-        const chunks: Buffer[] = [];
-        for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-        return Buffer.concat(chunks);
-      },
+      getObject: (key) => orRaw(store.fetchBytes(key, ctx.signal)),
       async openBytes(key) {
-        const body = await open(key);
+        const body = await orRaw(store.fetch(key, ctx.signal));
         return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
       },
     },

@@ -33,13 +33,7 @@ export async function gatherWindow(
   const read = concurrentReader(store, keyPrefix, ctx.signal, opts.concurrency);
   const stats: GatherStats = { files: [], compactedDays: 0, rawObjects: 0 };
   // The compacted files through the store's GETs (the lean path): a file not there is undefined.
-  const getObject = async (key: string): Promise<Buffer | undefined> => {
-    const body = await store.fetch(key, ctx.signal);
-    if (!body) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks);
-  };
+  const getObject = (key: string) => store.fetchBytes(key, ctx.signal);
   const pairs: { app: string; day: number }[] = [];
   for (const app of opts.apps) for (let d = startOfDay(opts.window.start); d < opts.window.end; d += DAY_MS) pairs.push({ app, day: d });
   let done = 0;

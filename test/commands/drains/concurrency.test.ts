@@ -7,9 +7,9 @@ import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
 import { sendBatch } from '../../support/logplex-sender.js';
-import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
+import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions, type AwsRequest, type LambdaRevisions } from '../../support/lambda-revisions.js';
-import { startHerokuProxy, startReceiver } from '../../support/drain-stand-ins.js';
+import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
@@ -75,10 +75,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   });
   beforeEach(async () => {
     await moto.reset();
-    await createBucket(aws, BUCKET);
-    await createReceiverFunction(aws, moto.env, { functionName: FUNCTION, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' } });
-    receiver = await startReceiver(moto.env, FUNCTION);
-    await putDrainParameters(aws, { url: `${receiver.base}?token=${TOKEN}`, token: TOKEN });
+    receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     lambda = await startLambdaRevisions(moto.endpoint);
     operator = fixtureClients({ ...moto.env, AWS_ENDPOINT_URL: lambda.url });

@@ -10,9 +10,9 @@ import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
-import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { waitFor } from '../../support/stand-in.js';
-import { startHerokuProxy, startReceiver } from '../../support/drain-stand-ins.js';
+import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
@@ -54,10 +54,7 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
   });
   beforeEach(async () => {
     await moto.reset();
-    await createBucket(aws, BUCKET);
-    await createReceiverFunction(aws, moto.env, { functionName: FUNCTION, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' } });
-    receiver = await startReceiver(moto.env, FUNCTION);
-    await putDrainParameters(aws, { url: `${receiver.base}?token=${TOKEN}`, token: TOKEN });
+    receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     proxy = await startFaultProxy(moto.endpoint);
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
