@@ -53,6 +53,7 @@ export const groups: GroupSpec[] = [
     commands: {
       grep: () => import('./logs/grep.js'),
       fetch: () => import('./logs/fetch.js'),
+      tail: () => import('./logs/tail.js'),
       status: () => import('./logs/status.js'),
       ship: () => import('./logs/ship.js'),
       sources: () => import('./logs/sources.js'),

@@ -23,6 +23,8 @@ export interface RunOptions {
   stdin?: NodeJS.ReadableStream;
   /** Pretend stderr is a terminal (spinners, prompts). */
   tty?: boolean;
+  /** Called with everything written to stdout so far, after each write (to act mid-run). */
+  onStdout?: (stdout: string) => void;
 }
 
 const emptyHome = tempDir('raxx-ops-home-');
@@ -36,7 +38,14 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
     else env[k] = v;
   }
   const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s), isTTY: false },
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+        opts.onStdout?.(stdout);
+        return true;
+      },
+      isTTY: false,
+    },
     stderr: opts.tty ? fakeTerminal((s) => (stderr += s)) : { write: (s: string) => (stderr += s), isTTY: false },
     env,
     ...(opts.signal ? { signal: opts.signal } : {}),
