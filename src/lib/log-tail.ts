@@ -137,10 +137,13 @@ export async function tail(store: TailStore, opts: TailOptions): Promise<TailSta
 
   let interval = opts.intervalMs;
   let idle = 0;
+  // Polls start every interval: the time a poll takes is not added to the wait for the next.
+  let lastPoll = opts.now();
   while (!opts.signal.aborted && (opts.polls === undefined || stats.polls < opts.polls)) {
-    await opts.sleep(interval, opts.signal);
+    await opts.sleep(Math.max(0, lastPoll + interval - opts.now()), opts.signal);
     if (opts.signal.aborted) break;
     const now = opts.now();
+    lastPoll = now;
     stats.polls += 1;
     const fresh = await listNew({ start: now - TAIL_HORIZON_MS, end: now + AHEAD_MS });
     remember(fresh);
