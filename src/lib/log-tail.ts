@@ -12,6 +12,14 @@ import type { TimeWindow } from './time-window.js';
 export const TAIL_HORIZON_MS = 65 * 60_000;
 /** How late a key can be (the receiver's +5 min, with room). */
 const AHEAD_MS = 10 * 60_000;
+/**
+ * How far past this machine's clock a poll lists: the keys carry the receiver's (S3's) time,
+ * and a laptop clock that is behind must not hide every new object; the next day's prefix
+ * costs one more listing request per app, made at the same time.
+ */
+const CLOCK_SLACK_MS = 24 * 3_600_000;
+/** How far ahead of the bucket's clock this machine's may be without late batches going unseen. */
+const CLOCK_AHEAD_MS = 2 * 3_600_000;
 /** Objects read at once for the backlog and for a burst of new objects. */
 const READS_AT_ONCE = 32;
 /** Idle polls before the interval starts to grow, and how far it grows. */
@@ -19,7 +27,8 @@ const IDLE_POLLS = 15;
 const IDLE_FACTOR = 4;
 
 export interface TailStore {
-  list(app: string, window: TimeWindow, signal: AbortSignal): AsyncIterable<LogObject>;
+  /** `parts`: time ranges listed at once (LogStore.list); a poll lists one per day prefix. */
+  list(app: string, window: TimeWindow, signal: AbortSignal, parts?: number): AsyncIterable<LogObject>;
   scan<R>(obj: LogObject, signal: AbortSignal, visitor: () => LineVisitor<R>): Promise<ScanResult<R>>;
 }
 
@@ -62,11 +71,11 @@ export async function tail(store: TailStore, opts: TailOptions): Promise<TailSta
   const started = opts.now();
   for (const app of opts.apps) lastObject.set(app, undefined);
 
-  const listNew = async (window: TimeWindow): Promise<LogObject[]> => {
+  const listNew = async (window: TimeWindow, parts?: number): Promise<LogObject[]> => {
     const found: LogObject[] = [];
     await Promise.all(
       opts.apps.map(async (app) => {
-        for await (const obj of store.list(app, window, opts.signal)) if (!seen.has(obj.key)) found.push(obj);
+        for await (const obj of store.list(app, window, opts.signal, parts)) if (!seen.has(obj.key)) found.push(obj);
       }),
     );
     return found.sort(byTime);
@@ -100,17 +109,23 @@ export async function tail(store: TailStore, opts: TailOptions): Promise<TailSta
     }
   };
 
+  // The newest key time seen: the bucket's own clock, which a poll's window follows when this
+  // machine's clock is ahead (otherwise the late keys just behind it would never be listed),
+  // by up to CLOCK_AHEAD_MS; a quiet app's old newest key does not widen the window further.
+  let newest = -Infinity;
+  const horizonStart = (now: number) => Math.min(now, Math.max(newest, now - CLOCK_AHEAD_MS)) - TAIL_HORIZON_MS;
   const remember = (objs: LogObject[]) => {
     for (const o of objs) {
-      if (o.time >= opts.now() - TAIL_HORIZON_MS - AHEAD_MS) seen.set(o.key, o.time);
+      if (o.time >= horizonStart(opts.now()) - AHEAD_MS) seen.set(o.key, o.time);
       if ((lastObject.get(o.app) ?? -Infinity) < o.time) lastObject.set(o.app, o.time);
+      if (o.time > newest) newest = o.time;
     }
   };
 
   // The backlog: today's and yesterday's objects listed, read newest first until enough lines
   // are selected, then printed oldest first.
   {
-    const window = { start: started - 24 * 3_600_000, end: started + AHEAD_MS };
+    const window = { start: started - 24 * 3_600_000, end: started + CLOCK_SLACK_MS };
     const all = await listNew(window);
     remember(all);
     const picked: { obj: LogObject; result: ScanResult<string[]> }[] = [];
@@ -145,7 +160,7 @@ export async function tail(store: TailStore, opts: TailOptions): Promise<TailSta
     const now = opts.now();
     lastPoll = now;
     stats.polls += 1;
-    const fresh = await listNew({ start: now - TAIL_HORIZON_MS, end: now + AHEAD_MS });
+    const fresh = await listNew({ start: horizonStart(now), end: Math.max(now, newest) + CLOCK_SLACK_MS }, 1);
     remember(fresh);
     for await (const { item, value } of readAll(fresh)) await emit(item, value);
     for (const app of opts.apps) {
@@ -160,7 +175,7 @@ export async function tail(store: TailStore, opts: TailOptions): Promise<TailSta
       }
     }
     // Keys older than the horizon can no longer be listed: forget them.
-    for (const [key, time] of seen) if (time < now - TAIL_HORIZON_MS - AHEAD_MS) seen.delete(key);
+    for (const [key, time] of seen) if (time < horizonStart(now) - AHEAD_MS) seen.delete(key);
     // Idle: poll less often (up to IDLE_FACTOR × the interval); anything new resets it.
     idle = fresh.length > 0 ? 0 : idle + 1;
     interval = idle >= IDLE_POLLS ? Math.min(opts.intervalMs * IDLE_FACTOR, interval * 2) : opts.intervalMs;

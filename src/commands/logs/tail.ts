@@ -4,6 +4,7 @@
 // works when the drain is the only copy.
 import { z } from 'zod';
 import { appName } from '../../lib/config.js';
+import { UsageError } from '../../lib/errors.js';
 import { formatDuration, parseDuration } from '../../lib/duration.js';
 import { tail } from '../../lib/log-tail.js';
 import { compilePattern, PATTERN_SYNTAX } from '../../lib/pattern.js';
@@ -45,6 +46,15 @@ stderr, and again when its objects resume.`,
     const test = args.pattern === undefined ? undefined : compilePattern(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const silentAfterMs = ctx.config.health.warnSilentMinutes * 60_000;
     const store = await openStore(ctx);
+    // As grep: an app that never had an object is a typo or an app without a drain, not a
+    // quiet one to watch forever.
+    const unknown: string[] = [];
+    for (const app of apps) if (!(await store.hasAny(app, ctx.signal))) unknown.push(app);
+    if (unknown.length > 0) {
+      throw new UsageError(`no log objects at all for ${unknown.join(', ')} in bucket ${ctx.config.drain.bucket}: not an app whose drain writes here`, {
+        hint: `check the name (apps of --env ${ctx.config.env}: ${ctx.config.apps.join(', ')}); \`raxx-ops drains wire --app <app>\` wires a new app`,
+      });
+    }
     out.info(`tailing ${apps.join(', ')} in s3://${ctx.config.drain.bucket}/${ctx.config.drain.keyPrefix}, every ${formatDuration(intervalMs)} (Ctrl-C stops)`);
     try {
       await tail(store, {

@@ -118,6 +118,24 @@ describe.skipIf(!motoAvailable)('logs tail (moto)', () => {
     expect(r.keys).toEqual([before.key, after.key, lateOld.key]);
   });
 
+  it.each([
+    ['an hour behind', -60],
+    ['an hour ahead', 60],
+  ])("this machine's clock %s of the bucket's: new and late objects are still printed, once", async (_, offsetMin) => {
+    const real = Date.parse('2025-06-02T12:00:00Z');
+    const laptop = real + offsetMin * MIN;
+    const fresh = batch(API, real + 1_000, texts('fresh', 1));
+    const late = batch(API, real - 40 * MIN, texts('late', 1));
+    const next = batch(API, real + 9_000, texts('next', 1));
+    const landing = new Map([
+      [laptop + 2_000, [fresh]],
+      [laptop + 6_000, [late]],
+      [laptop + 10_000, [next]],
+    ]);
+    const r = await run({ start: laptop, apps: [API], backlog: 0, polls: 8, landing });
+    expect(r.keys).toEqual([fresh.key, late.key, next.key]);
+  });
+
   it('with a pattern prints only the matching lines, backlog included', async () => {
     const t0 = Date.parse('2025-06-02T12:00:00Z');
     await put(aws, [batch(API, t0 - MIN, ['status=200 a', 'status=503 b', 'status=200 c', 'status=504 d'])]);
@@ -141,14 +159,14 @@ describe.skipIf(!motoAvailable)('logs tail (moto)', () => {
   it('two hours of polling keep only the horizon of keys in memory', async () => {
     const t0 = Date.parse('2025-06-02T12:00:00Z');
     const landing = new Map<number, Stored[]>();
-    // One object a minute for two hours (120 objects), polled every 30 s.
-    for (let s = 60; s <= 7_200; s += 60) landing.set(t0 + s * 1_000, [batch(API, t0 + s * 1_000 - 100, texts(`t${s}`, 1))]);
+    // One object every two minutes for two hours (60 objects), polled every minute.
+    for (let s = 120; s <= 7_200; s += 120) landing.set(t0 + s * 1_000, [batch(API, t0 + s * 1_000 - 100, texts(`t${s}`, 1))]);
     const total = landing.size;
-    const r = await run({ start: t0, apps: [API], backlog: 0, polls: 240, intervalMs: 30_000, landing });
+    const r = await run({ start: t0, apps: [API], backlog: 0, polls: 120, intervalMs: 60_000, landing });
     expect(r.keys.length).toBe(total);
     expect(new Set(r.keys).size).toBe(total);
-    // At most the objects of the horizon (65 min + 10 min) are remembered, not all 120.
-    expect(r.stats.seen).toBeLessThanOrEqual(Math.ceil((TAIL_HORIZON_MS + 10 * MIN) / 60_000) + 1);
+    // At most the objects of the horizon (65 min + 10 min) are remembered, not all 60.
+    expect(r.stats.seen).toBeLessThanOrEqual(Math.ceil((TAIL_HORIZON_MS + 10 * MIN) / 120_000) + 1);
     expect(r.stats.seen).toBeLessThan(total);
   }, 120_000);
 
@@ -175,7 +193,9 @@ describe.skipIf(!motoAvailable)('logs tail (moto)', () => {
     [['-n', 'many'], /lines/],
     [['a(b'], /pattern|regular expression/i],
     [['--app', 'Not_An_App'], /not a valid Heroku app name/],
+    [['--app', 'raxx-nowhere-prod'], /no log objects at all for raxx-nowhere-prod/],
   ])('bad input %j → exit 2 with a hint', async (args, message) => {
+    await put(aws, [batch(API, Date.now() - MIN, texts('x', 1))]);
     const r = await runCli(['logs', 'tail', '--app', API, ...args], { env: moto.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
