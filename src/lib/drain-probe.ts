@@ -15,7 +15,7 @@ export type FailureMode = 'A' | 'B' | 'C' | 'D';
 
 export const FAILURE_MODES: Record<FailureMode, { what: string; fix: string }> = {
   A: { what: 'not wired: the app has no drain to the receiver', fix: 'run `raxx-ops drains wire --app <app>`' },
-  B: { what: 'token mismatch: the receiver answers 403 and Logplex drops those batches for good', fix: "set the function's DRAIN_TOKEN to the token of SSM drain_url (or SSM to the function's), then `raxx-ops drains wire --app <app>` and `raxx-ops drains test`; `drains rotate` refuses until they agree" },
+  B: { what: 'token mismatch: the receiver answers 403 and Logplex drops those batches for good', fix: "`raxx-ops drains rotate`: it repairs any mismatch of the function, SSM and the drains (the drains' token is accepted again from its first change, then all move to one new token); then `raxx-ops drains test`" },
   C: { what: 'S3 write failed: the receiver cannot store batches (it answers 5xx, Logplex retries then drops)', fix: 'look for `drain write failed` in the receiver log group; check the bucket and the function role' },
   D: { what: 'timeout: the receiver did not answer in time (Logplex gives up after 5 s)', fix: 'look for `Task timed out after` in the receiver log group; check the function timeout and S3 latency' },
 };

@@ -84,14 +84,19 @@ export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, 
     );
   } catch (err) {
     const name = (err as { name?: string }).name;
-    if (name === 'PreconditionFailedException' || name === 'ResourceConflictException') {
+    // The SDK retries an update whose answer was lost; when the first attempt landed, the retry
+    // meets its new RevisionId (412). Ours if the function holds exactly what we sent.
+    if (name === 'PreconditionFailedException' && current.revisionId && (await holdsExactly(ctx, functionName, variables))) {
+      // fall through to the wait: the update is ours
+    } else if (name === 'PreconditionFailedException' || name === 'ResourceConflictException') {
       throw new ServiceError('Lambda', `${functionName} was changed by someone else while this run updated it (${name}); nothing was written`, {
         code: name,
         hint: 'wait until the other change (a deploy, another raxx-ops run) has finished, then run the command again',
         cause: err,
       });
+    } else {
+      throw awsError(err, 'Lambda', `UpdateFunctionConfiguration ${functionName}`, ctx.aws.endpointOf('LAMBDA'));
     }
-    throw awsError(err, 'Lambda', `UpdateFunctionConfiguration ${functionName}`, ctx.aws.endpointOf('LAMBDA'));
   }
   try {
     await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: MAX_WAIT_SECONDS, minDelay: 1, maxDelay: 5 }, { FunctionName: functionName });
@@ -106,6 +111,14 @@ export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, 
     });
   }
   return true;
+}
+
+/** The function's environment is exactly `variables` now (a read that fails says no). */
+async function holdsExactly(ctx: Ctx, functionName: string, variables: Record<string, string>): Promise<boolean> {
+  const now = await getReceiverFunction(ctx, functionName).catch(() => undefined);
+  if (!now) return false;
+  const keys = new Set([...Object.keys(now.variables), ...Object.keys(variables)]);
+  return [...keys].every((k) => now.variables[k] === variables[k]);
 }
 
 /**

@@ -24,9 +24,10 @@ export interface LambdaRevisions {
    * Matching requests wait `beforeMs` before they are passed on, and their answer waits
    * `afterMs` once it came back (the change is made, the caller does not know yet). `times`
    * limits how many (default 1). `before` runs before the request is passed on, `during` once
-   * its answer came back and before it is sent.
+   * its answer came back and before it is sent. `dropAnswer` breaks the connection instead of
+   * answering: the change is made, the caller hears a network error (and the SDK retries).
    */
-  hold(match: (req: AwsRequest) => boolean, opts: { beforeMs?: number; afterMs?: number; times?: number; before?: () => Promise<void>; during?: () => Promise<void> }): void;
+  hold(match: (req: AwsRequest) => boolean, opts: { beforeMs?: number; afterMs?: number; times?: number; before?: () => Promise<void>; during?: () => Promise<void>; dropAnswer?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -42,7 +43,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
     return fn;
   };
   const updates: LambdaRevisions['updates'] = [];
-  let holds: { match: (r: AwsRequest) => boolean; beforeMs: number; afterMs: number; left: number; before?: (() => Promise<void>) | undefined; during?: (() => Promise<void>) | undefined }[] = [];
+  let holds: { match: (r: AwsRequest) => boolean; beforeMs: number; afterMs: number; left: number; before?: (() => Promise<void>) | undefined; during?: (() => Promise<void>) | undefined; dropAnswer: boolean }[] = [];
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const server = createServer((req, res) => {
@@ -98,6 +99,10 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
         }
         if (hold?.afterMs) await sleep(hold.afterMs);
         if (hold?.during) await hold.during();
+        if (hold?.dropAnswer) {
+          res.socket?.destroy();
+          return;
+        }
         const outHeaders: Record<string, string | string[] | undefined> = { ...up.headers, 'content-length': String(answer.length) };
         delete outHeaders['transfer-encoding'];
         res.writeHead(up.status, outHeaders);
@@ -111,7 +116,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
     revision: (fn) => revisions.get(revision(fn))!,
     updates,
     hold(match, opts) {
-      holds.push({ match, beforeMs: opts.beforeMs ?? 0, afterMs: opts.afterMs ?? 0, left: opts.times ?? 1, before: opts.before, during: opts.during });
+      holds.push({ match, beforeMs: opts.beforeMs ?? 0, afterMs: opts.afterMs ?? 0, left: opts.times ?? 1, before: opts.before, during: opts.during, dropAnswer: opts.dropAnswer ?? false });
     },
     stop() {
       holds = [];

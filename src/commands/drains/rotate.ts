@@ -8,12 +8,20 @@
 // drains, then SSM, then the function; the step runner stops at the first rollback that fails,
 // so the function keeps accepting both tokens while anything may hold the new one); after that
 // it stops and a rerun finishes the job.
+//
+// Repair (failure mode B): when the function, SSM and the drains disagree (a token changed by
+// hand, a rotation killed half-way, a drain left on an old token), the same steps run from what
+// the drains carry: the function accepts their token again from step 2, beside the new one, so
+// every batch is taken while they move. A repair is never rolled back, since the state it
+// started from refused batches; a failure stops with everything the function accepted still
+// accepted, and a rerun goes on from there.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../lib/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { classifyDrains, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type WirePlan } from '../../lib/drains.js';
-import { ConfigError, CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
+import { planTokens, type TokenPlan } from '../../lib/drain-tokens.js';
+import { classifyDrains, desiredDrainUrl, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type ClassifiedDrain, type WirePlan } from '../../lib/drains.js';
+import { CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
 import { maskUrl, registerSecret } from '../../lib/secrets.js';
@@ -53,36 +61,32 @@ export default createCommand({
     const heroku = await ctx.heroku();
     const settings = await readDrainSettings(ctx);
     const urlToken = tokenOfUrl(settings.url);
-    if (!urlToken) {
-      throw new ConfigError('SSM drain_url carries no token (no ?token= and no password)', { hint: 'the receiver needs the token in the drain URL; fix the parameter first' });
-    }
-    if (urlToken !== settings.token) out.warn('SSM drain_token differs from the token in drain_url; drain_url is what the drains use, so rotation starts from it');
     const fn = await getReceiverFunction(ctx);
-    const current = fn.variables.DRAIN_TOKEN;
-    if (!current) {
-      throw new ConfigError(`the receiver function ${ctx.config.drain.functionName} has no DRAIN_TOKEN`, { hint: 'it rejects every batch (failure mode B); set DRAIN_TOKEN to the token of SSM drain_url' });
+    const original = { current: fn.variables.DRAIN_TOKEN, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
+    const before = await listClassified(ctx, heroku, apps, settings.url);
+    const listFailures = failuresOf(before);
+    if (listFailures.length > 0) {
+      throw failureOf(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, before.length);
     }
-    const original = { current, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
-    if (urlToken !== original.current && urlToken !== original.previous) {
-      throw new ConfigError(`the receiver function does not accept the token in SSM drain_url: drains using it are rejected now (failure mode B)`, {
-        hint: 'find which token is right (`raxx-ops drains test`); set the function\'s DRAIN_TOKEN or SSM drain_url to it, then rotate',
-      });
-    }
-    // A rotation that stopped earlier left DRAIN_TOKEN_PREVIOUS set: finish it with the token it
-    // had already made the function accept, rather than pushing the old one out of the window.
-    // That is the resume: read from the function itself, where every operator sees it.
-    const resuming = Boolean(original.previous);
-    const oldToken = original.previous || original.current;
-    const newToken = resuming ? original.current : randomBytes(32).toString('hex');
+    // What the drains carry decides which tokens the function keeps accepting (any mix of
+    // hand-changed function, SSM and drains): see planTokens.
+    const tokens = planTokens({
+      ...original,
+      urlToken,
+      ssmToken: settings.token,
+      drains: succeeded(before).flatMap((l) => movable(l.drains, settings.url).map((d) => ({ app: l.app, token: tokenOfUrl(d.drain.url) }))),
+    });
+    const resuming = tokens.kind === 'resume';
+    /** The apps whose drains carry a token (how a token is named in output: never by value). */
+    const carriers = (token: string | undefined) => (token === undefined ? [] : succeeded(before).filter((l) => movable(l.drains, settings.url).some((d) => tokenOfUrl(d.drain.url) === token)).map((l) => l.app));
+    const repair = tokens.kind === 'repair' || (resuming && tokens.findings.length > 0);
+    const oldToken = tokens.kind === 'resume' ? tokens.oldToken : tokens.keep;
+    const newToken = tokens.kind === 'resume' ? tokens.newToken : randomBytes(32).toString('hex');
     registerSecret(newToken);
     const newSettings: DrainSettings = { url: withToken(settings.url, newToken), token: newToken };
     const ssmDone = resuming && urlToken === newToken && settings.token === newToken;
 
-    const listed = await listClassified(ctx, heroku, apps, newSettings.url);
-    const listFailures = failuresOf(listed);
-    if (listFailures.length > 0) {
-      throw failureOf(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, listed.length);
-    }
+    const listed = before.map((o) => (o.ok ? { ...o, value: reclassify(o.value, newSettings.url) } : o));
     const appDrains = succeeded(listed);
     // Step 5 only adds the new drains; the whole change per app also removes the old (now
     // stale) ones, in step 7, once every app has delivered a test batch through its new drain.
@@ -94,7 +98,8 @@ export default createCommand({
     // can only be removed with the add-on, so it is flagged.
     const strays = appDrains.flatMap((l) => receiverStrays(l.drains, settings.url).filter((d) => tokenOfUrl(d.drain.url) !== newToken).map((d) => ({ app: l.app, d })));
     if (!out.json) {
-      out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
+      if (repair) printRepair(ctx, apps, tokens, carriers(oldToken), oldToken !== undefined && (oldToken === original.current || oldToken === original.previous));
+      else out.line(resuming ? 'resuming a rotation that stopped before it finished (the function still accepts the previous token)' : `rotating the drain token of ${apps.join(', ')}`);
       printPlan(ctx, fullPlans, dryRun);
       for (const { app, d } of strays) {
         out.line(
@@ -119,11 +124,13 @@ export default createCommand({
       title: '',
       subject: 'rotation',
       dryRun,
-      json: () => ({ resuming, apps, strays: strays.map(({ app, d }) => ({ app, ...describeDrain(d) })), ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
-      confirm: () => ctx.confirm(`rotate the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`),
+      json: () => ({ mode: tokens.kind, resuming, repair: repair ? repairJson(tokens, carriers(oldToken)) : null, apps, strays: strays.map(({ app, d }) => ({ app, ...describeDrain(d) })), ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),
+      confirm: () => ctx.confirm(`${repair ? 'repair' : 'rotate'} the drain token of ${plural(apps.length, 'app')} (${apps.join(', ')})?`),
       rolledBackHint: 'rolled back: the old token and drains work as before. Fix the cause and run `raxx-ops drains rotate` again',
       resumeHint: (step) =>
-        step >= 7
+        repair && step <= 2 && !resuming
+          ? "if the function's update did not take, the drains it refused are refused still; run `raxx-ops drains rotate` again (it starts from what is true now)"
+          : step >= 7
           ? 'every app already delivers through its new drain and the function still accepts the old token, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)'
           : 'the function accepts both tokens, so no batch is rejected; run `raxx-ops drains rotate` again to finish (it resumes)',
       steps: [
@@ -136,16 +143,19 @@ export default createCommand({
         },
         {
           name: 'function accepts the old and the new token',
+          detail: repair && !resuming ? keepDetail(carriers(oldToken), oldToken !== undefined && (oldToken === original.current || oldToken === original.previous)) : undefined,
           done: resuming,
           async apply() {
             // Against the state the tokens were derived from (its RevisionId), not a fresh read.
-            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken }, fn);
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: newToken, DRAIN_TOKEN_PREVIOUS: oldToken ?? null }, fn);
             // What the update left (the RevisionId changes again once it is live): the rollback
             // undoes only this state, never a later change by someone else.
             applied = await getReceiverFunction(ctx);
             return 'DRAIN_TOKEN is the new token, DRAIN_TOKEN_PREVIOUS the old one; update live';
           },
-          async rollback() {
+          // A repair is not undone: the state before it refused the drains' batches, and the
+          // function now accepts both their token and the new one, which nothing else knows.
+          rollback: repair ? undefined : async () => {
             const now = await getReceiverFunction(ctx);
             if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) return "the function's tokens were not changed";
             // Ours when it is the state the apply left, or (an update that failed or was cut
@@ -154,7 +164,7 @@ export default createCommand({
               ? unchangedSince(applied, now)
               : now.variables.DRAIN_TOKEN === newToken && now.variables.DRAIN_TOKEN_PREVIOUS === oldToken;
             if (!ours) throw changedBySomeoneElse(ctx, applied ? 'set its tokens' : 'read it');
-            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current, DRAIN_TOKEN_PREVIOUS: original.previous ?? null }, now);
+            await updateReceiverEnvironment(ctx, { DRAIN_TOKEN: original.current ?? null, DRAIN_TOKEN_PREVIOUS: original.previous ?? null }, now);
             return "restored the function's DRAIN_TOKEN and DRAIN_TOKEN_PREVIOUS";
           },
         },
@@ -164,6 +174,12 @@ export default createCommand({
             const first = appDrains[0]!;
             const check = await probeDrain(ctx, { app: first.app, url: first.desired!, timeoutMs, retry403Ms: timeoutMs });
             if (!check.ok) throw probeFailure(check.app, check.mode, check.message);
+            // A repair also proves that the drains' own token is taken again.
+            if (repair && oldToken !== undefined && carriers(oldToken).length > 0) {
+              const kept = await probeDrain(ctx, { app: first.app, url: withToken(first.desired!, oldToken), timeoutMs, retry403Ms: timeoutMs });
+              if (!kept.ok) throw probeFailure(kept.app, kept.mode, `with the drains' token: ${kept.message}`);
+              return `test batches for ${check.app} stored, with the new token and with the drains' token`;
+            }
             return `test batch for ${check.app} stored`;
           },
         },
@@ -171,7 +187,8 @@ export default createCommand({
           name: 'SSM drain_url and drain_token hold the new token',
           done: ssmDone,
           apply: () => writeDrainSettings(ctx, newSettings),
-          async rollback() {
+          // In a repair the function keeps accepting the new token, so SSM holding it is fine.
+          rollback: repair ? undefined : async () => {
             // A write that failed may have changed nothing: read before writing back, so an SSM
             // that refuses writes does not turn into a failed rollback.
             const now = await readDrainSettings(ctx);
@@ -190,7 +207,8 @@ export default createCommand({
             for (const r of succeeded(results)) addedByApp.set(r.app, r.added);
             return added.length ? `added ${plural(added.length, 'drain')}` : 'every app already had it';
           },
-          rollback: () => removeAdded(heroku, wiring, added),
+          // In a repair an added drain may be its app's only one the function accepts: kept.
+          rollback: repair ? undefined : () => removeAdded(heroku, wiring, added),
         },
         {
           name: 'test every app through its new drain',
@@ -232,9 +250,54 @@ export default createCommand({
         },
       ],
     });
-    if (!dryRun && !out.json) out.line(c.ok('rotated: every app sends with the new token; the old one is rejected from now on'));
+    if (!dryRun && !out.json) {
+      out.line(
+        c.ok(
+          repair
+            ? `repaired: SSM, the function and every app's drains hold one ${resuming ? '' : 'new '}token; any other is rejected from now on`
+            : 'rotated: every app sends with the new token; the old one is rejected from now on',
+        ),
+      );
+    }
   },
 });
+
+/** The drains to the receiver a rotation moves: its endpoint's (current or stale) and other paths on its host; not an add-on's. */
+function movable(drains: ClassifiedDrain[], receiverUrl: string): ClassifiedDrain[] {
+  return [...drains.filter((d) => d.class === 'current' || d.class === 'stale'), ...receiverStrays(drains, receiverUrl).filter((d) => d.class === 'foreign')];
+}
+
+/** An app's drains classified against the drain URL that carries the token the run moves to. */
+function reclassify(l: AppDrains, drainUrl: string): AppDrains {
+  const desired = desiredDrainUrl(drainUrl, l.app);
+  return { ...l, desired, drains: classifyDrains(l.drains.map((d) => d.drain), desired) };
+}
+
+/** What the function keeps accepting beside the new token while the drains move. */
+function keepDetail(keptBy: string[], acceptedNow: boolean): string {
+  if (keptBy.length === 0) return 'no drain carries a token: the function keeps the token of SSM (or its own) beside the new one until the end';
+  return `the function ${acceptedNow ? 'keeps accepting' : 'accepts again, from step 2,'} the token the drains of ${keptBy.join(', ')} carry, beside the new one: none of their batches is refused while they move`;
+}
+
+/** The plan's head when the state was mixed: that this is a repair, what was found, and which tokens stay accepted. */
+function printRepair(ctx: Context, apps: string[], tokens: TokenPlan, keptBy: string[], keptAccepted: boolean): void {
+  const { out } = ctx;
+  const c = out.color;
+  out.line(`${c.warn('repair')} (failure mode B): the drain tokens of ${apps.join(', ')} are out of line`);
+  for (const f of tokens.findings) out.line(`  - ${f}`);
+  if (tokens.kind === 'resume') {
+    out.line("  the function already accepts the two tokens the drains carry: every drain moves to its DRAIN_TOKEN, then DRAIN_TOKEN_PREVIOUS is dropped; no batch it takes now is refused");
+  } else {
+    out.line(`  ${keepDetail(keptBy, keptAccepted)}; then every drain moves to a new token`);
+  }
+  for (const g of tokens.refused) {
+    out.line(`  ${c.warn('refused')}: the drains of ${g.apps.join(', ')} carry a token the function refuses now; with two slots taken it cannot accept it too, so they stay refused until step 5 adds their app's new drain`);
+  }
+}
+
+function repairJson(tokens: TokenPlan, keptBy: string[]) {
+  return { findings: tokens.findings, keptFor: tokens.kind === 'resume' ? null : keptBy, refused: tokens.refused };
+}
 
 function probeFailure(subject: string, mode: FailureMode | undefined, message: string): CheckFailedError {
   return new CheckFailedError(`${subject}: ${message}${mode ? ` (failure mode ${mode}: ${FAILURE_MODES[mode].what})` : ''}`);

@@ -124,17 +124,15 @@ export async function checkToken(f: Facts): Promise<Finding[]> {
   const out: Finding[] = [];
   const current = fn.variables.DRAIN_TOKEN;
   const previous = fn.variables.DRAIN_TOKEN_PREVIOUS;
+  // rotate repairs every mix of these (it reads what the drains carry and accepts it again at once).
   const rotate = 'raxx-ops drains rotate';
-  // rotate starts only from a drain_url token the function accepts; otherwise re-align by hand.
   const urlToken = tokenOfUrl(settings.url);
-  const rotatable = Boolean(current) && (same(urlToken, current) || same(urlToken, previous));
-  const align = "set the function's DRAIN_TOKEN to the token of SSM drain_url with the drain's Terraform, then `raxx-ops drains test` (`drains rotate` refuses until they agree)";
-  if (!current) out.push(fail(`the function ${f.ctx.config.drain.functionName} has no DRAIN_TOKEN: it answers every batch 500`, align, 'B'));
+  if (!current) out.push(fail(`the function ${f.ctx.config.drain.functionName} has no DRAIN_TOKEN: it answers every batch 500`, rotate, 'B'));
   else if (same(current, settings.token)) out.push(pass('the function\'s DRAIN_TOKEN matches SSM drain_token (compared by SHA-256 digest)'));
   else if (same(previous, settings.token)) out.push(warn('SSM drain_token is the function\'s DRAIN_TOKEN_PREVIOUS: a rotation stopped half-way', rotate, 'B'));
-  else out.push(fail('the function\'s DRAIN_TOKEN differs from SSM drain_token (compared by SHA-256 digest): drains wired from SSM are rejected with 403', rotatable ? rotate : align, 'B'));
+  else out.push(fail('the function\'s DRAIN_TOKEN differs from SSM drain_token (compared by SHA-256 digest): drains wired from SSM are rejected with 403', rotate, 'B'));
 
-  if (!same(urlToken, settings.token)) out.push(fail('SSM drain_url carries another token than SSM drain_token', rotatable ? rotate : align, 'B'));
+  if (!same(urlToken, settings.token)) out.push(fail('SSM drain_url carries another token than SSM drain_token', rotate, 'B'));
   if (previous && !same(previous, settings.token)) out.push(warn('the function still accepts DRAIN_TOKEN_PREVIOUS (a rotation window is open)', `finish it: ${rotate}`));
   return out;
 }
