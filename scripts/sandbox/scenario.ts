@@ -565,14 +565,20 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       note(`fault injected: ${drain.functionName}'s DRAIN_TOKEN changed by hand, SSM drain_token left as it was`);
       const sick = await raxx(['doctor'], 1);
       check(
-        // The function accepts neither SSM token, so rotate would refuse: the fix is to put the
-        // SSM token back on the function, then test.
-        /^FAIL +token/m.test(sick.stdout) && /\bB\b/.test(sick.stdout) && sick.stdout.includes("set the function's DRAIN_TOKEN") && sick.stdout.includes('raxx-ops drains test'),
-        "doctor fails the token check, names failure mode B and the fix (the function's DRAIN_TOKEN back to SSM's, then raxx-ops drains test), exit 1",
+        /^FAIL +token/m.test(sick.stdout) && /\bB\b/.test(sick.stdout) && sick.stdout.includes('raxx-ops drains rotate'),
+        'doctor fails the token check, names failure mode B and the fix (raxx-ops drains rotate, which repairs), exit 1',
         'doctor did not name the token mismatch',
       );
-      await setFunctionEnvironment(aws, drain.functionName, fnEnv);
-      note('fault undone: the function has its token back');
+      // The fix it names: the function accepts the drains' token again at its first change,
+      // then everything moves to a new one.
+      const repaired = await raxx(['drains', 'rotate', '--yes', '--grace', String(opts.graceSeconds ?? 3)]);
+      check(
+        /^repair \(failure mode B\)/m.test(repaired.stdout) && (repaired.stdout.match(/^step \d\/8 .*: done/gm) ?? []).length === 8,
+        'drains rotate plans a repair and does all 8 steps',
+        'drains rotate did not repair',
+      );
+      await raxx(['drains', 'test']);
+      note('fault repaired: SSM, the function and every drain hold one new token');
     }
 
     if (opts.keep) {

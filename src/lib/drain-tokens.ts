@@ -67,11 +67,11 @@ export function planTokens(s: TokenState): TokenPlan {
   }
   const inUse = [...groups.keys()];
   const live = inUse.filter((t) => accepted.has(t));
-  const findings = describe(s, accepted, groups);
-
   if (s.current && s.previous && (live.length === 2 || (s.urlToken !== undefined && accepted.has(s.urlToken) && inUse.every((t) => accepted.has(t))))) {
-    return { kind: 'resume', newToken: s.current, oldToken: s.previous, findings, refused: refusedBy(groups, accepted) };
+    // A DRAIN_TOKEN_PREVIOUS no drain carries is how a rotation stopped in its grace wait looks.
+    return { kind: 'resume', newToken: s.current, oldToken: s.previous, findings: describe(s, accepted, groups, false), refused: refusedBy(groups, accepted) };
   }
+  const findings = describe(s, accepted, groups, true);
   const rank = (t: string) => {
     const g = groups.get(t)!;
     return [accepted.has(t) ? 1 : 0, g.apps.length, g.drains, t === s.urlToken ? 1 : 0, t === s.ssmToken ? 1 : 0];
@@ -93,7 +93,7 @@ function refusedBy(groups: Map<string, TokenGroup>, accepted: Set<string>): Toke
 }
 
 /** What is out of line, in words that name apps and slots, never a token. */
-function describe(s: TokenState, accepted: Set<string>, groups: Map<string, TokenGroup>): string[] {
+function describe(s: TokenState, accepted: Set<string>, groups: Map<string, TokenGroup>, stalePrevious: boolean): string[] {
   const out: string[] = [];
   if (!s.current) out.push('the function has no DRAIN_TOKEN');
   if (s.urlToken === undefined) out.push('SSM drain_url carries no token');
@@ -102,7 +102,7 @@ function describe(s: TokenState, accepted: Set<string>, groups: Map<string, Toke
   for (const [t, g] of groups) {
     if (!accepted.has(t)) out.push(`the drains of ${g.apps.join(', ')} carry a token the function refuses (their batches are answered 403 now)`);
   }
-  if (s.previous && !groups.has(s.previous) && s.previous !== s.urlToken) out.push('the function\'s DRAIN_TOKEN_PREVIOUS is a token no drain carries');
+  if (stalePrevious && s.previous && !groups.has(s.previous) && s.previous !== s.urlToken) out.push('the function\'s DRAIN_TOKEN_PREVIOUS is a token no drain carries');
   if (groups.size > 2) out.push(`the drains carry ${groups.size} different tokens; the function accepts two at a time`);
   return out;
 }

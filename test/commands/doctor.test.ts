@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runCli, type CliResult } from '../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
-import { setFunctionEnvironment } from '../support/aws-fixtures.js';
+import { putDrainParameters, setFunctionEnvironment } from '../support/aws-fixtures.js';
 import { ATTACHMENT_RULES, blockPublicAccess, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, STACK, type Stack } from '../support/doctor-stack.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-3b8e1f6a9c2d5e7f0a4b';
@@ -131,8 +131,8 @@ describe.skipIf(!motoAvailable)('doctor', () => {
       name: 'token mismatch',
       check: 'token',
       mode: 'B',
-      // rotate refuses here (the function accepts no token of SSM's): the fix must work.
-      fix: /^set the function's DRAIN_TOKEN to the token of SSM drain_url .*`drains rotate` refuses until they agree\)$/,
+      // The function accepts no token of SSM's: rotate repairs that (test/commands/drains/repair.test.ts).
+      fix: /^raxx-ops drains rotate$/,
       message: /DRAIN_TOKEN differs from SSM drain_token \(compared by SHA-256 digest\)/,
       run: async (s) => setFunctionEnvironment(s.aws, STACK.functionName, { BUCKET_NAME: STACK.drainBucket, DRAIN_TOKEN: 'drain-token-other-1f2e3d4c5b6a7980' }),
     },
@@ -263,6 +263,19 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.stderr).toMatch(/^error: doctor: \d+ pass, \d+ warn, 1 fail/m);
   });
 
+  it('SSM changed by hand: the drains and token checks both name `drains rotate`, not a re-wire from SSM', async () => {
+    const other = 'drain-token-put-in-ssm-by-hand-6a8c0e2d4f6b';
+    await putDrainParameters(stack.aws, { prefix: STACK.ssmPrefix, url: stack.drainUrl.replace(STACK.drainToken, other), token: other });
+    const { r, doc } = await doctor();
+    expect(r.code).toBe(1);
+    for (const id of ['drains', 'token']) {
+      const fails = doc.checks.find((c) => c.id === id)!.findings.filter((f) => f.status === 'fail');
+      expect(fails.length, id).toBeGreaterThan(0);
+      for (const f of fails) expect(f).toMatchObject({ mode: 'B', fix: 'raxx-ops drains rotate' });
+    }
+    expect(r.stdout + r.stderr).not.toContain(other);
+  });
+
   it('clock-skew and other error lines are warnings with the newest line redacted; exit 0', async () => {
     await stack.logLines([
       { level: 'WARN', text: '{"level":"warn","msg":"drain clock skew: frame time 2019-01-01T00:00:00Z, filed on its arrival day","app":"raxx-api-prod"}', agoMs: 200_000 },
@@ -299,7 +312,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(slack.posts).toHaveLength(1);
     expect(slack.posts[0]!.path).toBe(`/services/${WEBHOOK_SECRET}`);
     const text = slack.posts[0]!.body.text;
-    expect(text).toMatch(/^raxx-ops doctor \(prod\): 7 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: set the function's DRAIN_TOKEN to the token of SSM drain_url/);
+    expect(text).toMatch(/^raxx-ops doctor \(prod\): 7 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: raxx-ops drains rotate/);
     for (const s of [HEROKU_TOKEN, STACK.drainToken, 'drain-token-other-1f2e3d4c5b6a7980']) expect(text).not.toContain(s);
     expectNoSecrets(r);
   });

@@ -57,7 +57,7 @@ const rows: Row[] = [
   },
   { name: 'a rotation killed after its function step (drains still old)', state: state({ current: N, previous: S }), kind: 'resume', keep: [N, S], findings: [] },
   { name: 'a rotation killed while wiring (some apps new, some old)', state: state({ current: N, previous: S, urlToken: N, ssmToken: N, drains: drains(N, S, S) }), kind: 'resume', keep: [N, S], findings: [] },
-  { name: 'a rotation killed in its grace wait (DRAIN_TOKEN_PREVIOUS no drain carries)', state: state({ current: N, previous: S, urlToken: N, ssmToken: N, drains: drains(N, N, N) }), kind: 'resume', keep: [N, S] },
+  { name: 'a rotation killed in its grace wait (DRAIN_TOKEN_PREVIOUS no drain carries)', state: state({ current: N, previous: S, urlToken: N, ssmToken: N, drains: drains(N, N, N) }), kind: 'resume', keep: [N, S], findings: [] },
   {
     name: 'a rotation killed while wiring, then SSM changed by hand',
     state: state({ current: N, previous: S, urlToken: X, ssmToken: X, drains: drains(N, S, S) }),

@@ -33,9 +33,9 @@ import { sleep } from '../../lib/sleep.js';
 import { applyWire, asUserError, checkRateLimit, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, planWire, plural, printPlan, succeeded, testApps, wireJson, type AppDrains } from '../../lib/drain-ops.js';
 
 export default createCommand({
-  description: 'new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token',
+  description: "new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token; repairs failure mode B from the drains' token",
   examples: [
-    ['raxx-ops drains rotate --dry-run', 'the steps, without changing anything'],
+    ['raxx-ops drains rotate --dry-run', 'the steps (and whether it is a repair), without changing anything'],
     ['raxx-ops drains rotate --yes', 'rotate the production drain token'],
   ],
   lease: { name: 'drains', when: (a) => !a.dryRun },

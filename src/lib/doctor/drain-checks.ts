@@ -71,12 +71,18 @@ export class Facts {
 export async function checkDrains(f: Facts): Promise<Finding[]> {
   const lists = await f.drains();
   const out: Finding[] = [];
+  // Wiring one app from SSM fixes it only while the function accepts SSM's token; otherwise
+  // (a token changed by hand) that drain would be refused too, and rotate repairs the whole.
+  const ssmAccepted = await Promise.all([f.settings(), f.receiver()]).then(
+    ([settings, fn]) => [fn.variables.DRAIN_TOKEN, fn.variables.DRAIN_TOKEN_PREVIOUS].some((t) => same(tokenOfUrl(settings.url), t)),
+    () => true,
+  );
   for (const [app, drains] of lists) {
     const current = drains.find((d) => d.class === 'current');
     const oldToken = drains.filter((d) => d.class === 'stale' && d.reason === 'other token');
     const otherStale = drains.filter((d) => d.class === 'stale' && d.reason !== 'other token');
     if (!current && oldToken.length > 0) {
-      out.push(fail(`${app}: no current drain; ${oldToken.length} drain(s) to the receiver with an old token (every batch answered 403)`, `raxx-ops drains wire --prune --app ${app}`, 'B'));
+      out.push(fail(`${app}: no current drain; ${oldToken.length} drain(s) to the receiver with an old token (every batch answered 403)`, ssmAccepted ? `raxx-ops drains wire --prune --app ${app}` : 'raxx-ops drains rotate', 'B'));
     } else if (!current) {
       out.push(fail(`${app}: no drain to the receiver`, `raxx-ops drains wire --app ${app}`, 'A'));
     } else {
@@ -204,7 +210,7 @@ export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; da
     return l ? `; newest: ${redact(l.message.trim()).slice(0, 240)}` : '';
   };
   const findings: Finding[] = [];
-  if (auth.length > 0) findings.push(fail(`${atLeast}${auth.length} "${AUTH_FAILED}" ${window}${newest(auth)}`, 'a drain sends an old token: `raxx-ops drains list` shows it; `raxx-ops drains wire --prune` replaces it; if every drain fails, `raxx-ops drains rotate`', 'B'));
+  if (auth.length > 0) findings.push(fail(`${atLeast}${auth.length} "${AUTH_FAILED}" ${window}${newest(auth)}`, 'a drain sends a token the function refuses: `raxx-ops drains rotate` repairs any mismatch; `raxx-ops drains list` shows which drain (one app left on an old token while SSM is right: `raxx-ops drains wire --prune --app A`)', 'B'));
   if (write.length > 0) {
     const codes = Object.entries(writeCodes).map(([c, n]) => `${c} ×${n}`).join(', ');
     const fix = writeCodes.NoSuchBucket

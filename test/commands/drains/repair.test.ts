@@ -161,7 +161,10 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
     expect(fails.length).toBeGreaterThan(0);
     for (const f of fails) expect(f).toMatchObject({ mode: 'B', fix: 'raxx-ops drains rotate' });
 
+    const writes = () => heroku.calls.filter((c) => c.method !== 'GET').length;
+    const writesBefore = writes();
     const plan = await runCli(['drains', 'rotate', '--dry-run'], { env });
+    expect(writes()).toBe(writesBefore);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/^repair \(failure mode B\): the drain tokens of raxx-api-prod, raxx-console-prod, raxx-velvet-prod are out of line$/m);
     expect(plan.stdout).toMatch(/accepts again, from step 2, the token the drains of raxx-api-prod, raxx-console-prod, raxx-velvet-prod carry/);
