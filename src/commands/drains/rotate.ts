@@ -143,7 +143,7 @@ export default createCommand({
         },
         {
           name: 'function accepts the old and the new token',
-          detail: repair && !resuming ? keepDetail(carriers(oldToken), oldToken !== undefined && (oldToken === original.current || oldToken === original.previous)) : undefined,
+          detail: repair && !resuming ? slotDetail(carriers(oldToken), oldToken !== undefined && (oldToken === original.current || oldToken === original.previous)) : undefined,
           done: resuming,
           async apply() {
             // Against the state the tokens were derived from (its RevisionId), not a fresh read.
@@ -277,6 +277,12 @@ function reclassify(l: AppDrains, drainUrl: string): AppDrains {
 function keepDetail(keptBy: string[], acceptedNow: boolean): string {
   if (keptBy.length === 0) return 'no drain carries a token: the function keeps the token of SSM (or its own) beside the new one until the end';
   return `the function ${acceptedNow ? 'keeps accepting' : 'accepts again, from step 2,'} the token the drains of ${keptBy.join(', ')} carry, beside the new one: none of their batches is refused while they move`;
+}
+
+/** Step 2 of a repair, in the plan: what DRAIN_TOKEN_PREVIOUS becomes. */
+function slotDetail(keptBy: string[], acceptedNow: boolean): string {
+  if (keptBy.length === 0) return "DRAIN_TOKEN_PREVIOUS: SSM's token (or the function's own); no drain carries one";
+  return `DRAIN_TOKEN_PREVIOUS: the token the drains of ${keptBy.join(', ')} carry${acceptedNow ? '' : ' (refused now)'}`;
 }
 
 /** The plan's head when the state was mixed: that this is a repair, what was found, and which tokens stay accepted. */
