@@ -7,7 +7,7 @@ import { runCli, type CliResult } from '../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 import { setFunctionEnvironment } from '../support/aws-fixtures.js';
-import { ATTACHMENT_RULES, blockPublicAccess, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, STACK, type Stack } from '../support/doctor-stack.js';
+import { ATTACHMENT_RULES, blockPublicAccess, DRAIN_TIERS, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, setLifecycle, setPolicy, STACK, type LifecycleRuleInput, type Stack } from '../support/doctor-stack.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-3b8e1f6a9c2d5e7f0a4b';
 const WEBHOOK_SECRET = 'T0123ABCD/B0456EFGH/slackwebhooksecret1234';
@@ -79,7 +79,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(ms).toBeLessThan(5_000);
     expect(doc.status).toBe('pass');
-    expect(doc.checks.map((c) => [c.id, c.status])).toEqual(['drains', 'ssm', 'token', 'log-group', 'freshness', 'drain-bucket', 'attachments', 'cost'].map((id) => [id, 'pass']));
+    expect(doc.checks.map((c) => [c.id, c.status])).toEqual(['drains', 'ssm', 'token', 'function', 'log-group', 'freshness', 'drain-bucket', 'attachments', 'cost'].map((id) => [id, 'pass']));
     const drainBucket = doc.checks.find((c) => c.id === 'drain-bucket')!;
     // The actual tiers are reported, since the runbooks disagree on them.
     expect(drainBucket.findings.map((f) => f.message).join('\n')).toMatch(/lifecycle keeps log objects 365 days .*STANDARD_IA at 90 d, expire at 365 d/);
@@ -92,7 +92,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^PASS {2}drains/m);
     expect(r.stdout).toContain('/raxx/log-drain/drain_token exists (SecureString)');
-    expect(r.stdout).toMatch(/healthy: 8 pass, 0 warn, 0 fail/);
+    expect(r.stdout).toMatch(/healthy: 9 pass, 0 warn, 0 fail/);
     expectNoSecrets(r);
   });
 
@@ -174,8 +174,8 @@ describe.skipIf(!motoAvailable)('doctor', () => {
       name: 'lifecycle of 30 days',
       check: 'drain-bucket',
       mode: 'audit D',
-      fix: /expiration to at least 90 days/,
-      message: /expires log objects at 30 days, under the 90-day retention floor/,
+      fix: /^set rule logs-tiers's expiration to at least 90 days in the drain bucket's Terraform/,
+      message: /^rule logs-tiers \(prefix logs\/\) deletes log objects at 30 days, under the 90-day floor$/,
       run: async (s) => setDrainLifecycle(s.aws, 30),
     },
     {
@@ -189,7 +189,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
       name: 'a bucket policy granting public access',
       check: 'attachments',
       fix: /delete-bucket-policy --bucket raxx-support-attachments-prod/,
-      message: /the bucket policy grants public access \(PublicRead\)/,
+      message: /^the bucket policy grants public access: PublicRead allows s3:GetObject to anyone$/,
       run: async (s) => {
         const { PutBucketPolicyCommand } = await import('@aws-sdk/client-s3');
         const policy = {
@@ -248,6 +248,149 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     },
   ];
 
+  // Every lifecycle and policy shape S3 allows, judged by what it does to the objects. (moto
+  // drops a filter's object-size bounds, so size filters are judged in test/lib/doctor-lifecycle.test.ts.)
+  const inDays = (n: number) => new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 + n * 86_400_000);
+  const drainRules = (...extra: LifecycleRuleInput[]) => async (s: Stack) => setLifecycle(s.aws, STACK.drainBucket, [DRAIN_TIERS, ...extra]);
+  const attachmentRules = (...extra: LifecycleRuleInput[]) => async (s: Stack) => setAttachmentsLifecycle(s.aws, ATTACHMENT_RULES, extra);
+  const statement = (sid: string, principal: unknown, extra: object = {}) => ({ Sid: sid, Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*/*', ...extra });
+  const shapes: typeof breaks = [
+    {
+      name: 'a dated expiry six days away (Expiration.Date)',
+      check: 'drain-bucket',
+      mode: 'audit D',
+      message: /^rule dated-purge \(prefix logs\/\) deletes every log object it matches on \d{4}-\d\d-\d\d \(in 6 days\), however young$/,
+      fix: /replace the dated Expiration of rule dated-purge with Expiration\.Days of at least 90/,
+      run: drainRules({ ID: 'dated-purge', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Date: inDays(6) } }),
+    },
+    {
+      name: 'a whole-bucket rule of 7 days beside the tiers',
+      check: 'drain-bucket',
+      mode: 'audit D',
+      message: /^rule sweep-7d \(whole bucket\) deletes log objects at 7 days, under the 90-day floor$/,
+      fix: /set rule sweep-7d's expiration to at least 90 days/,
+      run: drainRules({ ID: 'sweep-7d', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 7 } }),
+    },
+    ...(['GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR'] as const).map((cls) => ({
+      name: `a transition to ${cls} at 1 day`,
+      check: 'drain-bucket',
+      message: new RegExp(`^rule cold-${cls} \\(prefix logs/\\) moves log objects to ${cls} at 1 d: .*\\(the runbooks chose Standard-IA, never Glacier\\)$`),
+      fix: new RegExp(`^use STANDARD_IA in rule cold-${cls}`),
+      run: drainRules({ ID: `cold-${cls}`, Status: 'Enabled', Filter: { Prefix: 'logs/' }, Transitions: [{ Days: 1, StorageClass: cls }] }),
+    })),
+    {
+      name: 'noncurrent versions expiring after 1 day',
+      check: 'drain-bucket',
+      mode: 'audit D',
+      message: /^rule old-versions \(whole bucket\) deletes noncurrent versions at 1 days: a deleted or overwritten log object is gone for good/,
+      fix: /NoncurrentDays to at least 90/,
+      run: drainRules({ ID: 'old-versions', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }),
+    },
+    {
+      name: "a rule on one app's prefix (Filter.Prefix)",
+      check: 'drain-bucket',
+      mode: 'audit D',
+      message: /^rule api-only \(prefix logs\/raxx-api-prod\/\) deletes log objects at 14 days/,
+      fix: /api-only/,
+      run: drainRules({ ID: 'api-only', Status: 'Enabled', Filter: { Prefix: 'logs/raxx-api-prod/' }, Expiration: { Days: 14 } }),
+    },
+    {
+      name: 'a tag-filtered rule (Filter.Tag)',
+      check: 'drain-bucket',
+      mode: 'audit D',
+      message: /^rule tagged \(whole bucket, objects tagged purge=yes\) deletes log objects at 5 days/,
+      fix: /tagged/,
+      run: drainRules({ ID: 'tagged', Status: 'Enabled', Filter: { Tag: { Key: 'purge', Value: 'yes' } }, Expiration: { Days: 5 } }),
+    },
+    {
+      name: 'an extra whole-bucket 7-day rule beside the four attachments rules',
+      check: 'attachments',
+      message: /^rule cleanup-7d \(whole bucket\) deletes attachments at 7 days, under the 90-day floor$/,
+      fix: /cleanup-7d/,
+      run: attachmentRules({ ID: 'cleanup-7d', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 7 } }),
+    },
+    {
+      name: 'attachments moved to DEEP_ARCHIVE',
+      check: 'attachments',
+      message: /^rule archive \(whole bucket\) moves attachments to DEEP_ARCHIVE at 30 d: they cannot be read without a restore first/,
+      fix: /STANDARD_IA in rule archive/,
+      run: attachmentRules({ ID: 'archive', Status: 'Enabled', Filter: { Prefix: '' }, Transitions: [{ Days: 30, StorageClass: 'DEEP_ARCHIVE' }] }),
+    },
+    {
+      name: 'attachments with a dated expiry',
+      check: 'attachments',
+      message: /^rule purge-date \(prefix 5b7c1a2e-1111-4aaa-8bbb-0123456789ab\/\) deletes every attachment it matches on /,
+      fix: /Expiration\.Days of at least 90/,
+      run: attachmentRules({ ID: 'purge-date', Status: 'Enabled', Filter: { Prefix: '5b7c1a2e-1111-4aaa-8bbb-0123456789ab/' }, Expiration: { Date: inDays(20) } }),
+    },
+    {
+      name: 'attachment noncurrent versions expiring after 3 days',
+      check: 'attachments',
+      message: /^rule versions-3d \(whole bucket\) deletes noncurrent versions at 3 days: a deleted or overwritten attachment is gone for good after 3 days, under the 30-day floor/,
+      fix: /NoncurrentDays to at least 30/,
+      run: attachmentRules({ ID: 'versions-3d', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 3 } }),
+    },
+    {
+      name: 'a bucket policy granting a role access on the drain bucket',
+      check: 'drain-bucket',
+      message: /^the bucket policy grants s3:GetObject to \{"AWS":"arn:aws:iam::123456789012:role\/reader"\} \(ReaderRole\): the runbook says no bucket policy grants/,
+      fix: /delete-bucket-policy --bucket raxx-heroku-logs-prod/,
+      run: async (s) => setPolicy(s.aws, STACK.drainBucket, [{ Sid: 'TlsOnly', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: `arn:aws:s3:::${STACK.drainBucket}/*`, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }, statement('ReaderRole', { AWS: 'arn:aws:iam::123456789012:role/reader' })]),
+    },
+    ...[
+      { how: 'Principal {"AWS": "*"}', stmt: statement('AnyAws', { AWS: '*' }), sid: 'AnyAws' },
+      { how: 'NotPrincipal', stmt: { ...statement('AllBut', undefined), Principal: undefined, NotPrincipal: { AWS: 'arn:aws:iam::123456789012:root' } }, sid: 'AllBut' },
+      { how: 'a condition that does not narrow who (aws:SecureTransport)', stmt: statement('TlsAnyone', '*', { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }), sid: 'TlsAnyone' },
+    ].map((p) => ({
+      name: `a public attachments policy: ${p.how}`,
+      check: 'attachments',
+      message: new RegExp(`^the bucket policy grants public access: ${p.sid} allows s3:GetObject to anyone$`),
+      fix: /delete-bucket-policy --bucket raxx-support-attachments-prod/,
+      run: async (s: Stack) => setPolicy(s.aws, STACK.attachmentsBucket, [p.stmt]),
+    })),
+    {
+      name: 'a public drain bucket policy',
+      check: 'drain-bucket',
+      message: /^the bucket policy grants public access: Open allows s3:GetObject to anyone$/,
+      fix: /raxx-heroku-logs-prod/,
+      run: async (s) => setPolicy(s.aws, STACK.drainBucket, [statement('Open', '*')]),
+    },
+    {
+      name: "the function's BUCKET_NAME pointing at another bucket",
+      check: 'function',
+      mode: 'C',
+      message: /^the function raxx-heroku-log-drain-receiver writes to BUCKET_NAME=raxx-heroku-logs-staging, not raxx-heroku-logs-prod/,
+      fix: /^BUCKET_NAME=raxx-heroku-logs-prod: set it in the drain's Terraform/,
+      run: async (s) => setFunctionEnvironment(s.aws, STACK.functionName, { BUCKET_NAME: 'raxx-heroku-logs-staging', DRAIN_TOKEN: STACK.drainToken, KEY_PREFIX: 'logs/' }),
+    },
+    {
+      name: "the function's KEY_PREFIX elsewhere",
+      check: 'function',
+      mode: 'C',
+      message: /^the function writes under KEY_PREFIX=drain\/, not logs\/$/,
+      fix: /^KEY_PREFIX=logs\//,
+      run: async (s) => setFunctionEnvironment(s.aws, STACK.functionName, { BUCKET_NAME: STACK.drainBucket, DRAIN_TOKEN: STACK.drainToken, KEY_PREFIX: 'drain' }),
+    },
+  ];
+  breaks.push(...shapes);
+
+  it('rules that never reach the log objects, disabled rules and narrowing policies pass', async () => {
+    await setLifecycle(stack.aws, STACK.drainBucket, [
+      DRAIN_TIERS,
+      { ID: 'off', Status: 'Disabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } },
+      { ID: 'athena-results', Status: 'Enabled', Filter: { Prefix: 'athena-results/' }, Expiration: { Days: 1 } },
+      { ID: 'uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
+    ]);
+    await setPolicy(stack.aws, STACK.drainBucket, [{ Sid: 'TlsOnly', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: `arn:aws:s3:::${STACK.drainBucket}/*`, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }]);
+    await setPolicy(stack.aws, STACK.attachmentsBucket, [statement('FromOurVpce', '*', { Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-0123456789abcdef0' } } })]);
+    const { r, doc } = await doctor();
+    expect(r.code, JSON.stringify(doc.checks.filter((c) => c.status !== 'pass'))).toBe(0);
+    const drain = doc.checks.find((c) => c.id === 'drain-bucket')!.findings.map((f) => f.message).join('\n');
+    expect(drain).toMatch(/lifecycle keeps log objects 365 days \(≥ 90\), never in an archive class; tiers: logs-tiers .*; uploads \(whole bucket\): incomplete uploads aborted at 7 d/);
+    expect(drain).not.toMatch(/athena-results|\boff\b/);
+    expect(drain).toMatch(/the bucket policy grants nothing \(Deny statements only\)/);
+  });
+
   it.each(breaks)('$name → $check fails with the failure mode and fix', async (b) => {
     await b.run(stack);
     const { r, doc } = await doctor(b.args);
@@ -299,7 +442,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(slack.posts).toHaveLength(1);
     expect(slack.posts[0]!.path).toBe(`/services/${WEBHOOK_SECRET}`);
     const text = slack.posts[0]!.body.text;
-    expect(text).toMatch(/^raxx-ops doctor \(prod\): 7 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: set the function's DRAIN_TOKEN to the token of SSM drain_url/);
+    expect(text).toMatch(/^raxx-ops doctor \(prod\): 8 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: set the function's DRAIN_TOKEN to the token of SSM drain_url/);
     for (const s of [HEROKU_TOKEN, STACK.drainToken, 'drain-token-other-1f2e3d4c5b6a7980']) expect(text).not.toContain(s);
     expectNoSecrets(r);
   });
@@ -310,7 +453,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/warning: Slack answered 404 to the notification/);
     expect(slack.posts).toHaveLength(1);
-    expect(slack.posts[0]!.body.text).toMatch(/\[audit D\] lifecycle expires log objects at 30 days/);
+    expect(slack.posts[0]!.body.text).toMatch(/\[audit D\] rule logs-tiers \(prefix logs\/\) deletes log objects at 30 days/);
     expectNoSecrets(r);
   });
 

@@ -3,7 +3,7 @@
 // run (no Heroku token, AWS refused) fails with the reason; the others still report.
 import type { Context } from '../context.js';
 import { checkAttachmentsBucket, checkCost, checkDrainBucket } from './bucket-checks.js';
-import { checkDrains, checkFreshness, checkLogGroup, checkParameters, checkSendTest, checkToken, couldNotCheck, Facts, type DoctorOptions } from './drain-checks.js';
+import { checkDrains, checkFreshness, checkFunction, checkLogGroup, checkParameters, checkSendTest, checkToken, couldNotCheck, Facts, type DoctorOptions } from './drain-checks.js';
 import { worst, type CheckResult, type Finding } from './report.js';
 
 export type { DoctorOptions } from './drain-checks.js';
@@ -21,6 +21,7 @@ const CHECKS: CheckSpec[] = [
   { id: 'drains', title: 'every app has its current drain', run: checkDrains },
   { id: 'ssm', title: 'SSM parameters exist', run: checkParameters },
   { id: 'token', title: "the function's DRAIN_TOKEN is SSM drain_token", run: checkToken },
+  { id: 'function', title: 'the function writes to the drain bucket', run: checkFunction },
   { id: 'log-group', title: "the receiver's log group", run: checkLogGroup },
   { id: 'freshness', title: "each app's newest object", run: checkFreshness },
   { id: 'drain-bucket', title: 'the drain bucket', run: (f) => checkDrainBucket(f.ctx) },
