@@ -3,13 +3,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Client } from 'pg';
 import { runCli, type CliResult } from '../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
+import { loadAuditDatabase } from '../support/audit-schema.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { freePort } from '../support/stand-in.js';
+import { tempDir } from '../support/temp.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 import { setFunctionEnvironment } from '../support/aws-fixtures.js';
 import { ATTACHMENT_RULES, blockPublicAccess, DRAIN_TIERS, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, setLifecycle, setPolicy, STACK, type LifecycleRuleInput, type Stack } from '../support/doctor-stack.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-3b8e1f6a9c2d5e7f0a4b';
+const PG = { owner: 'owner-pw-7c1e3a5b9d2f4a6c', app: 'raptor-pw-2b4d6f8a1c3e5a7b', archiver: 'archiver-pw-9e1a3c5b7d2f4e6a' };
 const WEBHOOK_SECRET = 'T0123ABCD/B0456EFGH/slackwebhooksecret1234';
 
 interface Report {
@@ -18,14 +28,18 @@ interface Report {
   checks: { id: string; status: string; findings: { status: string; message: string; mode?: string; fix?: string }[] }[];
 }
 
-describe.skipIf(!motoAvailable)('doctor', () => {
+describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
   let moto: MotoServer;
   let heroku: HerokuApiServer;
   let stack: Stack;
   let env: Record<string, string>;
   let slack: { server: Server; url: string; posts: { path: string; body: { text: string } }[] };
 
-  const secrets = () => [HEROKU_TOKEN, STACK.drainToken, WEBHOOK_SECRET];
+  let cluster: PgCluster;
+  let db: { owner: string; app: string; superuser: string };
+  let su: Client;
+  const sql = async (text: string) => void (await su.query(text));
+  const secrets = () => [HEROKU_TOKEN, STACK.drainToken, WEBHOOK_SECRET, PG.owner, PG.app, PG.archiver];
   function expectNoSecrets(r: CliResult): void {
     for (const s of secrets()) {
       expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
@@ -40,7 +54,11 @@ describe.skipIf(!motoAvailable)('doctor', () => {
   const failing = (doc: Report) => doc.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 
   beforeAll(async () => {
-    moto = await startMoto();
+    [moto, cluster] = await Promise.all([startMoto(), startPostgres()]);
+    db = await loadAuditDatabase(cluster, 'raxx', PG);
+    const { default: pg } = await import('pg');
+    su = new pg.Client({ connectionString: db.superuser });
+    await su.connect();
     const posts: { path: string; body: { text: string } }[] = [];
     const server = createServer((req, res) => {
       let body = '';
@@ -58,18 +76,25 @@ describe.skipIf(!motoAvailable)('doctor', () => {
   afterAll(async () => {
     slack?.server.closeAllConnections();
     await new Promise((resolve) => slack?.server.close(resolve));
-    await moto?.stop();
+    await su?.end().catch(() => undefined);
+    await Promise.all([moto?.stop(), cluster?.stop()]);
   });
   beforeEach(async () => {
     await moto.reset();
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [...STACK.apps] });
     stack = await provisionStack(moto.env, heroku);
+    // The audit checks find the owner's URL where the runbook keeps it: the API app's config var.
+    heroku.setConfigVars('raxx-api-prod', { DATABASE_URL: db.owner });
     env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url, SLACK_WEBHOOK_URL: slack.url };
     slack.posts.length = 0;
   });
   afterEach(async () => {
     await stack?.stop();
     await heroku?.stop();
+    // Undo whatever a test broke in the audited database.
+    for (const role of ['raptor_app', 'audit_archiver']) await sql(`ALTER ROLE ${role} SET log_statement TO 'mod'`);
+    for (const t of ['users', 'sessions', 'passkeys']) await sql(`ALTER TABLE ${t} ENABLE TRIGGER ALL`);
+    await sql('REVOKE UPDATE, DELETE, TRUNCATE ON users_history, sessions_history, passkeys_history FROM raptor_app');
   });
 
   it('passes a healthy stack in under 5 s, every check, exit 0; --notify stays quiet', async () => {
@@ -79,7 +104,12 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(ms).toBeLessThan(5_000);
     expect(doc.status).toBe('pass');
-    expect(doc.checks.map((c) => [c.id, c.status])).toEqual(['drains', 'ssm', 'token', 'function', 'log-group', 'freshness', 'drain-bucket', 'attachments', 'cost'].map((id) => [id, 'pass']));
+    expect(doc.checks.map((c) => [c.id, c.status])).toEqual(['drains', 'ssm', 'token', 'function', 'log-group', 'freshness', 'drain-bucket', 'attachments', 'cost', 'audit', 'sources'].map((id) => [id, 'pass']));
+    expect(doc.checks.find((c) => c.id === 'audit')!.findings.map((f) => f.message)).toEqual([
+      'role settings: raptor_app: log_statement=mod, audit_archiver: log_statement=mod',
+      'history triggers: trg_users_history on users, trg_sessions_history on sessions, trg_passkeys_history on passkeys enabled',
+      expect.stringMatching(/^append-only grants: raptor_app cannot UPDATE, DELETE or TRUNCATE public\.passkeys_history, .*public\.users_history$/),
+    ]);
     const drainBucket = doc.checks.find((c) => c.id === 'drain-bucket')!;
     // The actual tiers are reported, since the runbooks disagree on them.
     expect(drainBucket.findings.map((f) => f.message).join('\n')).toMatch(/lifecycle keeps log objects 365 days .*STANDARD_IA at 90 d, expire at 365 d/);
@@ -92,7 +122,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^PASS {2}drains/m);
     expect(r.stdout).toContain('/raxx/log-drain/drain_token exists (SecureString)');
-    expect(r.stdout).toMatch(/healthy: 9 pass, 0 warn, 0 fail/);
+    expect(r.stdout).toMatch(/healthy: 11 pass, 0 warn, 0 fail/);
     expectNoSecrets(r);
   });
 
@@ -373,6 +403,32 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     },
   ];
   breaks.push(...shapes);
+  // The audit runbook's diagnosis, without a tracer: the same checks as `audit smoke` 2-4.
+  breaks.push(
+    {
+      name: 'a role setting reset',
+      check: 'audit',
+      mode: 'audit B',
+      message: /^role settings: raptor_app: log_statement is not set$/,
+      fix: /^raxx-ops audit fix-roles \(or: ALTER ROLE "raptor_app" SET log_statement TO 'mod';\), then restart the dynos$/,
+      run: async () => sql('ALTER ROLE raptor_app RESET log_statement'),
+    },
+    {
+      name: 'a history trigger disabled',
+      check: 'audit',
+      mode: 'audit C',
+      message: /^history triggers: trg_passkeys_history on passkeys is disabled$/,
+      fix: /^ALTER TABLE "passkeys" ENABLE TRIGGER "trg_passkeys_history";$/,
+      run: async () => sql('ALTER TABLE passkeys DISABLE TRIGGER trg_passkeys_history'),
+    },
+    {
+      name: 'history not append-only',
+      check: 'audit',
+      message: /^append-only grants: raptor_app may DELETE public\.users_history$/,
+      fix: /^REVOKE DELETE ON public\.users_history FROM "raptor_app";/,
+      run: async () => sql('GRANT DELETE ON users_history TO raptor_app'),
+    },
+  );
 
   it('rules that never reach the log objects, disabled rules and narrowing policies pass', async () => {
     await setLifecycle(stack.aws, STACK.drainBucket, [
@@ -442,7 +498,7 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(slack.posts).toHaveLength(1);
     expect(slack.posts[0]!.path).toBe(`/services/${WEBHOOK_SECRET}`);
     const text = slack.posts[0]!.body.text;
-    expect(text).toMatch(/^raxx-ops doctor \(prod\): 8 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: set the function's DRAIN_TOKEN to the token of SSM drain_url/);
+    expect(text).toMatch(/^raxx-ops doctor \(prod\): 10 pass, 0 warn, 1 fail \(failure mode B\)\n• FAIL token: \[B\] .*fix: set the function's DRAIN_TOKEN to the token of SSM drain_url/);
     for (const s of [HEROKU_TOKEN, STACK.drainToken, 'drain-token-other-1f2e3d4c5b6a7980']) expect(text).not.toContain(s);
     expectNoSecrets(r);
   });
@@ -464,13 +520,134 @@ describe.skipIf(!motoAvailable)('doctor', () => {
     expect(heroku.calls).toEqual([]);
   });
 
-  it('a check that cannot run fails with the reason and the others still report', async () => {
+  const count = (text: string, what: string) => text.split(what).length - 1;
+
+  it('no Heroku token: the drains check says so once; the audit check points to it; the AWS checks still report', async () => {
     const r = await runCli(['doctor', '--json'], { env: { ...env, HEROKU_API_KEY: undefined } });
     expect(r.code).toBe(1);
     const doc = r.json<Report>();
     expect(failing(doc)).toEqual(['drains']);
     expect(doc.checks.find((c) => c.id === 'drains')!.findings[0]!.message).toMatch(/could not check: no Heroku API token/);
+    expect(doc.checks.find((c) => c.id === 'audit')!.findings).toEqual([{ status: 'warn', message: 'not checked: the same error as the `drains` check' }]);
     expect(doc.checks.find((c) => c.id === 'freshness')!.status).toBe('pass');
+    expect(count(r.stdout, 'no Heroku API token')).toBe(1);
+    // With DATABASE_URL in the environment the audit checks need no Heroku at all.
+    const direct = await runCli(['doctor', '--json'], { env: { ...env, HEROKU_API_KEY: undefined, DATABASE_URL: db.owner } });
+    expect(direct.json<Report>().checks.find((c) => c.id === 'audit')!.status).toBe('pass');
+    expectNoSecrets(direct);
+  });
+
+  it('a rejected Heroku token is reported once, on stdout, and its fix once on stderr', async () => {
+    for (const json of [false, true]) {
+      const r = await runCli(['doctor', ...(json ? ['--json'] : [])], { env: { ...env, HEROKU_API_KEY: 'heroku-api-token-revoked-0a1b2c3d4e5f' } });
+      expect(r.code).toBe(1);
+      expect(count(r.stdout, 'Heroku rejected the API token'), r.stdout).toBe(1);
+      expect(r.stderr).not.toContain('Heroku rejected');
+      expect(r.stderr).toMatch(/^error: doctor: \d+ pass, 1 warn, 1 fail\nhint: first fix: run `heroku login` or set HEROKU_API_KEY to a valid token\n$/);
+      expect(r.stdout).not.toContain('heroku-api-token-revoked-0a1b2c3d4e5f');
+    }
+  });
+
+  it('no AWS credentials: one error, exit 3, nothing on stdout; --json one error document', async () => {
+    const noAws = { ...env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_EC2_METADATA_DISABLED: 'true' };
+    const r = await runCli(['doctor'], { env: noAws });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^error: AWS credentials are missing or expired \([^)]*\): .*\nhint: log in with `aws sso login --profile <profile>` and pass --profile, or set AWS_PROFILE\n$/);
+    const j = await runCli(['doctor', '--json'], { env: noAws });
+    expect(j.code).toBe(3);
+    expect(j.json()).toMatchObject({ error: { code: 'config', exitCode: 3 } });
+  });
+
+  it('SSM drain_url missing: the ssm check fails with mode A; the checks that need it point there', async () => {
+    const { DeleteParameterCommand } = await import('@aws-sdk/client-ssm');
+    await (await stack.aws.ssm()).send(new DeleteParameterCommand({ Name: `${STACK.ssmPrefix}drain_url` }));
+    const { r, doc } = await doctor();
+    expect(r.code).toBe(1);
+    expect(failing(doc)).toEqual(['ssm']);
+    expect(doc.checks.find((c) => c.id === 'ssm')!.findings.find((f) => f.status === 'fail')).toMatchObject({ message: '/raxx/log-drain/drain_url is missing', mode: 'A' });
+    for (const id of ['drains', 'token']) expect(doc.checks.find((c) => c.id === id)!.findings).toEqual([{ status: 'warn', message: 'not checked: it needs the SSM drain settings, which the `ssm` check reports failing' }]);
+    expect(doc.modes).toEqual(['A']);
+  });
+
+  it('S3 refuses one bucket only (AccessDenied): its checks say so, the drain bucket and the rest still pass', async () => {
+    const proxy = await startFaultProxy(moto.env.AWS_ENDPOINT_URL!);
+    try {
+      proxy.setFaults(['GET', 'HEAD'].map((method) => ({ method, path: (p: string) => p.startsWith(`/${STACK.attachmentsBucket}`), times: 1000, status: 403 })));
+      const r = await runCli(['doctor', '--json'], { env: { ...env, AWS_ENDPOINT_URL_S3: proxy.endpoint } });
+      expect(r.code).toBe(1);
+      const doc = r.json<Report>();
+      expect(failing(doc)).toEqual(['attachments']);
+      expect(doc.checks.find((c) => c.id === 'attachments')!.findings[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/^could not check: S3 HeadBucket raxx-support-attachments-prod failed: .*403/) });
+      expect(doc.checks.find((c) => c.id === 'drain-bucket')!.status).toBe('pass');
+      const cost = doc.checks.find((c) => c.id === 'cost')!;
+      expect(cost.status).toBe('warn');
+      expect(cost.findings.map((f) => f.message)).toEqual([expect.stringMatching(/^raxx-heroku-logs-prod: ~\$/), expect.stringMatching(/^raxx-support-attachments-prod: not costed: the listing failed \(AccessDenied\)/)]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('Postgres unreachable: the audit check fails with the masked URL and the reason; the rest still report', async () => {
+    const port = await freePort();
+    const url = `postgres://raxx_owner:${PG.owner}@127.0.0.1:${port}/raxx`;
+    const { r, doc } = await doctor(['--database-url', url]);
+    expect(r.code).toBe(1);
+    expect(failing(doc)).toEqual(['audit']);
+    const f = doc.checks.find((c) => c.id === 'audit')!.findings;
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(new RegExp(`^could not check: .*postgres://raxx_owner:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}/raxx`));
+  });
+
+  it('no database URL anywhere: the audit checks are a warning that says where to put one', async () => {
+    heroku.setConfigVars('raxx-api-prod', { DATABASE_URL: null });
+    const { r, doc } = await doctor();
+    expect(r.code, r.stderr).toBe(0);
+    expect(doc.checks.find((c) => c.id === 'audit')!.findings).toEqual([
+      { status: 'warn', message: 'not checked: no DATABASE_URL: not given with --database-url, not in the environment, and not a config var of raxx-api-prod', fix: 'pass --database-url postgres://…, or set DATABASE_URL' },
+    ]);
+  });
+
+  const badUrls: { url: string; message: RegExp }[] = [
+    { url: 'not a url', message: /--database-url is not a valid Postgres URL/ },
+    { url: `mysql://raxx_owner:${PG.owner}@127.0.0.1/raxx`, message: /--database-url is not a valid Postgres URL: scheme mysql:/ },
+  ];
+  it.each(badUrls)('--database-url $url → exit 2 before any check, nothing secret printed', async ({ url, message }) => {
+    const r = await runCli(['doctor', '--database-url', url], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/\nhint: /);
+    expect(r.stdout).toBe('');
+    expect(heroku.calls).toEqual([]);
+    expectNoSecrets(r);
+  });
+
+  it("the shipped sources' last 7 days: a required day missing fails, an optional one warns", async () => {
+    const dir = tempDir('raxx-doctor-sources-');
+    const config = join(dir, 'raxx-ops.json');
+    writeFileSync(config, JSON.stringify({ logSources: [{ name: 'auth', required: true }, { name: 'api' }] }));
+    const { lastDays, shippedKey } = await import('../../src/lib/log-shipping.js');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = await stack.aws.s3();
+    const days = lastDays(Date.now(), 7);
+    const ship = (source: string, day: string) =>
+      s3.send(new PutObjectCommand({ Bucket: STACK.drainBucket, Key: shippedKey('receiver', 'logs/', source, day), Body: gzipSync('{"level":"INFO"}\n'), Metadata: { lines: '1' } }));
+    await Promise.all(days.flatMap((d) => [ship('auth', d), ship('api', d)]));
+    const healthy = await doctor(['--config', config]);
+    expect(healthy.r.code, healthy.r.stderr).toBe(0);
+    expect(healthy.doc.checks.find((c) => c.id === 'sources')!.findings.map((f) => [f.status, f.message])).toEqual([
+      ['pass', `auth (required): every day of ${days[0]}..${days[6]} shipped, 7 entries`],
+      ['pass', `api: every day of ${days[0]}..${days[6]} shipped, 7 entries`],
+    ]);
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    for (const [source, day] of [['auth', days[2]!], ['api', days[5]!]] as const) await s3.send(new DeleteObjectCommand({ Bucket: STACK.drainBucket, Key: shippedKey('receiver', 'logs/', source, day) }));
+    const { r, doc } = await doctor(['--config', config]);
+    expect(r.code).toBe(1);
+    expect(failing(doc)).toEqual(['sources']);
+    expect(doc.checks.find((c) => c.id === 'sources')!.findings).toEqual([
+      { status: 'fail', message: `auth (required): missing ${days[2]} (critical: a required source must be present daily)`, fix: expect.stringMatching(/^ship the day's files: raxx-ops logs ship auth <file>…/) },
+      { status: 'warn', message: `api: missing ${days[5]} (optional source)`, fix: expect.stringMatching(/raxx-ops logs ship api/) },
+    ]);
   });
 });
 

@@ -104,3 +104,31 @@ $$;`,
   ].join('\n');
   return { roles, triggers, historyTables, grants, sql };
 }
+
+/**
+ * A database `name` in the cluster built from the runbook's schema by a non-superuser owner
+ * (as on Heroku), with passwords for the owner and the two login roles. Returns their URLs.
+ */
+export async function loadAuditDatabase(cluster: { url: string; port: number }, name: string, pw: { owner: string; app: string; archiver: string }): Promise<{ owner: string; app: string; superuser: string }> {
+  const { default: pg } = await import('pg');
+  const boot = new pg.Client({ connectionString: cluster.url });
+  await boot.connect();
+  try {
+    await boot.query(`CREATE ROLE ${name}_owner LOGIN CREATEROLE PASSWORD '${pw.owner}'`);
+    await boot.query(`GRANT SET ON PARAMETER log_statement TO ${name}_owner`);
+    await boot.query(`CREATE DATABASE ${name} OWNER ${name}_owner`);
+  } finally {
+    await boot.end();
+  }
+  const url = (who: string) => `postgres://${who}@127.0.0.1:${cluster.port}/${name}`;
+  const owner = new pg.Client({ connectionString: url(`${name}_owner:${pw.owner}`) });
+  await owner.connect();
+  try {
+    await owner.query(runbookSchema().sql);
+    await owner.query(`ALTER ROLE raptor_app PASSWORD '${pw.app}'`);
+    await owner.query(`ALTER ROLE audit_archiver PASSWORD '${pw.archiver}'`);
+  } finally {
+    await owner.end();
+  }
+  return { owner: url(`${name}_owner:${pw.owner}`), app: url(`raptor_app:${pw.app}`), superuser: cluster.url.replace(/\/postgres$/, `/${name}`) };
+}

@@ -4,7 +4,8 @@
 // and what each costs a month. Reads bucket settings only; never an object's content.
 import type { LifecycleRule, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from '../context.js';
-import { awsError } from '../aws.js';
+import { AwsCredentialsError, awsError } from '../aws.js';
+import { InterruptedError, ServiceError } from '../errors.js';
 import { describeRule, earliestExpiry, judgeRules, reaches, ruleTags } from './lifecycle.js';
 import { fail, pass, warn, type Finding } from './report.js';
 
@@ -246,14 +247,23 @@ export interface BucketCost {
 export async function checkCost(ctx: Ctx & { now(): Date }): Promise<{ findings: Finding[]; data: { buckets: BucketCost[] } }> {
   const buckets = [ctx.config.drain.bucket, ctx.config.attachments.bucket];
   const since = ctx.now().getTime() - 30 * 86_400_000;
-  const costs = await Promise.all(buckets.map((b) => bucketCost(ctx, b, since)));
+  // One bucket that refuses (AccessDenied on it alone) leaves the other's figure standing.
+  const costs = await Promise.all(
+    buckets.map((b) =>
+      bucketCost(ctx, b, since).catch((err: unknown) => {
+        if (err instanceof AwsCredentialsError || err instanceof InterruptedError) throw err;
+        return { bucket: b, error: err instanceof ServiceError ? (err.code ?? err.service) : 'error' };
+      }),
+    ),
+  );
   const findings = costs.map((c): Finding => {
     if (!c) return pass('bucket missing: nothing to cost (see its check)');
+    if ('error' in c) return warn(`${c.bucket}: not costed: the listing failed (${c.error})`, "see that bucket's own check");
     const sizes = Object.entries(c.bytesByClass).map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)} GB`).join(', ') || 'empty';
     const what = `${c.bucket}: ~$${c.monthlyUsd.toFixed(2)}/month${c.partial ? ' at least' : ''} (${c.objects} object${c.objects === 1 ? '' : 's'}${c.partial ? `, first ${COST_PAGES * 1000} listed` : ''}: ${sizes}; ${c.putsLast30Days} PUTs in 30 days; current versions only)`;
     return c.monthlyUsd > COST_ALERT_USD ? warn(`${what}: over the $${COST_ALERT_USD}/month alert line`, "check the lifecycle tiers (the drain bucket's check lists them) and the write rate") : pass(what);
   });
-  return { findings, data: { buckets: costs.filter((c): c is BucketCost => c !== undefined) } };
+  return { findings, data: { buckets: costs.filter((c): c is BucketCost => c !== undefined && !('error' in c)) } };
 }
 
 async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<BucketCost | undefined> {

@@ -6,12 +6,13 @@ import { createHash } from 'node:crypto';
 import { DRAIN_AUTH_FAILED as AUTH_FAILED, DRAIN_CLOCK_SKEW as CLOCK_SKEW, DRAIN_MISCONFIGURED as MISCONFIGURED, DRAIN_WRITE_FAILED as WRITE_FAILED, LAMBDA_TASK_TIMED_OUT as TASK_TIMED_OUT } from '@raxx/log-drain-receiver/log-phrases';
 import { DEFAULT_KEY_PREFIX, normalizePrefix } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from '../context.js';
-import { awsError } from '../aws.js';
+import type { ResolvedUrl } from '../postgres.js';
+import { AwsCredentialsError, awsError } from '../aws.js';
 import { ssmNames } from '../config.js';
 import { readDrainSettings, type DrainSettings } from '../drain-settings.js';
 import { FAILURE_MODES, probeDrain } from '../drain-probe.js';
 import { classifyDrains, desiredDrainUrl, tokenOfUrl, type ClassifiedDrain } from '../drains.js';
-import { UserError } from '../errors.js';
+import { ConfigError, UserError } from '../errors.js';
 import { LogStore, type LogObject } from '../log-store.js';
 import { redact } from '../secrets.js';
 import { getReceiverFunction, type ReceiverFunctionState } from '../receiver-function.js';
@@ -25,6 +26,19 @@ export interface DoctorOptions {
   sendTest: boolean;
   /** Seconds `--send-test` waits for each app's answer and object. */
   testTimeout: number;
+  /** The database owner's URL for the audit checks (flag, environment, or the API app's config var). */
+  ownerUrl: () => Promise<ResolvedUrl>;
+}
+
+/** A check could not run because what it needs is another check's subject, and broken. */
+export class NeedsCheck extends Error {
+  constructor(
+    readonly check: string,
+    readonly what: string,
+    cause: unknown,
+  ) {
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
 }
 
 /** What several checks need, fetched once on first use. */
@@ -46,7 +60,12 @@ export class Facts {
   }
 
   settings(): Promise<DrainSettings> {
-    return this.once('settings', () => readDrainSettings(this.ctx));
+    // A missing or unreadable parameter is the ssm check's finding; the checks that need it point there.
+    return this.once('settings', () =>
+      readDrainSettings(this.ctx).catch((err: unknown) => {
+        throw err instanceof ConfigError && !(err instanceof AwsCredentialsError) ? new NeedsCheck('ssm', 'the SSM drain settings', err) : err;
+      }),
+    );
   }
 
   receiver(): Promise<ReceiverFunctionState> {
