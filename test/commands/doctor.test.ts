@@ -1,7 +1,7 @@
 // doctor against a healthy stack in moto and the Heroku API stand-in, then with one thing
 // broken at a time: each time the right check fails with the runbook's failure mode and fix.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -597,6 +597,25 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
     const f = doc.checks.find((c) => c.id === 'audit')!.findings;
     expect(f).toHaveLength(1);
     expect(f[0]!.message).toMatch(new RegExp(`^could not check: .*postgres://raxx_owner:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}/raxx`));
+  });
+
+  it('Ctrl-C while the audit check waits on a database that never answers: exit 130 at once', async () => {
+    const sockets: Socket[] = [];
+    const silent = createNetServer((sock) => void sockets.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const ac = new AbortController();
+      let abortedAt = 0;
+      silent.once('connection', () => setTimeout(() => ((abortedAt = Date.now()), ac.abort()), 200));
+      const r = await runCli(['doctor', '--json', '--database-url', `postgres://raxx_owner:${PG.owner}@127.0.0.1:${(silent.address() as AddressInfo).port}/raxx`], { env, signal: ac.signal });
+      expect(r.code).toBe(130);
+      expect(Date.now() - abortedAt, 'well before the 10 s connect timeout').toBeLessThan(3_000);
+      expect(r.json()).toMatchObject({ error: { exitCode: 130 } });
+      expectNoSecrets(r);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      silent.close();
+    }
   });
 
   it('no database URL anywhere: the audit checks are a warning that says where to put one', async () => {
