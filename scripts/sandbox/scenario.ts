@@ -10,7 +10,6 @@
 // How a command runs is injected (CliRunner): `npm run sandbox` runs the built CLI as
 // subprocesses (scripts/sandbox.ts); test/sandbox.test.ts runs it in-process.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -22,6 +21,7 @@ import { appPrefix, buildObjectKey, parseObjectKey } from '@raxx/log-drain-recei
 import type { AwsClients } from '../../src/lib/aws.js';
 import { loadConfig } from '../../src/lib/config.js';
 import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, setFunctionEnvironment } from '../../test/support/aws-fixtures.js';
+import { runbookSchema } from '../../test/support/audit-schema.js';
 import { provisionInfrastructure, STACK } from '../../test/support/doctor-stack.js';
 import { startHerokuApi } from '../../test/support/heroku-api.js';
 import { sendBatch, startStream, type StreamBatchResult } from '../../test/support/logplex-sender.js';
@@ -120,8 +120,8 @@ export type TourStep = (typeof STEPS)[number]['id'];
 /** What `--only` accepts. */
 export const TOUR_STEPS: string[] = STEPS.filter((s) => !s.setup).map((s) => s.id);
 
-/** The audit runbook's schema (roles, *_history tables and triggers, grants). */
-const AUDIT_SCHEMA = readFileSync(new URL('../../test/fixtures/audit-schema.sql', import.meta.url), 'utf8');
+/** The audit runbook's schema (roles, *_history tables and triggers, grants), derived from its text. */
+const AUDIT_SCHEMA = runbookSchema().sql;
 /** The log-shipping source the tour ships (declared in the configuration file it writes). */
 const SOURCE = 'auth';
 const SUPPORT_HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];

@@ -9,17 +9,24 @@ import type { CheckResult } from '../lib/doctor/report.js';
 import { UsageError, CheckFailedError } from '../lib/errors.js';
 import { redact } from '../lib/secrets.js';
 import { startOfDay, parseTime } from '../lib/time-window.js';
+import { parseDatabaseUrl } from '../lib/postgres.js';
 import { resolveApps } from './apps.js';
+import { apiApp, configVarsOnce, ownerUrl } from './audit/shared.js';
 import { createCommand, flag, option } from './define.js';
 import * as opt from './options.js';
 
 export default createCommand({
-  description: "the runbooks' diagnosis in one run: drains, SSM parameters, the function's token and errors, freshness, both buckets' settings and cost; names the failure mode (A-D) and the fix; exit 1 when anything fails",
+  description: "every runbook's diagnosis in one run: drains, SSM parameters, the function's token, bucket and errors, freshness, both buckets' settings, lifecycle and cost, the DML audit's roles, triggers and grants, the shipped log sources; names the failure mode and the fix; exit 1 when anything fails",
   notes: `Checks, run in parallel: drains (A, B) · SSM parameters · DRAIN_TOKEN vs SSM drain_token,
 compared by digest (B) · the receiver's log group over --since: auth failures (B), write
 failures (C), timeouts (D), clock skew, other errors · each app's newest object (the logs status
-thresholds) · the drain bucket (versioning, encryption, public-access blocks, retention of at
-least 90 days: audit D) · the attachments bucket and its key · monthly cost against $20.
+thresholds) · the function's BUCKET_NAME and KEY_PREFIX (C) · the drain bucket (versioning,
+encryption, public-access blocks, no granting policy, every lifecycle rule judged by its effect:
+nothing deleted before 90 days, nothing archived: audit D) · the attachments bucket and its key ·
+monthly cost against $20 · with a database URL (--database-url, DATABASE_URL, or the API app's
+config var): the audit roles' log_statement (audit B), the history triggers (audit C), the
+append-only grants · the declared log sources over the last 7 days.
+Missing AWS credentials are one error (exit 3); a cause that stops several checks is reported once.
 --notify posts a summary to SLACK_WEBHOOK_URL when anything warns or fails.`,
   examples: [
     ['raxx-ops doctor', 'every check, production'],
@@ -32,6 +39,7 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
     sendTest: flag('also send the synthetic batch of `drains test` to each app'),
     timeout: opt.timeout(15, 'with --send-test: how long to wait for each answer and object'),
     notify: flag('post a summary to SLACK_WEBHOOK_URL when anything warns or fails'),
+    databaseUrl: option(z.string().optional(), "the database owner's URL for the audit checks (default: DATABASE_URL, else the API app's DATABASE_URL config var)", { value: '<url>' }),
   },
   async handler(args, ctx) {
     const now = ctx.now().getTime();
@@ -45,6 +53,10 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
     const { requireWebhook } = await import('../lib/notify.js');
     const webhook = args.notify ? requireWebhook(ctx.env) : undefined;
     const apps = resolveApps(args.app, ctx);
+    // A malformed URL given here is bad input (exit 2) before anything runs.
+    if (args.databaseUrl !== undefined) parseDatabaseUrl(args.databaseUrl, { source: '--database-url', badUrl: 'usage' });
+    const api = apiApp(ctx, undefined);
+    const databaseUrl = () => ownerUrl(ctx, api, args.databaseUrl, configVarsOnce(ctx, api));
 
     const { runDoctor, summaryLine, modesOf, worst } = await import('../lib/doctor/index.js');
     // Every check's requests listen on the one cancellation signal at once.
@@ -52,7 +64,7 @@ least 90 days: audit D) · the attachments bucket and its key · monthly cost ag
     const progress = await ctx.out.progress(`doctor: ${apps.length} app(s)`);
     let checks;
     try {
-      checks = await runDoctor(ctx, { apps, since, sendTest: args.sendTest, testTimeout: args.timeout });
+      checks = await runDoctor(ctx, { apps, since, sendTest: args.sendTest, testTimeout: args.timeout, ownerUrl: databaseUrl });
     } finally {
       progress.stop();
     }

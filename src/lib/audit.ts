@@ -131,7 +131,7 @@ export async function runSmoke(ctx: Context, opts: SmokeOptions, onCheck?: (c: C
     if (!state.rolesOk) return skipped(`the role settings are missing (check 2): ${role}'s statements are not logged`);
     return findTracer(ctx, opts.app, tracer, state.insertedAt, opts.timeoutSeconds);
   });
-  if (opts.triggerTest) await check(7, 'trigger capture', () => triggerTest(opts.appClient, tracer));
+  if (opts.triggerTest) await check(7, 'trigger capture', () => triggerTest(opts.owner, tracer));
 
   const pgaudit = await pgauditStatus(opts.owner);
   return { app: opts.app, tracer, checks, pgaudit, ok: checks.every((c) => c.status !== 'fail') };
@@ -272,6 +272,22 @@ export async function checkAppendOnly(owner: Client, role: string): Promise<Outc
 }
 
 /**
+ * The runbook's tracer row (dml-audit.txt, smoke test step 1), column for column; only the id
+ * differs: `pgaudit-smoke-<epoch>` plus a random suffix, so two runs in one second never
+ * collide on the primary key. docs/runbooks/dml-audit.txt holds the runbook's text, and a test
+ * holds these to it.
+ */
+export const TRACER_COLUMNS = ['id', 'dimension', 'customer_id', 'actor_id', 'actor_type', 'action', 'at_utc'] as const;
+/** The values after the id, as SQL literals. */
+export const TRACER_VALUES = ["'system_automated'", '0', "'sre-smoke'", "'system_actor'", "'smoke.pgaudit_check'", 'NOW()'] as const;
+
+/** Plain SQL text (no parameters), so the server logs the tracer on the statement line itself. */
+export function tracerInsertSql(tracer: string): string {
+  if (!/^pgaudit-smoke-\d+-[0-9a-f]+$/.test(tracer)) throw new Error(`bad tracer ${tracer}`);
+  return `INSERT INTO customer_audit_events (${TRACER_COLUMNS.join(', ')}) VALUES ('${tracer}', ${TRACER_VALUES.join(', ')})`;
+}
+
+/**
  * Check 5: the tracer INSERT, in the app role's own session. One autocommit statement sent as
  * plain SQL text (no parameters), so the server logs `statement: INSERT … 'pgaudit-smoke-…'`
  * on one line and no transaction is ever left open; the owner's session then sees the row,
@@ -282,9 +298,8 @@ export async function insertTracer(owner: Client, appClient: Client, role: strin
   if (who[0]?.u !== role) {
     return fail('tracer', `the app credential logs in as ${who[0]?.u ?? '?'}, not ${role}: the role's log_statement would not apply`, `pass ${role}'s own URL with --app-database-url or RAPTOR_APP_DATABASE_URL`);
   }
-  if (!/^pgaudit-smoke-\d+-[0-9a-f]+$/.test(tracer)) throw new Error(`bad tracer ${tracer}`);
   try {
-    await appClient.query(`INSERT INTO customer_audit_events (event_type, detail) VALUES ('pgaudit.smoke', '${tracer}')`);
+    await appClient.query(tracerInsertSql(tracer));
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === '42P01') return fail('migration', 'table customer_audit_events does not exist: migration 0051 is not applied', 'apply migration 0051');
@@ -292,7 +307,7 @@ export async function insertTracer(owner: Client, appClient: Client, role: strin
     if (code && /^(22|23|42)/.test(code)) return fail('tracer', `the tracer INSERT failed: ${(err as Error).message}`, 'compare customer_audit_events with migration 0051');
     throw postgresError(err, 'insert the tracer');
   }
-  const seen = await query<{ n: number }>(owner, `SELECT count(*)::int AS n FROM customer_audit_events WHERE detail = $1`, [tracer], 'read the tracer back');
+  const seen = await query<{ n: number }>(owner, `SELECT count(*)::int AS n FROM customer_audit_events WHERE id = $1`, [tracer], 'read the tracer back');
   if (!seen[0]?.n) return fail('tracer', 'the tracer row is not visible to other sessions: it was not committed', 'check for a trigger or rule on customer_audit_events that swallows rows');
   return pass(`inserted and committed ${tracer} as ${role}`);
 }
@@ -355,25 +370,27 @@ export async function findTracer(ctx: Context, app: string, tracer: string, inse
 }
 
 /**
- * Check 7: a users row inserted inside a transaction that is rolled back, after reading the
- * history row its trigger wrote in that same transaction: nothing stays behind.
+ * Check 7: the runbook's trigger test, as the DB owner (as the runbook says): a users row with
+ * its columns (email, email_verified_at) inserted inside a transaction, the users_history rows
+ * that same transaction wrote read back (by xmin: nothing else of the history row is assumed
+ * but `operation`), then rolled back, so nothing stays behind.
  */
-export async function triggerTest(appClient: Client, tracer: string): Promise<Outcome> {
+export async function triggerTest(owner: Client, tracer: string): Promise<Outcome> {
   const email = `${tracer}@smoke.invalid`;
   try {
-    await appClient.query('BEGIN');
+    await owner.query('BEGIN');
     try {
-      await appClient.query('INSERT INTO users (email) VALUES ($1)', [email]);
-      const rows = (await appClient.query<{ operation: string }>(`SELECT operation FROM users_history WHERE row_data->>'email' = $1`, [email])).rows;
-      if (rows.some((r) => r.operation === 'INSERT')) return pass('a users INSERT was captured in users_history as INSERT (rolled back)');
+      await owner.query('INSERT INTO users (email, email_verified_at) VALUES ($1, NULL)', [email]);
+      const rows = (await owner.query<{ operation: string }>(`SELECT operation FROM users_history WHERE xmin::text::bigint = txid_current() % 4294967296`)).rows;
+      if (rows.some((r) => r.operation === 'INSERT')) return pass('a users INSERT by the owner was captured in users_history as INSERT (rolled back)');
       return fail('capture', rows.length ? `users_history holds ${rows.map((r) => r.operation).join(', ')}, not INSERT` : 'users_history holds no row for the inserted user', 'ALTER TABLE users ENABLE TRIGGER trg_users_history; or re-apply migration 0051');
     } finally {
-      await appClient.query('ROLLBACK').catch(() => undefined);
+      await owner.query('ROLLBACK').catch(() => undefined);
     }
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === '42P01') return fail('migration', `${(err as Error).message}: migration 0051 is not applied`, 'apply migration 0051');
-    if (code === '42501') return fail('capture', `the trigger test needs INSERT on users: ${(err as Error).message}`, 'run it with the application role, which writes users');
+    if (code === '42P01' || code === '42703') return fail('migration', `${(err as Error).message}: migration 0051 is not applied`, 'apply migration 0051');
+    if (code === '42501') return fail('capture', `the trigger test needs INSERT on users: ${(err as Error).message}`, "run it with the owner's credential (--database-url)");
     if (code && /^(22|23|42)/.test(code)) return fail('capture', `the trigger test failed: ${(err as Error).message}`, 'compare users and users_history with migration 0051');
     throw postgresError(err, 'run the trigger test');
   }

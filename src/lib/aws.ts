@@ -244,6 +244,9 @@ const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'To
 /** Also S3's RequestTimeout error code: it gave up waiting for our request. */
 const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
+/** Missing or expired AWS credentials: every AWS call of the run fails the same way. */
+export class AwsCredentialsError extends ConfigError {}
+
 /**
  * Turn an SDK failure into a typed error: missing or expired credentials are configuration
  * (exit 3, log in again); everything else AWS said or failed to say is a service failure (4).
@@ -256,7 +259,7 @@ export function awsError(err: unknown, service: string, action: string, endpoint
   const name = e.name ?? 'Error';
   const code = e.code ?? name;
   if (CREDENTIAL_ERRORS.has(name) || /Could not load credentials|credential/i.test(e.message ?? '')) {
-    return new ConfigError(`AWS credentials are missing or expired (${service} ${action}): ${e.message ?? name}`, {
+    return new AwsCredentialsError(`AWS credentials are missing or expired (${service} ${action}): ${e.message ?? name}`, {
       hint: 'log in with `aws sso login --profile <profile>` and pass --profile, or set AWS_PROFILE',
       cause: err,
     });

@@ -8,6 +8,7 @@ import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { frame } from '@raxx/log-drain-receiver/logplex';
 import { startReceiverServer, type ReceiverServer } from '@raxx/log-drain-receiver/serve';
 import { gzipSync } from 'node:zlib';
+import type { PutBucketLifecycleConfigurationCommandInput } from '@aws-sdk/client-s3';
 import type { AwsClients } from '../../src/lib/aws.js';
 import { createReceiverFunction, fixtureClients, putDrainParameters } from './aws-fixtures.js';
 import type { HerokuApiServer } from './heroku-api.js';
@@ -172,19 +173,35 @@ export async function setDrainLifecycle(aws: AwsClients, days: number): Promise<
   );
 }
 
+type Rule = NonNullable<NonNullable<PutBucketLifecycleConfigurationCommandInput['LifecycleConfiguration']>['Rules']>[number];
+export type { Rule as LifecycleRuleInput };
+
+/** The drain bucket's healthy rule (STANDARD_IA at 90 days, expiry at 365), then `extra`. */
+export const DRAIN_TIERS: Rule = { ID: 'logs-tiers', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Transitions: [{ Days: 90, StorageClass: 'STANDARD_IA' }], Expiration: { Days: 365 } };
+
+/** Replaces a bucket's lifecycle with `rules`. */
+export async function setLifecycle(aws: AwsClients, bucket: string, rules: Rule[]): Promise<void> {
+  const s3 = await aws.s3();
+  const { PutBucketLifecycleConfigurationCommand } = await import('@aws-sdk/client-s3');
+  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }));
+}
+
+/** Replaces a bucket's policy. */
+export async function setPolicy(aws: AwsClients, bucket: string, statements: object[]): Promise<void> {
+  const { PutBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+  await (await aws.s3()).send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }));
+}
+
 export type AttachmentRule = 'resolved' | 'unresolved' | 'noncurrent' | 'multipart';
 export const ATTACHMENT_RULES: AttachmentRule[] = ['resolved', 'unresolved', 'noncurrent', 'multipart'];
 
-/** The attachments runbook's lifecycle rules (the ones named). */
-export async function setAttachmentsLifecycle(aws: AwsClients, rules: AttachmentRule[]): Promise<void> {
-  const s3 = await aws.s3();
-  const { PutBucketLifecycleConfigurationCommand } = await import('@aws-sdk/client-s3');
-  type Rule = NonNullable<NonNullable<ConstructorParameters<typeof PutBucketLifecycleConfigurationCommand>[0]['LifecycleConfiguration']>['Rules']>[number];
+/** The attachments runbook's lifecycle rules (the ones named), then `extra`. */
+export async function setAttachmentsLifecycle(aws: AwsClients, rules: AttachmentRule[], extra: Rule[] = []): Promise<void> {
   const all: Record<AttachmentRule, Rule> = {
     resolved: { ID: 'resolved-90d', Status: 'Enabled', Filter: { Tag: { Key: 'ticket-status', Value: 'resolved' } }, Expiration: { Days: 90 } },
     unresolved: { ID: 'unresolved-365d', Status: 'Enabled', Filter: { Tag: { Key: 'ticket-status', Value: 'unresolved' } }, Expiration: { Days: 365 } },
     noncurrent: { ID: 'noncurrent-30d', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 30 } },
     multipart: { ID: 'multipart-7d', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
   };
-  await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: STACK.attachmentsBucket, LifecycleConfiguration: { Rules: rules.map((r) => all[r]) } }));
+  await setLifecycle(aws, STACK.attachmentsBucket, [...rules.map((r) => all[r]), ...extra]);
 }

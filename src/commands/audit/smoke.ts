@@ -33,9 +33,9 @@ export default createCommand({
   2 the audited roles have log_statement=mod in pg_db_role_setting (B)
   3 the *_history triggers exist and are enabled (C)
   4 raptor_app cannot UPDATE or DELETE any *_history table
-  5 logged in as raptor_app: a tracer row pgaudit-smoke-<epoch>-<random> in customer_audit_events
+  5 logged in as raptor_app: the runbook's tracer row in customer_audit_events
   6 the tracer's INSERT statement line in the API app's drain objects (polls until --timeout)
-  7 with --trigger-test: a users INSERT captured in users_history (rolled back)
+  7 with --trigger-test: as the owner, a users INSERT captured in users_history (rolled back)
 The owner URL: --database-url, else DATABASE_URL, else the API app's config var. The
 raptor_app URL: --app-database-url, else RAPTOR_APP_DATABASE_URL, else that config var.`,
   examples: [

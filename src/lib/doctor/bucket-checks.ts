@@ -4,10 +4,12 @@
 // and what each costs a month. Reads bucket settings only; never an object's content.
 import type { LifecycleRule, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from '../context.js';
-import { awsError } from '../aws.js';
+import { AwsCredentialsError, awsError } from '../aws.js';
+import { InterruptedError, ServiceError } from '../errors.js';
+import { describeRule, earliestExpiry, judgeRules, reaches, ruleTags } from './lifecycle.js';
 import { fail, pass, warn, type Finding } from './report.js';
 
-type Ctx = Pick<Context, 'aws' | 'config' | 'signal'>;
+type Ctx = Pick<Context, 'aws' | 'config' | 'signal' | 'now'>;
 
 /** A bucket setting, or undefined when S3 answers that it is not configured. */
 async function setting<T>(ctx: Ctx, bucket: string, action: string, call: (s3: S3Client) => Promise<T>, notConfigured: string[]): Promise<T | undefined> {
@@ -59,52 +61,37 @@ async function commonSettings(ctx: Ctx, bucket: string, terraform: string) {
   return { exists: true as const, findings, encryption: rule, rules: (lifecycle?.Rules ?? []).filter((r) => r.Status === 'Enabled') };
 }
 
-function rulePrefix(r: LifecycleRule): string {
-  return r.Filter?.Prefix ?? r.Filter?.And?.Prefix ?? r.Prefix ?? '';
-}
-
-function ruleTags(r: LifecycleRule): { Key?: string | undefined; Value?: string | undefined }[] {
-  return [...(r.Filter?.Tag ? [r.Filter.Tag] : []), ...(r.Filter?.And?.Tags ?? [])];
-}
-
-/** Human tiers of one rule: "STANDARD_IA at 30 d, expire at 365 d". */
-function describeRule(r: LifecycleRule): string {
-  const parts = [
-    ...(r.Transitions ?? []).map((t) => `${t.StorageClass} at ${t.Days ?? '?'} d`),
-    ...(r.Expiration?.Days !== undefined ? [`expire at ${r.Expiration.Days} d`] : []),
-    ...(r.NoncurrentVersionExpiration?.NoncurrentDays !== undefined ? [`noncurrent versions expire at ${r.NoncurrentVersionExpiration.NoncurrentDays} d`] : []),
-    ...(r.AbortIncompleteMultipartUpload?.DaysAfterInitiation !== undefined ? [`incomplete uploads aborted at ${r.AbortIncompleteMultipartUpload.DaysAfterInitiation} d`] : []),
-  ];
-  const scope = rulePrefix(r) ? `prefix ${rulePrefix(r)}` : 'whole bucket';
-  const tags = ruleTags(r).map((t) => `${t.Key}=${t.Value}`);
-  return `${r.ID ?? '(no id)'} (${scope}${tags.length ? `, tag ${tags.join(' ')}` : ''}): ${parts.join(', ') || 'no action'}`;
-}
-
-/** 6. The drain bucket: settings, and a lifecycle that keeps log objects at least the retention floor. */
+/** 6. The drain bucket: settings, no policy grants, and a lifecycle that keeps log objects readable for the retention floor. */
 export async function checkDrainBucket(ctx: Ctx): Promise<{ findings: Finding[]; data: Record<string, unknown> }> {
   const bucket = ctx.config.drain.bucket;
   const floor = ctx.config.health.retentionFloorDays;
   const terraform = "the drain bucket's Terraform";
-  const common = await commonSettings(ctx, bucket, terraform);
+  const [common, policy] = await Promise.all([commonSettings(ctx, bucket, terraform), readPolicy(ctx, bucket)]);
   if (!common.exists) return { findings: [fail(`${bucket} does not exist: every write fails (NoSuchBucket)`, `re-create it with ${terraform}`, 'C')], data: {} };
   const findings = [...common.findings];
   if (common.encryption) findings.push(pass(`default encryption ${common.encryption.SSEAlgorithm}`));
+  findings.push(...judgePolicy(bucket, policy, 'any', terraform));
+  const now = ctx.now().getTime();
   const prefix = ctx.config.drain.keyPrefix;
-  // Rules whose scope covers the log objects (a prefix filter that is a prefix of theirs, or the
-  // other way round) and that carry no tag filter (the receiver tags nothing).
-  const applies = common.rules.filter((r) => (prefix.startsWith(rulePrefix(r)) || rulePrefix(r).startsWith(prefix)) && ruleTags(r).length === 0);
-  const tiers = applies.map(describeRule);
-  const expiries = applies.map((r) => r.Expiration?.Days).filter((d): d is number => d !== undefined);
-  const shortest = expiries.length ? Math.min(...expiries) : undefined;
-  if (shortest !== undefined && shortest < floor) {
-    findings.push(fail(`lifecycle expires log objects at ${shortest} days, under the ${floor}-day retention floor (audit runbook); tiers: ${tiers.join('; ')}`, `set the expiration to at least ${floor} days in ${terraform} (lifecycle rule), then apply`, 'audit D'));
+  // Every enabled rule that can reach an object under the log prefix counts: the earliest action wins.
+  const applies = common.rules.filter((r) => reaches(r, prefix));
+  const tiers = applies.map((r) => describeRule(r, now));
+  const shortest = earliestExpiry(common.rules, prefix, now);
+  const violations = judgeRules(common.rules, prefix, { expireDays: floor, noncurrentDays: floor, objects: 'log object', terraform }, now);
+  for (const v of violations) findings.push(fail(v.what, v.fix, v.action.kind === 'expire' || v.action.kind === 'noncurrent-expire' ? 'audit D' : undefined));
+  if (violations.length > 0) {
+    // The failures name their rules; the tiers say what else is there.
   } else if (applies.length === 0) {
     findings.push(warn(`no lifecycle rule for ${prefix}: objects are kept forever in STANDARD (the cost grows every month)`, `add the runbook's tiers in ${terraform}: STANDARD_IA after 30 days, expire after ${floor} days or more`));
   } else {
-    findings.push(pass(`lifecycle keeps log objects ${shortest === undefined ? 'forever' : `${shortest} days`} (≥ ${floor}); tiers: ${tiers.join('; ')}`));
+    findings.push(pass(`lifecycle keeps log objects ${shortest === undefined ? 'forever' : `${shortest} days`} (≥ ${floor}), never in an archive class; tiers: ${tiers.join('; ')}`));
   }
   return { findings, data: { lifecycle: tiers, retentionDays: shortest ?? null } };
 }
+
+/** The runbook's shortest life of an attachment (resolved tickets) and of a noncurrent version. */
+const ATTACHMENT_MIN_DAYS = 90;
+const ATTACHMENT_NONCURRENT_DAYS = 30;
 
 /** The runbook's four lifecycle rules of the attachments bucket. */
 const ATTACHMENT_RULES: { what: string; matches(r: LifecycleRule): boolean }[] = [
@@ -118,7 +105,7 @@ const ATTACHMENT_RULES: { what: string; matches(r: LifecycleRule): boolean }[] =
 export async function checkAttachmentsBucket(ctx: Ctx): Promise<{ findings: Finding[]; data: Record<string, unknown> }> {
   const { bucket, kmsAlias } = ctx.config.attachments;
   const terraform = "the attachments bucket's Terraform";
-  const [common, key, policy] = await Promise.all([commonSettings(ctx, bucket, terraform), describeKey(ctx, kmsAlias), publicPolicy(ctx, bucket)]);
+  const [common, key, policy] = await Promise.all([commonSettings(ctx, bucket, terraform), describeKey(ctx, kmsAlias), readPolicy(ctx, bucket)]);
   const findings: Finding[] = [];
   if (!common.exists) findings.push(fail(`${bucket} does not exist`, `create it with ${terraform}`));
   else {
@@ -131,7 +118,9 @@ export async function checkAttachmentsBucket(ctx: Ctx): Promise<{ findings: Find
       else if (!ours) findings.push(fail(`default encryption uses ${keyId ?? 'the AWS-managed key'}, not the key behind ${kmsAlias}`, `set SSE-KMS with ${kmsAlias} in ${terraform}`));
       else findings.push(pass(`default encryption SSE-KMS with the key behind ${kmsAlias}`));
     }
-    findings.push(policy ?? pass('no bucket policy grants public access'));
+    findings.push(...judgePolicy(bucket, policy, 'public', terraform));
+    const violations = judgeRules(common.rules, '', { expireDays: ATTACHMENT_MIN_DAYS, noncurrentDays: ATTACHMENT_NONCURRENT_DAYS, objects: 'attachment', terraform }, ctx.now().getTime());
+    for (const v of violations) findings.push(fail(v.what, v.fix));
     for (const rule of ATTACHMENT_RULES) {
       const r = common.rules.find((x) => rule.matches(x));
       findings.push(r ? pass(`lifecycle: ${rule.what} (${r.ID ?? 'no id'})`) : fail(`lifecycle rule missing: ${rule.what}`, `add the runbook's rule to ${terraform} and apply (the four rules: resolved 90 d, unresolved-tagged 365 d, noncurrent 30 d, multipart 7 d)`));
@@ -142,7 +131,7 @@ export async function checkAttachmentsBucket(ctx: Ctx): Promise<{ findings: Find
     findings.push(key.state === 'Enabled' ? pass(`key ${key.keyId} Enabled`) : fail(`key ${key.keyId} is ${key.state}: attachments cannot be read or written`, key.state === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${key.keyId} && aws kms enable-key --key-id ${key.keyId}` : `aws kms enable-key --key-id ${key.keyId} (after the incident is closed)`));
     findings.push(key.rotating ? pass('automatic key rotation enabled') : fail('automatic key rotation is off', `aws kms enable-key-rotation --key-id ${key.keyId}`));
   }
-  return { findings, data: { rules: common.exists ? common.rules.map(describeRule) : [] } };
+  return { findings, data: { rules: common.exists ? common.rules.map((r) => describeRule(r, ctx.now().getTime())) : [] } };
 }
 
 async function describeKey(ctx: Ctx, alias: string) {
@@ -167,22 +156,64 @@ async function describeKey(ctx: Ctx, alias: string) {
   return { found: true as const, keyId, arn, aliasArn: arn.replace(/:key\/.*$/, `:${alias}`), state: meta?.KeyState ?? 'unknown', rotating };
 }
 
-/** A failing finding when the bucket policy lets anyone in (Principal "*" without a condition). */
-async function publicPolicy(ctx: Ctx, bucket: string): Promise<Finding | undefined> {
+interface Statement {
+  Sid?: string;
+  Effect?: string;
+  Principal?: unknown;
+  NotPrincipal?: unknown;
+  Action?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** The bucket policy's statements; undefined when there is none, 'unreadable' when it is not JSON. */
+async function readPolicy(ctx: Ctx, bucket: string): Promise<Statement[] | undefined | 'unreadable'> {
   const { GetBucketPolicyCommand } = await import('@aws-sdk/client-s3');
-  const res = await setting(ctx, bucket, 'GetBucketPolicy', (c) => c.send(new GetBucketPolicyCommand({ Bucket: bucket })), ['NoSuchBucketPolicy', 'NoSuchBucket']);
+  const res = await setting(ctx, bucket, 'GetBucketPolicy', (c) => c.send(new GetBucketPolicyCommand({ Bucket: bucket }), { abortSignal: ctx.signal }), ['NoSuchBucketPolicy', 'NoSuchBucket']);
   if (!res?.Policy) return undefined;
-  let doc: { Statement?: unknown };
   try {
-    doc = JSON.parse(res.Policy) as { Statement?: unknown };
+    const doc = JSON.parse(res.Policy) as { Statement?: unknown };
+    return ((Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Statement[]).filter((x) => x && typeof x === 'object');
   } catch {
-    return warn('the bucket policy is not JSON: cannot tell whether it is public', `read it: aws s3api get-bucket-policy --bucket ${bucket}`);
+    return 'unreadable';
   }
-  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as { Effect?: string; Principal?: unknown; Condition?: unknown; Sid?: string }[];
-  const anyone = (p: unknown): boolean => p === '*' || (typeof p === 'object' && p !== null && Object.values(p).some((v) => v === '*' || (Array.isArray(v) && v.includes('*'))));
-  const open = statements.filter((s) => s && s.Effect === 'Allow' && anyone(s.Principal) && !s.Condition);
-  if (open.length === 0) return undefined;
-  return fail(`the bucket policy grants public access (${open.map((s) => s.Sid ?? 'unnamed statement').join(', ')})`, `remove those statements (aws s3api delete-bucket-policy --bucket ${bucket}, then re-apply the attachments bucket's Terraform)`);
+}
+
+/** Condition keys that pin a request to an account, network or principal (S3's own test of "public"). */
+const NARROWING_KEYS = new Set(['aws:sourcearn', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourceowner', 'aws:principalaccount', 'aws:principalorgid', 'aws:principalorgpaths', 'aws:principalarn', 'aws:userid', 'aws:sourceip', 's3:dataaccesspointaccount', 's3:dataaccesspointarn']);
+
+const anyone = (p: unknown): boolean => p === '*' || (typeof p === 'object' && p !== null && Object.values(p).some((v) => v === '*' || (Array.isArray(v) && v.includes('*'))));
+
+/** Allow to everyone (Principal "*", or NotPrincipal, which allows everyone else) with no condition that narrows it. */
+export function isPublicStatement(s: Statement): boolean {
+  if (s.Effect !== 'Allow' || !(s.NotPrincipal !== undefined || anyone(s.Principal))) return false;
+  const narrowed = Object.values(s.Condition ?? {}).some((block) =>
+    Object.entries(block ?? {}).some(([key, value]) => {
+      if (!NARROWING_KEYS.has(key.toLowerCase())) return false;
+      const values = (Array.isArray(value) ? value : [value]).map(String);
+      return values.length > 0 && !values.some((v) => v === '*' || v === '0.0.0.0/0' || v === '::/0');
+    }),
+  );
+  return !narrowed;
+}
+
+/**
+ * The bucket policy against the runbook: `public` fails statements that let anyone in;
+ * `any` (the drain bucket: "no bucket policy grants") fails every Allow statement. Deny
+ * statements (TLS only, and the like) pass.
+ */
+function judgePolicy(bucket: string, statements: Statement[] | undefined | 'unreadable', forbid: 'public' | 'any', terraform: string): Finding[] {
+  if (statements === undefined) return [pass('no bucket policy')];
+  if (statements === 'unreadable') return [warn('the bucket policy is not JSON: cannot tell what it grants', `read it: aws s3api get-bucket-policy --bucket ${bucket}`)];
+  const name = (s: Statement, i: number) => s.Sid || `statement ${i + 1}`;
+  const open = statements.map((s, i) => ({ s, name: name(s, i), public: isPublicStatement(s) })).filter((x) => x.public || (forbid === 'any' && x.s.Effect === 'Allow'));
+  if (open.length === 0) return [pass(forbid === 'any' ? 'the bucket policy grants nothing (Deny statements only)' : 'no bucket policy statement grants public access')];
+  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action.join(', ') : String(s.Action ?? '?'));
+  const fix = `remove ${open.length === 1 ? 'that statement' : 'those statements'} from the policy in ${terraform} and apply (or aws s3api delete-bucket-policy --bucket ${bucket} when nothing else is in it)`;
+  return open.map((x) =>
+    x.public
+      ? fail(`the bucket policy grants public access: ${x.name} allows ${actions(x.s)} to anyone`, fix)
+      : fail(`the bucket policy grants ${actions(x.s)} to ${JSON.stringify(x.s.Principal ?? x.s.NotPrincipal)} (${x.name}): the runbook says no bucket policy grants on the drain bucket (writes come from the function's role only)`, fix),
+  );
 }
 
 /** us-east-1 list prices, USD per GB-month and per 1,000 PUTs (the runbooks' cost tables). */
@@ -216,14 +247,23 @@ export interface BucketCost {
 export async function checkCost(ctx: Ctx & { now(): Date }): Promise<{ findings: Finding[]; data: { buckets: BucketCost[] } }> {
   const buckets = [ctx.config.drain.bucket, ctx.config.attachments.bucket];
   const since = ctx.now().getTime() - 30 * 86_400_000;
-  const costs = await Promise.all(buckets.map((b) => bucketCost(ctx, b, since)));
+  // One bucket that refuses (AccessDenied on it alone) leaves the other's figure standing.
+  const costs = await Promise.all(
+    buckets.map((b) =>
+      bucketCost(ctx, b, since).catch((err: unknown) => {
+        if (err instanceof AwsCredentialsError || err instanceof InterruptedError) throw err;
+        return { bucket: b, error: err instanceof ServiceError ? (err.code ?? err.service) : 'error' };
+      }),
+    ),
+  );
   const findings = costs.map((c): Finding => {
     if (!c) return pass('bucket missing: nothing to cost (see its check)');
+    if ('error' in c) return warn(`${c.bucket}: not costed: the listing failed (${c.error})`, "see that bucket's own check");
     const sizes = Object.entries(c.bytesByClass).map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)} GB`).join(', ') || 'empty';
     const what = `${c.bucket}: ~$${c.monthlyUsd.toFixed(2)}/month${c.partial ? ' at least' : ''} (${c.objects} object${c.objects === 1 ? '' : 's'}${c.partial ? `, first ${COST_PAGES * 1000} listed` : ''}: ${sizes}; ${c.putsLast30Days} PUTs in 30 days; current versions only)`;
     return c.monthlyUsd > COST_ALERT_USD ? warn(`${what}: over the $${COST_ALERT_USD}/month alert line`, "check the lifecycle tiers (the drain bucket's check lists them) and the write rate") : pass(what);
   });
-  return { findings, data: { buckets: costs.filter((c): c is BucketCost => c !== undefined) } };
+  return { findings, data: { buckets: costs.filter((c): c is BucketCost => c !== undefined && !('error' in c)) } };
 }
 
 async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<BucketCost | undefined> {

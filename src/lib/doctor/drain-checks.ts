@@ -4,13 +4,15 @@
 // (the SSM settings, the drain lists) is fetched once while the checks run in parallel.
 import { createHash } from 'node:crypto';
 import { DRAIN_AUTH_FAILED as AUTH_FAILED, DRAIN_CLOCK_SKEW as CLOCK_SKEW, DRAIN_MISCONFIGURED as MISCONFIGURED, DRAIN_WRITE_FAILED as WRITE_FAILED, LAMBDA_TASK_TIMED_OUT as TASK_TIMED_OUT } from '@raxx/log-drain-receiver/log-phrases';
+import { DEFAULT_KEY_PREFIX, normalizePrefix } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from '../context.js';
-import { awsError } from '../aws.js';
+import type { ResolvedUrl } from '../postgres.js';
+import { AwsCredentialsError, awsError } from '../aws.js';
 import { ssmNames } from '../config.js';
 import { readDrainSettings, type DrainSettings } from '../drain-settings.js';
 import { FAILURE_MODES, probeDrain } from '../drain-probe.js';
 import { classifyDrains, desiredDrainUrl, tokenOfUrl, type ClassifiedDrain } from '../drains.js';
-import { UserError } from '../errors.js';
+import { ConfigError, UserError } from '../errors.js';
 import { LogStore, type LogObject } from '../log-store.js';
 import { redact } from '../secrets.js';
 import { getReceiverFunction, type ReceiverFunctionState } from '../receiver-function.js';
@@ -24,6 +26,19 @@ export interface DoctorOptions {
   sendTest: boolean;
   /** Seconds `--send-test` waits for each app's answer and object. */
   testTimeout: number;
+  /** The database owner's URL for the audit checks (flag, environment, or the API app's config var). */
+  ownerUrl: () => Promise<ResolvedUrl>;
+}
+
+/** A check could not run because what it needs is another check's subject, and broken. */
+export class NeedsCheck extends Error {
+  constructor(
+    readonly check: string,
+    readonly what: string,
+    cause: unknown,
+  ) {
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
 }
 
 /** What several checks need, fetched once on first use. */
@@ -45,7 +60,12 @@ export class Facts {
   }
 
   settings(): Promise<DrainSettings> {
-    return this.once('settings', () => readDrainSettings(this.ctx));
+    // A missing or unreadable parameter is the ssm check's finding; the checks that need it point there.
+    return this.once('settings', () =>
+      readDrainSettings(this.ctx).catch((err: unknown) => {
+        throw err instanceof ConfigError && !(err instanceof AwsCredentialsError) ? new NeedsCheck('ssm', 'the SSM drain settings', err) : err;
+      }),
+    );
   }
 
   receiver(): Promise<ReceiverFunctionState> {
@@ -140,6 +160,22 @@ export async function checkToken(f: Facts): Promise<Finding[]> {
 
   if (!same(urlToken, settings.token)) out.push(fail('SSM drain_url carries another token than SSM drain_token', rotate, 'B'));
   if (previous && !same(previous, settings.token)) out.push(warn('the function still accepts DRAIN_TOKEN_PREVIOUS (a rotation window is open)', `finish it: ${rotate}`));
+  return out;
+}
+
+/** 3b. The function writes where everything else reads: BUCKET_NAME is the drain bucket, KEY_PREFIX the key prefix. */
+export async function checkFunction(f: Facts): Promise<Finding[]> {
+  const fn = await f.receiver();
+  const { bucket, keyPrefix, functionName } = f.ctx.config.drain;
+  const terraform = "set it in the drain's Terraform (the function's environment), then apply";
+  const out: Finding[] = [];
+  const target = fn.variables.BUCKET_NAME;
+  if (!target) out.push(fail(`the function ${functionName} has no BUCKET_NAME: it answers every batch 500`, `BUCKET_NAME=${bucket}: ${terraform}`, 'C'));
+  else if (target !== bucket) out.push(fail(`the function ${functionName} writes to BUCKET_NAME=${target}, not ${bucket}: batches land where logs grep, audit smoke and this check never look`, `BUCKET_NAME=${bucket}: ${terraform} (or correct drain.bucket in the config if ${target} is the real one)`, 'C'));
+  else out.push(pass(`the function writes to ${bucket}`));
+  // As the receiver reads it: unset is its default, a missing trailing slash is added.
+  const prefix = normalizePrefix(fn.variables.KEY_PREFIX ?? DEFAULT_KEY_PREFIX);
+  if (prefix !== keyPrefix) out.push(fail(`the function writes under KEY_PREFIX=${prefix || '(empty)'}, not ${keyPrefix}`, `KEY_PREFIX=${keyPrefix}: ${terraform}`, 'C'));
   return out;
 }
 

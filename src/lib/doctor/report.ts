@@ -6,9 +6,10 @@ export type Status = 'pass' | 'warn' | 'fail';
 
 /**
  * The log-drain runbook's modes A-D (not wired, token mismatch, S3 write failed, timeout),
- * and the audit runbook's retention mode ("audit D": objects expire before 90 days).
+ * and the audit runbook's: role setting missing ("audit B"), trigger missing or disabled
+ * ("audit C"), retention ("audit D": objects expire before 90 days).
  */
-export type Mode = FailureMode | 'audit D';
+export type Mode = FailureMode | 'audit B' | 'audit C' | 'audit D';
 
 export interface Finding {
   status: Status;

@@ -1,14 +1,15 @@
 // `audit smoke` and `audit fix-roles` end to end, with no mocks: a real PostgreSQL cluster
-// loaded with the runbook's schema (test/fixtures/audit-schema.sql) whose only statement
+// loaded with the runbook's schema (derived from docs/runbooks/dml-audit.txt) whose only statement
 // logging is the role settings; a forwarder that tails the server log and posts each line as
 // Heroku's Logplex would to the API app's drains; `receiver serve` writing to moto's S3; the
 // Heroku API stand-in holding the drain and the config vars. The chain passes, then each
 // link is broken in turn and smoke fails at that check, naming the failure mode.
-import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
+import { RUNBOOK, runbookSchema, runbookTracer } from '../../support/audit-schema.js';
+import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit.js';
 import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.js';
@@ -26,7 +27,7 @@ const APP_PW = 'raptor-pw-9d1b3f5a7c2e4b6d';
 const ARCHIVER_PW = 'archiver-pw-6c8e0a2b4d6f8a1c';
 const WRONG_PW = 'wrong-pw-5a6b7c8d9e';
 const SECRETS = [HEROKU_TOKEN, DRAIN_TOKEN, OWNER_PW, APP_PW, ARCHIVER_PW, WRONG_PW];
-const FIXTURE = readFileSync(new URL('../../fixtures/audit-schema.sql', import.meta.url), 'utf8');
+const SCHEMA = runbookSchema();
 
 interface Check {
   id: number;
@@ -96,7 +97,7 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     appUrl = base.replace('%s', `raptor_app:${APP_PW}`);
     const owner = new pg.Client({ connectionString: ownerUrl });
     await owner.connect();
-    await owner.query(FIXTURE);
+    await owner.query(SCHEMA.sql);
     await owner.query(`ALTER ROLE raptor_app PASSWORD '${APP_PW}'`);
     await owner.query(`ALTER ROLE audit_archiver PASSWORD '${ARCHIVER_PW}'`);
     await owner.end();
@@ -132,8 +133,36 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
   it('the cluster logs statements only through the role settings', async () => {
     expect((await sql('SHOW log_statement'))[0]).toEqual({ log_statement: 'none' });
     // The runbook's way: SET ROLE in another role's session keeps that session's log_statement.
-    await sql(`SET ROLE raptor_app; INSERT INTO customer_audit_events (event_type, detail) VALUES ('pgaudit.smoke', 'set-role-tracer-1f2e'); RESET ROLE`);
-    expect(await cluster.readLog()).not.toContain('set-role-tracer-1f2e');
+    await sql(`SET ROLE raptor_app; ${tracerInsertSql('pgaudit-smoke-1-5e7a0b1c')}; RESET ROLE`);
+    expect((await sql(`SELECT count(*)::int AS n FROM customer_audit_events WHERE id = 'pgaudit-smoke-1-5e7a0b1c'`))[0]).toEqual({ n: 1 });
+    expect(await cluster.readLog()).not.toContain('pgaudit-smoke-1-5e7a0b1c');
+  });
+
+  it("the schema is the runbook's: its tables, history tables, triggers, functions and grants", async () => {
+    const tables = (await sql(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1`)).map((r) => r.relname);
+    expect(tables).toEqual(['customer_audit_events', 'passkeys', 'passkeys_history', 'positions', 'positions_history', 'sessions', 'sessions_history', 'subscriptions', 'subscriptions_history', 'trades', 'trades_history', 'users', 'users_history']);
+    // The runbook's trigger check, as it is written, answers 3 rows with tgenabled = 'O'.
+    const check = /SELECT tgname, tgrelid::regclass, tgenabled\s+FROM pg_trigger\s+WHERE tgname IN \([^)]*\);/.exec(RUNBOOK)![0];
+    expect((await sql(check)).map((r) => [r.tgname, r.tgenabled])).toEqual(SCHEMA.triggers.map((t) => [t.name, 'O']));
+    expect((await sql(`SELECT proname FROM pg_proc WHERE proname LIKE 'fn_capture_%' ORDER BY 1`)).map((r) => r.proname)).toEqual(['fn_capture_passkeys_history', 'fn_capture_sessions_history', 'fn_capture_users_history']);
+    // The access-control table: raptor_app INSERT + SELECT only, audit_archiver SELECT + UPDATE, raptor_audit_compliance SELECT only.
+    const privs = async (role: string) =>
+      (await sql(`SELECT string_agg(p, ',' ORDER BY p) AS p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p WHERE has_table_privilege('${role}', 'trades_history', p)`))[0]!.p;
+    expect([await privs('raptor_app'), await privs('audit_archiver'), await privs('raptor_audit_compliance')]).toEqual(['INSERT,SELECT', 'SELECT,UPDATE', 'SELECT']);
+    // The runbook's \drds, as pg_db_role_setting.
+    expect(await sql(`SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1`)).toEqual([
+      { rolname: 'audit_archiver', setconfig: ['log_statement=mod'] },
+      { rolname: 'raptor_app', setconfig: ['log_statement=mod'] },
+    ]);
+  });
+
+  it("the tracer smoke inserts is the runbook's, column for column", () => {
+    const runbook = runbookTracer();
+    expect(runbook.columns).toEqual([...TRACER_COLUMNS]);
+    expect(runbook.values.slice(1)).toEqual([...TRACER_VALUES]);
+    expect(runbook.values[0]).toMatch(/^'pgaudit-smoke-' \|\|/);
+    // A runbook that named other columns fails this test.
+    expect(runbookTracer(RUNBOOK.replace('actor_type, action', 'actor_kind, action')).columns).not.toEqual([...TRACER_COLUMNS]);
   });
 
   it('passes end to end: the tracer INSERT made as raptor_app reaches S3 through the drain', async () => {
@@ -153,7 +182,7 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     // In the bucket, the line is what Heroku would have sent, and `logs grep` (the fix's hint) finds it.
     const grep = await runCli(['logs', 'grep', '-F', rep.tracer, '--app', APP, '--since', '10m'], { env });
     expect(grep.code).toBe(0);
-    expect(grep.stdout).toMatch(new RegExp(`^<134>1 \\S+ host app postgres\\.\\d+ - \\[DATABASE\\] .* \\[\\d+\\] raptor_app@raxx LOG:  statement: INSERT INTO customer_audit_events .*'${rep.tracer}'\\)$`, 'm'));
+    expect(grep.stdout).toMatch(new RegExp(`^<134>1 \\S+ host app postgres\\.\\d+ - \\[DATABASE\\] .* \\[\\d+\\] raptor_app@raxx LOG:  statement: INSERT INTO customer_audit_events \\(id, dimension, customer_id, actor_id, actor_type, action, at_utc\\) VALUES \\('${rep.tracer}', 'system_automated', 0, 'sre-smoke', 'system_actor', 'smoke\\.pgaudit_check', NOW\\(\\)\\)$`, 'm'));
     // The trigger test left nothing behind, and both sessions are gone.
     expect((await sql(`SELECT count(*)::int AS n FROM users WHERE email LIKE 'pgaudit-smoke-%'`))[0]).toEqual({ n: 0 });
     expect(await smokeSessions()).toBe(0);
@@ -203,6 +232,32 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
       expect(rep.checks[2]).toMatchObject({ mode: 'C', detail: 'trg_sessions_history on sessions is disabled', fix: 'ALTER TABLE "sessions" ENABLE TRIGGER "trg_sessions_history";' });
     } finally {
       await sql('ALTER TABLE sessions ENABLE TRIGGER trg_sessions_history');
+    }
+  });
+
+  it('the trigger test runs as the DB owner (as the runbook says), not as raptor_app', async () => {
+    await sql('REVOKE INSERT ON users FROM raptor_app');
+    try {
+      const r = await smoke(['--trigger-test']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json<Report>().checks[6]).toMatchObject({ status: 'pass', detail: 'a users INSERT by the owner was captured in users_history as INSERT (rolled back)' });
+    } finally {
+      await sql('GRANT INSERT ON users TO raptor_app');
+    }
+  });
+
+  it('trg_users_history disabled: check 3 names it, and the trigger test finds no history row', async () => {
+    await sql('ALTER TABLE users DISABLE TRIGGER trg_users_history');
+    try {
+      const r = await smoke(['--trigger-test']);
+      expect(r.code).toBe(1);
+      const rep = r.json<Report>();
+      expect(statuses(rep)).toBe('pass pass fail pass pass pass fail');
+      expect(rep.checks[2]).toMatchObject({ mode: 'C', detail: 'trg_users_history on users is disabled' });
+      expect(rep.checks[6]).toMatchObject({ mode: 'capture', detail: 'users_history holds no row for the inserted user' });
+      expect((await sql(`SELECT count(*)::int AS n FROM users WHERE email LIKE 'pgaudit-smoke-%'`))[0]).toEqual({ n: 0 });
+    } finally {
+      await sql('ALTER TABLE users ENABLE TRIGGER trg_users_history');
     }
   });
 
