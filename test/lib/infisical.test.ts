@@ -37,7 +37,7 @@ describe('InfisicalApi', () => {
   it.each([
     ['wrong client secret', { credentials: { clientId: 'x', clientSecret: 'y' } }, /rejected the machine identity/],
     ['a token Infisical does not know', { credentials: { token: 'nope' } }, /rejected the access token \(INFISICAL_TOKEN\)/],
-    ['an environment the identity may not use', { environment: 'staging' }, /refused GET .* in staging:/],
+    ['an environment the identity may not use', { environment: 'staging' }, /refused PATCH .* in staging:/],
     // Read, a folder that is not there holds no secret; a write into it is refused.
     ['a folder that does not exist', { secretPath: '/nowhere/' }, /not found in prod:\/nowhere/],
   ])('%s: a configuration error (exit 3) with a hint', async (_what, o, message) => {
