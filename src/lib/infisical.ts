@@ -79,13 +79,25 @@ export class InfisicalApi {
     return value;
   }
 
-  /** Sets the secret: updates it, or creates it when it does not exist. Sent once each. */
+  /** Sets the secret: updates it, or creates it when it does not exist. */
   async setSecret(name: string, value: string): Promise<void> {
-    registerSecret(value);
-    const body = { projectId: this.opts.projectId, environment: this.opts.environment, secretPath: folderOf(this.opts.secretPath), secretValue: value };
-    const path = `/api/v4/secrets/${encodeURIComponent(name)}`;
-    const updated = await this.call('PATCH', path, body, { notFoundOk: true });
-    if (updated === undefined) await this.call('POST', path, body);
+    await this.setSecrets({ [name]: value });
+  }
+
+  /**
+   * Sets several secrets in one request (a batch update that creates what is missing), so the
+   * vault never holds one without the other. Sent once.
+   */
+  async setSecrets(values: Record<string, string>): Promise<void> {
+    for (const v of Object.values(values)) registerSecret(v);
+    const body = {
+      projectId: this.opts.projectId,
+      environment: this.opts.environment,
+      secretPath: folderOf(this.opts.secretPath),
+      mode: 'upsert',
+      secrets: Object.entries(values).map(([secretKey, secretValue]) => ({ secretKey, secretValue })),
+    };
+    await this.call('PATCH', '/api/v4/secrets/batch', body);
   }
 
   private token(): Promise<string> {

@@ -58,10 +58,9 @@ export function infisicalHolder(vault: InfisicalApi): KeyHolder {
     async read() {
       return { id: await vault.getSecret(ID_VAR), secret: await vault.getSecret(SECRET_VAR) };
     },
-    // Two writes: the secret first, so a vault whose id names a key also has that key's secret.
+    // One batch request sets both: the vault never holds an id with another key's secret.
     async write(key) {
-      await vault.setSecret(SECRET_VAR, key.secret);
-      await vault.setSecret(ID_VAR, key.id);
+      await vault.setSecrets({ [ID_VAR]: key.id, [SECRET_VAR]: key.secret });
     },
     async restore(before) {
       // A vault that had no key keeps the new one: deleting secrets there is left to a person.

@@ -55,7 +55,7 @@ describe('InfisicalApi', () => {
     proxy.delay((r) => r.method === 'PATCH', 1000);
     const err = await c.setSecret('K', 'v').catch((e: unknown) => e);
     expect(isUnknownOutcome(err)).toBe(true);
-    expect((err as Error).message).toMatch(/did not answer PATCH \/api\/v4\/secrets\/K within 0.3 s; the change may or may not have been made/);
+    expect((err as Error).message).toMatch(/did not answer PATCH \/api\/v4\/secrets\/batch within 0.3 s; the change may or may not have been made/);
     expect(proxy.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
   });
 

@@ -36,6 +36,12 @@ describe('Infisical API stand-in', () => {
     // The folder with or without its trailing "/" is the same folder.
     expect((await call('GET', `/api/v4/secrets/K?${q('prod', PATH.slice(0, -1))}`, { token })).json).toMatchObject({ secret: { secretValue: 'v2' } });
     expect(api.secret('prod', PATH, 'K')).toBe('v2');
+    // A batch: all or nothing; upsert creates the missing ones.
+    const batch = { projectId: api.projectId, environment: 'prod', secretPath: PATH, secrets: [{ secretKey: 'K', secretValue: 'v3' }, { secretKey: 'L', secretValue: 'w' }] };
+    expect((await call('PATCH', '/api/v4/secrets/batch', { token, body: batch })).status).toBe(404);
+    expect(api.secret('prod', PATH, 'K')).toBe('v2');
+    expect((await call('PATCH', '/api/v4/secrets/batch', { token, body: { ...batch, mode: 'upsert' } })).status).toBe(200);
+    expect([api.secret('prod', PATH, 'K'), api.secret('prod', PATH, 'L')]).toEqual(['v3', 'w']);
     expect((await call('GET', `/api/v4/secrets/K?${q()}`, { token: 'nope' })).status).toBe(401);
     expect((await call('GET', `/api/v4/secrets/K?${q()}`, { token: null })).status).toBe(401);
     api.revokeTokens();

@@ -11,6 +11,9 @@
 // - `PATCH /api/v4/secrets/{name}` and `POST /api/v4/secrets/{name}` with `{projectId,
 //   environment, secretPath, secretValue}`: update (404 when missing) and create (400 when it
 //   exists); the folder's trailing "/" is trimmed as Infisical does;
+// - `PATCH /api/v4/secrets/batch` with `{projectId, environment, secretPath, mode, secrets:
+//   [{secretKey, secretValue}]}`: all or nothing; mode `upsert` creates the missing ones,
+//   `failOnNotFound` (the default) answers 404 for them;
 // - an identity may be limited to some environments: elsewhere 403;
 // - errors as JSON `{statusCode, message, error}`.
 import { randomUUID } from 'node:crypto';
@@ -117,12 +120,29 @@ export async function startInfisicalApi(opts: StartInfisicalOptions = {}): Promi
       tokens.add(accessToken);
       return { status: 200, json: { accessToken, expiresIn: 7200, accessTokenMaxTTL: 43200, tokenType: 'Bearer' } };
     }
+    const now = new Date().toISOString();
     const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
     if (!auth || !tokens.has(auth)) throw new ApiError(401, 'Token missing or invalid');
+    if (method === 'PATCH' && url.pathname === '/api/v4/secrets/batch') {
+      const b = await body(req);
+      const { env, path } = where(b);
+      const list = Array.isArray(b.secrets) ? (b.secrets as { secretKey?: unknown; secretValue?: unknown }[]) : undefined;
+      if (!list || list.some((x) => typeof x.secretKey !== 'string' || typeof x.secretValue !== 'string')) throw new ApiError(400, 'secrets: Required');
+      const mode = b.mode ?? 'failOnNotFound';
+      if (mode !== 'upsert' && mode !== 'failOnNotFound') throw new ApiError(400, `mode: Invalid enum value '${String(mode)}'`);
+      if (mode === 'failOnNotFound') for (const x of list) if (!secrets.has(keyOf(env, path, x.secretKey as string))) throw new ApiError(404, `Secret with name '${String(x.secretKey)}' not found`);
+      const out = list.map((x) => {
+        const k = keyOf(env, path, x.secretKey as string);
+        const s = secrets.get(k);
+        if (s) Object.assign(s, { value: x.secretValue, version: s.version + 1, updatedAt: now });
+        else secrets.set(k, { value: x.secretValue as string, version: 1, id: randomUUID(), createdAt: now, updatedAt: now });
+        return secretJson(env, x.secretKey as string, secrets.get(k)!);
+      });
+      return { status: 200, json: { secrets: out } };
+    }
     const m = /^\/api\/v4\/secrets\/([^/]+)$/.exec(url.pathname);
     if (!m) throw new ApiError(404, `Route ${method}:${url.pathname} not found`);
     const name = decodeURIComponent(m[1]!);
-    const now = new Date().toISOString();
     if (method === 'GET') {
       const { env, path } = where(Object.fromEntries(url.searchParams));
       const s = secrets.get(keyOf(env, path, name));
