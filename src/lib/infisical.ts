@@ -4,7 +4,7 @@
 //
 // Like the Heroku wrapper: one deadline per call, reads retried (429, 5xx, a broken connection),
 // a write sent once, and a write without an answer reported as an unknown outcome, never as
-// "not done". Secret values are registered for redaction as soon as they are read.
+// "not done". Which values are secret (and so redacted) is the caller's to say: a key id is not.
 import { z } from 'zod';
 import { ConfigError, InterruptedError, ServiceError, UnknownOutcomeError } from './errors.js';
 import { registerSecret } from './secrets.js';
@@ -69,14 +69,12 @@ export class InfisicalApi {
     return `Infisical ${this.opts.environment}:${folderOf(this.opts.secretPath)}`;
   }
 
-  /** The secret's value, or undefined when there is none by that name. */
+  /** The secret's value, or undefined when there is none by that name (the caller registers what must be redacted). */
   async getSecret(name: string): Promise<string | undefined> {
     const q = new URLSearchParams({ projectId: this.opts.projectId, environment: this.opts.environment, secretPath: folderOf(this.opts.secretPath), viewSecretValue: 'true', expandSecretReferences: 'false' });
     const res = await this.call('GET', `/api/v4/secrets/${encodeURIComponent(name)}?${q}`, undefined, { notFoundOk: true });
     if (res === undefined) return undefined;
-    const value = parse(SecretAnswer, res, `GET secret ${name}`).secret.secretValue;
-    registerSecret(value);
-    return value;
+    return parse(SecretAnswer, res, `GET secret ${name}`).secret.secretValue;
   }
 
   /** Sets the secret: updates it, or creates it when it does not exist. */
@@ -89,7 +87,6 @@ export class InfisicalApi {
    * vault never holds one without the other. Sent once.
    */
   async setSecrets(values: Record<string, string>): Promise<void> {
-    for (const v of Object.values(values)) registerSecret(v);
     const body = {
       projectId: this.opts.projectId,
       environment: this.opts.environment,

@@ -56,7 +56,9 @@ export function infisicalHolder(vault: InfisicalApi): KeyHolder {
     name: vault.where,
     kind: 'vault',
     async read() {
-      return { id: await vault.getSecret(ID_VAR), secret: await vault.getSecret(SECRET_VAR) };
+      const secret = await vault.getSecret(SECRET_VAR);
+      registerSecret(secret);
+      return { id: await vault.getSecret(ID_VAR), secret };
     },
     // One batch request sets both: the vault never holds an id with another key's secret.
     async write(key) {
