@@ -105,6 +105,12 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     expect(dry.json<StepsJson>().steps.map((s) => s.status)).toEqual(['planned', 'planned', 'planned']);
     expect(await accessKeys(aws)).toEqual([original.id]);
 
+    // No vault configured: the plan and the report say so in the same words.
+    const byHand = 'the vault is not updated: Infisical is not configured for --env prod (attachments.infisical in the config); update AWS_ACCESS_KEY_ID_SUPPORT and AWS_SECRET_ACCESS_KEY_SUPPORT in Infisical at /MooseQuest/aws/support-attachments/ by hand, from `heroku config:get AWS_SECRET_ACCESS_KEY_SUPPORT -a raxx-api-prod`';
+    expect(dry.json<{ vaultByHand: string }>().vaultByHand).toBe(byHand);
+    const textPlan = await rotate(['--dry-run']);
+    expect(textPlan.stdout).toContain(`  ${byHand}\n`);
+
     const unconfirmed = await rotate();
     expect(unconfirmed.code).toBe(5);
     expect(await accessKeys(aws)).toEqual([original.id]);
@@ -115,6 +121,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     const doc = r.json<StepsJson>();
     expect(doc.steps.map((s) => s.status)).toEqual(['done', 'done', 'done']);
     expect(await expectRotated()).toBe(doc.newKeyId);
+    expect(r.json<{ vaultByHand: string; rotated: boolean }>()).toMatchObject({ vaultByHand: byHand, rotated: true });
     const patches = heroku.calls.filter((c) => c.method === 'PATCH');
     expect(patches.map((c) => c.path)).toEqual(HOLDERS.map((a) => `/apps/${a}/config-vars`));
   });
@@ -169,7 +176,10 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
       const r = await rotate(['--yes']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      return expectRotated();
+      // The report: each holder, its key, that IAM has it, and the vault to update by hand.
+      const key = await expectRotated();
+      expect(r.stdout).toContain(`holders now:\n  raxx-api-prod: ${key} (IAM has it)\n  raxx-console-prod: ${key} (IAM has it)\n  the vault is not updated: `);
+      return key;
     }
 
     it('step 1: CreateAccessKey fails', async () => {

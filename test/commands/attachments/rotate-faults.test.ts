@@ -153,6 +153,23 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
     await expectSafe(r);
   });
 
+  it.each([
+    ['no Infisical credentials', { INFISICAL_CLIENT_ID: undefined, INFISICAL_CLIENT_SECRET: undefined }, /no Infisical credentials: INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET \(or INFISICAL_TOKEN\) not set/],
+    ['half of them', { INFISICAL_CLIENT_SECRET: undefined }, /INFISICAL_CLIENT_SECRET not set/],
+    ['a wrong client secret', { INFISICAL_CLIENT_SECRET: 'wrong-secret-0123456789' }, /Infisical rejected the machine identity/],
+    ['a token Infisical does not know', { INFISICAL_TOKEN: 'st.not-a-token-0123456789' }, /Infisical rejected the access token \(INFISICAL_TOKEN\)/],
+    ['a bad INFISICAL_TIMEOUT', { INFISICAL_TIMEOUT: 'soon' }, /INFISICAL_TIMEOUT must be a number of seconds/],
+  ])('%s: exit 3 with a hint before anything changes', async (_what, extra, message) => {
+    secrets.add('wrong-secret-0123456789').add('st.not-a-token-0123456789');
+    const r = await runCli(['attachments', 'rotate-access-key', '--yes'], { env: { ...env, ...extra } });
+    noSecretIn(r);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^hint: /m);
+    expect(await accessKeys(aws)).toEqual([original.id]);
+    expect(hproxy.requests.filter((q) => q.method === 'PATCH')).toEqual([]);
+  });
+
   describe('a write answered after the deadline, landing later', () => {
     // The reproduction: the PATCH is held 2.5 s, the client gives up after 1 s; the write lands.
     it.each([
@@ -195,7 +212,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
       expect(r.stderr).toMatch(/may or may not have been made/);
       expect(r.stderr).not.toMatch(/nothing is changed/);
       expect(r.stdout).toMatch(/^holders now:$/m);
-      expect(r.stdout).toMatch(/^  writes without an answer, which may still land: raxx-console-prod \(AKIA/m);
+      expect(r.stdout).toMatch(/^ {2}writes without an answer, which may still land: raxx-console-prod \(AKIA/m);
       expect(r.stdout).not.toMatch(/^rotated/m);
       await expectSafe(r);
     });
@@ -224,7 +241,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/raxx-console-prod: AKIAGONEGONEGONEGONE0 \(NOT in IAM: this holder has no working key\)/);
     expect(r.stdout).not.toMatch(/already done/);
-    expect(r.stdout).toMatch(/step 1\/3  create a new access key for raxx-support-backend-user: done/);
+    expect(r.stdout).toMatch(/step 1\/3 {2}create a new access key for raxx-support-backend-user: done/);
     await expectSafe(r);
     expect(await accessKeys(aws)).not.toContain(original.id);
   });
