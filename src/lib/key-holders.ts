@@ -129,6 +129,6 @@ export async function writeSettled(holder: KeyHolder, key: AccessKey, ledger: Wr
 }
 
 /** A ServiceError saying which key was kept and why. */
-export function keptError(id: string, why: string): ServiceError {
-  return new ServiceError('IAM', `kept ${id}: ${why}`);
+export function keptError(id: string, why: string, hint?: string): ServiceError {
+  return new ServiceError('IAM', `kept ${id}: ${why}`, hint ? { hint } : {});
 }

@@ -12,9 +12,10 @@
 import { z } from 'zod';
 import { accessKeyLastUsed, createAccessKey, deleteAccessKey, listAccessKeys, type AccessKeyInfo } from '../../lib/attachments.js';
 import type { Context } from '../../lib/context.js';
-import { ConfigError, ServiceError } from '../../lib/errors.js';
+import { ConfigError, ServiceError, UserError } from '../../lib/errors.js';
+import type { HerokuApi } from '../../lib/heroku.js';
 import { herokuHolder, ID_VAR, infisicalHolder, keptError, SECRET_VAR, WriteLedger, writeSettled, type AccessKey, type Held, type KeyHolder } from '../../lib/key-holders.js';
-import { INFISICAL_PATH } from '../../lib/config.js';
+import { INFISICAL_PATH, loadConfig } from '../../lib/config.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { runSteps, type Step } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
@@ -70,14 +71,22 @@ right after creating it) is deleted first.`,
     if (apps.length === 0) {
       throw new ConfigError(`no app of --env ${ctx.flags.env} holds ${ID_VAR}`, { hint: 'name the apps that use the attachments bucket with --app' });
     }
-    const holders = [...apps];
+    const iamKeys = await listAccessKeys(ctx, user);
+    // The runbook gives prod's and staging's apps the same key: deleting the old one would cut
+    // off the other environment's apps still holding it, so they are holders too.
+    const other = await otherEnvApps(ctx, heroku, candidates, iamKeys);
+    const shared = args.app?.length ? [] : other.holding;
+    for (const h of shared) before.set(h.holder.name, h.held);
+    const holders = [...apps, ...shared.map((h) => h.holder)];
+    // Apps that are no holder of this run but could hold a key (the configured apps of both
+    // environments): a key one of them holds is never deleted.
+    const watched = [...new Set([...ctx.config.apps, ...other.readable])].filter((a) => !holders.some((h) => h.name === a)).map((a) => herokuHolder(heroku, a));
     if (vault) {
       const h = infisicalHolder(vault);
       before.set(h.name, await h.read());
       holders.push(h);
     }
     const byHand = vault ? undefined : vaultByHand(ctx.flags.env, apps[0]!.name);
-    const iamKeys = await listAccessKeys(ctx, user);
     const s = await assess(ctx, user, holders, before, iamKeys);
     const ledger = new WriteLedger();
     const newKey: Partial<AccessKey> & { createdHere?: boolean } = s.resume ? { id: s.resume.id, secret: s.resume.secret } : {};
@@ -85,12 +94,16 @@ right after creating it) is deleted first.`,
     /** Holders this run wrote to (answered or not), with what they held before (for rollback). */
     const changed: KeyHolder[] = [];
 
-    /** Deletes a key unless a write may still install it or a holder has it now (read again). */
+    /** Deletes a key unless a write may still install it or an app or vault has it now (read again). */
     const safeDelete = async (id: string, holdersToCheck: KeyHolder[]): Promise<void> => {
       const pending = ledger.mayInstall(id);
       if (pending.length) throw keptError(id, `a write of it to ${pending.join(', ')} got no answer and may still land`);
       for (const h of holdersToCheck) {
         if ((await h.read()).id === id) throw keptError(id, `${h.name} holds it`);
+      }
+      for (const h of watched) {
+        const held = await h.read().catch(() => undefined);
+        if (held?.id === id) throw keptError(id, `${h.name} holds it`, `rotate every app that holds the key: run again without --app, or name ${h.name} with --app too`);
       }
       await deleteAccessKey(ctx, user, id);
     };
@@ -177,6 +190,7 @@ right after creating it) is deleted first.`,
     if (!out.json) {
       out.line(`holders now (${user} has ${iamKeys.map((k) => k.id).join(', ') || 'no key'}):`);
       for (const line of holderLines(holders.map((h) => ({ name: h.name, id: before.get(h.name)!.id })), iamKeys)) out.line(`  ${line}`);
+      if (shared.length) out.line(`  ${shared.map((h) => h.holder.name).join(', ')}: ${shared[0]!.env} apps holding a key of ${user}, which both environments share: rotated with the others`);
       if (byHand) out.line(`  ${byHand}`);
     }
     /** Filled by finalState: every holder holds the new key, which IAM has, and no other key is left. */
@@ -222,6 +236,29 @@ right after creating it) is deleted first.`,
     out.line(out.color.ok(`rotated: ${holders.map((h) => h.name).join(', ')} hold ${how}, which IAM has; the old key is deleted`));
   },
 });
+
+/** Apps of the other environment (its `apps` in the config): those that could be read, and those holding a key of the user IAM has. */
+async function otherEnvApps(ctx: Context, heroku: HerokuApi, seen: string[], iamKeys: AccessKeyInfo[]): Promise<{ readable: string[]; holding: { holder: KeyHolder; held: Held; env: string }[] }> {
+  const env = ctx.flags.env === 'prod' ? 'staging' : 'prod';
+  const other = await loadConfig({ env, configPath: ctx.flags.config, region: ctx.flags.region, processEnv: ctx.env });
+  const found: { holder: KeyHolder; held: Held; env: string }[] = [];
+  const readable: string[] = [];
+  for (const app of other.apps.filter((a) => !seen.includes(a))) {
+    const holder = herokuHolder(heroku, app);
+    let held: Held;
+    try {
+      held = await holder.read();
+    } catch (err) {
+      if (!(err instanceof UserError) || err instanceof ServiceError) throw err;
+      // Not there or not visible to this token: it cannot be rotated here, and it is said.
+      ctx.out.warn(`${app} (--env ${env}) could not be read (${err.message}); if it holds the key, rotate it with --env ${env}`);
+      continue;
+    }
+    readable.push(app);
+    if (held.id && iamKeys.some((k) => k.id === held.id)) found.push({ holder, held, env });
+  }
+  return { readable, holding: found };
+}
 
 function holds(held: Held, key: { id: string; secret: string }): boolean {
   return held.id === key.id && held.secret === key.secret;

@@ -57,6 +57,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
     for (const app of APPS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
     heroku.addApp('raxx-velvet-prod', { OTHER: 'kept' });
+    heroku.addApp('raxx-api-staging', { OTHER: 'kept' });
     vault = await startInfisicalApi();
     vault.setSecret('prod', PATH, ID, original.id);
     vault.setSecret('prod', PATH, SECRET, original.secret);
