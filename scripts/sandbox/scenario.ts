@@ -127,6 +127,7 @@ const AUDIT_SCHEMA = readFileSync(new URL('../../test/fixtures/audit-schema.sql'
 const SOURCE = 'auth';
 const SUPPORT_HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
 const VAULT_PATH = '/MooseQuest/aws/support-attachments/';
+const STAGING_APP = 'raxx-api-staging';
 
 const FOREIGN_DRAIN = { app: 'raxx-console-prod', url: 'syslog+tls://logs7.papertrailapp.com:24816' };
 const GREP = 'status=5\\d\\d';
@@ -241,8 +242,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     note(`attachments bucket s3://${STACK.attachmentsBucket}: versioned, encrypted with ${STACK.kmsAlias} (rotation on), its four lifecycle rules`);
     const support = infra.supportKey;
     secrets.add(support.secret);
-    for (const app of SUPPORT_HOLDERS) heroku.setConfigVars(app, { AWS_ACCESS_KEY_ID_SUPPORT: support.id, AWS_SECRET_ACCESS_KEY_SUPPORT: support.secret });
-    note(`IAM user ${support.user} with one access key, held by ${SUPPORT_HOLDERS.join(' and ')} (config vars AWS_*_SUPPORT)`);
+    // The runbook sets the same key in staging's app.
+    heroku.addApp(STAGING_APP);
+    for (const app of [...SUPPORT_HOLDERS, STAGING_APP]) heroku.setConfigVars(app, { AWS_ACCESS_KEY_ID_SUPPORT: support.id, AWS_SECRET_ACCESS_KEY_SUPPORT: support.secret });
+    note(`IAM user ${support.user} with one access key, held by ${[...SUPPORT_HOLDERS, STAGING_APP].join(', ')} (config vars AWS_*_SUPPORT)`);
     // The vault of the attachments runbook, holding the same key.
     const vault = await startInfisicalApi();
     running.push({ stopped: 'stopped the Infisical API stand-in', stop: () => vault.stop() });
@@ -460,6 +463,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
         `${SUPPORT_HOLDERS.join(' and ')} hold the new key in their config vars; ${apps[2]} was never given one`,
         'the apps\' config vars do not hold the new key',
       );
+      check(heroku.configVars(STAGING_APP).AWS_ACCESS_KEY_ID_SUPPORT === keys[0], `${STAGING_APP}, which shares the key, holds the new one too`, `${STAGING_APP} was left with a deleted key`);
       check(
         vault.secret('prod', VAULT_PATH, 'AWS_ACCESS_KEY_ID_SUPPORT') === keys[0] && vault.secret('prod', VAULT_PATH, 'AWS_SECRET_ACCESS_KEY_SUPPORT') === heroku.configVars(SUPPORT_HOLDERS[0]!).AWS_SECRET_ACCESS_KEY_SUPPORT,
         `Infisical prod:${VAULT_PATH} holds the new key id and its secret`,

@@ -5,6 +5,10 @@ import { ConfigError, ExitCode, isUnknownOutcome } from '../../src/lib/errors.js
 import { InfisicalApi, infisicalCredentials, type InfisicalOptions } from '../../src/lib/infisical.js';
 import { startInfisicalApi, type InfisicalApiServer } from '../support/infisical-api.js';
 import { startFaultProxy, type FaultProxy } from '../support/aws-fixtures.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/lib/config.js';
+import { tempDir } from '../support/temp.js';
 
 const PATH = '/MooseQuest/aws/support-attachments/';
 
@@ -64,5 +68,31 @@ describe('InfisicalApi', () => {
     expect(infisicalCredentials({ INFISICAL_CLIENT_ID: 'i', INFISICAL_CLIENT_SECRET: 's' })).toEqual({ clientId: 'i', clientSecret: 's' });
     expect(() => infisicalCredentials({ INFISICAL_CLIENT_ID: 'i' })).toThrow(/INFISICAL_CLIENT_SECRET not set/);
     expect(() => infisicalCredentials({})).toThrow(/INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET \(or INFISICAL_TOKEN\) not set/);
+  });
+});
+
+describe('attachments.infisical in the config', () => {
+  const load = (infisical: unknown, env = 'prod') => {
+    const path = join(tempDir('raxx-config-'), 'c.json');
+    writeFileSync(path, JSON.stringify({ attachments: { infisical } }));
+    return loadConfig({ env, configPath: path, processEnv: {} });
+  };
+
+  it('defaults the API and the runbook folder; an env without a slug has no vault', async () => {
+    const c = await load({ projectId: 'p-1', environments: { prod: 'prod' } });
+    expect(c.attachments.infisical).toEqual({ apiUrl: 'https://app.infisical.com', projectId: 'p-1', environments: { prod: 'prod' }, secretPath: '/MooseQuest/aws/support-attachments/' });
+    expect((await load({ projectId: 'p-1', environments: { prod: 'prod' } }, 'staging')).attachments.infisical?.environments.staging).toBeUndefined();
+  });
+
+  it.each([
+    [{ environments: { prod: 'prod' } }, /attachments\.infisical\.projectId/],
+    [{ projectId: 'p', environments: { prod: 'Prod Env' } }, /attachments\.infisical\.environments\.prod: not an Infisical environment slug/],
+    [{ projectId: 'p', environments: { dev: 'dev' } }, /attachments\.infisical\.environments/],
+    [{ projectId: 'p', environments: {}, secretPath: 'MooseQuest' }, /attachments\.infisical\.secretPath: must be a folder path/],
+    [{ projectId: 'p', environments: {}, apiUrl: 'app.infisical.com' }, /attachments\.infisical\.apiUrl/],
+  ])('%j is refused naming the field (exit 3)', async (infisical, message) => {
+    const err = await load(infisical).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(message);
   });
 });
