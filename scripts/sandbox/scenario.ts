@@ -24,6 +24,7 @@ import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, setF
 import { runbookSchema } from '../../test/support/audit-schema.js';
 import { provisionInfrastructure, STACK } from '../../test/support/doctor-stack.js';
 import { startHerokuApi } from '../../test/support/heroku-api.js';
+import { startInfisicalApi } from '../../test/support/infisical-api.js';
 import { sendBatch, startStream, type StreamBatchResult } from '../../test/support/logplex-sender.js';
 import { startMoto } from '../../test/support/moto.js';
 import { startPgForwarder } from '../../test/support/pg-forwarder.js';
@@ -125,6 +126,8 @@ const AUDIT_SCHEMA = runbookSchema().sql;
 /** The log-shipping source the tour ships (declared in the configuration file it writes). */
 const SOURCE = 'auth';
 const SUPPORT_HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
+const VAULT_PATH = '/MooseQuest/aws/support-attachments/';
+const STAGING_APP = 'raxx-api-staging';
 
 const FOREIGN_DRAIN = { app: 'raxx-console-prod', url: 'syslog+tls://logs7.papertrailapp.com:24816' };
 const GREP = 'status=5\\d\\d';
@@ -239,8 +242,17 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     note(`attachments bucket s3://${STACK.attachmentsBucket}: versioned, encrypted with ${STACK.kmsAlias} (rotation on), its four lifecycle rules`);
     const support = infra.supportKey;
     secrets.add(support.secret);
-    for (const app of SUPPORT_HOLDERS) heroku.setConfigVars(app, { AWS_ACCESS_KEY_ID_SUPPORT: support.id, AWS_SECRET_ACCESS_KEY_SUPPORT: support.secret });
-    note(`IAM user ${support.user} with one access key, held by ${SUPPORT_HOLDERS.join(' and ')} (config vars AWS_*_SUPPORT)`);
+    // The runbook sets the same key in staging's app.
+    heroku.addApp(STAGING_APP);
+    for (const app of [...SUPPORT_HOLDERS, STAGING_APP]) heroku.setConfigVars(app, { AWS_ACCESS_KEY_ID_SUPPORT: support.id, AWS_SECRET_ACCESS_KEY_SUPPORT: support.secret });
+    note(`IAM user ${support.user} with one access key, held by ${[...SUPPORT_HOLDERS, STAGING_APP].join(', ')} (config vars AWS_*_SUPPORT)`);
+    // The vault of the attachments runbook, holding the same key.
+    const vault = await startInfisicalApi();
+    running.push({ stopped: 'stopped the Infisical API stand-in', stop: () => vault.stop() });
+    secrets.add(vault.clientSecret);
+    vault.setSecret('prod', VAULT_PATH, 'AWS_ACCESS_KEY_ID_SUPPORT', support.id);
+    vault.setSecret('prod', VAULT_PATH, 'AWS_SECRET_ACCESS_KEY_SUPPORT', support.secret);
+    note(`Infisical API on ${vault.url}: the same key in prod:${VAULT_PATH} (a machine identity with universal auth)`);
 
     // The audited database: an owner that is no superuser (as on Heroku), the runbook's schema,
     // and the application role's own login, in the API app's config vars.
@@ -276,10 +288,14 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     const workDir = await mkdtemp(join(tmpdir(), 'raxx-ops-sandbox-'));
     running.push({ stopped: `removed ${workDir}`, stop: () => rm(workDir, { recursive: true, force: true }) });
     const configFile = join(workDir, 'raxx-ops.json');
-    await writeFile(configFile, `${JSON.stringify({ logSources: [{ name: SOURCE, redact: [{ name: 'session', pattern: 'sid=[0-9a-f]+', replacement: 'sid=[REDACTED]' }] }] }, null, 2)}\n`);
-    note(`log source "${SOURCE}" declared in ${configFile}`);
+    const settings = {
+      logSources: [{ name: SOURCE, redact: [{ name: 'session', pattern: 'sid=[0-9a-f]+', replacement: 'sid=[REDACTED]' }] }],
+      attachments: { infisical: { apiUrl: vault.url, projectId: vault.projectId, environments: { prod: 'prod' } } },
+    };
+    await writeFile(configFile, `${JSON.stringify(settings, null, 2)}\n`);
+    note(`log source "${SOURCE}" and the Infisical project declared in ${configFile}`);
 
-    cliEnv = { ...moto.env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url, RAXX_OPS_CONFIG: configFile };
+    cliEnv = { ...moto.env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url, RAXX_OPS_CONFIG: configFile, INFISICAL_CLIENT_ID: vault.clientId, INFISICAL_CLIENT_SECRET: vault.clientSecret };
     note(`every command runs with ${Object.entries(cliEnv).map(([k, v]) => `${k}=${/(KEY|SECRET)/.test(k) && k !== 'AWS_ACCESS_KEY_ID' ? '****' : v}`).join(' ')}`);
 
     // ---------------------------------------------------------------------------------------
@@ -446,6 +462,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
         SUPPORT_HOLDERS.every((a) => heroku.configVars(a).AWS_ACCESS_KEY_ID_SUPPORT === keys[0]) && heroku.configVars(apps[2]!).AWS_ACCESS_KEY_ID_SUPPORT === undefined,
         `${SUPPORT_HOLDERS.join(' and ')} hold the new key in their config vars; ${apps[2]} was never given one`,
         'the apps\' config vars do not hold the new key',
+      );
+      check(heroku.configVars(STAGING_APP).AWS_ACCESS_KEY_ID_SUPPORT === keys[0], `${STAGING_APP}, which shares the key, holds the new one too`, `${STAGING_APP} was left with a deleted key`);
+      check(
+        vault.secret('prod', VAULT_PATH, 'AWS_ACCESS_KEY_ID_SUPPORT') === keys[0] && vault.secret('prod', VAULT_PATH, 'AWS_SECRET_ACCESS_KEY_SUPPORT') === heroku.configVars(SUPPORT_HOLDERS[0]!).AWS_SECRET_ACCESS_KEY_SUPPORT,
+        `Infisical prod:${VAULT_PATH} holds the new key id and its secret`,
+        'the vault does not hold the new key',
       );
     }
 

@@ -25,6 +25,10 @@ const keyPrefix = z
 const configuredApp = appName.refine((a) => a !== UNKNOWN_APP, `"${UNKNOWN_APP}" is the receiver's catch-all folder, not an app`);
 const bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name');
 
+const infisicalSlug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not an Infisical environment slug');
+/** Where the attachments runbook keeps the backend's key in Infisical. */
+export const INFISICAL_PATH = '/MooseQuest/aws/support-attachments/';
+
 /** A log source's name is also its folder in the receiver's layout, so it follows the app-name rule. */
 export const sourceName = z.string().regex(APP_NAME_PATTERN, 'not a valid source name (lowercase letters, digits and dashes, 3-30 characters)');
 
@@ -87,6 +91,17 @@ const settingsShape = {
   attachments: z.strictObject({
     bucket,
     kmsAlias: z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/, 'must look like alias/<name>'),
+    /** The vault that keeps the backend's access key besides Heroku; absent: updated by hand. */
+    infisical: z
+      .strictObject({
+        /** The Infisical instance, without /api. */
+        apiUrl: z.string().regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without a query, e.g. https://app.infisical.com').default('https://app.infisical.com'),
+        projectId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not an Infisical project id'),
+        /** The environment slug of each --env; an env without one is updated by hand. */
+        environments: z.strictObject({ prod: infisicalSlug.optional(), staging: infisicalSlug.optional() }),
+        secretPath: z.string().regex(/^\/(?:[A-Za-z0-9_.-]+\/?)*$/, 'must be a folder path starting with "/", e.g. /MooseQuest/aws/support-attachments/').default(INFISICAL_PATH),
+      })
+      .optional(),
   }),
   query: z.strictObject({
     /** Where `logs compact` writes one object per app-day (the receiver's compacted layout). */

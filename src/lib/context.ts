@@ -7,6 +7,7 @@ import { createAwsClients, type AwsClients } from './aws.js';
 import { loadConfig, type ResolvedConfig } from './config.js';
 import { ConfirmationError, InterruptedError } from './errors.js';
 import { HerokuApi, herokuBaseUrl, herokuTimeoutMs, resolveHerokuToken } from './heroku.js';
+import { InfisicalApi, infisicalCredentials } from './infisical.js';
 import { colorEnabled, Output, type Writable } from './output.js';
 
 export interface GlobalFlags {
@@ -41,6 +42,8 @@ export interface Context {
   stdin: (NodeJS.ReadableStream & { isTTY?: boolean }) | undefined;
   aws: AwsClients;
   heroku(): Promise<HerokuApi>;
+  /** The attachments vault of --env; undefined when attachments.infisical does not name one for it. */
+  infisical(): InfisicalApi | undefined;
   /** Ask before a destructive change; throws ConfirmationError when nobody can answer. */
   confirm(question: string): Promise<void>;
   /**
@@ -70,6 +73,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
   // search): not a leak, and Node's warning would land on the operator's stderr.
   setMaxListeners(0, signal);
   let heroku: Promise<HerokuApi> | undefined;
+  let infisical: InfisicalApi | undefined;
 
   return {
     config,
@@ -95,6 +99,22 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
         heroku = undefined;
       });
       return heroku;
+    },
+    infisical() {
+      const vault = config.attachments.infisical;
+      const environment = vault?.environments[config.env];
+      if (!vault || !environment) return undefined;
+      infisical ??= new InfisicalApi({
+        apiUrl: vault.apiUrl,
+        projectId: vault.projectId,
+        environment,
+        secretPath: vault.secretPath,
+        credentials: infisicalCredentials(io.env),
+        timeoutMs: herokuTimeoutMs(io.env, 'INFISICAL_TIMEOUT'),
+        signal,
+        onDebug: (message) => out.debug(message),
+      });
+      return infisical;
     },
     async confirm(question) {
       if (flags.yes) return;

@@ -51,6 +51,23 @@ export class ServiceError extends UserError {
   }
 }
 
+/**
+ * A write whose answer never came (a time-out, a broken connection): it may have been made, now
+ * or later. Never treated as "not done": whoever rolls back or cleans up must assume it may land.
+ */
+export class UnknownOutcomeError extends ServiceError {
+  readonly unknownOutcome = true;
+  constructor(service: string, message: string, code: string, cause: unknown, hint = 'run the command again: it looks before it changes, so it adds or removes only what is still needed') {
+    super(service, message, { code, cause, hint });
+  }
+}
+
+/** The error, or one in its cause chain, is a write with an unknown outcome. */
+export function isUnknownOutcome(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof UnknownOutcomeError) return true;
+  return false;
+}
+
 /** A change needs confirmation and there is no TTY to ask on and no --yes (exit 5). */
 export class ConfirmationError extends UserError {
   readonly exitCode = ExitCode.ConfirmationNeeded;

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, InterruptedError, ServiceError, UsageError } from './errors.js';
+import { ConfigError, InterruptedError, ServiceError, UnknownOutcomeError, UsageError } from './errors.js';
 import { redact, registerSecret } from './secrets.js';
 import { sleep } from './sleep.js';
 
@@ -168,7 +168,7 @@ export class HerokuApi {
       const code = e.code ?? 'EUNKNOWN';
       if (code === 'ETIMEDOUT' && method !== 'GET') {
         // Not fatal: the caller must still be able to list, to learn whether the change landed.
-        return new UnknownOutcomeError(`the Heroku API did not answer ${what} within ${timeoutMs / 1000} s; the change may or may not have been made`, code, err);
+        return new UnknownOutcomeError('Heroku', `the Heroku API did not answer ${what} within ${timeoutMs / 1000} s; the change may or may not have been made`, code, err);
       }
       if (code === 'ETIMEDOUT') {
         return (this.fatal = new ServiceError('Heroku', `the Heroku API at ${this.opts.baseUrl} did not answer within ${timeoutMs / 1000} s`, {
@@ -184,7 +184,7 @@ export class HerokuApi {
           cause: err,
         }));
       }
-      if (method !== 'GET') return new UnknownOutcomeError(`the connection to the Heroku API broke during ${what} (${code}); the change may or may not have been made`, code, err);
+      if (method !== 'GET') return new UnknownOutcomeError('Heroku', `the connection to the Heroku API broke during ${what} (${code}); the change may or may not have been made`, code, err);
       return new ServiceError('Heroku', `the connection to the Heroku API broke during ${what} (${code})`, {
         code,
         hint: method === 'GET' ? 'check the network and run again' : 'run the command again: it looks before it changes, so it adds or removes only what is still needed',
@@ -270,22 +270,16 @@ export async function resolveHerokuToken(env: NodeJS.ProcessEnv): Promise<string
   });
 }
 
-/**
- * A write whose answer never came (time-out, broken connection): it may have been made. Never
- * repeated; the caller settles it by reading (e.g. listing the app's drains) before going on.
- */
-export class UnknownOutcomeError extends ServiceError {
-  constructor(message: string, code: string, cause: unknown) {
-    super('Heroku', message, { code, cause, hint: 'run the command again: it looks before it changes, so it adds or removes only what is still needed' });
-  }
-}
+// A write whose answer never came: never repeated here; the caller settles it by reading (e.g.
+// listing the app's drains) before going on.
+export { UnknownOutcomeError };
 
-/** The per-call deadline: HEROKU_TIMEOUT seconds, else 15 s. */
-export function herokuTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.HEROKU_TIMEOUT?.trim();
+/** The per-call deadline: HEROKU_TIMEOUT (or the variable named) seconds, else 15 s. */
+export function herokuTimeoutMs(env: NodeJS.ProcessEnv, name = 'HEROKU_TIMEOUT'): number | undefined {
+  const raw = env[name]?.trim();
   if (!raw) return undefined;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) throw new ConfigError(`HEROKU_TIMEOUT must be a number of seconds (0 < s <= 600), not ${raw}`, { hint: 'unset it for the default of 15 s' });
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) throw new ConfigError(`${name} must be a number of seconds (0 < s <= 600), not ${raw}`, { hint: 'unset it for the default of 15 s' });
   return seconds * 1000;
 }
 

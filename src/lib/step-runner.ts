@@ -9,7 +9,7 @@
 // now. So a rerun never repeats a finished step, and a command file only has to say how to
 // recognise each step's result.
 import type { Context } from './context.js';
-import { InterruptedError, PartialFailureError, ServiceError, UserError, type ExitCode } from './errors.js';
+import { InterruptedError, isUnknownOutcome, PartialFailureError, ServiceError, UserError, type ExitCode } from './errors.js';
 
 export interface Step {
   name: string;
@@ -24,11 +24,18 @@ export interface Step {
   /**
    * Undoes apply (also a partial one); only used while no point-of-no-return step has started.
    * Rollbacks run in reverse; the first one that fails stops the others, since what an earlier
-   * step did may be what keeps the later step's leftovers working.
+   * step did may be what keeps the later step's leftovers working. `unknownOutcome`: a write of
+   * this run got no answer and may still land, so "not seen" is not "not done": a rollback must
+   * not remove what that write may install (it throws instead, and the run stops as it is).
    */
-  rollback?(): Promise<string | void>;
+  rollback?(why: RollbackContext): Promise<string | void>;
   /** Once this step starts, a failure no longer rolls back: rerunning finishes the job. */
   pointOfNoReturn?: boolean;
+}
+
+export interface RollbackContext {
+  /** The run stopped on (or met) a write whose outcome is unknown. */
+  unknownOutcome: boolean;
 }
 
 export type StepStatus = 'planned' | 'already done' | 'done' | 'failed' | 'rolled back' | 'not run';
@@ -53,6 +60,13 @@ export interface StepRun {
   json?: Record<string, unknown> | (() => Record<string, unknown>);
   /** The hint when a step (1-based) fails and nothing could be rolled back: how to finish. */
   resumeHint: string | ((step: number) => string);
+  /**
+   * Where things stand once the run ends (done or stopped, not on a dry run): read again from
+   * the systems; lines for people, fields for the --json document. A failure to read is said.
+   */
+  finalState?(): Promise<{ lines: string[]; json: Record<string, unknown> }>;
+  /** A write of this run got no answer (the command tracks its own writes); read when stopping. */
+  unknownOutcome?: () => boolean;
   /** The hint after a clean rollback (default: nothing changed, run it again). */
   rolledBackHint?: string;
 }
@@ -133,12 +147,15 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
     const error = err instanceof InterruptedError || ctx.signal.aborted ? new InterruptedError() : asUserError(err);
     set(at, 'failed', error.message);
     for (let i = at + 1; i < n; i++) if (reports[i]!.status === 'planned') reports[i]!.status = 'not run';
+    // A write with no answer may land later: the rollback is told, and the run never says that
+    // nothing is changed, since nobody can see that.
+    const unknownOutcome = isUnknownOutcome(err) || Boolean(run.unknownOutcome?.());
     const undoable = committed ? [] : started.filter((i) => run.steps[i]!.rollback);
     const rollback: string[] = [];
     let clean = undoable.length > 0;
     for (const i of undoable.reverse()) {
       try {
-        const said = await run.steps[i]!.rollback!();
+        const said = await run.steps[i]!.rollback!({ unknownOutcome });
         reports[i]!.status = 'rolled back';
         rollback.push(`step ${i + 1} rolled back${said ? `: ${said}` : ''}`);
       } catch (e) {
@@ -147,14 +164,31 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
         break;
       }
     }
-    if (out.json) document({ stoppedAt: at + 1, rolledBack: clean, rollback, error: error.message });
-    else for (const line of rollback) out.line(`  ${line}`);
+    const state = await readFinalState(run);
+    if (clean && unknownOutcome) rollback.push('a write got no answer and may still land: what it may have installed was kept');
+    if (out.json) document({ stoppedAt: at + 1, rolledBack: clean && !unknownOutcome, rollback, error: error.message, ...(unknownOutcome ? { unknownOutcome } : {}), ...state.json });
+    else for (const line of [...rollback.map((l) => `  ${l}`), ...state.lines]) out.line(line);
     if (error instanceof PartialFailureError) for (const f of error.failures) out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
     const resume = typeof run.resumeHint === 'function' ? run.resumeHint(at + 1) : run.resumeHint;
-    const hint = clean ? (run.rolledBackHint ?? `rolled back: nothing is changed. Fix the cause (${error.hint ?? error.message}) and run again`) : `${error.hint ? `${error.hint}; then ` : ''}${resume}`;
+    const hint =
+      clean && !unknownOutcome
+        ? (run.rolledBackHint ?? `rolled back: nothing is changed. Fix the cause (${error.hint ?? error.message}) and run again`)
+        : `${error.hint && !unknownOutcome ? `${error.hint}; then ` : ''}${resume}`;
     const subject = run.subject ? `${run.subject} ` : '';
     throw new StepsStopped(`${subject}stopped at step ${at + 1} of ${n} (${run.steps[at]!.name}): ${error.message}`, error.exitCode, hint, err);
   }
-  if (out.json) document();
+  const state = await readFinalState(run);
+  if (out.json) document(state.json);
+  else for (const line of state.lines) out.line(line);
   return { steps: reports, noop: false };
+}
+
+async function readFinalState(run: StepRun): Promise<{ lines: string[]; json: Record<string, unknown> }> {
+  if (!run.finalState) return { lines: [], json: {} };
+  try {
+    return await run.finalState();
+  } catch (err) {
+    const message = `could not read where things stand: ${asUserError(err).message}`;
+    return { lines: [message], json: { finalStateError: message } };
+  }
 }

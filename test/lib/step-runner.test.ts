@@ -2,7 +2,8 @@
 // point of no return, resume from what the steps report as done, and the --json report.
 import { describe, expect, it } from 'vitest';
 import { createContext, type Context } from '../../src/lib/context.js';
-import { ServiceError } from '../../src/lib/errors.js';
+import { ServiceError, UnknownOutcomeError } from '../../src/lib/errors.js';
+import type { RollbackContext } from '../../src/lib/step-runner.js';
 import { runSteps, StepsStopped, type Step } from '../../src/lib/step-runner.js';
 
 async function context(opts: { json?: boolean; yes?: boolean; signal?: AbortSignal } = {}): Promise<{ ctx: Context; stdout: () => string; stderr: () => string }> {
@@ -141,6 +142,26 @@ describe('runSteps', () => {
     }).catch((e: unknown) => e)) as StepsStopped;
     expect(err.exitCode).toBe(130);
     expect(sys.log).toEqual(['apply a', 'rollback a']);
+  });
+
+  it('a write without an answer: rollbacks are told, and the run never says nothing is changed', async () => {
+    const { ctx, stdout } = await context({ json: true });
+    const sys = system();
+    const told: RollbackContext[] = [];
+    const steps = [
+      sys.step('a', { rollback: async (why) => void told.push(why) }),
+      sys.step('b', {
+        apply: () => Promise.reject(new UnknownOutcomeError('Toy', 'b got no answer; the change may or may not have been made', 'ETIMEDOUT', undefined)),
+        rollback: async (why) => void told.push(why),
+      }),
+    ];
+    const err = (await runSteps(ctx, { title: 't', dryRun: false, steps, confirm: async () => {}, resumeHint: 'run it again: it reads the state first' }).catch((e: unknown) => e)) as StepsStopped;
+    expect(err).toBeInstanceOf(StepsStopped);
+    expect(told).toEqual([{ unknownOutcome: true }, { unknownOutcome: true }]);
+    expect(err.hint).toBe('run it again: it reads the state first');
+    const doc = JSON.parse(stdout()) as { rolledBack: boolean; unknownOutcome: boolean; rollback: string[] };
+    expect(doc).toMatchObject({ rolledBack: false, unknownOutcome: true });
+    expect(doc.rollback.at(-1)).toBe('a write got no answer and may still land: what it may have installed was kept');
   });
 
   it('nothing to do when every step is already done: no question asked', async () => {

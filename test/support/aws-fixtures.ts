@@ -128,6 +128,14 @@ export interface FaultProxy {
   fail(match: (req: ProxiedRequest) => boolean, opts?: { status?: number; times?: number }): void;
   /** Runs `fn` once the answer to the first matching request has been sent (e.g. to abort the run). */
   after(match: (req: ProxiedRequest) => boolean, fn: () => void): void;
+  /**
+   * Holds matching requests `ms` before passing them on (`times`: how many, default until
+   * clear()): a client with a shorter deadline gives up, and the request still lands afterwards,
+   * as a slow API's write does.
+   */
+  delay(match: (req: ProxiedRequest) => boolean, ms: number, opts?: { times?: number }): void;
+  /** Resolves once every delayed request so far has reached the target and been answered there. */
+  delayedLanded(): Promise<void>;
   clear(): void;
   stop(): Promise<void>;
 }
@@ -138,6 +146,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let rules: { match: (r: ProxiedRequest) => boolean; status?: number | undefined; left: number }[] = [];
   let hooks: { match: (r: ProxiedRequest) => boolean; fn: () => void }[] = [];
+  let delays: { match: (r: ProxiedRequest) => boolean; ms: number; left: number }[] = [];
+  const landing: Promise<void>[] = [];
   const requests: ProxiedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -163,12 +173,29 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.end(JSON.stringify({ __type: 'ServiceUnavailable', message: 'injected failure' }));
         return;
       }
-      const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      out.on('error', () => res.destroy());
-      out.end(body);
+      const forward = (landed?: () => void) => {
+        const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          up.once('end', () => landed?.());
+          if (res.destroyed) {
+            up.resume();
+            return;
+          }
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        out.on('error', () => {
+          landed?.();
+          res.destroy();
+        });
+        out.end(body);
+      };
+      const delay = delays.find((d) => d.left > 0 && d.match(info));
+      if (delay) {
+        delay.left--;
+        landing.push(new Promise<void>((resolve) => setTimeout(() => forward(resolve), delay.ms)));
+        return;
+      }
+      forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -182,9 +209,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     after(match, fn) {
       hooks.push({ match, fn });
     },
+    delay(match, ms, opts = {}) {
+      delays.push({ match, ms, left: opts.times ?? Number.POSITIVE_INFINITY });
+    },
+    async delayedLanded() {
+      await Promise.all(landing);
+    },
     clear() {
       rules = [];
       hooks = [];
+      delays = [];
     },
     stop() {
       server.closeAllConnections();

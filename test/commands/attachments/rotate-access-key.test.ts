@@ -13,6 +13,7 @@ type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';
 const HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
 const BYSTANDER = 'raxx-velvet-prod';
+const STAGING = 'raxx-api-staging';
 const ID = 'AWS_ACCESS_KEY_ID_SUPPORT';
 const SECRET = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
 const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
@@ -51,6 +52,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
     for (const app of HOLDERS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
     heroku.addApp(BYSTANDER, { OTHER: 'kept' });
+    heroku.addApp(STAGING, { OTHER: 'kept' });
     proxy = await startFaultProxy(moto.endpoint);
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
   });
@@ -105,6 +107,12 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     expect(dry.json<StepsJson>().steps.map((s) => s.status)).toEqual(['planned', 'planned', 'planned']);
     expect(await accessKeys(aws)).toEqual([original.id]);
 
+    // No vault configured: the plan and the report say so in the same words.
+    const byHand = 'the vault is not updated: Infisical is not configured for --env prod (attachments.infisical in the config); update AWS_ACCESS_KEY_ID_SUPPORT and AWS_SECRET_ACCESS_KEY_SUPPORT in Infisical at /MooseQuest/aws/support-attachments/ by hand, from `heroku config:get AWS_SECRET_ACCESS_KEY_SUPPORT -a raxx-api-prod`';
+    expect(dry.json<{ vaultByHand: string }>().vaultByHand).toBe(byHand);
+    const textPlan = await rotate(['--dry-run']);
+    expect(textPlan.stdout).toContain(`  ${byHand}\n`);
+
     const unconfirmed = await rotate();
     expect(unconfirmed.code).toBe(5);
     expect(await accessKeys(aws)).toEqual([original.id]);
@@ -115,6 +123,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     const doc = r.json<StepsJson>();
     expect(doc.steps.map((s) => s.status)).toEqual(['done', 'done', 'done']);
     expect(await expectRotated()).toBe(doc.newKeyId);
+    expect(r.json<{ vaultByHand: string; rotated: boolean }>()).toMatchObject({ vaultByHand: byHand, rotated: true });
     const patches = heroku.calls.filter((c) => c.method === 'PATCH');
     expect(patches.map((c) => c.path)).toEqual(HOLDERS.map((a) => `/apps/${a}/config-vars`));
   });
@@ -129,6 +138,24 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     expect(r.stdout).toContain(`delete the leftover key ${leftover.AccessKeyId}`);
     const now = await expectRotated();
     expect(now).not.toBe(leftover.AccessKeyId);
+  });
+
+  it('a staging app holding the same key (the runbook shares it) is rotated with prod, never cut off', async () => {
+    heroku.setConfigVars(STAGING, { [ID]: original.id, [SECRET]: original.secret });
+    const dry = await rotate(['--dry-run']);
+    expect(dry.stdout).toContain(`  ${STAGING}: staging apps holding a key of raxx-support-backend-user, which both environments share: rotated with the others\n`);
+    const r = await rotate(['--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const [key] = await accessKeys(aws);
+    expect(heroku.configVars(STAGING)[ID]).toBe(key);
+    expect(r.stdout).toContain(`  ${STAGING}: ${key} (IAM has it)\n`);
+    // --app names exactly the holders: the staging app is not added then, and the old key it holds stays.
+    const only = await rotate(['--yes', '--app', HOLDERS[0]!]);
+    expect(only.code).toBe(4);
+    expect(only.stderr).toMatch(/stopped at step 3 of 3 \(delete the old key\): kept AKIA\w+: raxx-console-prod holds it/);
+    expect(only.stderr).toMatch(/hint: rotate every app that holds the key: run again without --app/);
+    expect(await accessKeys(aws)).toContain(key);
+    await expectWorkingKey();
   });
 
   it('--app names the apps; an app not holding the key yet gets it', async () => {
@@ -169,7 +196,10 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
       const r = await rotate(['--yes']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      return expectRotated();
+      // The report: each holder, its key, that IAM has it, and the vault to update by hand.
+      const key = await expectRotated();
+      expect(r.stdout).toContain(`holders now:\n  raxx-api-prod: ${key} (IAM has it)\n  raxx-console-prod: ${key} (IAM has it)\n  the vault is not updated: `);
+      return key;
     }
 
     it('step 1: CreateAccessKey fails', async () => {
