@@ -17,79 +17,13 @@ import { buildShippedDayKey, dayPrefix, DAY_MS, utcDate } from '@raxx/log-drain-
 import { awsError } from './aws.js';
 import type { SourceSettings } from './config.js';
 import { ConfigError, InterruptedError, ServiceError, UsageError } from './errors.js';
+import { Redactor, type SecretRule } from './redaction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Redaction
 
-export interface RedactionRule {
-  name: string;
-  re: RegExp;
-  replacement: string;
-  /** A string every match contains: lines without it are skipped cheaply. */
-  needs?: string;
-}
-
-const MASK = '[REDACTED]';
-/** Characters a `key=value` value stops at: space, separators, quotes, a JSON escape. */
-const VALUE = `[^\\s&"',;\\\\]+`;
-const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret_access_key|secret|api_?key)(?:_?key)?`;
-/**
- * A value after `key=`: logfmt quotes values that hold spaces (`password="a b"`), and inside a
- * JSON string the quotes are escaped (`\"a b\"`); a quoted value is masked whole.
- */
-const KV_VALUE = `(?:\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\]|\\\\.)*"|'[^'\\n]*'|${VALUE})`;
-
-/**
- * The runbook's defaults. Masks contain no quote or backslash, so a JSON line stays JSON.
- * An AWS secret key is 40 characters of base64 mixing upper case, lower case and digits;
- * requiring all three keeps 40-digit hex (commit SHAs, SHA-1 sums) out.
- */
-export const DEFAULT_REDACTIONS: readonly RedactionRule[] = [
-  { name: 'bearer', re: /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, replacement: `$1 ${MASK}` },
-  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})([ \\t]*=[ \\t]*)${KV_VALUE}`, 'gi'), replacement: `$1$2${MASK}`, needs: '=' },
-  // A JSON number is a secret too (PINs, one-time codes): masked as a string, the line stays JSON.
-  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*)`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
-  // The lookbehind starts a match only where a run of address characters starts: without it,
-  // every position of a long token would rescan the token (quadratic time).
-  { name: 'email', re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, replacement: '[REDACTED:email]', needs: '@' },
-  {
-    name: 'aws-secret-key',
-    re: /(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
-    replacement: '[REDACTED:aws-secret-key]',
-  },
-];
-
-export function redactionRules(source: Pick<SourceSettings, 'redact' | 'defaultRedaction'>): RedactionRule[] {
-  const own = source.redact.map((r) => ({ name: r.name, re: new RegExp(r.pattern, `g${(r.flags ?? '').replace(/g/g, '')}`), replacement: r.replacement }));
-  return [...(source.defaultRedaction ? DEFAULT_REDACTIONS : []), ...own];
-}
-
-/** Applies the rules to lines and counts what each replaced. */
-export class Redactor {
-  readonly counts: Record<string, number> = {};
-  constructor(private readonly rules: readonly RedactionRule[]) {
-    for (const r of rules) this.counts[r.name] = 0;
-  }
-
-  get total(): number {
-    return Object.values(this.counts).reduce((a, b) => a + b, 0);
-  }
-
-  line(text: string): string {
-    let out = text;
-    for (const rule of this.rules) {
-      if (rule.needs !== undefined && !out.includes(rule.needs)) continue;
-      rule.re.lastIndex = 0;
-      if (!rule.re.test(out)) continue;
-      rule.re.lastIndex = 0;
-      out = out.replace(rule.re, (...m: unknown[]) => {
-        this.counts[rule.name] = (this.counts[rule.name] ?? 0) + 1;
-        return rule.replacement.replace(/\$(\d)/g, (_, d: string) => String(m[Number(d)] ?? ''));
-      });
-    }
-    return out;
-  }
-}
+// The rules live in redaction.ts, shared with output masking.
+export { DEFAULT_REDACTIONS, Redactor, redactionRules, type SecretRule } from './redaction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Preparing: lines → validate → redact → gzip → temporary file
@@ -136,7 +70,7 @@ const MAX_BAD_REPORTED = 20;
 
 export async function prepare(
   inputs: ShipInput[],
-  opts: { rules: readonly RedactionRule[]; format: InputFormat; signal: AbortSignal; onProgress?: (bytesIn: number, bytesOut: number) => void },
+  opts: { rules: readonly SecretRule[]; format: InputFormat; signal: AbortSignal; onProgress?: (bytesIn: number, bytesOut: number) => void },
 ): Promise<Prepared> {
   const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-ship-'));
   const dispose = () => rm(dir, { recursive: true, force: true });
