@@ -91,7 +91,7 @@ function isBasicCredential(b64: string): boolean {
   return Buffer.from(b64, 'base64').toString('latin1').includes(':');
 }
 
-const AWS_SECRET = String.raw`(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])(?!/)(?![A-Za-z0-9/+]*//)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])`;
+const AWS_SECRET = String.raw`(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])(?!/)(?![A-Za-z0-9/+]{0,38}//)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])`;
 
 export const SECRET_RULES: readonly SecretRule[] = [
   {
