@@ -142,7 +142,8 @@ export async function prepare(
       let long: { kept: string; bytes: number } | undefined;
       for await (const chunk of input.open()) {
         if (opts.signal.aborted) throw new InterruptedError();
-        let buf = chunk as Buffer;
+        // A stream in object mode may hand over strings.
+        let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
         if (first) {
           first = false;
           refuseBinary(input.name, buf);
