@@ -4,6 +4,9 @@
 // quarter of it (both big enough to fill the upload's queue of parts): memory is flat when
 // the two are close and both stay small.
 //
+// Also a line with no newline at all (SHIP_BENCH_NOLINE_MB, default 2048): it is cut at the line
+// limit, and memory stays that of any other run.
+//
 // Standalone: `npm run build && node bench/ship.mjs` (SHIP_BENCH_MB, default 1024); bench/run.mjs
 // adds its rows to the table. Returns rows { metric, value, unit, goal, ok }.
 import { spawn } from 'node:child_process';
@@ -38,8 +41,14 @@ function* generate(bytes) {
   }
 }
 
+/** One line with no newline at all: what a binary-free but broken writer leaves behind. */
+function* noNewline(bytes) {
+  const chunk = Buffer.alloc(1024 * 1024, 'a');
+  for (let made = 0; made < bytes; made += chunk.length) yield chunk;
+}
+
 /** Ship `bytes` of generated log through `node bin/raxx-ops logs ship`; resolve with its peak RSS. */
-function ship(env, bytes, date) {
+function ship(env, bytes, date, source = generate) {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const child = spawn('node', ['bin/raxx-ops', 'logs', 'ship', 'bench-ship', '-', '--date', date, '--json'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -58,7 +67,7 @@ function ship(env, bytes, date) {
       }
     }, 50);
     const feed = async () => {
-      for (const chunk of generate(bytes)) {
+      for (const chunk of source(bytes)) {
         if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
       }
       child.stdin.end();
@@ -88,6 +97,8 @@ export default async function shipBench({ megabytes = Number(process.env.SHIP_BE
     const small = await ship(env, Math.max(1, Math.floor(megabytes / 4)) * MB, '2025-06-01');
     const big = await ship(env, megabytes * MB, '2025-06-02');
     const flat = big.rssMb / small.rssMb;
+    const lineMb = Number(process.env.SHIP_BENCH_NOLINE_MB ?? 2048);
+    const line = await ship(env, lineMb * MB, '2025-06-03', noNewline);
     const mbps = big.day.bytesIn / MB / big.seconds;
     return [
       { metric: `ship: peak RSS, ${Math.floor(megabytes / 4)} MiB generated on stdin`, value: `${small.rssMb.toFixed(0)} MB (${small.seconds.toFixed(1)} s)`, unit: '', goal: '< 200 MB', ok: small.rssMb < 200 },
@@ -97,6 +108,13 @@ export default async function shipBench({ megabytes = Number(process.env.SHIP_BE
         unit: '',
         goal: '< 200 MB, < 1.5×',
         ok: big.rssMb < 200 && flat < 1.5,
+      },
+      {
+        metric: `ship: peak RSS, ${lineMb} MiB with no newline on stdin`,
+        value: `${line.rssMb.toFixed(0)} MB (${line.seconds.toFixed(1)} s; ${line.day.lines} line, ${line.day.cutLines} cut, ${(line.day.bytesOut / 1024).toFixed(0)} KiB gzipped)`,
+        unit: '',
+        goal: '< 200 MB, one cut line',
+        ok: line.rssMb < 200 && line.day.cutLines === 1 && line.day.lines === 1,
       },
     ];
   } finally {

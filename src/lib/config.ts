@@ -60,10 +60,12 @@ export const SourceSettings = z.strictObject({
   bucket: bucket.optional(),
   /** `receiver`: logs/<source>/YYYY/MM/DD/… (read by logs grep/fetch); `dated`: <source>/<YYYY-MM-DD>/<source>.log.gz. */
   layout: z.enum(['receiver', 'dated']).default('receiver'),
-  /** Patterns redacted on top of the defaults (bearer tokens, password/token/secret values, e-mail addresses, AWS secret keys). */
+  /** Patterns redacted on top of the defaults (redaction.ts: credentials in URLs, tokens, keys, headers, cookies, e-mail addresses, …). */
   redact: z.array(redactionPattern).default([]),
   /** Set false to apply only this source's own patterns. */
   defaultRedaction: z.boolean().default(true),
+  /** The longest line shipped whole; a longer one keeps its first bytes and is flagged (default 1 MiB). */
+  maxLineBytes: z.number().int().min(1024, 'at least 1024').max(64 * 1024 * 1024, 'at most 64 MiB (67108864)').optional(),
   retentionDays: z.number().int().min(1).default(SOURCE_RETENTION_DAYS),
 });
 export type SourceSettings = z.infer<typeof SourceSettings>;

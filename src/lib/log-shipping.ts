@@ -17,79 +17,13 @@ import { buildShippedDayKey, dayPrefix, DAY_MS, utcDate } from '@raxx/log-drain-
 import { awsError } from './aws.js';
 import type { SourceSettings } from './config.js';
 import { ConfigError, InterruptedError, ServiceError, UsageError } from './errors.js';
+import { Redactor, type SecretRule } from './redaction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Redaction
 
-export interface RedactionRule {
-  name: string;
-  re: RegExp;
-  replacement: string;
-  /** A string every match contains: lines without it are skipped cheaply. */
-  needs?: string;
-}
-
-const MASK = '[REDACTED]';
-/** Characters a `key=value` value stops at: space, separators, quotes, a JSON escape. */
-const VALUE = `[^\\s&"',;\\\\]+`;
-const SECRET_KEY = `[A-Za-z_]*(?:password|passwd|token|secret_access_key|secret|api_?key)(?:_?key)?`;
-/**
- * A value after `key=`: logfmt quotes values that hold spaces (`password="a b"`), and inside a
- * JSON string the quotes are escaped (`\"a b\"`); a quoted value is masked whole.
- */
-const KV_VALUE = `(?:\\\\"(?:[^"\\\\]|\\\\[^"])*\\\\"|"(?:[^"\\\\]|\\\\.)*"|'[^'\\n]*'|${VALUE})`;
-
-/**
- * The runbook's defaults. Masks contain no quote or backslash, so a JSON line stays JSON.
- * An AWS secret key is 40 characters of base64 mixing upper case, lower case and digits;
- * requiring all three keeps 40-digit hex (commit SHAs, SHA-1 sums) out.
- */
-export const DEFAULT_REDACTIONS: readonly RedactionRule[] = [
-  { name: 'bearer', re: /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, replacement: `$1 ${MASK}` },
-  { name: 'key-value', re: new RegExp(`\\b(${SECRET_KEY})([ \\t]*=[ \\t]*)${KV_VALUE}`, 'gi'), replacement: `$1$2${MASK}`, needs: '=' },
-  // A JSON number is a secret too (PINs, one-time codes): masked as a string, the line stays JSON.
-  { name: 'json-secret', re: new RegExp(`("${SECRET_KEY}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*"|-?\\d[\\d.eE+-]*)`, 'gi'), replacement: `$1"${MASK}"`, needs: '"' },
-  // The lookbehind starts a match only where a run of address characters starts: without it,
-  // every position of a long token would rescan the token (quadratic time).
-  { name: 'email', re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, replacement: '[REDACTED:email]', needs: '@' },
-  {
-    name: 'aws-secret-key',
-    re: /(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
-    replacement: '[REDACTED:aws-secret-key]',
-  },
-];
-
-export function redactionRules(source: Pick<SourceSettings, 'redact' | 'defaultRedaction'>): RedactionRule[] {
-  const own = source.redact.map((r) => ({ name: r.name, re: new RegExp(r.pattern, `g${(r.flags ?? '').replace(/g/g, '')}`), replacement: r.replacement }));
-  return [...(source.defaultRedaction ? DEFAULT_REDACTIONS : []), ...own];
-}
-
-/** Applies the rules to lines and counts what each replaced. */
-export class Redactor {
-  readonly counts: Record<string, number> = {};
-  constructor(private readonly rules: readonly RedactionRule[]) {
-    for (const r of rules) this.counts[r.name] = 0;
-  }
-
-  get total(): number {
-    return Object.values(this.counts).reduce((a, b) => a + b, 0);
-  }
-
-  line(text: string): string {
-    let out = text;
-    for (const rule of this.rules) {
-      if (rule.needs !== undefined && !out.includes(rule.needs)) continue;
-      rule.re.lastIndex = 0;
-      if (!rule.re.test(out)) continue;
-      rule.re.lastIndex = 0;
-      out = out.replace(rule.re, (...m: unknown[]) => {
-        this.counts[rule.name] = (this.counts[rule.name] ?? 0) + 1;
-        return rule.replacement.replace(/\$(\d)/g, (_, d: string) => String(m[Number(d)] ?? ''));
-      });
-    }
-    return out;
-  }
-}
+// The rules live in redaction.ts, shared with output masking.
+export { DEFAULT_REDACTIONS, Redactor, redactionRules, type SecretRule } from './redaction.js';
 
 // ---------------------------------------------------------------------------------------------
 // Preparing: lines → validate → redact → gzip → temporary file
@@ -111,12 +45,25 @@ export interface BadLine {
   error: string;
 }
 
+export interface CutLine {
+  input: string;
+  line: number;
+  /** The line's length in bytes, before the cut. */
+  bytes: number;
+}
+
 export interface Prepared {
   /** The gzipped, redacted content, in a temporary folder removed by dispose(). */
   file: string;
   format: 'json' | 'plain';
   lines: number;
+  /** Lines with something on them: none means the day has no entries. */
+  entries: number;
   badLines: number;
+  /** Lines longer than the cap, shipped cut and flagged. */
+  cutLines: number;
+  /** The first cut lines, with their input and line number. */
+  cut: CutLine[];
   /** The first bad lines, with their input and line number (all are counted and kept). */
   bad: BadLine[];
   redactions: number;
@@ -134,9 +81,27 @@ export interface Prepared {
 
 const MAX_BAD_REPORTED = 20;
 
+/** The longest line shipped whole (1 MiB); the rest of a longer line is dropped and the line flagged. */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Refuses input that is not text, judged by its first bytes: gzip (a rotated log not yet
+ * decompressed) or NUL bytes, which no text log holds, would otherwise ship as "plain".
+ */
+function refuseBinary(name: string, start: Buffer): void {
+  if (start[0] === 0x1f && start[1] === 0x8b) {
+    throw new UsageError(`${name} is gzip-compressed, not a text log`, { hint: `decompress it first: zcat ${name === 'stdin' ? 'FILE' : name} | raxx-ops logs ship SOURCE - --date YYYY-MM-DD` });
+  }
+  const sample = start.subarray(0, 64 * 1024);
+  const nul = sample.indexOf(0);
+  if (nul >= 0) {
+    throw new UsageError(`${name} is binary, not a text log (a NUL byte at offset ${nul})`, { hint: 'ship the text log files (plain lines or JSON lines); check that the path names the log, not a database, core dump or archive' });
+  }
+}
+
 export async function prepare(
   inputs: ShipInput[],
-  opts: { rules: readonly RedactionRule[]; format: InputFormat; signal: AbortSignal; onProgress?: (bytesIn: number, bytesOut: number) => void },
+  opts: { rules: readonly SecretRule[]; format: InputFormat; signal: AbortSignal; maxLineBytes?: number; onProgress?: (bytesIn: number, bytesOut: number) => void },
 ): Promise<Prepared> {
   const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-ship-'));
   const dispose = () => rm(dir, { recursive: true, force: true });
@@ -145,11 +110,14 @@ export async function prepare(
   const plainHash = createHash('sha256');
   const gzHash = createHash('sha256');
   let format: 'json' | 'plain' | undefined = opts.format === 'auto' ? undefined : opts.format;
-  const stats = { lines: 0, badLines: 0, bytesIn: 0, bytesPlain: 0, bytesOut: 0 };
+  const stats = { lines: 0, entries: 0, badLines: 0, cutLines: 0, bytesIn: 0, bytesPlain: 0, bytesOut: 0 };
   const bad: BadLine[] = [];
+  const cut: CutLine[] = [];
+  const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
 
   const processLine = (input: string, n: number, text: string): string => {
     stats.lines += 1;
+    if (text.trim() !== '') stats.entries += 1;
     // Auto: JSON lines when the first non-empty line is an object.
     if (format === undefined && text.trim() !== '') format = text.trimStart().startsWith('{') ? 'json' : 'plain';
     if (format === 'json' && text.trim() !== '') {
@@ -165,26 +133,75 @@ export async function prepare(
 
   async function* lines(): AsyncGenerator<Buffer> {
     for (const input of inputs) {
-      const decoder = new StringDecoder('utf8');
+      let decoder = new StringDecoder('utf8');
       let carry = '';
       let n = 0;
+      let first = true;
+      // A line longer than the cap: its first maxLineBytes are kept, the rest is only counted
+      // until its newline, so a file with no newline at all costs no more memory than the cap.
+      let long: { kept: string; bytes: number } | undefined;
       for await (const chunk of input.open()) {
         if (opts.signal.aborted) throw new InterruptedError();
-        const buf = chunk as Buffer;
+        // A stream in object mode may hand over strings.
+        let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+        if (first) {
+          first = false;
+          refuseBinary(input.name, buf);
+        }
         stats.bytesIn += buf.length;
+        let out = '';
+        if (long) {
+          const nl = buf.indexOf(10);
+          if (nl < 0) {
+            long.bytes += buf.length;
+            opts.onProgress?.(stats.bytesIn, stats.bytesOut);
+            continue;
+          }
+          long.bytes += nl;
+          out += processLine(input.name, ++n, cutLine(input.name, n, long.kept, long.bytes));
+          long = undefined;
+          decoder = new StringDecoder('utf8');
+          buf = buf.subarray(nl + 1);
+        }
         const text = carry + decoder.write(buf);
         const parts = text.split('\n');
         carry = parts.pop()!;
-        let out = '';
-        for (const part of parts) out += processLine(input.name, ++n, part);
+        for (const part of parts) out += processLine(input.name, ++n, part.length > maxLine / 4 && Buffer.byteLength(part) > maxLine ? cutLine(input.name, n, head(part), Buffer.byteLength(part)) : part);
+        if (carry.length > maxLine / 4 && Buffer.byteLength(carry) > maxLine) {
+          long = { kept: head(carry), bytes: Buffer.byteLength(carry) };
+          carry = '';
+        }
         if (out) yield emit(out);
         opts.onProgress?.(stats.bytesIn, stats.bytesOut);
+      }
+      if (long) {
+        yield emit(processLine(input.name, ++n, cutLine(input.name, n, long.kept, long.bytes + Buffer.byteLength(decoder.end()))));
+        continue;
       }
       const rest = carry + decoder.end();
       // A last line without a newline is still a line; it gets one.
       if (rest !== '') yield emit(processLine(input.name, ++n, rest));
     }
   }
+
+  /** The first maxLineBytes of a line, cut at a character boundary. */
+  const head = (line: string): string => {
+    const b = Buffer.from(line.slice(0, maxLine), 'utf8');
+    let end = Math.min(maxLine, b.length);
+    while (end > 0 && (b[end]! & 0xc0) === 0x80) end -= 1;
+    return b.subarray(0, end).toString('utf8');
+  };
+
+  /**
+   * A cut line, flagged in the record itself: a JSON record of the kept text in a JSON-lines
+   * input (so the object stays JSON lines), else the text with a marker after it.
+   */
+  const cutLine = (input: string, line: number, kept: string, bytes: number): string => {
+    stats.cutLines += 1;
+    if (cut.length < MAX_BAD_REPORTED) cut.push({ input, line, bytes });
+    const isJson = format === 'json' || (format === undefined && kept.trimStart().startsWith('{'));
+    return isJson ? JSON.stringify({ raxx_ops_cut: { bytes, kept: Buffer.byteLength(kept) }, line: kept }) : `${kept} [raxx-ops: line cut, ${bytes} bytes, first ${Buffer.byteLength(kept)} kept]`;
+  };
 
   const emit = (text: string): Buffer => {
     const b = Buffer.from(text, 'utf8');
@@ -218,6 +235,7 @@ export async function prepare(
     format: format ?? 'plain',
     ...stats,
     bad,
+    cut,
     redactions: redactor.total,
     redactionsByRule: redactor.counts,
     sha256: plainHash.digest('hex'),
@@ -258,7 +276,7 @@ export function sourcePrefix(layout: Layout, keyPrefix: string, source: string):
 // ---------------------------------------------------------------------------------------------
 // Upload, verify, retry
 
-export const META = { sha256: 'sha256', gzipSha256: 'gzip-sha256', lines: 'lines', badLines: 'bad-lines', redactions: 'redactions', bytes: 'bytes' } as const;
+export const META = { sha256: 'sha256', gzipSha256: 'gzip-sha256', lines: 'lines', entries: 'entries', badLines: 'bad-lines', cutLines: 'cut-lines', redactions: 'redactions', bytes: 'bytes' } as const;
 
 export interface Existing {
   sha256: string | undefined;
@@ -412,7 +430,9 @@ async function uploadOnce(s3: S3Client, opts: UploadOptions, expectedEtag: strin
         [META.sha256]: p.sha256,
         [META.gzipSha256]: p.gzipSha256,
         [META.lines]: String(p.lines),
+        [META.entries]: String(p.entries),
         [META.badLines]: String(p.badLines),
+        [META.cutLines]: String(p.cutLines),
         [META.redactions]: String(p.redactions),
         [META.bytes]: String(p.bytesPlain),
       },
@@ -658,10 +678,12 @@ export async function sourceStatus(
         let entries: number | null = null;
         if (hasShipped) {
           const head = await s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: shipped }), { abortSignal: opts.signal });
-          const n = Number(head.Metadata?.[META.lines]);
+          // Objects shipped before the entries count count lines.
+          const n = Number(head.Metadata?.[META.entries] ?? head.Metadata?.[META.lines]);
           entries = Number.isFinite(n) ? n : null;
         }
-        return { day, objects, entries, bytes, missing: objects === 0 };
+        // A shipped object with no entries (an empty file) is not the day's logs.
+        return { day, objects, entries, bytes, missing: objects === 0 || (hasShipped && objects === 1 && entries === 0) };
       } catch (err) {
         if (opts.signal.aborted) throw new InterruptedError();
         throw bucketError(err, source.bucket, 'ListObjectsV2', opts.endpoint);

@@ -3,7 +3,7 @@
 // (its path is the credential), so it is registered for redaction and never printed.
 import { ConfigError, ServiceError } from './errors.js';
 import type { Output } from './output.js';
-import { registerSecret } from './secrets.js';
+import { redact, registerSecret } from './secrets.js';
 
 export const WEBHOOK_ENV = 'SLACK_WEBHOOK_URL';
 
@@ -50,7 +50,8 @@ export async function postSlack(webhookUrl: string, text: string, signal?: Abort
     res = await fetch(webhookUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
+      // Whatever a caller put in the message, no secret leaves in it.
+      body: JSON.stringify({ text: redact(text) }),
       signal: AbortSignal.any([AbortSignal.timeout(10_000), ...(signal ? [signal] : [])]),
     });
     await res.arrayBuffer().catch(() => undefined);

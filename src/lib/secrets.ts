@@ -1,5 +1,7 @@
-// Redaction: drain tokens, URL credentials and query strings, database passwords and
-// pre-signed URL signatures never reach stdout, stderr or a log line.
+// Output masking: drain tokens, URL credentials and query strings, database passwords,
+// pre-signed URL signatures and every other shape of redaction.ts never reach stdout, stderr,
+// a log line or a Slack message.
+import { applyRules, OUTPUT_MASK, OUTPUT_RULES } from './redaction.js';
 
 const MASK = '****';
 const known = new Set<string>();
@@ -14,65 +16,12 @@ export function forgetSecrets(): void {
   known.clear();
 }
 
-const PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
-  // Heroku drain tokens: d.<uuid>
-  [/\bd\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, `d.${MASK}`],
-  // token=… in any query string or form
-  [/([?&;](?:token|drain_token|access_token|api_key|key|password|secret)=)[^&\s"'#]+/gi, `$1${MASK}`],
-  // pre-signed URL parts
-  [/([?&]X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"'#]+/gi, `$1${MASK}`],
-  // userinfo in a URL: scheme://user:password@host (the password may itself hold an @)
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^/\s]*@(?=[^@/\s]*(?:[/\s?#]|$))/gi, `$1${MASK}@`],
-  // Authorization headers
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${MASK}`],
-];
-
-/**
- * A name whose value is a secret, in any spelling a log or a dump uses: DRAIN_TOKEN,
- * drain_token, drainToken, "SecretAccessKey", PGPASSWORD, X-Amz-Security-Token, Authorization.
- * Bounded (40 characters of prefix) so that long words cost little; `token_present` (the
- * receiver's log line) and names with more after the keyword do not match.
- */
-const KEY = String.raw`(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{0,40}?(?:password|passwd|secret[_-]?access[_-]?key|secret|token|api[_-]?key|private[_-]?key|authorization)(?:[_-]previous)?)(?![A-Za-z0-9_])`;
-/** Cheap pre-check: most lines (log lines) hold none of these words and skip the key patterns. */
-const KEYWORD = /password|passwd|secret|token|api[_-]?key|private[_-]?key|authorization/i;
-/** Values left as they are: already masked, or an SSM parameter path (the name, not the value). */
-const KEEP = /\*\*\*\*|^\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)+$/;
-
-/** A value: quoted, or bare with an optional auth scheme kept readable (Authorization: Bearer ****). */
-const VALUE = String.raw`(?:(["'])((?:\\.|(?!\4)[^\\\n])*)\4|((?:Bearer|Basic|token)[ \t]+)?([^\s"',;&}#)\]]+))`;
-
-function maskValue(m: string, lead: string, key: string, sep: string, q?: string, quoted?: string, scheme?: string, bare?: string): string {
-  const value = quoted ?? bare ?? '';
-  if (KEEP.test(value)) return m;
-  return q ? `${lead}${key}${sep}${q}${MASK}${q}` : `${lead}${key}${sep}${scheme ?? ''}${MASK}`;
-}
-
-const KEY_PATTERNS: [RegExp, (m: string, ...groups: string[]) => string][] = [
-  // "key": "value" (JSON) and 'key': 'value' (a Python or JS dump)
-  [
-    new RegExp(String.raw`(["'])${KEY}\1(\s*:\s*)(["'])((?:\\.|(?!\4)[^\\\n])*)\4`, 'gi'),
-    (m, q, key, sep, vq, value) => (KEEP.test(value!) ? m : `${q}${key}${q}${sep}${vq}${MASK}${vq}`),
-  ],
-  // key=value, key = "value" (environment, libpq), anywhere in a line
-  [new RegExp(String.raw`()${KEY}([ \t]*=[ \t]*)${VALUE}`, 'gi'), maskValue],
-  // key: value (YAML, headers, a JS dump) only where a key starts: at the start of a line or
-  // after { , ( [ — so prose such as "generate a new token: planned" stays as it is
-  [new RegExp(String.raw`(^[ \t]*(?:-[ \t]+)?|[{,(\[][ \t]*)${KEY}([ \t]*:[ \t]*)${VALUE}`, 'gim'), maskValue],
-];
-
 export function redact(text: string): string {
   let out = text;
   for (const value of known) {
     if (out.includes(value)) out = out.split(value).join(MASK);
   }
-  for (const [re, rep] of PATTERNS) {
-    out = out.replace(re, rep as string);
-  }
-  if (KEYWORD.test(out)) {
-    for (const [re, rep] of KEY_PATTERNS) out = out.replace(re, rep);
-  }
-  return out;
+  return applyRules(out, OUTPUT_RULES, OUTPUT_MASK);
 }
 
 /** A URL fit to print: query values, credentials and key-like path segments masked, keeping `app=` readable. */

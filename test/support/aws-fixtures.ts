@@ -121,11 +121,15 @@ export interface ProxiedRequest {
 export interface FaultProxy {
   url: string;
   requests: ProxiedRequest[];
+  /** The most requests that were open at once (received, answer not yet finished). */
+  readonly peakInFlight: number;
   /**
    * Make matching requests fail: with `status`, an AWS-shaped error answer; without, the
-   * connection is dropped (an outage). `times` limits how many (default: until clear()).
+   * connection is dropped (an outage). `landed`: the request reaches AWS and takes effect, and
+   * only its answer is lost (a time-out after the write). `times` limits how many (default:
+   * until clear()).
    */
-  fail(match: (req: ProxiedRequest) => boolean, opts?: { status?: number; times?: number }): void;
+  fail(match: (req: ProxiedRequest) => boolean, opts?: { status?: number; times?: number; landed?: boolean }): void;
   /** Runs `fn` once the answer to the first matching request has been sent (e.g. to abort the run). */
   after(match: (req: ProxiedRequest) => boolean, fn: () => void): void;
   /**
@@ -144,12 +148,17 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const { createServer, request } = await import('node:http');
   const upstream = new URL(target);
-  let rules: { match: (r: ProxiedRequest) => boolean; status?: number | undefined; left: number }[] = [];
+  let rules: { match: (r: ProxiedRequest) => boolean; status?: number | undefined; landed?: boolean | undefined; left: number }[] = [];
   let hooks: { match: (r: ProxiedRequest) => boolean; fn: () => void }[] = [];
   let delays: { match: (r: ProxiedRequest) => boolean; ms: number; left: number }[] = [];
   const landing: Promise<void>[] = [];
   const requests: ProxiedRequest[] = [];
+  let open = 0;
+  let peak = 0;
   const server = createServer((req, res) => {
+    open += 1;
+    peak = Math.max(peak, open);
+    res.once('close', () => (open -= 1));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -163,6 +172,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.once('finish', hook.fn);
       }
       const rule = rules.find((r) => r.left > 0 && r.match(info));
+      if (rule?.landed) {
+        rule.left--;
+        const through = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          up.resume();
+          up.on('end', () => req.socket.destroy());
+        });
+        through.on('error', () => req.socket.destroy());
+        through.end(body);
+        return;
+      }
       if (rule) {
         rule.left--;
         if (rule.status === undefined) {
@@ -203,8 +222,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${addr.port}`,
     requests,
+    get peakInFlight() {
+      return peak;
+    },
     fail(match, opts = {}) {
-      rules.push({ match, status: opts.status, left: opts.times ?? Number.POSITIVE_INFINITY });
+      rules.push({ match, status: opts.status, landed: opts.landed, left: opts.times ?? Number.POSITIVE_INFINITY });
     },
     after(match, fn) {
       hooks.push({ match, fn });

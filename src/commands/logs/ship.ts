@@ -18,14 +18,18 @@ const date = z.string().refine((d) => tryParseDay(d) !== undefined, { error: (i)
 
 interface DayReport {
   date: string;
-  status: 'shipped' | 'replaced' | 'unchanged' | 'would-ship' | 'would-replace' | 'conflict';
+  status: 'shipped' | 'replaced' | 'unchanged' | 'would-ship' | 'would-replace' | 'conflict' | 'empty';
   bucket: string;
   key: string;
   inputs: string[];
   format: 'json' | 'plain';
   lines: number;
+  /** Lines with something on them. */
+  entries: number;
   badLines: number;
   bad: Prepared['bad'];
+  cutLines: number;
+  cut: Prepared['cut'];
   redactions: number;
   redactionsByRule: Record<string, number>;
   bytesIn: number;
@@ -43,8 +47,11 @@ export default createCommand({
 was last written; files of the same day become one object. Shipping a day again with the same
 content changes nothing; different content for a shipped day is refused unless --replace (the
 bucket must be versioned: the old version stays). JSON-lines input (auto-detected) is checked
-line by line; bad lines are reported and shipped as they are. Redaction: bearer tokens,
-password=/token=/secret= values, e-mail addresses, AWS secret keys, plus the source's patterns.
+line by line; bad lines are reported and shipped as they are. A line longer than
+--max-line-bytes (default 1 MiB) keeps its first bytes and is flagged; binary or gzip input is
+refused; an input with no entries ships nothing and the day stays missing. Redaction: the
+shared rules (credentials in URLs, tokens, keys, headers, cookies, e-mail addresses, …) plus
+the source's patterns.
 A failed upload or verification is retried 3 times (1 s, 2 s, 4 s); a failure posts to
 SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the config.`,
   examples: [
@@ -64,6 +71,7 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
     deleteAfter: flag('delete each local file once its day is verified in S3'),
     replace: flag("replace a day already shipped with different content (the old version stays in the versioned bucket)"),
     dryRun,
+    maxLineBytes: option(z.coerce.number().int('must be a whole number').min(1024, 'at least 1024').max(64 * 1024 * 1024, 'at most 64 MiB (67108864)').optional(), "the longest line shipped whole (default: the source's maxLineBytes, else 1 MiB); a longer line keeps its first bytes and is flagged", { value: '<bytes>' }),
     retryBaseMs: option(z.coerce.number().int().min(0).max(60_000).default(1000), 'delay before the first retry, in ms; each next one doubles it', { value: '<ms>' }),
   },
   async handler(args, ctx) {
@@ -152,7 +160,7 @@ async function shipDay(
   source: Source,
   day: string,
   inputs: { input: ShipInput; path?: string }[],
-  args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number },
+  args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number; maxLineBytes?: number | undefined },
 ): Promise<DayReport> {
   const { out } = ctx;
   const lib = await import('../../lib/log-shipping.js');
@@ -176,6 +184,7 @@ async function shipDay(
         rules: lib.redactionRules(source),
         format: args.format,
         signal: ctx.signal,
+        maxLineBytes: args.maxLineBytes ?? source.maxLineBytes,
         onProgress: (bytesIn, bytesOut) =>
           throttled(() => `${source.name} ${day}: ${formatBytes(bytesIn)}${total ? ` of ${formatBytes(total)} (${Math.floor((bytesIn / total) * 100)}%)` : ''} read, ${formatBytes(bytesOut)} gzipped`),
       },
@@ -183,6 +192,8 @@ async function shipDay(
     const p = prepared;
     for (const b of p.bad) out.warn(`${b.input}:${b.line}: not valid JSON (${b.error}); shipped as it is`);
     if (p.badLines > p.bad.length) out.warn(`… and ${p.badLines - p.bad.length} more bad line(s), all shipped as they are`);
+    for (const c of p.cut) out.warn(`${c.input}:${c.line}: a line of ${formatBytes(c.bytes)}, longer than the limit; shipped cut and flagged (--max-line-bytes)`);
+    if (p.cutLines > p.cut.length) out.warn(`… and ${p.cutLines - p.cut.length} more cut line(s)`);
 
     const s3 = await ctx.aws.s3();
     const existing = await lib.headShipped(s3, source.bucket, key, ctx.signal, endpoint);
@@ -193,8 +204,11 @@ async function shipDay(
       inputs: inputs.map((i) => i.input.name),
       format: p.format,
       lines: p.lines,
+      entries: p.entries,
       badLines: p.badLines,
       bad: p.bad,
+      cutLines: p.cutLines,
+      cut: p.cut,
       redactions: p.redactions,
       redactionsByRule: p.redactionsByRule,
       bytesIn: p.bytesIn,
@@ -211,6 +225,12 @@ async function shipDay(
       return paths;
     };
 
+    if (p.entries === 0) {
+      // Nothing to ship is not a shipped day: no object is written, so the day stays missing
+      // in `logs status` (critical for a required source) until its logs are shipped.
+      out.warn(`${source.name} ${day}: ${inputs.map((i) => i.input.name).join(', ')} ${p.bytesIn === 0 ? 'empty (0 bytes)' : 'holds no entries'}; nothing shipped, the day stays missing${source.required ? ' (a required source: logs status reports it critical)' : ''}`);
+      return { ...base, status: 'empty', versionId: existing?.versionId ?? null };
+    }
     if (existing && existing.sha256 === p.sha256) {
       // The same redacted content is already there: nothing to send, and the local file may go.
       return { ...base, status: 'unchanged', versionId: existing.versionId ?? null, deleted: await deleteInputs() };
@@ -267,9 +287,9 @@ async function shipDay(
 }
 
 function summary(source: string, r: DayReport): string {
-  const verb = { shipped: 'shipped', replaced: 'replaced', unchanged: 'already shipped, unchanged', 'would-ship': 'would ship', 'would-replace': 'would replace', conflict: 'conflict' }[r.status];
+  const verb = { shipped: 'shipped', replaced: 'replaced', unchanged: 'already shipped, unchanged', 'would-ship': 'would ship', 'would-replace': 'would replace', conflict: 'conflict', empty: 'not shipped (no entries)' }[r.status];
   return (
-    `${source} ${r.date} ${verb}: ${r.lines} lines (${r.badLines} bad), ${r.redactions} redactions, ` +
+    `${source} ${r.date} ${verb}: ${r.lines} lines (${r.badLines} bad${r.cutLines ? `, ${r.cutLines} cut` : ''}), ${r.redactions} redactions, ` +
     `${formatBytes(r.bytesIn)} in, ${formatBytes(r.bytesOut)} gzipped, s3://${r.bucket}/${r.key}` +
     (r.attempts > 1 ? ` after ${r.attempts} attempts` : '') +
     (r.deleted.length ? `; deleted ${r.deleted.join(', ')}` : '')

@@ -1,11 +1,14 @@
 // attachments restore against moto: a versioned bucket encrypted with the attachments KMS key.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
+import { startLatencyProxy } from '../../../bench/latency-proxy.mjs';
+import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from '../../support/pty.js';
+import { tempDir } from '../../support/temp.js';
 
 interface RestoreJson {
   dryRun: boolean;
@@ -185,5 +188,127 @@ describe.skipIf(!motoAvailable)('attachments restore', () => {
     expect(unconfirmed.code).toBe(5);
     expect(unconfirmed.stderr).toMatch(/--yes/);
     expect(await versions(aws)).toEqual(before);
+  });
+
+  /** A ticket of n files, each with an older version, the newest deleted (every third twice). */
+  async function deletedTicket(n: number): Promise<{ customer: string; ticket: string; keys: string[]; bodies: Map<string, string> }> {
+    const customer = randomUUID();
+    const ticket = randomUUID();
+    const keys: string[] = [];
+    const bodies = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const key = attachmentKey({ customer, ticket });
+      await upload(aws, key, `old ${i}`);
+      await upload(aws, key, `file ${i}`);
+      keys.push(key);
+      bodies.set(key, `file ${i}`);
+    }
+    // Listings give whole seconds: deleted in a later second, as in life, the markers are
+    // plainly above the data and the plan removes them by id without listing again.
+    const uploaded = Math.floor(Date.now() / 1000);
+    await new Promise((resolve) => setTimeout(resolve, (uploaded + 1) * 1000 - Date.now() + 20));
+    for (const [i, key] of keys.entries()) {
+      await remove(aws, key);
+      if (i % 3 === 0) await remove(aws, key);
+    }
+    return { customer, ticket, keys: keys.sort(), bodies };
+  }
+
+  it('restores keys concurrently, bounded by --concurrency, and reports them in the plan’s order', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(24);
+    const before = await versions(aws);
+    // Counted where the requests arrive: a key's requests are made one after the other.
+    const proxy = await startFaultProxy(moto.endpoint);
+    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '6'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
+    expect(r.code, r.stderr).toBe(0);
+    const doc = r.json<RestoreJson>();
+    expect(doc.summary).toMatchObject({ restored: 24, failed: 0 });
+    expect(doc.keys.map((k) => k.key)).toEqual(keys);
+    expect(proxy.peakInFlight, 'requests in flight at once').toBeGreaterThan(1);
+    expect(proxy.peakInFlight).toBeLessThanOrEqual(6);
+    for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker)).toEqual([]);
+    // Two markers on every third key: both named in the report.
+    expect(doc.keys.filter((k) => k.deleteMarkers.length === 2)).toHaveLength(8);
+    expect(proxy.requests.filter((q) => q.method === 'DELETE')).toHaveLength(32);
+  });
+
+  it('a delete-marker removal whose answer is lost after it landed: the key is still reported restored, nothing else is removed', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(6);
+    const victim = keys[2]!;
+    const before = await versions(aws);
+    const planned = before.filter((v) => v.key === victim && v.deleteMarker).map((v) => v.versionId);
+    const proxy = await startFaultProxy(moto.endpoint);
+    // Every attempt at the first marker of one key reaches S3 and its answer never comes back.
+    proxy.fail((q) => q.method === 'DELETE' && decodeURIComponent(q.path).includes(victim), { landed: true, times: 3 });
+    // Another key's removal is refused outright: that key fails, the rest go on.
+    const refused = keys[4]!;
+    proxy.fail((q) => q.method === 'DELETE' && decodeURIComponent(q.path).includes(refused), { status: 403 });
+    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
+    expect(r.code, r.stderr).toBe(4);
+    const doc = r.json<RestoreJson>();
+    expect(doc.summary).toMatchObject({ restored: 5, failed: 1 });
+    const v = doc.keys.find((k) => k.key === victim)!;
+    expect(v.status).toBe('restored');
+    expect(v.deleteMarkers.sort()).toEqual(planned.sort());
+    expect(doc.keys.find((k) => k.key === refused)!.status).toBe('failed');
+    expect(r.stderr).toMatch(new RegExp(`${refused}`));
+    expect(r.stderr).toMatch(/run the same command again/);
+    expect((await read(aws, victim))!.toString()).toBe(bodies.get(victim));
+    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
+
+    // The rerun finishes the refused key and leaves the others as they are.
+    const again = await cli(['--customer', customer, '--ticket', ticket, '--yes', '--json']);
+    expect(again.code).toBe(0);
+    expect(again.json<RestoreJson>().summary).toMatchObject({ restored: 1, alreadyPresent: 5 });
+    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
+  });
+
+  it('--concurrency out of range is a usage error (exit 2) with the range', async () => {
+    for (const bad of ['0', '65', 'many']) {
+      const r = await cli([attachmentKey(), '--concurrency', bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toMatch(/concurrency/);
+    }
+  });
+
+  describe.runIf(ptyAvailable)('Ctrl-C while restoring (pty)', () => {
+    afterEach(() => killAll());
+
+    it('stops within a second with exit 130, removes no data version, and a rerun restores the rest', async () => {
+      const { customer, ticket, keys } = await deletedTicket(40);
+      const before = await versions(aws);
+      // 100 ms per request, two keys at a time: about 4 s for the ticket, so Ctrl-C lands midway.
+      const proxy = await startLatencyProxy({ target: moto.endpoint, delayMs: 100, cache: false });
+      try {
+        const t = spawnPty(sourceCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--concurrency', '2']), {
+          env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HOME: tempDir('raxx-ops-pty-home-'), PATH: process.env.PATH },
+        });
+        await t.waitFor(/restoring [1-9]\d* of 40/, 30_000);
+        const pressed = Date.now();
+        t.type(CTRL_C);
+        const exit = await t.exited;
+        expect(exit.code, t.output()).toBe(130);
+        expect(exit.at - pressed, `exited ${exit.at - pressed} ms after Ctrl-C`).toBeLessThan(1000);
+        expect(t.output()).toMatch(/interrupted: \d+ keys? of 40 restored/);
+      } finally {
+        await proxy.close();
+      }
+      const mid = await versions(aws);
+      expect(dataVersions(mid)).toEqual(dataVersions(before));
+      const readable = (await Promise.all(keys.map((k) => read(aws, k)))).filter(Boolean).length;
+      expect(readable).toBeGreaterThan(0);
+      expect(readable).toBeLessThan(40);
+
+      const again = await cli(['--customer', customer, '--ticket', ticket, '--yes', '--json']);
+      expect(again.code).toBe(0);
+      const s = again.json<RestoreJson>().summary;
+      expect(s.restored + s.alreadyPresent).toBe(40);
+      expect(s.alreadyPresent).toBeGreaterThanOrEqual(readable - 2);
+      for (const k of keys) expect(await read(aws, k)).toBeDefined();
+      expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
+    }, 60_000);
   });
 });

@@ -22,7 +22,7 @@ const now = () => new Date('2025-06-05T12:00:00Z');
 
 describe('redaction table', () => {
   const cases: [name: string, input: string, output: string][] = [
-    ['bearer token', 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc-_', 'Authorization: Bearer [REDACTED]'],
+    ['bearer token', 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc-_', 'Authorization: Bearer [REDACTED:jwt]'],
     ['bearer, lower case', 'auth=bearer abc123def456', 'auth=bearer [REDACTED]'],
     ['password=', 'login user=bob password=hunter2 ok', 'login user=bob password=[REDACTED] ok'],
     ['token= in a query', 'GET /cb?code=1&token=s3cr3t&x=2', 'GET /cb?code=1&token=[REDACTED]&x=2'],
@@ -36,11 +36,11 @@ describe('redaction table', () => {
     ['a git SHA is not a secret key', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8', 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8'],
     ['41 characters are not a secret key', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ', 'x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ'],
     ['nothing to redact', 'GET /health 200 12ms', 'GET /health 200 12ms'],
-    // logfmt quotes a value with spaces; the whole quoted value is the secret.
-    ['password="…" (logfmt)', 'login user=bob password="hunter2 x" ok', 'login user=bob password=[REDACTED] ok'],
-    ["password='…'", "login password='hunter2' ok", 'login password=[REDACTED] ok'],
+    // logfmt quotes a value with spaces; the whole quoted value is the secret (the quotes stay, so the line still parses).
+    ['password="…" (logfmt)', 'login user=bob password="hunter2 x" ok', 'login user=bob password="[REDACTED]" ok'],
+    ["password='…'", "login password='hunter2' ok", "login password='[REDACTED]' ok"],
     ['spaces around =', 'password = hunter2 token\t=\tabc', 'password = [REDACTED] token\t=\t[REDACTED]'],
-    ['an escaped quoted value inside a JSON string', '{"msg":"login password=\\"hunter2 x\\" ok"}', '{"msg":"login password=[REDACTED] ok"}'],
+    ['an escaped quoted value inside a JSON string', '{"msg":"login password=\\"hunter2 x\\" ok"}', '{"msg":"login password=\\"[REDACTED]\\" ok"}'],
     ['JSON number secret (a one-time code)', '{"token": 123456, "pin":1}', '{"token": "[REDACTED]", "pin":1}'],
     ['api_key= and secretKey=', 'api_key=abc apiKey=def secretKey=ghi', 'api_key=[REDACTED] apiKey=[REDACTED] secretKey=[REDACTED]'],
   ];
