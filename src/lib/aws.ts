@@ -241,6 +241,15 @@ const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', '
 export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError']);
 /** Error names of a service asking the client to slow down. */
 const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']);
+/** A request signed with a clock too far from the service's. */
+const SKEWED = new Set(['RequestTimeTooSkewed', 'RequestExpired']);
+
+/** "62 min behind AWS" / "1.5 h ahead of AWS": offset is AWS's time minus ours. */
+function describeOffset(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  return `${minutes >= 90 ? `${(minutes / 60).toFixed(1)} h` : `${minutes} min`} ${ms > 0 ? 'behind' : 'ahead of'} AWS`;
+}
+
 /** Also S3's RequestTimeout error code: it gave up waiting for our request. */
 const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
@@ -270,11 +279,21 @@ export function awsError(err: unknown, service: string, action: string, endpoint
   }
   const status = e.$metadata?.httpStatusCode;
   // The SDK appends lines of its own ("Deserialization error: … inspect $response"): one line here.
-  const detail = (e.message ?? '').split('\n')[0]!.trim();
+  let detail = (e.message ?? '').split('\n')[0]!.trim();
+  const extra = err as { bucketRegion?: string; clockOffsetMs?: number; $response?: { headers?: Record<string, string | undefined> } };
+  const responseHeaders = extra.$response?.headers ?? {};
+  const bucketRegion = extra.bucketRegion ?? responseHeaders['x-amz-bucket-region'];
+  if (bucketRegion && !detail.includes(bucketRegion)) detail = `${detail ? `${detail}; ` : ''}the bucket is in ${bucketRegion}`;
+  const serverDate = Date.parse(responseHeaders.date ?? '');
+  const offset = extra.clockOffsetMs ?? (Number.isNaN(serverDate) ? undefined : serverDate - Date.now());
+  const skewed = SKEWED.has(name);
   return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${detail && detail !== name ? `: ${detail}` : ''}`, {
     code: name,
-    hint:
-      name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403
+    hint: skewed
+      ? `this computer's clock is ${offset !== undefined ? describeOffset(offset) : 'too far from AWS\'s'}, and AWS refuses requests signed more than 15 minutes from its own time even after correcting for it once; set the clock right (turn on automatic date and time, or \`sudo sntp -sS time.apple.com\` / \`sudo chronyc makestep\`) and run it again`
+      : bucketRegion
+        ? `the bucket is in ${bucketRegion}: pass --region ${bucketRegion} (or set "region" in the config)`
+        : name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403
         ? 'the AWS identity in use lacks permission; check --profile'
         : THROTTLING.has(name) || status === 429
           ? `${service} kept throttling the requests after backing off; try again in a minute, or with a lower --concurrency`

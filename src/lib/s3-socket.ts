@@ -20,6 +20,8 @@ export interface WireRequest {
 
 export interface WireResponse {
   statusCode: number;
+  /** Header names in lower case; a repeated header's values joined with ", ". */
+  headers: Record<string, string>;
   /** The whole body, when it was small enough to be read before answering. */
   bytes?: Buffer;
   /** Otherwise the body as a stream (read it, or destroy it). */
@@ -55,6 +57,19 @@ interface Pending {
   onAbort: () => void;
 }
 
+/** The header fields of a response head (its status line skipped). */
+export function parseHeaders(head: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return headers;
+}
+
 /** One kept-alive connection, one request at a time. */
 class Connection {
   readonly socket: Socket;
@@ -66,6 +81,7 @@ class Connection {
   /** The response being read: headers parsed, body framing. */
   private state: 'idle' | 'head' | 'length' | 'chunked' = 'idle';
   private status = 0;
+  private headers: Record<string, string> = {};
   private keepAlive = true;
   private remaining = 0;
   private chunks: Buffer[] = [];
@@ -138,6 +154,7 @@ class Connection {
         const lower = head.toLowerCase();
         // 1xx: an interim answer; the real one follows.
         if (this.status < 200) continue;
+        this.headers = parseHeaders(head);
         this.keepAlive = !/\r\nconnection: *close/.test(lower) && !head.startsWith('HTTP/1.0');
         const length = /\r\ncontent-length: *(\d+)/.exec(lower);
         this.chunks = [];
@@ -222,7 +239,7 @@ class Connection {
     for (const c of this.chunks) stream.push(Buffer.from(c));
     this.chunks = [];
     this.stream = stream;
-    this.resolve({ statusCode: this.status, body: stream });
+    this.resolve({ statusCode: this.status, headers: this.headers, body: stream });
   }
 
   private finish(): void {
@@ -242,7 +259,7 @@ class Connection {
     if (!this.keepAlive || leftover) this.destroy();
     else this.pool.release(this);
     if (stream) stream.push(null);
-    else pending?.resolve({ statusCode: this.status, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+    else pending?.resolve({ statusCode: this.status, headers: this.headers, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
   }
 
   private resolve(res: WireResponse): void {
