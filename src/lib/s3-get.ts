@@ -180,6 +180,8 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
   const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostName}:${port}` : hostName;
   const transport = opts.transport ?? sharedTransport();
   const clock = clockOf(target);
+  const proxy = target.proxy && protocol === 'http:' ? { hostname: target.proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(target.proxy.port || 80) } : undefined;
+  if (target.proxy && !proxy) return undefined;
   const sign = signerFor(target.credentials, region, host, clock);
 
   return async (rest, query, signal) => {
@@ -188,7 +190,7 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
     const target = qs ? `${path}?${qs}` : path;
     let corrected = false;
     for (let attempt = 1; ; attempt++) {
-      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs) };
+      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs), ...(proxy ? { proxy } : {}) };
       let response: Awaited<ReturnType<Transport>>;
       try {
         response = await transport(signed, signal);

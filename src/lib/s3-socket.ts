@@ -16,6 +16,8 @@ export interface WireRequest {
   /** Path and query, encoded. */
   path: string;
   headers: Record<string, string>;
+  /** An HTTP proxy to send a plain-HTTP request through (absolute-form request line). */
+  proxy?: { hostname: string; port: number } | undefined;
 }
 
 export interface WireResponse {
@@ -96,10 +98,12 @@ class Connection {
     req: WireRequest,
     private readonly opts: WireOptions,
   ) {
-    const port = req.port ?? (req.protocol === 'https:' ? 443 : 80);
-    this.socket = req.protocol === 'https:' ? tlsConnect({ host: req.hostname, port, servername: req.hostname, ALPNProtocols: ['http/1.1'] }) : tcpConnect(port, req.hostname);
+    const target = req.port ?? (req.protocol === 'https:' ? 443 : 80);
+    const host = req.proxy && req.protocol === 'http:' ? req.proxy.hostname : req.hostname;
+    const port = req.proxy && req.protocol === 'http:' ? req.proxy.port : target;
+    this.socket = req.protocol === 'https:' ? tlsConnect({ host, port, servername: host, ALPNProtocols: ['http/1.1'] }) : tcpConnect(port, host);
     this.socket.setNoDelay(true);
-    const connectTimer = setTimeout(() => this.fail(wireError(`connecting to ${req.hostname}:${port} timed out`, 'ETIMEDOUT')), opts.connectTimeoutMs);
+    const connectTimer = setTimeout(() => this.fail(wireError(`connecting to ${host}:${port} timed out`, 'ETIMEDOUT')), opts.connectTimeoutMs);
     this.socket.once(req.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
     this.socket.setTimeout(opts.idleTimeoutMs, () => {
       if (this.busy) this.fail(wireError('S3 did not answer in time', 'ETIMEDOUT'));
@@ -319,14 +323,16 @@ export class WirePool {
       const c = conn;
       const onAbort = () => c.fail(abortError(signal));
       signal.addEventListener('abort', onAbort, { once: true });
-      let head = `GET ${req.path} HTTP/1.1\r\n`;
+      // Through a proxy, the request line names the whole URL (RFC 7230 absolute-form).
+      const target = req.proxy && req.protocol === 'http:' ? `http://${req.headers.host ?? req.hostname}${req.path}` : req.path;
+      let head = `GET ${target} HTTP/1.1\r\n`;
       for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
       c.send(`${head}\r\n`, { resolve, reject, signal, onAbort });
     });
   }
 
   private keyOf(req: WireRequest): string {
-    return `${req.protocol}//${req.hostname}:${req.port ?? ''}`;
+    return `${req.protocol}//${req.hostname}:${req.port ?? ''}${req.proxy ? ` via ${req.proxy.hostname}:${req.proxy.port}` : ''}`;
   }
 
   release(conn: Connection): void {
