@@ -3,6 +3,7 @@
 // times out, with nothing to say why. One rule for every client: the AWS SDK's and Heroku's
 // (node:http agents), fetch (undici's dispatcher) and the lean S3 GET (s3-socket.ts).
 import type { Agent } from 'node:http';
+import { registerSecret } from './secrets.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -37,7 +38,10 @@ export function proxyFor(target: string | URL, env: Env): URL | undefined {
   const raw = url.protocol === 'https:' ? (read(env, 'HTTPS_PROXY') ?? read(env, 'HTTP_PROXY')) : read(env, 'HTTP_PROXY');
   if (!raw || noProxy(url, env)) return undefined;
   try {
-    return new URL(raw.includes('://') ? raw : `http://${raw}`);
+    const proxy = new URL(raw.includes('://') ? raw : `http://${raw}`);
+    // A proxy password is a secret like any other: never printed, --debug included.
+    if (proxy.password) registerSecret(decodeURIComponent(proxy.password));
+    return proxy;
   } catch {
     return undefined;
   }

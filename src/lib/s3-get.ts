@@ -182,6 +182,8 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
   const clock = clockOf(target);
   const proxy = target.proxy && protocol === 'http:' ? { hostname: target.proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(target.proxy.port || 80) } : undefined;
   if (target.proxy && !proxy) return undefined;
+  // A proxy's credentials (http://user:pass@proxy:3128) go in Proxy-Authorization, outside the signature.
+  const proxyAuth = target.proxy?.username ? `Basic ${Buffer.from(`${decodeURIComponent(target.proxy.username)}:${decodeURIComponent(target.proxy.password)}`).toString('base64')}` : undefined;
   const sign = signerFor(target.credentials, region, host, clock);
 
   return async (rest, query, signal) => {
@@ -190,7 +192,9 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
     const target = qs ? `${path}?${qs}` : path;
     let corrected = false;
     for (let attempt = 1; ; attempt++) {
-      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs), ...(proxy ? { proxy } : {}) };
+      const sent = await sign(path, qs);
+      if (proxyAuth) sent['proxy-authorization'] = proxyAuth;
+      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: sent, ...(proxy ? { proxy } : {}) };
       let response: Awaited<ReturnType<Transport>>;
       try {
         response = await transport(signed, signal);

@@ -84,6 +84,20 @@ describe.skipIf(!motoAvailable)('every outside call through the proxy (moto, Her
     expect(proxy.seen).toEqual([]);
   });
 
+  it('a proxy that wants a password gets it, and the password is never printed', async () => {
+    const locked = await startHttpProxy({ auth: 'ops:s3cr3t@pw' });
+    try {
+      const url = locked.url.replace('http://', 'http://ops:s3cr3t%40pw@');
+      const r = await runCli(['logs', 'fetch', '--app', API, '--date', DAY, '--debug'], { env: { ...moto.env, HTTP_PROXY: url }, now });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split('\n')).toHaveLength(12);
+      expect(locked.seen.filter((s) => s.includes('/raxx-heroku-logs-prod/logs/'))).toHaveLength(12);
+      expect(r.stdout + r.stderr).not.toContain('s3cr3t');
+    } finally {
+      await locked.close();
+    }
+  });
+
   it('the AWS SDK clients (S3, SSM) go through the proxy', async () => {
     proxy.seen.length = 0;
     const clients = createAwsClients({ region: 'us-east-1', env: { ...moto.env, HTTP_PROXY: proxy.url } });

@@ -11,11 +11,18 @@ export interface HttpProxy {
   close(): Promise<void>;
 }
 
-export async function startHttpProxy(): Promise<HttpProxy> {
+/** `auth`: `user:password` the proxy requires (407 without it). */
+export async function startHttpProxy(opts: { auth?: string } = {}): Promise<HttpProxy> {
   const seen: string[] = [];
   const sockets = new Set<Socket>();
+  const expected = opts.auth ? `Basic ${Buffer.from(opts.auth).toString('base64')}` : undefined;
   const server: Server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    if (expected && req.headers['proxy-authorization'] !== expected) {
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end();
+      return;
+    }
+    delete req.headers['proxy-authorization'];
     let target: URL;
     try {
       target = new URL(req.url ?? '');
