@@ -2,7 +2,11 @@
 // Hand-written because node:http's ClientRequest/IncomingMessage/Agent machinery cost about
 // 0.3 ms of CPU per request on the bench machine: 2,000 GETs of small drain objects at 256
 // took 600-740 ms of CPU through node:http and 150-230 ms on bare sockets (undici: 735-790),
-// and a day's search is that many requests. It speaks only what S3 answers a GET with:
+// and a day's search is that many requests. Kept over undici's Pool on the rule of the bench
+// row "wire: undici / s3-socket wall time" (bench/run.mjs: undici must come within 15% to
+// replace it); measured so far, 300 objects at 64 on bare moto: 4.9 s and 0.48 s of CPU here,
+// 6.6 s and 1.3 s with undici + @smithy/signature-v4. test/lib/s3-socket-fuzz.test.ts checks
+// its parser against llhttp's on generated answers. It speaks only what S3 answers a GET with:
 // a status line, headers, and a body framed by Content-Length or chunked encoding. A body
 // up to `inlineBytes` is handed over whole; a larger one as a stream with backpressure.
 import { connect as tcpConnect, type Socket } from 'node:net';
