@@ -192,6 +192,8 @@ async function runAll(day, big) {
   };
   const floor = (endpoint, prefix, c, transport = 'lean') =>
     measure('node', ['bench/floor.mjs', '--bucket', BUCKET, '--prefix', prefix, '--concurrency', String(c), '--transport', transport], { env: { ...baseEnv, AWS_ENDPOINT_URL: endpoint }, countLines: false }).then((r) => check(r, 'floor'));
+  const wire = (endpoint, prefix, c, client) =>
+    measure('node', ['--conditions=source', '--import', 'tsx', 'bench/wire.mjs', '--bucket', BUCKET, '--prefix', prefix, '--concurrency', String(c), '--client', client], { env: { ...baseEnv, AWS_ENDPOINT_URL: endpoint }, countLines: false }).then((r) => check(r, `wire ${client}`));
   const best = async (runs, fn) => {
     let b;
     for (let i = 0; i < runs; i++) {
@@ -251,6 +253,14 @@ async function runAll(day, big) {
     r.floor = await best(2, () => floor(ep.url, d.seed.prefix, r.concurrency));
     r.floorObjects = JSON.parse(r.floor.stdout).objects;
     log(`${ep.label}, ${d.label}: floor ${r.floor.seconds.toFixed(2)} s (${r.floorObjects} objects, concurrency ${r.concurrency})`);
+    // The wire alone, raxx-ops' s3-socket against undici's Pool: best of two each, by wall time.
+    r.wire = {};
+    for (const client of ['socket', 'undici']) {
+      const runs = [];
+      for (let i = 0; i < 2; i++) runs.push(JSON.parse((await wire(ep.url, d.seed.prefix, r.concurrency, client)).stdout));
+      r.wire[client] = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+      log(`${ep.label}, ${d.label}: wire ${client} ${r.wire[client].seconds.toFixed(2)} s, ${r.wire[client].cpuMs.toFixed(0)} ms CPU (${r.wire[client].objects} objects)`);
+    }
     if (rclone) {
       r.rclone = [];
       for (const t of TRANSFERS) {
@@ -372,6 +382,14 @@ async function report({ rows, startup, receiver, ship, day, big }) {
         // concurrency, each new socket's first request paying two more (its handshakes).
         const rounds = 3 + 2 + Math.ceil(r.day.seed.keys.length / r.concurrency);
         add(`${tag} round trips alone at ${r.concurrency} (computed: ${rounds} × ${ep.latency} ms, no process, no CPU)`, s((rounds * ep.latency) / 1000), '', undefined);
+      }
+      if (r.wire) {
+        const { socket, undici } = r.wire;
+        add(`${tag} wire: s3-socket.ts, GET of all at ${r.concurrency} (wall, CPU)`, `${s(socket.seconds)}, ${socket.cpuMs.toFixed(0)} ms CPU`, '', undefined);
+        add(`${tag} wire: undici Pool + @smithy/signature-v4, the same GETs (wall, CPU)`, `${s(undici.seconds)}, ${undici.cpuMs.toFixed(0)} ms CPU`, '', undefined);
+        // The rule for keeping the hand-written client: undici more than 15% slower in wall time.
+        const w = undici.seconds / socket.seconds;
+        add(`${tag} wire: undici / s3-socket wall time (CPU ${ratio(undici.cpuMs / socket.cpuMs)})`, ratio(w), '> 1.15× keeps s3-socket', undefined);
       }
       const vsFloor = r.grep.seconds / r.floor.seconds;
       add(`${tag} grep / floor`, ratio(vsFloor), '≤ 1.3×', vsFloor <= 1.3);

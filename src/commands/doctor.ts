@@ -81,7 +81,7 @@ Missing AWS credentials are one error (exit 3); a cause that stops several check
     if (webhook && status !== 'pass') {
       // The report is what matters; a failed notification is said, not fatal.
       const { notify } = await import('../lib/notify.js');
-      if (await notify(webhook, slackText(ctx, checks, summary), ctx.out, ctx.signal)) ctx.out.info('posted the summary to Slack');
+      if (await notify(webhook, slackText(ctx, checks, summary), ctx.out, ctx.signal, ctx.env)) ctx.out.info('posted the summary to Slack');
       else ctx.checkInterrupted();
     }
     if (status === 'fail') {

@@ -43,6 +43,8 @@ export interface S3Target {
   /** AWS_ENDPOINT_URL[_S3] when set (path-style addressing then). */
   endpoint?: URL | undefined;
   credentials: () => Promise<AwsIdentity>;
+  /** The HTTP proxy plain-HTTP requests go through (HTTP_PROXY, unless NO_PROXY names the endpoint). */
+  proxy?: URL | undefined;
 }
 
 export interface AwsClients {
@@ -68,6 +70,9 @@ const S3_LISTINGS = 16;
 
 export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA' | 'IAM';
 
+/** The first label of each service's public endpoint (for NO_PROXY). */
+const SERVICE_HOSTS: Record<AwsServiceId, string> = { S3: 's3', SSM: 'ssm', LAMBDA: 'lambda', KMS: 'kms', CLOUDWATCH_LOGS: 'logs', GLUE: 'glue', ATHENA: 'athena', IAM: 'iam' };
+
 export function endpointFor(env: NodeJS.ProcessEnv, service: AwsServiceId): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
 }
@@ -88,6 +93,10 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
     const maxSockets = sockets;
     const endpoint = endpointFor(opts.env, service);
     const credentials = envKeys(opts);
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, decided for this service's endpoint.
+    const { proxyAgent } = await import('./proxy.js');
+    const where = endpoint ?? `https://${SERVICE_HOSTS[service]}.${opts.region}.amazonaws.com`;
+    const proxied = await proxyAgent(where, opts.env, { keepAlive: true, maxSockets });
     return {
       region: opts.region,
       ...(opts.profile ? { profile: opts.profile } : {}),
@@ -103,8 +112,8 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
         connectionTimeout: 3_000,
         requestTimeout: opts.requestTimeoutMs ?? 30_000,
         throwOnRequestTimeout: true,
-        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+        httpAgent: proxied && !where.startsWith('https:') ? proxied : new HttpAgent({ keepAlive: true, maxSockets }),
+        httpsAgent: proxied && where.startsWith('https:') ? proxied : new HttpsAgent({ keepAlive: true, maxSockets }),
       }),
     };
   }
@@ -128,6 +137,11 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
         if (on(opts.env.AWS_USE_FIPS_ENDPOINT) || on(opts.env.AWS_USE_DUALSTACK_ENDPOINT)) return undefined;
         if (await configMentions(opts, /^\s*(use_fips_endpoint|use_dualstack_endpoint|endpoint_url)\s*=/m)) return undefined;
         const endpoint = endpointFor(opts.env, 'S3');
+        // Through a proxy: plain HTTP goes to it in absolute form; a TLS tunnel (CONNECT) is
+        // the SDK's business (an HttpsProxyAgent), so S3 over HTTPS behind a proxy uses it.
+        const { proxyFor } = await import('./proxy.js');
+        const proxy = proxyFor(endpoint ?? `https://s3.${opts.region}.amazonaws.com`, opts.env);
+        if (proxy && (!endpoint || endpoint.startsWith('https:'))) return undefined;
         const keys = envKeys(opts);
         let credentials: () => Promise<AwsIdentity>;
         if (keys) credentials = async () => keys;
@@ -136,7 +150,7 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
           const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
           credentials = defaultProvider({ ...(opts.profile ? { profile: opts.profile } : {}), logger: sdkLogger(opts.debug) });
         }
-        return { region: opts.region, endpoint: endpoint ? new URL(endpoint) : undefined, credentials };
+        return { region: opts.region, endpoint: endpoint ? new URL(endpoint) : undefined, credentials, ...(proxy ? { proxy } : {}) };
       })()),
     s3: () =>
       once('s3', async () => {
@@ -241,6 +255,15 @@ const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', '
 export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError']);
 /** Error names of a service asking the client to slow down. */
 const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded']);
+/** A request signed with a clock too far from the service's. */
+const SKEWED = new Set(['RequestTimeTooSkewed', 'RequestExpired']);
+
+/** "62 min behind AWS" / "1.5 h ahead of AWS": offset is AWS's time minus ours. */
+function describeOffset(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  return `${minutes >= 90 ? `${(minutes / 60).toFixed(1)} h` : `${minutes} min`} ${ms > 0 ? 'behind' : 'ahead of'} AWS`;
+}
+
 /** Also S3's RequestTimeout error code: it gave up waiting for our request. */
 const NETWORK_CODES = new Set([...CONNECTION_ERRORS, 'RequestTimeout']);
 
@@ -273,11 +296,21 @@ export function awsError(err: unknown, service: string, action: string, endpoint
   }
   const status = e.$metadata?.httpStatusCode;
   // The SDK appends lines of its own ("Deserialization error: … inspect $response"): one line here.
-  const detail = (e.message ?? '').split('\n')[0]!.trim();
+  let detail = (e.message ?? '').split('\n')[0]!.trim();
+  const extra = err as { bucketRegion?: string; clockOffsetMs?: number; $response?: { headers?: Record<string, string | undefined> } };
+  const responseHeaders = extra.$response?.headers ?? {};
+  const bucketRegion = extra.bucketRegion ?? responseHeaders['x-amz-bucket-region'];
+  if (bucketRegion && !detail.includes(bucketRegion)) detail = `${detail ? `${detail}; ` : ''}the bucket is in ${bucketRegion}`;
+  const serverDate = Date.parse(responseHeaders.date ?? '');
+  const offset = extra.clockOffsetMs ?? (Number.isNaN(serverDate) ? undefined : serverDate - Date.now());
+  const skewed = SKEWED.has(name);
   return new ServiceError(service, `${service} ${action} failed: ${name}${status ? ` (HTTP ${status})` : ''}${detail && detail !== name ? `: ${detail}` : ''}`, {
     code: name,
-    hint:
-      name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403
+    hint: skewed
+      ? `this computer's clock is ${offset !== undefined ? describeOffset(offset) : 'too far from AWS\'s'}, and AWS refuses requests signed more than 15 minutes from its own time even after correcting for it once; set the clock right (turn on automatic date and time, or \`sudo sntp -sS time.apple.com\` / \`sudo chronyc makestep\`) and run it again`
+      : bucketRegion
+        ? `the bucket is in ${bucketRegion}: pass --region ${bucketRegion} (or set "region" in the config)`
+        : name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403
         ? 'the AWS identity in use lacks permission; check --profile'
         : THROTTLING.has(name) || status === 429
           ? `${service} kept throttling the requests after backing off; try again in a minute, or with a lower --concurrency`

@@ -85,9 +85,11 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     heroku() {
       heroku ??= (async () => {
         const token = await resolveHerokuToken(io.env);
+        const { proxyAgent } = await import('./proxy.js');
         return new HerokuApi({
           token,
           baseUrl: herokuBaseUrl(io.env),
+          agent: await proxyAgent(herokuBaseUrl(io.env), io.env, { keepAlive: true }),
           timeoutMs: herokuTimeoutMs(io.env),
           signal,
           onWarning: (message) => out.warn(`Heroku: ${message}`),

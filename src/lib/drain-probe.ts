@@ -71,6 +71,8 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
   // No answer in time is failure mode D at once: a retry would only wait as long again.
   let status: number | undefined;
   let attempts5xx = 0;
+  const { proxiedFetch } = await import('./proxy.js');
+  const fetch = await proxiedFetch(ctx.env);
   for (;;) {
     ctx.checkInterrupted();
     const remaining = deadline - Date.now();

@@ -8,6 +8,7 @@
 //   drain URLs and their tokens included (`handleResponse`, `logRequest`);
 // - its only time-out is an idle-socket one, and nothing stops a call once started.
 // Imported only when a command talks to Heroku (heroku-client stays out of `--help`).
+import type { Agent } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import Request from 'heroku-client/lib/request.js';
 
@@ -24,6 +25,8 @@ export interface SendOptions {
   signal?: AbortSignal | undefined;
   /** Sees every response (each page) before its body is read. */
   onResponse?: (res: IncomingMessage) => void;
+  /** Instead of heroku-client's own agent (which knows only HEROKU_HTTP_PROXY_HOST): the operator's proxy. */
+  agent?: Agent | undefined;
 }
 
 /** The call took longer than `timeoutMs`; the request was abandoned, never repeated. */
@@ -114,6 +117,7 @@ export async function send(opts: SendOptions): Promise<unknown> {
       next();
     },
   });
+  if (opts.agent) (req as unknown as { agent: Agent }).agent = opts.agent;
   const timer = setTimeout(() => req.end(new HerokuTimeoutError(opts.timeoutMs)), opts.timeoutMs);
   const onAbort = () => req.end(new HerokuAbortError());
   opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -3,6 +3,7 @@
 // (429, 5xx, a broken connection), zod-checked responses, typed errors from Heroku's
 // {id, message} bodies, its warning headers passed on, and a token that Heroku rejected or an
 // API that cannot be reached reported once rather than once per app. Drains and config vars.
+import type { Agent } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,8 @@ export interface HerokuApiOptions {
   onWarning?: (message: string) => void;
   /** One line per request, without bodies or headers. */
   onDebug?: (message: string) => void;
+  /** The agent to the proxy, when HTTPS_PROXY applies to the API (proxy.ts). */
+  agent?: Agent | undefined;
 }
 
 /** Connection failures that say the API cannot be reached at all: no point trying another app. */
@@ -121,6 +124,7 @@ export class HerokuApi {
           token: this.opts.token,
           host: this.opts.baseUrl,
           userAgent: 'raxx-ops',
+          agent: this.opts.agent,
           method,
           path,
           body: ctx.body,

@@ -27,6 +27,8 @@ export interface LogObject {
   size: number;
   /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
   flags?: string[];
+  /** When S3 says it was written (LastModified, epoch ms), where the listing said. */
+  modified?: number;
 }
 
 export interface StoreOptions {
@@ -253,7 +255,7 @@ export class LogStore {
               past = true;
               break;
             }
-            const obj = this.toObject(app, o.key, o.size);
+            const obj = this.toObject(app, o.key, o.size, o.modified);
             if (!obj) continue;
             if (obj.time >= window.end) {
               past = true;
@@ -307,14 +309,14 @@ export class LogStore {
     return objects;
   }
 
-  private toObject(app: string, key: string | undefined, size: number | undefined): LogObject | undefined {
+  private toObject(app: string, key: string | undefined, size: number | undefined, modified?: number): LogObject | undefined {
     if (!key) return undefined;
     const parsed = parseObjectKey(key, this.keyPrefix);
     if (!parsed || parsed.app !== app) {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags, ...(modified !== undefined ? { modified } : {}) };
   }
 
   /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */
@@ -339,7 +341,7 @@ export class LogStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
         { abortSignal: signal },
       );
-      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0 }] : []));
+      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, ...(o.LastModified ? { modified: o.LastModified.getTime() } : {}) }] : []));
       return { objects, ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}) };
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);

@@ -31,9 +31,9 @@ export function requireWebhook(env: NodeJS.ProcessEnv): string {
  * Posts one message. A notification that cannot be delivered is a warning, never the
  * command's failure: the exit code still says what the command found.
  */
-export async function notify(url: string, text: string, out: Output, signal?: AbortSignal): Promise<boolean> {
+export async function notify(url: string, text: string, out: Output, signal?: AbortSignal, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   try {
-    await postSlack(url, text, signal);
+    await postSlack(url, text, signal, env);
     out.debug('Slack notification sent');
     return true;
   } catch (err) {
@@ -43,11 +43,13 @@ export async function notify(url: string, text: string, out: Output, signal?: Ab
 }
 
 /** Posts one message; a ServiceError when Slack does not take it. */
-export async function postSlack(webhookUrl: string, text: string, signal?: AbortSignal): Promise<void> {
+export async function postSlack(webhookUrl: string, text: string, signal?: AbortSignal, env: Record<string, string | undefined> = process.env): Promise<void> {
   registerSecret(webhookUrl);
   let res: Response;
   try {
-    res = await fetch(webhookUrl, {
+    // HTTPS_PROXY / NO_PROXY as for every outside call (proxy.ts).
+    const { proxiedFetch } = await import('./proxy.js');
+    res = await (await proxiedFetch(env))(webhookUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       // Whatever a caller put in the message, no secret leaves in it.

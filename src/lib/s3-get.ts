@@ -19,15 +19,23 @@ import { CONNECTION_ERRORS, type AwsIdentity, type S3Target } from './aws.js';
 export interface FastGetResponse {
   /** A small body whole, or a large one as a stream. */
   body: Readable | Buffer;
+  /** The response's headers, names in lower case (ETag, Content-Length, x-amz-meta-…). */
+  headers: Record<string, string>;
 }
 
 /** Shaped like an SDK service error, so awsError() and the callers treat both alike. */
 export class S3HttpError extends Error {
   readonly $metadata: { httpStatusCode: number };
-  constructor(name: string, message: string, status: number) {
+  /** The bucket's region, when S3 said where it is (a 301, or a 400 AuthorizationHeaderMalformed). */
+  readonly bucketRegion: string | undefined;
+  /** How far the local clock is from S3's (ms, S3 minus local), when S3 refused it as skewed. */
+  readonly clockOffsetMs: number | undefined;
+  constructor(name: string, message: string, status: number, extra: { bucketRegion?: string | undefined; clockOffsetMs?: number | undefined } = {}) {
     super(message);
     this.name = name;
     this.$metadata = { httpStatusCode: status };
+    this.bucketRegion = extra.bucketRegion;
+    this.clockOffsetMs = extra.clockOffsetMs;
   }
 }
 
@@ -36,7 +44,7 @@ export class S3HttpError extends Error {
 export type LeanRequest = WireRequest;
 
 /** Sends a request; resolves with the status and the body: whole when small, else a stream to read or destroy. */
-export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; bytes?: Buffer; body?: Readable }>;
+export type Transport = (req: LeanRequest, signal: AbortSignal) => Promise<{ statusCode: number; headers?: Record<string, string>; bytes?: Buffer; body?: Readable }>;
 
 
 // What the SDK's retry strategy counts as transient (@smithy's service-error-classification),
@@ -54,7 +62,8 @@ const THROTTLE_ATTEMPTS = 8;
 export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGetResponse>;
 
 export interface ListPage {
-  objects: { key: string; size: number }[];
+  /** `modified`: LastModified in epoch ms (when the object was written). */
+  objects: { key: string; size: number; modified?: number }[];
   /** Set when the listing goes on: pass it back as `token`. */
   nextToken?: string;
 }
@@ -82,13 +91,13 @@ export function socketTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, idleTim
   return (req, signal) => pool.request(req, signal);
 }
 
-type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<Readable | Buffer>;
+type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<FastGetResponse>;
 
 /** A getter for one bucket, or undefined when the client is configured beyond what it models. */
 export async function getObjectFast(target: S3Target, bucket: string, opts: LeanOptions = {}): Promise<ObjectGetter | undefined> {
   const send = lean(target, bucket, opts);
   if (!send) return undefined;
-  return async (key, signal) => ({ body: await send(`/${SAFE_KEY.test(key) ? key : key.split('/').map(encodeSegment).join('/')}`, {}, signal) });
+  return (key, signal) => send(`/${SAFE_KEY.test(key) ? key : key.split('/').map(encodeSegment).join('/')}`, {}, signal);
 }
 
 /**
@@ -103,20 +112,21 @@ export async function listObjectsFast(target: S3Target, bucket: string, opts: Le
     const query: Record<string, string> = { 'list-type': '2', prefix };
     if (startAfter) query['start-after'] = startAfter;
     if (token) query['continuation-token'] = token;
-    const xml = await readAll(await send('', query, signal));
+    const xml = await readAll((await send('', query, signal)).body);
     return parseListing(xml);
   };
 }
 
 /** The fields of a ListObjectsV2 answer that the store uses. */
 export function parseListing(xml: string): ListPage {
-  const objects: { key: string; size: number }[] = [];
+  const objects: ListPage['objects'] = [];
   for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', at + 10)) {
     const end = xml.indexOf('</Contents>', at);
     if (end === -1) break;
     const entry = xml.slice(at, end);
     const key = field(entry, 'Key');
-    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0) });
+    const modified = Date.parse(field(entry, 'LastModified') ?? '');
+    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0), ...(Number.isNaN(modified) ? {} : { modified }) });
     at = end;
   }
   const truncated = field(xml, 'IsTruncated') === 'true';
@@ -165,16 +175,26 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
       basePath = '';
     }
   }
-  const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostname}:${port}` : hostname;
+  // An IPv6 literal is bracketed in the Host header (RFC 7230), signed as sent.
+  const hostName = hostname.includes(':') ? `[${hostname}]` : hostname;
+  const host = port && !((protocol === 'https:' && port === 443) || (protocol === 'http:' && port === 80)) ? `${hostName}:${port}` : hostName;
   const transport = opts.transport ?? sharedTransport();
-  const sign = signerFor(target.credentials, region, host);
+  const clock = clockOf(target);
+  const proxy = target.proxy && protocol === 'http:' ? { hostname: target.proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(target.proxy.port || 80) } : undefined;
+  if (target.proxy && !proxy) return undefined;
+  // A proxy's credentials (http://user:pass@proxy:3128) go in Proxy-Authorization, outside the signature.
+  const proxyAuth = target.proxy?.username ? `Basic ${Buffer.from(`${decodeURIComponent(target.proxy.username)}:${decodeURIComponent(target.proxy.password)}`).toString('base64')}` : undefined;
+  const sign = signerFor(target.credentials, region, host, clock);
 
   return async (rest, query, signal) => {
     const path = `${basePath}${rest}` || '/';
     const qs = canonicalQuery(query);
     const target = qs ? `${path}?${qs}` : path;
+    let corrected = false;
     for (let attempt = 1; ; attempt++) {
-      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: await sign(path, qs) };
+      const sent = await sign(path, qs);
+      if (proxyAuth) sent['proxy-authorization'] = proxyAuth;
+      const signed: LeanRequest = { protocol, hostname, port, path: target, headers: sent, ...(proxy ? { proxy } : {}) };
       let response: Awaited<ReturnType<Transport>>;
       try {
         response = await transport(signed, signal);
@@ -186,10 +206,30 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
         }
         throw err;
       }
-      if (response.statusCode === 200) return response.bytes ?? response.body!;
+      const headers = response.headers ?? {};
+      if (response.statusCode === 200) return { body: response.bytes ?? response.body!, headers };
       const text = response.bytes ? response.bytes.toString('utf8') : await readSmall(response.body);
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.statusCode}`;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? code;
+      if (SKEW_CODES.has(code)) {
+        // The SDK's systemClockOffset: S3's Date says what time it is; sign with that and retry,
+        // once per request (the offset is kept for every later one).
+        const serverTime = Date.parse(headers.date ?? /<ServerTime>([^<]+)<\/ServerTime>/.exec(text)?.[1] ?? '');
+        const offset = Number.isNaN(serverTime) ? undefined : serverTime - Date.now();
+        if (offset !== undefined && !corrected && !signal.aborted) {
+          clock.offsetMs = offset;
+          corrected = true;
+          attempt -= 1;
+          continue;
+        }
+        throw new S3HttpError(code, message, response.statusCode, { clockOffsetMs: offset ?? clock.offsetMs });
+      }
+      if (response.statusCode === 301 || response.statusCode === 307 || code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException') {
+        const bucketRegion = headers['x-amz-bucket-region'] ?? /<Region>([^<]+)<\/Region>/.exec(text)?.[1];
+        if (bucketRegion && bucketRegion !== region) {
+          throw new S3HttpError(code, `the bucket ${bucket} is in ${bucketRegion}, not ${region}`, response.statusCode, { bucketRegion });
+        }
+      }
       const throttled = response.statusCode === 429 || THROTTLE_CODES.has(code);
       if (throttled) opts.onThrottle?.();
       if (attempt < (throttled ? THROTTLE_ATTEMPTS : ATTEMPTS) && !signal.aborted && (RETRYABLE_STATUS.has(response.statusCode) || RETRYABLE_CODES.has(code) || throttled)) {
@@ -199,6 +239,17 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
       throw new S3HttpError(code, message, response.statusCode);
     }
   };
+}
+
+/** S3's answers to a request signed with a clock too far from its own. */
+const SKEW_CODES = new Set(['RequestTimeTooSkewed', 'RequestExpired']);
+
+/** The correction to the local clock, S3's time minus ours: one per target, shared by its GETs and listings. */
+const clocks = new WeakMap<S3Target, { offsetMs: number }>();
+function clockOf(target: S3Target): { offsetMs: number } {
+  let clock = clocks.get(target);
+  if (!clock) clocks.set(target, (clock = { offsetMs: 0 }));
+  return clock;
 }
 
 /** The SHA-256 of an empty body: every request here is a GET. */
@@ -212,14 +263,14 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * the empty body on every call. This one hashes twice per request, the signing key cached
  * per day and credentials: about 12 µs.
  */
-function signerFor(credentials: () => Promise<AwsIdentity>, region: string, host: string): (path: string, canonicalQuery: string) => Promise<Record<string, string>> {
+function signerFor(credentials: () => Promise<AwsIdentity>, region: string, host: string, clock: { offsetMs: number } = { offsetMs: 0 }): (path: string, canonicalQuery: string) => Promise<Record<string, string>> {
   let cached: { day: string; accessKeyId: string; secretAccessKey: string; key: Buffer } | undefined;
   // The request time, formatted once per second.
   let second = 0;
   let amzDate = '';
   return async (path, canonicalQuery) => {
     const id = await credentials();
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor((Date.now() + clock.offsetMs) / 1000);
     if (now !== second) {
       second = now;
       amzDate = new Date(now * 1000).toISOString().replace(/[-:]|\.\d{3}/g, '');

@@ -2,7 +2,11 @@
 // Hand-written because node:http's ClientRequest/IncomingMessage/Agent machinery cost about
 // 0.3 ms of CPU per request on the bench machine: 2,000 GETs of small drain objects at 256
 // took 600-740 ms of CPU through node:http and 150-230 ms on bare sockets (undici: 735-790),
-// and a day's search is that many requests. It speaks only what S3 answers a GET with:
+// and a day's search is that many requests. Kept over undici's Pool on the rule of the bench
+// row "wire: undici / s3-socket wall time" (bench/run.mjs: undici must come within 15% to
+// replace it); measured so far, 300 objects at 64 on bare moto: 4.9 s and 0.48 s of CPU here,
+// 6.6 s and 1.3 s with undici + @smithy/signature-v4. test/lib/s3-socket-fuzz.test.ts checks
+// its parser against llhttp's on generated answers. It speaks only what S3 answers a GET with:
 // a status line, headers, and a body framed by Content-Length or chunked encoding. A body
 // up to `inlineBytes` is handed over whole; a larger one as a stream with backpressure.
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -16,10 +20,14 @@ export interface WireRequest {
   /** Path and query, encoded. */
   path: string;
   headers: Record<string, string>;
+  /** An HTTP proxy to send a plain-HTTP request through (absolute-form request line). */
+  proxy?: { hostname: string; port: number } | undefined;
 }
 
 export interface WireResponse {
   statusCode: number;
+  /** Header names in lower case; a repeated header's values joined with ", ". */
+  headers: Record<string, string>;
   /** The whole body, when it was small enough to be read before answering. */
   bytes?: Buffer;
   /** Otherwise the body as a stream (read it, or destroy it). */
@@ -55,6 +63,19 @@ interface Pending {
   onAbort: () => void;
 }
 
+/** The header fields of a response head (its status line skipped). */
+export function parseHeaders(head: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return headers;
+}
+
 /** One kept-alive connection, one request at a time. */
 class Connection {
   readonly socket: Socket;
@@ -66,6 +87,7 @@ class Connection {
   /** The response being read: headers parsed, body framing. */
   private state: 'idle' | 'head' | 'length' | 'chunked' = 'idle';
   private status = 0;
+  private headers: Record<string, string> = {};
   private keepAlive = true;
   private remaining = 0;
   private chunks: Buffer[] = [];
@@ -80,10 +102,12 @@ class Connection {
     req: WireRequest,
     private readonly opts: WireOptions,
   ) {
-    const port = req.port ?? (req.protocol === 'https:' ? 443 : 80);
-    this.socket = req.protocol === 'https:' ? tlsConnect({ host: req.hostname, port, servername: req.hostname, ALPNProtocols: ['http/1.1'] }) : tcpConnect(port, req.hostname);
+    const target = req.port ?? (req.protocol === 'https:' ? 443 : 80);
+    const host = req.proxy && req.protocol === 'http:' ? req.proxy.hostname : req.hostname;
+    const port = req.proxy && req.protocol === 'http:' ? req.proxy.port : target;
+    this.socket = req.protocol === 'https:' ? tlsConnect({ host, port, servername: host, ALPNProtocols: ['http/1.1'] }) : tcpConnect(port, host);
     this.socket.setNoDelay(true);
-    const connectTimer = setTimeout(() => this.fail(wireError(`connecting to ${req.hostname}:${port} timed out`, 'ETIMEDOUT')), opts.connectTimeoutMs);
+    const connectTimer = setTimeout(() => this.fail(wireError(`connecting to ${host}:${port} timed out`, 'ETIMEDOUT')), opts.connectTimeoutMs);
     this.socket.once(req.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
     this.socket.setTimeout(opts.idleTimeoutMs, () => {
       if (this.busy) this.fail(wireError('S3 did not answer in time', 'ETIMEDOUT'));
@@ -138,6 +162,7 @@ class Connection {
         const lower = head.toLowerCase();
         // 1xx: an interim answer; the real one follows.
         if (this.status < 200) continue;
+        this.headers = parseHeaders(head);
         this.keepAlive = !/\r\nconnection: *close/.test(lower) && !head.startsWith('HTTP/1.0');
         const length = /\r\ncontent-length: *(\d+)/.exec(lower);
         this.chunks = [];
@@ -222,7 +247,7 @@ class Connection {
     for (const c of this.chunks) stream.push(Buffer.from(c));
     this.chunks = [];
     this.stream = stream;
-    this.resolve({ statusCode: this.status, body: stream });
+    this.resolve({ statusCode: this.status, headers: this.headers, body: stream });
   }
 
   private finish(): void {
@@ -242,7 +267,7 @@ class Connection {
     if (!this.keepAlive || leftover) this.destroy();
     else this.pool.release(this);
     if (stream) stream.push(null);
-    else pending?.resolve({ statusCode: this.status, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+    else pending?.resolve({ statusCode: this.status, headers: this.headers, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
   }
 
   private resolve(res: WireResponse): void {
@@ -302,14 +327,16 @@ export class WirePool {
       const c = conn;
       const onAbort = () => c.fail(abortError(signal));
       signal.addEventListener('abort', onAbort, { once: true });
-      let head = `GET ${req.path} HTTP/1.1\r\n`;
+      // Through a proxy, the request line names the whole URL (RFC 7230 absolute-form).
+      const target = req.proxy && req.protocol === 'http:' ? `http://${req.headers.host ?? req.hostname}${req.path}` : req.path;
+      let head = `GET ${target} HTTP/1.1\r\n`;
       for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
       c.send(`${head}\r\n`, { resolve, reject, signal, onAbort });
     });
   }
 
   private keyOf(req: WireRequest): string {
-    return `${req.protocol}//${req.hostname}:${req.port ?? ''}`;
+    return `${req.protocol}//${req.hostname}:${req.port ?? ''}${req.proxy ? ` via ${req.proxy.hostname}:${req.proxy.port}` : ''}`;
   }
 
   release(conn: Connection): void {

@@ -165,7 +165,7 @@ describe('listObjectsFast', () => {
     expect(page).toEqual({
       objects: [
         { key: 'logs/a/2025/06/02/1748858400000-A.gz', size: 120 },
-        { key: 'logs/a/2025/06/02/x & y <z> é.gz', size: 7 },
+        { key: 'logs/a/2025/06/02/x & y <z> é.gz', size: 7, modified: Date.parse('2025-06-02T10:00:00Z') },
       ],
       nextToken: '1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=',
     });

@@ -9,6 +9,7 @@ import { describeWindow } from '../../lib/time-window.js';
 import { createCommand, option, positional } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
+import type { QuerySummary } from '../../lib/query/result.js';
 import { concurrency, MAX_CONCURRENCY, openStore, windowOf } from './shared.js';
 
 export default createCommand({
@@ -41,16 +42,23 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     const apps = resolveApps(args.app, ctx);
     const window = windowOf({ date: args.date, since: args.date ? args.since : (args.since ?? '1d'), until: args.until }, ctx);
     const format = out.json ? 'json' : args.format;
-    const { toCsv, toJson, toTable, uniqueColumns } = await import('../../lib/query/result.js');
+    const { rowPrinter } = await import('../../lib/query/result.js');
     const progress = await out.progress(`query: ${apps.join(', ')} ${describeWindow(window)}`);
-    let result;
+    const head = (engine: 'local' | 'athena') => ({ engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() } });
+    let summary: QuerySummary;
     let gathered: { compactedDays: number; rawObjects: number } | undefined;
     try {
       if (args.engine === 'athena') {
         const { queryAthena, windowedSql } = await import('../../lib/query/athena.js');
         const sql = windowedSql(args.sql, { database: ctx.config.query.database, table: ctx.config.query.table, apps, fromDay: utcDate(window.start), toDay: utcDate(window.end - 1), start: window.start, end: window.end });
         out.debug(`athena SQL: ${sql}`);
-        result = await queryAthena(ctx, sql, (t) => progress.update(t));
+        const result = await queryAthena(ctx, sql, (t) => progress.update(t));
+        progress.stop();
+        const printer = rowPrinter(out, format, head('athena'), ctx.signal);
+        printer.columns(result.columns);
+        await printer.rows(result.rows);
+        summary = { rows: result.rows.length, engine: 'athena', elapsedMs: result.elapsedMs, scannedBytes: result.scannedBytes ?? 0, costUsd: result.costUsd ?? 0, ...(result.queryId ? { queryId: result.queryId } : {}) };
+        printer.end(summary);
       } else {
         const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-query-'));
         try {
@@ -60,7 +68,12 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
           gathered = stats;
           progress.update(`query: running on ${stats.files.length} file(s)`);
           const { queryLocal } = await import('../../lib/query/local.js');
-          result = await queryLocal(stats.files, args.sql, window, ctx.signal);
+          const printer = rowPrinter(out, format, head('local'), ctx.signal);
+          // The spinner stops before the first row is printed, not after the last.
+          const sink = { columns: (names: string[]) => printer.columns(names), rows: (batch: unknown[][]) => (progress.stop(), printer.rows(batch)) };
+          const r = await queryLocal(stats.files, args.sql, window, ctx.signal, sink);
+          summary = { rows: r.rows, engine: 'local', elapsedMs: r.elapsedMs };
+          printer.end(summary);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -71,13 +84,9 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     } finally {
       progress.stop();
     }
-
-    if (format === 'json') out.data({ engine: result.engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, columns: uniqueColumns(result.columns), rows: toJson(result), ...(result.scannedBytes !== undefined ? { scannedBytes: result.scannedBytes, costUsd: result.costUsd, queryId: result.queryId } : {}) });
-    else if (format === 'csv') out.raw(toCsv(result));
-    else out.raw(toTable(result));
     const where = gathered ? `; ${gathered.compactedDays} compacted app-day(s), ${gathered.rawObjects} raw object(s) read` : '';
-    const cost = result.scannedBytes !== undefined ? `; ${(result.scannedBytes / 1024 ** 2).toFixed(1)} MB scanned, about $${result.costUsd!.toFixed(4)}` : '';
-    out.info(`${result.rows.length} row(s) in ${(result.elapsedMs / 1000).toFixed(1)} s on ${result.engine}${where}${cost}`);
+    const cost = summary.scannedBytes !== undefined ? `; ${(summary.scannedBytes / 1024 ** 2).toFixed(1)} MB scanned, about $${(summary.costUsd ?? 0).toFixed(4)}` : '';
+    out.info(`${summary.rows} row(s) in ${(summary.elapsedMs / 1000).toFixed(1)} s on ${summary.engine}${where}${cost}`);
   },
 });
 

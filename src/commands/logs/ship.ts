@@ -301,5 +301,5 @@ async function notifyFailure(ctx: Context, source: string, day: string, err: Use
   const url = webhookUrl(ctx.env);
   if (!url) return;
   const { redact } = await import('../../lib/secrets.js');
-  await notify(url, redact(`:x: raxx-ops logs ship: ${source} ${day} failed (--env ${ctx.config.env}): ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`), ctx.out);
+  await notify(url, redact(`:x: raxx-ops logs ship: ${source} ${day} failed (--env ${ctx.config.env}): ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`), ctx.out, undefined, ctx.env);
 }

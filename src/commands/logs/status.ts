@@ -148,7 +148,7 @@ warning for an optional source and critical for a required one.`,
     }
     if (webhook && worst !== 'healthy') {
       const { notify } = await import('../../lib/notify.js');
-      await notify(webhook, notification(config.env, worst, statuses, sources), out, ctx.signal);
+      await notify(webhook, notification(config.env, worst, statuses, sources), out, ctx.signal, ctx.env);
     }
     if (worst === 'critical') {
       const bad = [...statuses.filter((s) => s.health === 'critical').map((s) => s.app), ...sources.filter((s) => s.health === 'critical').map((s) => `${s.source} (missing ${s.missing.join(', ')})`)];

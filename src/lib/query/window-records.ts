@@ -1,6 +1,14 @@
 // The records of a window, as gzip JSON-lines files an embedded engine reads: a compacted
 // day is one download; the raw objects its manifest does not cover (late arrivals, or a day
 // not compacted yet) are read through the grep path and turned into the same records.
+//
+// Raw objects are chosen by their key time, not by whole days: a key's time is its batch's
+// first line, and the receiver files a batch by that time only while it lies within an hour
+// before and five minutes after the batch's arrival, so a line of the window sits in an object
+// whose key time is at most KEY_LEAD_MS before the window (docs/query.md, "Which objects are
+// read"). Of those earlier objects, only the ones S3 wrote late enough to hold a line of the
+// window are read (LastModified): a batch arrives after its lines were written, give or take
+// the five minutes of clock the receiver allows.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +20,22 @@ import { orderedPool } from '../ordered-pool.js';
 import type { Context } from '../context.js';
 import type { LogStore } from '../log-store.js';
 import { DAY_MS, startOfDay, type TimeWindow } from '../time-window.js';
+import { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS } from '@raxx/log-drain-receiver/batch';
 import { writeFile } from 'node:fs/promises';
 
 export interface GatherStats {
   files: string[];
   compactedDays: number;
   rawObjects: number;
+}
+
+/** How long before the window an object's key time may be and its batch still hold a line of the window. */
+export const KEY_LEAD_MS = FRAME_TIME_PAST_MS + FRAME_TIME_FUTURE_MS;
+
+/** Whether an object listed in the key window may hold a line of the time window. */
+export function mayHoldLines(obj: { time: number; modified?: number | undefined }, window: TimeWindow): boolean {
+  if (obj.time >= window.start) return obj.time < window.end;
+  return obj.time >= window.start - KEY_LEAD_MS && (obj.modified === undefined || obj.modified >= window.start - FRAME_TIME_FUTURE_MS);
 }
 
 /** App-days gathered at once: each is a few round trips (manifest, listing, records). */
@@ -34,15 +52,23 @@ export async function gatherWindow(
   const stats: GatherStats = { files: [], compactedDays: 0, rawObjects: 0 };
   // The compacted files through the store's GETs (the lean path): a file not there is undefined.
   const getObject = (key: string) => store.fetchBytes(key, ctx.signal);
+  const { window } = opts;
+  const keyStart = window.start - KEY_LEAD_MS;
   const pairs: { app: string; day: number }[] = [];
-  for (const app of opts.apps) for (let d = startOfDay(opts.window.start); d < opts.window.end; d += DAY_MS) pairs.push({ app, day: d });
+  for (const app of opts.apps) for (let d = startOfDay(keyStart); d < window.end; d += DAY_MS) pairs.push({ app, day: d });
   let done = 0;
   let files = 0;
 
   // Days are independent: several at once, each a few round trips; the files' order does not matter to SQL.
   const gather = async ({ app, day }: { app: string; day: number }): Promise<{ files: string[]; compacted: boolean; raw: number }> => {
-    const [manifest, listed] = await Promise.all([readManifest({ getObject }, app, day, root).catch(() => undefined), store.listDay(app, day, ctx.signal)]);
-    const keys = listed.map((o) => o.key);
+    // A day the lead alone reaches (before the window's first day) is never read whole.
+    const inWindow = day + DAY_MS > window.start;
+    const listing = async () => {
+      const objects: string[] = [];
+      for await (const o of store.list(app, { start: Math.max(day, keyStart), end: Math.min(day + DAY_MS, window.end) }, ctx.signal)) if (mayHoldLines(o, window)) objects.push(o.key);
+      return objects;
+    };
+    const [manifest, keys] = await Promise.all([inWindow ? readManifest({ getObject }, app, day, root).catch(() => undefined) : undefined, listing()]);
     const out: string[] = [];
     let raw = keys;
     let compacted = false;
