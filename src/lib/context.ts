@@ -115,6 +115,7 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
         timeoutMs: herokuTimeoutMs(io.env, 'INFISICAL_TIMEOUT'),
         signal,
         onDebug: (message) => out.debug(message),
+        fetch: async () => (await import('./proxy.js')).proxiedFetch(io.env),
       });
       return infisical;
     },

@@ -29,6 +29,8 @@ export interface InfisicalOptions extends InfisicalLocation {
   retryBaseMs?: number;
   signal?: AbortSignal;
   onDebug?: (message: string) => void;
+  /** The fetch to use: the context's honours HTTPS_PROXY / NO_PROXY (src/lib/proxy.ts). */
+  fetch?: () => Promise<typeof fetch>;
 }
 
 const Login = z.object({ accessToken: z.string().min(1), expiresIn: z.number().optional(), tokenType: z.string().optional() });
@@ -128,7 +130,8 @@ export class InfisicalApi {
       try {
         // Ctrl-C abandons a read; a write in flight runs to its deadline, so that its outcome is known.
         const deadline = AbortSignal.timeout(timeoutMs);
-        res = await fetch(`${this.opts.apiUrl.replace(/\/+$/, '')}${path}`, {
+        const send = this.opts.fetch ? await this.opts.fetch() : fetch;
+        res = await send(`${this.opts.apiUrl.replace(/\/+$/, '')}${path}`, {
           method,
           headers,
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -10,6 +10,9 @@ import { runCli } from '../support/run-cli.js';
 import { createAwsClients, type AwsClients } from '../../src/lib/aws.js';
 import { noProxy, proxyFor } from '../../src/lib/proxy.js';
 import { postSlack } from '../../src/lib/notify.js';
+import { InfisicalApi } from '../../src/lib/infisical.js';
+import { proxiedFetch } from '../../src/lib/proxy.js';
+import { startInfisicalApi } from '../support/infisical-api.js';
 import { batch, createDrainBucket, put } from '../commands/logs/fixtures.js';
 import { putDrainParameters } from '../support/aws-fixtures.js';
 
@@ -136,5 +139,22 @@ describe.skipIf(!motoAvailable)('every outside call through the proxy (moto, Her
     await postSlack(slack.url, 'direct', undefined, { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' });
     expect(slack.messages.at(-1)?.text).toBe('direct');
     expect(proxy.seen).toEqual([]);
+  });
+
+  it('the Infisical vault goes through the proxy, and direct when NO_PROXY names it', async () => {
+    const vault = await startInfisicalApi();
+    try {
+      const client = (env: Record<string, string>) =>
+        new InfisicalApi({ apiUrl: vault.url, projectId: vault.projectId, environment: 'prod', secretPath: '/MooseQuest/aws/support-attachments/', credentials: { token: vault.token }, fetch: () => proxiedFetch(env) });
+      proxy.seen.length = 0;
+      await client({ HTTP_PROXY: proxy.url }).setSecret('K', 'v');
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(proxy.seen.every((x) => x === `CONNECT ${new URL(vault.url).host}`)).toBe(true);
+      proxy.seen.length = 0;
+      expect(await client({ HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }).getSecret('K')).toBe('v');
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await vault.stop();
+    }
   });
 });
