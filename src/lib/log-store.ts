@@ -26,6 +26,8 @@ export interface LogObject {
   /** The batch id of its key. */
   id: string;
   size: number;
+  /** The ETag the listing gave (a compacted day serves the object only when it is the one compacted). */
+  etag?: string;
   /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
   flags?: string[];
 }
@@ -254,7 +256,7 @@ export class LogStore {
               past = true;
               break;
             }
-            const obj = this.toObject(app, o.key, o.size);
+            const obj = this.toObject(app, o.key, o.size, o.etag);
             if (!obj) continue;
             if (obj.time >= window.end) {
               past = true;
@@ -308,14 +310,14 @@ export class LogStore {
     return objects;
   }
 
-  private toObject(app: string, key: string | undefined, size: number | undefined): LogObject | undefined {
+  private toObject(app: string, key: string | undefined, size: number | undefined, etag?: string): LogObject | undefined {
     if (!key) return undefined;
     const parsed = parseObjectKey(key, this.keyPrefix);
     if (!parsed || parsed.app !== app) {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags, ...(etag ? { etag } : {}) };
   }
 
   /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */
@@ -340,7 +342,7 @@ export class LogStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
         { abortSignal: signal },
       );
-      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0 }] : []));
+      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, ...(o.ETag ? { etag: o.ETag } : {}) }] : []));
       return { objects, ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}) };
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);

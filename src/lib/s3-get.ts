@@ -54,7 +54,7 @@ const THROTTLE_ATTEMPTS = 8;
 export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGetResponse>;
 
 export interface ListPage {
-  objects: { key: string; size: number }[];
+  objects: { key: string; size: number; etag?: string }[];
   /** Set when the listing goes on: pass it back as `token`. */
   nextToken?: string;
 }
@@ -110,13 +110,14 @@ export async function listObjectsFast(target: S3Target, bucket: string, opts: Le
 
 /** The fields of a ListObjectsV2 answer that the store uses. */
 export function parseListing(xml: string): ListPage {
-  const objects: { key: string; size: number }[] = [];
+  const objects: ListPage['objects'] = [];
   for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', at + 10)) {
     const end = xml.indexOf('</Contents>', at);
     if (end === -1) break;
     const entry = xml.slice(at, end);
     const key = field(entry, 'Key');
-    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0) });
+    const etag = field(entry, 'ETag');
+    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0), ...(etag ? { etag: unescapeXml(etag) } : {}) });
     at = end;
   }
   const truncated = field(xml, 'IsTruncated') === 'true';

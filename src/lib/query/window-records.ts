@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { compactedKeys, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
+import { compactedKeys, coverage, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
 import { concurrentReader } from '../compaction.js';
 import { orderedPool } from '../ordered-pool.js';
 import type { Context } from '../context.js';
@@ -46,7 +46,10 @@ export async function gatherWindow(
     const out: string[] = [];
     let raw = keys;
     let compacted = false;
-    if (manifest?.parquet) {
+    // The day's files hold whole-day text: usable only while every compacted object is listed with its compacted ETag.
+    const cover = manifest && coverage(manifest, listed);
+    if (manifest && cover && !cover.wholeDay) ctx.out.warn(`${app} ${new Date(day).toISOString().slice(0, 10)}: objects changed since the day was compacted; read raw (\`raxx-ops logs compact --app ${app} --date ${new Date(day).toISOString().slice(0, 10)}\` compacts it again)`);
+    if (manifest?.parquet && cover?.wholeDay) {
       // Parquet from the same run as the manifest (its checksum is in it): the columns alone are read.
       const body = await getObject(compactedKeys(app, day, root).parquet).catch(() => undefined);
       if (body && createHash('sha256').update(body).digest('hex') === manifest.parquet.sha256) {
@@ -54,11 +57,10 @@ export async function gatherWindow(
         await writeFile(file, body);
         out.push(file);
         compacted = true;
-        const covered = new Set(manifest.keys);
-        raw = keys.filter((k) => !covered.has(k));
+        raw = keys.filter((k) => !cover.covered.has(k));
       }
     }
-    if (manifest && !compacted) {
+    if (manifest && cover?.wholeDay && !compacted) {
       const body = await getObject(compactedKeys(app, day, root).records).catch(() => undefined);
       // Records of another run than the manifest: the raw objects are the truth.
       if (body && recordsMatch(manifest, body)) {
@@ -66,16 +68,18 @@ export async function gatherWindow(
         await writeFile(file, body);
         out.push(file);
         compacted = true;
-        const covered = new Set(manifest.keys);
-        raw = keys.filter((k) => !covered.has(k));
+        raw = keys.filter((k) => !cover.covered.has(k));
       }
     }
+    // What reading a compacted object's raw object found wrong is said on every read of the day.
+    if (compacted) for (const k of cover!.covered) if (manifest!.problems[k]) ctx.out.warn(`${k}: ${manifest!.problems[k]}`);
     if (raw.length > 0) {
       const file = join(opts.dir, `${files++}-${app}-${day}-raw.jsonl.gz`);
       const gz = createGzip();
       const sink = createWriteStream(file);
       gz.pipe(sink);
       for await (const obj of read(raw)) {
+        if (obj.problem) ctx.out.warn(`${obj.key}: ${obj.problem}`);
         let block = '';
         for (const line of obj.lines) block += `${JSON.stringify(toRecord(line, app, obj.key))}\n`;
         if (!gz.write(block)) await once(gz, 'drain');
