@@ -434,7 +434,7 @@ export class LogStore {
  * streamed: its lines go to the visitor as they inflate, and damage found at its end is
  * reported with the line numbers that were read unverified.
  */
-export const HOLD_BYTES = 32 * 1024 * 1024;
+export const HOLD_BYTES = 8 * 1024 * 1024;
 
 /** An object's verified text to a visitor, with what was wrong past it. */
 function visitVerified<R>(gz: Buffer, visitor: LineVisitor<R>): ScanResult<R> {
