@@ -222,6 +222,8 @@ function utcDay(ms: number): string {
 
 const NEWLINE = 0x0a;
 const MARK_BYTE = OBJECT_MARK.charCodeAt(0);
+/** A record header's most bytes: the mark, a key (S3 allows 1,024 bytes), a length, two newlines. */
+const MAX_HEADER = 1 + 1024 + 1 + 20 + 1;
 
 /**
  * Reads one lines.gz forward: length-prefixed records (`\u0000<key>\n<length>\n` and that
@@ -281,13 +283,17 @@ export class DayCursor {
     return out;
   }
 
-  /** The index of the n-th newline at or after `from` (n = 1 or 2) in the buffer, reading on as needed; -1 at the end. */
+  /**
+   * The index of the n-th newline from `pos` (n = 1 or 2), reading on as needed; -1 at the end,
+   * or when a header would be longer than any can be (a file that is not records is not read
+   * whole looking for one).
+   */
   private async newlines(n: number): Promise<number> {
     for (;;) {
       let at = this.buf.indexOf(NEWLINE, this.pos);
       if (at !== -1 && n === 2) at = this.buf.indexOf(NEWLINE, at + 1);
       if (at !== -1) return at;
-      if (!(await this.more())) return -1;
+      if (this.buf.length - this.pos > MAX_HEADER || !(await this.more())) return -1;
     }
   }
 

@@ -44,6 +44,20 @@ describe('DayCursor', () => {
     expect(await cut.take(['k1', 'k3', 'k5'])).toEqual([['a', 'b'], ['c'], undefined]);
   });
 
+  it('a file without record headers is not read whole looking for one', async () => {
+    let pulled = 0;
+    const c = new DayCursor(async () =>
+      (async function* () {
+        for (let i = 0; i < 1000; i++) {
+          pulled += 1;
+          yield Buffer.alloc(1024, 0);
+        }
+      })(),
+    );
+    expect(await c.take(['k1'])).toEqual([undefined]);
+    expect(pulled).toBeLessThan(5);
+  });
+
   it('asks made at once are answered in order', async () => {
     const c = cursor(file, 5);
     const [a, b] = await Promise.all([c.take(['k1']), c.take(['k3'])]);
