@@ -86,7 +86,7 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
     corpus.push(batch(APP, at(50), texts('last', 20)));
     await put(aws, corpus);
     damaged.push(...corpus.slice(2, 9).map((o) => o.key));
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     aws?.destroy();
