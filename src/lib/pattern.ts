@@ -31,18 +31,33 @@ const AND = 2;
  * case folding, no prefilter, an engine without one) means no literal: every line is tested.
  */
 export function requiredLiteral(pattern: string, opts: { fixed: boolean; ignoreCase: boolean }): string | undefined {
-  if (opts.ignoreCase) return undefined;
+  if (opts.ignoreCase || !prefilterUnderstood()) return undefined;
+  const best = literalOf(opts.fixed ? RE2JS.quote(pattern) : pattern);
+  return best !== undefined && searchable(best) ? best : undefined;
+}
+
+/** The longest literal the engine's prefilter requires of every match ('' for none); undefined when it cannot compile. */
+function literalOf(source: string): string | undefined {
   let node: PrefilterNode | null | undefined;
   try {
-    const re = RE2JS.compile(opts.fixed ? RE2JS.quote(pattern) : pattern);
-    node = (re as unknown as { re2Input?: { prefilter?: PrefilterNode | null } }).re2Input?.prefilter;
+    node = (RE2JS.compile(source) as unknown as { re2Input?: { prefilter?: PrefilterNode | null } }).re2Input?.prefilter;
   } catch {
     return undefined;
   }
   const candidates = node?.type === EXACT ? [node] : node?.type === AND && Array.isArray(node.subs) ? node.subs.filter((s) => s.type === EXACT) : [];
   let best = '';
   for (const c of candidates) if (typeof c.str === 'string' && c.str.length > best.length) best = c.str;
-  return searchable(best) ? best : undefined;
+  return best;
+}
+
+let understood: boolean | undefined;
+/**
+ * The prefilter is not a documented API: before trusting it, check once that it still has the
+ * shape read here (a literal, an all-of, an any-of that gives nothing). Otherwise no prefilter.
+ */
+function prefilterUnderstood(): boolean {
+  understood ??= literalOf('abcd') === 'abcd' && literalOf('abc.*wxyz') === 'wxyz' && literalOf('abcd|wxyz') === '' && literalOf('(abcd)?wx') === 'wx';
+  return understood;
 }
 
 /**
