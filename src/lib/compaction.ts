@@ -1,7 +1,8 @@
 // The CLI's side of compacted days (the layout, record format and compaction itself belong to
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
-import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type ReadLines } from '@raxx/log-drain-receiver/compacted';
+import { createHash } from 'node:crypto';
+import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-drain-receiver/compacted';
 import { parseObjectKey, startOfUtcDay } from '@raxx/log-drain-receiver/object-key';
 import type { Context } from './context.js';
 import { awsError } from './aws.js';
@@ -21,7 +22,7 @@ export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3
       }
     };
   return {
-    listKeys: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listKeys),
+    listObjects: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listObjects),
     getObject: mapped((key) => `GetObject s3://${bucket}/${key}`, raw.getObject),
     putObject: mapped((key) => `PutObject s3://${bucket}/${key}`, raw.putObject),
   };
@@ -40,7 +41,7 @@ export function concurrentReader(store: LogStore, keyPrefix: string, signal: Abo
       return { line: (t) => void lines.push(t), result: () => lines };
     };
     for await (const { item, value } of orderedPool(objects, (o, s) => store.scan(o, s, visitor), { concurrency, signal })) {
-      yield { key: item.key, lines: value.value };
+      yield { key: item.key, lines: value.value, problem: value.problem };
     }
   };
 }
@@ -109,15 +110,29 @@ export interface CompactedSource {
   openBytes(key: string): Promise<AsyncIterable<Buffer> | undefined>;
 }
 
+/** An object's text as a compacted day holds it, and the problem reading its raw object had. */
+export interface CompactedText {
+  text: Buffer;
+  problem?: string;
+}
+
+/** What a reader needs of a manifest: per key, the ETag compacted and the text's checksum. */
+interface DayIndex {
+  entries: Map<string, { etag: string; sha256: string; problem: string | undefined }>;
+}
+
 /**
- * Serves `logs grep` and `fetch` from compacted days: an object whose key a day's manifest
- * lists is read from that day's lines.gz (one GET for the whole day, streamed) instead of its
- * own GET. The lines are the stored ones, so the output is the same either way; objects a
- * manifest does not list (late arrivals, days not compacted) are read raw as before.
+ * Serves `logs grep` and `fetch` from compacted days: an object whose key and ETag a day's
+ * manifest lists is read from that day's lines.gz (one GET for the whole day, streamed)
+ * instead of its own GET, once its text matches the manifest's checksum. The lines are the
+ * ones a raw read verifies, so the output is the same either way, warnings included; objects a
+ * manifest does not list (late arrivals, days not compacted), objects uploaded again since (another
+ * ETag) and text that does not match are read raw.
  */
 export class CompactedDays {
-  private readonly manifests = new Map<string, Promise<Set<string> | undefined>>();
+  private readonly manifests = new Map<string, Promise<DayIndex | undefined>>();
   private readonly cursors = new Map<string, DayCursor>();
+  private readonly warned = new Set<string>();
   /** Objects served from compacted days, and days opened. */
   served = 0;
   daysOpened = 0;
@@ -125,6 +140,7 @@ export class CompactedDays {
   constructor(
     private readonly source: CompactedSource,
     private readonly root: string,
+    private readonly warn: (message: string) => void = () => undefined,
   ) {}
 
   /** The app-day an object belongs to (the unit of compaction), as a map key. */
@@ -137,18 +153,19 @@ export class CompactedDays {
     void this.manifestOf(app, startOfUtcDay(day));
   }
 
-  /** Whether the object's day has a manifest that lists it (404 → not compacted). */
+  /** Whether the object's day has a manifest that lists it with the ETag listed now (404 → not compacted). */
   async covers(obj: LogObject): Promise<boolean> {
-    return (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.has(obj.key) ?? false;
+    const entry = (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.entries.get(obj.key);
+    return entry !== undefined && obj.etag !== undefined && entry.etag === obj.etag;
   }
 
-  /** The manifest's keys of an app-day, fetched once (one that cannot be read means raw reads). */
-  private manifestOf(app: string, day: number): Promise<Set<string> | undefined> {
+  /** The manifest of an app-day, fetched once (one that cannot be read, or of another version, means raw reads). */
+  private manifestOf(app: string, day: number): Promise<DayIndex | undefined> {
     const id = `${app}/${day}`;
     let m = this.manifests.get(id);
     if (!m) {
       m = readManifest(this.source, app, day, this.root).then(
-        (x) => (x ? new Set(x.keys) : undefined),
+        (x) => (x ? indexOf(x) : undefined),
         () => undefined,
       );
       this.manifests.set(id, m);
@@ -157,11 +174,12 @@ export class CompactedDays {
   }
 
   /**
-   * The stored text of objects of one app-day (their lines, joined by newlines, as UTF-8), asked for in
-   * key order; undefined for one the day's lines.gz does not hold (the caller reads it raw).
+   * The stored text of objects of one app-day (their lines, newline-ended, as UTF-8), asked
+   * for in key order; undefined for one the day's lines.gz does not hold or holds other text
+   * than its manifest says (the caller reads it raw).
    */
-  textsOf(objs: readonly LogObject[]): Promise<(Buffer | undefined)[]> {
-    if (objs.length === 0) return Promise.resolve([]);
+  async textsOf(objs: readonly LogObject[]): Promise<(CompactedText | undefined)[]> {
+    if (objs.length === 0) return [];
     const first = objs[0]!;
     const id = this.dayOf(first);
     let cursor = this.cursors.get(id);
@@ -170,9 +188,20 @@ export class CompactedDays {
       cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, startOfUtcDay(first.time), this.root).lines));
       this.cursors.set(id, cursor);
     }
-    return cursor.take(objs.map((o) => o.key)).then((found) => {
-      for (const l of found) if (l) this.served += 1;
-      return found;
+    const index = await this.manifestOf(first.app, startOfUtcDay(first.time));
+    const found = await cursor.take(objs.map((o) => o.key));
+    return found.map((text, i) => {
+      const entry = index?.entries.get(objs[i]!.key);
+      if (text === undefined || !entry) return undefined;
+      if (createHash('sha256').update(text).digest('hex') !== entry.sha256) {
+        if (!this.warned.has(id)) {
+          this.warned.add(id);
+          this.warn(`${first.app} ${utcDay(first.time)}: the compacted lines do not match their manifest (written by another run, or damaged); the day's objects are read raw, run \`raxx-ops logs compact --force --app ${first.app} --date ${utcDay(first.time)}\``);
+        }
+        return undefined;
+      }
+      this.served += 1;
+      return { text, ...(entry.problem ? { problem: entry.problem } : {}) };
     });
   }
 
@@ -181,19 +210,30 @@ export class CompactedDays {
   }
 }
 
-/** Between two records of lines.gz: a line's end and the next header's mark. */
-const RECORD_BREAK = Buffer.from(`\n${OBJECT_MARK}`);
-const MARK_BYTE = OBJECT_MARK.charCodeAt(0);
+function indexOf(m: Manifest): DayIndex {
+  const entries: DayIndex['entries'] = new Map();
+  m.keys.forEach((key, i) => entries.set(key, { etag: m.etags[i]!, sha256: m.textSha256[i]!, problem: m.problems[key] }));
+  return { entries };
+}
+
+function utcDay(ms: number): string {
+  return new Date(startOfUtcDay(ms)).toISOString().slice(0, 10);
+}
+
 const NEWLINE = 0x0a;
+const MARK_BYTE = OBJECT_MARK.charCodeAt(0);
+/** A record header's most bytes: the mark, a key (S3 allows 1,024 bytes), a length, two newlines. */
+const MAX_HEADER = 1 + 1024 + 1 + 20 + 1;
 
 /**
- * Reads one lines.gz forward: records of `\u0000<key>\n` and the object's lines, in key order.
- * Requests come in key order (the scan starts objects in listing order), so each take() reads
- * on to its keys, dropping the records nobody asked for (outside the window). It works on the
- * inflated bytes: a record is found with Buffer.indexOf and handed over undecoded, so the
- * visitor decodes only the lines it needs (grep: those holding its literal). Line by line
- * through an async iterator this cost 19.5 s for a compacted month; decoding every byte to
- * text and searching strings, 4.2 s.
+ * Reads one lines.gz forward: length-prefixed records (`\u0000<key>\n<length>\n` and that
+ * many bytes of the object's lines), in key order. Requests come in key order (the scan
+ * starts objects in listing order), so each take() reads on to its keys, dropping the records
+ * nobody asked for (outside the window). It works on the inflated bytes: a record is handed
+ * over undecoded, so the visitor decodes only the lines it needs (grep: those holding its
+ * literal). Line by line through an async iterator this cost 19.5 s for a compacted month;
+ * decoding every byte to text and searching strings, 4.2 s. A file that does not parse as
+ * records is not guessed at: what is left of it serves nothing (read raw).
  */
 export class DayCursor {
   private it: AsyncIterator<Buffer> | undefined;
@@ -203,6 +243,7 @@ export class DayCursor {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private ended = false;
+  private broken = false;
 
   constructor(private readonly openBytes: () => Promise<AsyncIterable<Buffer> | undefined>) {}
 
@@ -236,50 +277,52 @@ export class DayCursor {
     });
     await this.opened;
     const out: (Buffer | undefined)[] = [];
-    for (const key of keys) out.push(await this.one(key));
+    for (const key of keys) out.push(this.broken ? undefined : await this.one(key));
     // A day read to its end keeps nothing.
-    if (this.ended && this.pos >= this.buf.length) this.buf = Buffer.alloc(0);
+    if ((this.ended && this.pos >= this.buf.length) || this.broken) this.buf = Buffer.alloc(0);
     return out;
+  }
+
+  /**
+   * The index of the n-th newline from `pos` (n = 1 or 2), reading on as needed; -1 at the end,
+   * or when a header would be longer than any can be (a file that is not records is not read
+   * whole looking for one).
+   */
+  private async newlines(n: number): Promise<number> {
+    for (;;) {
+      let at = this.buf.indexOf(NEWLINE, this.pos);
+      if (at !== -1 && n === 2) at = this.buf.indexOf(NEWLINE, at + 1);
+      if (at !== -1) return at;
+      if (this.buf.length - this.pos > MAX_HEADER || !(await this.more())) return -1;
+    }
   }
 
   private async one(key: string): Promise<Buffer | undefined> {
     for (;;) {
-      // The header line of the next record.
-      let nl = this.buf.indexOf(NEWLINE, this.pos);
-      while (nl === -1) {
-        if (!(await this.more())) return undefined;
-        nl = this.buf.indexOf(NEWLINE, this.pos);
+      if (this.pos >= this.buf.length && !(await this.more())) return undefined;
+      const second = await this.newlines(2);
+      const first = second === -1 ? -1 : this.buf.indexOf(NEWLINE, this.pos);
+      const length = first === -1 ? NaN : Number(this.buf.toString('latin1', first + 1, second));
+      if (this.buf[this.pos] !== MARK_BYTE || !Number.isSafeInteger(length) || length < 0 || second - first < 2) {
+        // Not a record where one must start (a damaged or foreign file): nothing more is served from it.
+        this.broken = true;
+        return undefined;
       }
-      if (this.buf[this.pos] !== MARK_BYTE) {
-        // Not a record start (a damaged file): skip to the next one.
-        const at = this.buf.indexOf(RECORD_BREAK, this.pos);
-        if (at === -1) {
-          // Keep the last byte: it may be the newline before the next chunk's mark.
-          this.pos = Math.max(this.pos, this.buf.length - 1);
-          if (!(await this.more())) return undefined;
-        } else this.pos = at + 1;
-        continue;
-      }
-      const header = this.buf.toString('utf8', this.pos + 1, nl);
-      // Past it: the key is not in this file.
+      const header = this.buf.toString('utf8', this.pos + 1, first);
+      // Past it: the key is not in this file (the record stays for the next ask).
       if (header > key) return undefined;
-      // The record's end: the next header, or the end of the file.
-      let end = this.buf.indexOf(RECORD_BREAK, nl);
-      while (end === -1) {
-        const start = this.pos;
-        const searched = this.buf.length - this.pos;
+      const start = second + 1 - this.pos;
+      while (this.buf.length - this.pos < start + length) {
         if (!(await this.more())) {
-          end = this.buf.length > 0 && this.buf[this.buf.length - 1] === NEWLINE ? this.buf.length - 1 : this.buf.length;
-          break;
+          this.broken = true;
+          return undefined;
         }
-        // more() moved the bytes: the record now starts at 0; search on from where we were.
-        nl -= start;
-        end = this.buf.indexOf(RECORD_BREAK, Math.max(nl, searched - 1));
       }
-      this.pos = end + 1;
+      const from = this.pos + start;
+      this.pos = from + length;
       if (header !== key) continue;
-      // The object's lines, undecoded (newline-separated, no final newline).
-      return this.buf.subarray(nl + 1, end);
+      // The object's lines, undecoded, each ending in a newline.
+      return this.buf.subarray(from, from + length);
     }
   }
 

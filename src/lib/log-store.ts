@@ -10,11 +10,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { verifiedGunzip } from '@raxx/log-drain-receiver/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError, type S3Target } from './aws.js';
 import { InterruptedError, ServiceError } from './errors.js';
-import { getObjectFast, INLINE_BYTES, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from './s3-get.js';
+import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from './s3-get.js';
 import { DAY_MS, type TimeWindow } from './time-window.js';
 
 export interface LogObject {
@@ -25,6 +26,8 @@ export interface LogObject {
   /** The batch id of its key. */
   id: string;
   size: number;
+  /** The ETag the listing gave (a compacted day serves the object only when it is the one compacted). */
+  etag?: string;
   /** What the receiver flagged in the key (clock-skew, malformed, count-mismatch); none on most. */
   flags?: string[];
   /** When S3 says it was written (LastModified, epoch ms), where the listing said. */
@@ -255,7 +258,7 @@ export class LogStore {
               past = true;
               break;
             }
-            const obj = this.toObject(app, o.key, o.size, o.modified);
+            const obj = this.toObject(app, o.key, o.size, o.modified, o.etag);
             if (!obj) continue;
             if (obj.time >= window.end) {
               past = true;
@@ -309,14 +312,14 @@ export class LogStore {
     return objects;
   }
 
-  private toObject(app: string, key: string | undefined, size: number | undefined, modified?: number): LogObject | undefined {
+  private toObject(app: string, key: string | undefined, size: number | undefined, modified?: number, etag?: string): LogObject | undefined {
     if (!key) return undefined;
     const parsed = parseObjectKey(key, this.keyPrefix);
     if (!parsed || parsed.app !== app) {
       this.foreignKeys += 1;
       return undefined;
     }
-    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags, ...(modified !== undefined ? { modified } : {}) };
+    return { app, key, time: parsed.epochMs, id: parsed.id, size: size ?? 0, flags: parsed.flags, ...(modified !== undefined ? { modified } : {}), ...(etag ? { etag } : {}) };
   }
 
   /** The lean GET and listing (s3-get.ts), or undefined when the client needs the SDK. */
@@ -341,7 +344,7 @@ export class LogStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}), ...(token ? { ContinuationToken: token } : {}) }),
         { abortSignal: signal },
       );
-      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, ...(o.LastModified ? { modified: o.LastModified.getTime() } : {}) }] : []));
+      const objects = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0, ...(o.LastModified ? { modified: o.LastModified.getTime() } : {}), ...(o.ETag ? { etag: o.ETag } : {}) }] : []));
       return { objects, ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}) };
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);
@@ -427,26 +430,36 @@ export class LogStore {
   }
 }
 
-/** A body the transport read whole (most drain objects): inflated in one call. */
+/**
+ * Compressed bytes up to which an object is held whole and its lines handed over only from
+ * gzip members whose checksums verified (drain batches are ~100 KB). A larger object is
+ * streamed: its lines go to the visitor as they inflate, and damage found at its end is
+ * reported with the line numbers that were read unverified.
+ */
+export const HOLD_BYTES = 8 * 1024 * 1024;
+
+/** An object's verified text to a visitor, with what was wrong past it. */
+function visitVerified<R>(gz: Buffer, visitor: LineVisitor<R>): ScanResult<R> {
+  const { text, problem } = verifiedGunzip(gz);
+  const { count, stopped } = splitBytes(text, visitor);
+  const why = problem ? `${problem}; ${count === 0 ? 'no line of it was read' : `only the ${plural(count, 'line')} its checksum verified were read`}` : !stopped && count === 0 ? 'empty object (no lines)' : undefined;
+  return { value: visitor.result(), lines: count, bytes: gz.length, ...(why ? { problem: why } : {}) };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A body the transport read whole (most drain objects). */
 async function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
   signal.throwIfAborted();
-  let inflated: Buffer;
-  try {
-    inflated = gunzipSync(gz);
-  } catch {
-    // Damaged: streamed, to keep the lines before the damage and say what happened.
-    return read(Readable.from([gz]), signal, visitor);
-  }
-  const { count, stopped } = splitBytes(inflated, visitor);
-  return { value: visitor.result(), lines: count, bytes: gz.length, ...(!stopped && count === 0 ? { problem: 'empty object (no lines)' } : {}) };
+  return visitVerified(gz, visitor);
 }
 
 /**
  * Read a GetObject body through gunzip into a visitor. Whatever happens (the end, a visitor
  * that stops early, corruption, an abort, an error), the body is consumed or destroyed, so its
- * socket goes back to the pool.
+ * socket goes back to the pool. Exported for its unit test (a body past `holdBytes`).
  */
-async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
+export async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor<R>, holdBytes = HOLD_BYTES): Promise<ScanResult<R>> {
   const lines = new LineSplitter(visitor);
   let bytes = 0;
   let problem: string | undefined;
@@ -455,14 +468,12 @@ async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor
   try {
     // Aborted while the response was on its way: the listener above came too late to fire.
     signal.throwIfAborted();
-    // Drain batches are small (Logplex aims at ~100 KB): read the body whole and gunzip it
-    // in one call, which costs far less than a zlib stream per object. A body past
-    // INLINE_BYTES (or one that fails to inflate whole) is streamed, so memory stays
-    // bounded by the window of objects in flight whatever their size.
+    // Held whole up to holdBytes, so that only verified text is handed over; past it,
+    // streamed, so memory stays bounded by the window of objects in flight whatever their size.
     const chunks: Buffer[] = [];
     const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     let ended = false;
-    while (bytes <= INLINE_BYTES) {
+    while (bytes <= holdBytes) {
       const next = await it.next();
       if (next.done) {
         ended = true;
@@ -471,33 +482,20 @@ async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor
       chunks.push(next.value);
       bytes += next.value.length;
     }
-    let inline: Buffer | undefined;
-    if (ended) {
-      try {
-        inline = gunzipSync(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
-      } catch {
-        inline = undefined; // read it again as a stream below, to keep the lines before the damage
-      }
-    }
-    if (inline) {
-      const r = splitBytes(inline, visitor);
-      lines.count = r.count;
-      lines.stopped = r.stopped;
-    } else {
-      const rest = ended
-        ? undefined
-        : (async function* () {
-            for (;;) {
-              const next = await it.next();
-              if (next.done) return;
-              bytes += next.value.length;
-              yield next.value;
-            }
-          })();
+    if (ended) return { ...visitVerified(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes), visitor), bytes };
+    {
+      const rest = (async function* () {
+        for (;;) {
+          const next = await it.next();
+          if (next.done) return;
+          bytes += next.value.length;
+          yield next.value;
+        }
+      })();
       const gunzip = createGunzip();
       const source = Readable.from((async function* () {
         yield* chunks;
-        if (rest) yield* rest;
+        yield* rest;
       })());
       source.on('error', (err) => gunzip.destroy(err));
       source.pipe(gunzip);
@@ -512,7 +510,8 @@ async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor
         if (signal.aborted) throw err;
         const code = (err as { code?: string }).code ?? '';
         if (!code.startsWith('Z_')) throw err;
-        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count} line${lines.count === 1 ? '' : 's'} before that were read`;
+        // Too big to hold: its lines went out as they inflated, before the check at the end.
+        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count === 0 ? 'no line of it was read' : `lines 1-${lines.count} of it were read before the damage was found and are unverified (an object over ${formatMiB(holdBytes)} is not held until its checksum)`}`;
       } finally {
         source.destroy();
         gunzip.destroy();
@@ -524,4 +523,8 @@ async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor
     signal.removeEventListener('abort', destroy);
     if (!body.readableEnded) destroy();
   }
+}
+
+function formatMiB(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024)} MiB` : `${n} bytes`;
 }

@@ -8,69 +8,65 @@ import { UsageError } from './errors.js';
 
 export type LineTest = (line: string) => boolean;
 
-const META = new Set(['\\', '^', '$', '.', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}']);
-const OPTIONAL = new Set(['?', '*']);
+/** RE2JS's prefilter node (built from its own parse of the pattern, after simplification). */
+interface PrefilterNode {
+  /** 0 none, 1 exact text, 2 all of subs, 3 any of subs. */
+  type: number;
+  str: string;
+  subs: PrefilterNode[];
+}
+const EXACT = 1;
+const AND = 2;
 
 /**
- * A string every matching line contains, when one is plain to see: the longest run of
- * ordinary characters outside any group, class or repetition, in a pattern without
- * alternation. The scan looks for it with indexOf over an object's whole text and runs the
- * pattern only on the lines that hold it, instead of cutting every line and running the
- * engine on each (most lines of a search are not matches). Undefined when there is none to
- * trust: -i, alternation, flags, or nothing literal at the top level.
+ * A string every matching line contains, or undefined when there is none to trust. The scan
+ * looks for it with indexOf over an object's whole bytes and runs the pattern only on the
+ * lines that hold it, instead of cutting every line and running the engine on each (most lines
+ * of a search are not matches).
+ *
+ * It is taken from the prefilter RE2JS builds for itself from its own parse of the pattern
+ * (escapes, classes, \Q…\E, flags and repetition resolved by the engine that matches): a
+ * literal node, or the longest literal that an all-of node requires. Scanning the pattern by
+ * hand misread escapes and classes and dropped matching lines. Anything else (any-of nodes,
+ * case folding, no prefilter, an engine without one) means no literal: every line is tested.
  */
 export function requiredLiteral(pattern: string, opts: { fixed: boolean; ignoreCase: boolean }): string | undefined {
-  if (opts.ignoreCase || pattern.includes('\n')) return undefined;
-  if (opts.fixed) return pattern.length > 0 ? pattern : undefined;
-  // Alternation, or flags anywhere ((?i) part-way makes the rest case-insensitive).
-  if (pattern.includes('|') || pattern.includes('(?')) return undefined;
-  let best = '';
-  let run = '';
-  let depth = 0;
-  let inClass = false;
-  const end = () => {
-    if (run.length > best.length) best = run;
-    run = '';
-  };
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (inClass) {
-      if (c === '\\') i++;
-      else if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '\\') {
-      // An escape (\d, \b, \.): not taken as literal, to stay simple.
-      end();
-      i++;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      end();
-      continue;
-    }
-    if (c === '{') {
-      // A counted repetition: the character before it leaves the run, its digits are not text.
-      run = run.slice(0, -1);
-      end();
-      const close = pattern.indexOf('}', i);
-      if (close === -1) return undefined;
-      i = close;
-      continue;
-    }
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    if (META.has(c) || depth > 0) {
-      // A quantifier makes the character before it optional or repeated: it leaves the run.
-      if (OPTIONAL.has(c) || c === '+') run = run.slice(0, -1);
-      end();
-      continue;
-    }
-    run += c;
+  if (opts.ignoreCase || !prefilterUnderstood()) return undefined;
+  const best = literalOf(opts.fixed ? RE2JS.quote(pattern) : pattern);
+  return best !== undefined && searchable(best) ? best : undefined;
+}
+
+/** The longest literal the engine's prefilter requires of every match ('' for none); undefined when it cannot compile. */
+function literalOf(source: string): string | undefined {
+  let node: PrefilterNode | null | undefined;
+  try {
+    node = (RE2JS.compile(source) as unknown as { re2Input?: { prefilter?: PrefilterNode | null } }).re2Input?.prefilter;
+  } catch {
+    return undefined;
   }
-  end();
-  return best.length >= 3 ? best : undefined;
+  const candidates = node?.type === EXACT ? [node] : node?.type === AND && Array.isArray(node.subs) ? node.subs.filter((s) => s.type === EXACT) : [];
+  let best = '';
+  for (const c of candidates) if (typeof c.str === 'string' && c.str.length > best.length) best = c.str;
+  return best;
+}
+
+let understood: boolean | undefined;
+/**
+ * The prefilter is not a documented API: before trusting it, check once that it still has the
+ * shape read here (a literal, an all-of, an any-of that gives nothing). Otherwise no prefilter.
+ */
+function prefilterUnderstood(): boolean {
+  understood ??= literalOf('abcd') === 'abcd' && literalOf('abc.*wxyz') === 'wxyz' && literalOf('abcd|wxyz') === '' && literalOf('(abcd)?wx') === 'wx';
+  return understood;
+}
+
+/**
+ * Whether the bytes of `s` are in every line whose decoded text holds it: not with a newline
+ * (lines never hold one), nor U+FFFD or a lone surrogate (a line's invalid UTF-8 decodes to
+ * U+FFFD without holding its bytes). Short literals are not worth the scan.
+ */
+function searchable(s: string): boolean {
+  return s.length >= 3 && !/[\n\uFFFD\uD800-\uDFFF]/u.test(s);
 }
 
 export const PATTERN_SYNTAX = `Patterns use RE2 syntax, as grep -E: classes, \\d, \\b, anchors, alternation, {n,m},

@@ -63,7 +63,7 @@ export type ObjectGetter = (key: string, signal: AbortSignal) => Promise<FastGet
 
 export interface ListPage {
   /** `modified`: LastModified in epoch ms (when the object was written). */
-  objects: { key: string; size: number; modified?: number }[];
+  objects: { key: string; size: number; modified?: number; etag?: string }[];
   /** Set when the listing goes on: pass it back as `token`. */
   nextToken?: string;
 }
@@ -126,7 +126,8 @@ export function parseListing(xml: string): ListPage {
     const entry = xml.slice(at, end);
     const key = field(entry, 'Key');
     const modified = Date.parse(field(entry, 'LastModified') ?? '');
-    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0), ...(Number.isNaN(modified) ? {} : { modified }) });
+    const etag = field(entry, 'ETag');
+    if (key !== undefined) objects.push({ key: unescapeXml(key), size: Number(field(entry, 'Size') ?? 0), ...(Number.isNaN(modified) ? {} : { modified }), ...(etag ? { etag: unescapeXml(etag) } : {}) });
     at = end;
   }
   const truncated = field(xml, 'IsTruncated') === 'true';

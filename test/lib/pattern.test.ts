@@ -7,6 +7,14 @@ import { LineSplitter, visitBytes, type LineVisitor } from '../../src/lib/log-st
 
 const plain = { fixed: false, ignoreCase: false };
 
+/** What grep selects from a text: every line the pattern matches, with or without the literal prefilter. */
+function selected(text: string, pattern: string, opts: { fixed: boolean; ignoreCase: boolean }, literal: string | undefined): string[] {
+  const test = compilePattern(pattern, opts);
+  const seen: string[] = [];
+  visitBytes(Buffer.from(text, 'utf8'), { literal, line: (l) => void (test(l) && seen.push(l)), result: () => seen });
+  return seen;
+}
+
 describe('requiredLiteral', () => {
   it.each([
     ['status=50[34] ', 'status=50'],
@@ -16,12 +24,18 @@ describe('requiredLiteral', () => {
     ['abc?def', 'def'],
     ['ab{2,3}cdefg', 'cdefg'],
     ['status=5\\d\\d', 'status=5'],
-    // Nothing to trust: alternation, flags anywhere, groups, classes, counted repetition alone, too short.
+    ['x(abc)yz', 'abc'],
+    // What a hand scan misread: the engine's parse resolves escapes, classes and quoting.
+    ['\\x61bcdef', 'abcdef'],
+    ['\\x{61}bcdef', 'abcdef'],
+    ['\\141bcdef', 'abcdef'],
+    ['\\pLtatus', 'tatus'],
+    ['\\Qa.b\\E', 'a.b'],
+    // Nothing to trust: alternation, case folding, optional parts, too short.
+    ['[]abcd]x', undefined],
+    ['\\Q)\\E(abcd)?ef', undefined],
     ['a|b', undefined],
     ['(?i)activerecord', undefined],
-    ['abc(?i)def', undefined],
-    ['x(abc)yz', undefined],
-    ['ab[c]de', undefined],
     ['x{10000}', undefined],
     ['(a+)+$', undefined],
     ['ab', undefined],
@@ -29,25 +43,96 @@ describe('requiredLiteral', () => {
     expect(requiredLiteral(pattern, plain)).toBe(literal);
   });
 
-  it('-F is its own literal; -i and a newline give none', () => {
+  it('-F is its own literal; -i, a newline and text that invalid UTF-8 could stand for give none', () => {
     expect(requiredLiteral('a.b|c', { fixed: true, ignoreCase: false })).toBe('a.b|c');
     expect(requiredLiteral('timeout', { fixed: false, ignoreCase: true })).toBeUndefined();
+    expect(requiredLiteral('time\\Qout', { fixed: true, ignoreCase: true })).toBeUndefined();
     expect(requiredLiteral('a\nbcd', plain)).toBeUndefined();
+    expect(requiredLiteral('ab\uFFFDcd', { fixed: true, ignoreCase: false })).toBeUndefined();
+    expect(requiredLiteral('\\x{FFFD}abc', plain)).toBeUndefined();
   });
 
-  it('every line the pattern matches holds the literal (generated patterns and lines)', () => {
-    const atom = fc.constantFrom('a', 'b', 'c', '=', ' ', 'ab', 'abc', '[ab]', '.', 'a?', 'b*', 'c+', '\\d', '(ab)', '(a|b)', 'x{2}', '^', '$', '5');
-    const text = fc.stringMatching(/^[abcx=5 0-9]{0,24}$/);
+  it.each([
+    ['\\x61bcdef', 'x abcdef y'],
+    ['\\141bcdef', 'x abcdef y'],
+    ['\\pLtatus', 'status=200'],
+    ['[]abcd]x', 'x]x y'],
+    ['\\Q)\\E(abcd)?ef', 'x )ef y'],
+  ])('the issue\'s pattern %s selects %s with the prefilter as without', (pattern, line) => {
+    const text = `nothing here\n${line}\nnor here\n`;
+    const literal = requiredLiteral(pattern, plain);
+    expect(selected(text, pattern, plain, undefined)).toEqual([line]);
+    expect(selected(text, pattern, plain, literal)).toEqual([line]);
+  });
+
+  it('bytes that are not UTF-8 decode to U+FFFD: a -F search for it still finds the line', () => {
+    const bytes = Buffer.concat([Buffer.from('a '), Buffer.from([0xff]), Buffer.from('b\nplain\n')]);
+    const fixed = { fixed: true, ignoreCase: false };
+    const literal = requiredLiteral('\uFFFDb', fixed);
+    const test = compilePattern('\uFFFDb', fixed);
+    const seen: string[] = [];
+    visitBytes(bytes, { literal, line: (l) => void (test(l) && seen.push(l)), result: () => seen });
+    expect(seen).toEqual(['a \uFFFDb']);
+  });
+});
+
+// Patterns over RE2's whole syntax (as RE2JS parses it), against lines over the characters
+// they name: grep with the prefilter must select exactly what it selects without one.
+const ALPHABET = ['a', 'b', 'c', 'A', 'B', '=', '5', '0', ' ', '-', ']', ')', '(', '.', 'é', 'Ω', '\t', '_', '\\', '\u0000'];
+const char = fc.constantFrom(...ALPHABET);
+const code = (c: string) => c.codePointAt(0)!;
+const atom: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('a', 'b', 'c', '=', '5', ' ', 'ab', 'abc', 'ca', 'b=5') },
+  // Escapes: hex, braced hex, octal, of the same characters.
+  fc.constantFrom('a', 'b', 'c', '=', ']', ')').map((c) => `\\x${code(c).toString(16).padStart(2, '0')}`),
+  fc.constantFrom('a', 'b', 'c', 'é', 'Ω').map((c) => `\\x{${code(c).toString(16)}}`),
+  fc.constantFrom('a', 'b', 'c', '=', '5').map((c) => `\\${code(c).toString(8).padStart(3, '0')}`),
+  fc.constantFrom('\\0', '\\t', '\\.', '\\(', '\\)', '\\]', '\\-', '\\\\', '\\*', '\\='),
+  // Perl, Unicode and POSIX classes; assertions.
+  fc.constantFrom('\\d', '\\D', '\\w', '\\W', '\\s', '\\S', '\\pL', '\\PL', '\\pN', '\\p{Greek}', '\\P{Greek}', '\\p{Lu}', '\\pLtatus'),
+  fc.constantFrom('[[:alpha:]]', '[[:digit:]]', '[^[:space:]]', '[[:^alpha:]]', '[[:word:]]'),
+  fc.constantFrom('\\b', '\\B', '\\A', '\\z', '^', '$', '.'),
+  // Bracket classes with ] and - in every position they may take.
+  fc.constantFrom('[]a]', '[^]a]', '[a-c]', '[-a]', '[a-]', '[]abcd]', '[\\]a]', '[\\-a]', '[^a-c]', '[a\\-c]', '[]-a]', '[=5]', '[.]'),
+  // Quoting, with metacharacters inside.
+  fc.array(char, { maxLength: 4 }).map((cs) => `\\Q${cs.join('').replace(/\\E/g, '')}\\E`),
+  fc.constantFrom('\\Q)\\E', '\\Qa.b\\E', '\\Qab', '\\Q\\E'),
+  // Flags, alone and scoped.
+  fc.constantFrom('(?i)', '(?s)', '(?m)', '(?U)', '(?-i)', '(?i:ab)', '(?s:.)', '(?i)abc', '(?-s:a.)'),
+);
+const pattern: fc.Arbitrary<string> = fc.letrec<{ re: string; seq: string; piece: string }>((tie) => ({
+  re: fc.oneof({ depthSize: 'small' }, { weight: 4, arbitrary: tie('seq') }, fc.tuple(tie('seq'), tie('seq')).map(([a, b]) => `${a}|${b}`)),
+  seq: fc.array(tie('piece'), { minLength: 1, maxLength: 6 }).map((p) => p.join('')),
+  piece: fc.tuple(
+    fc.oneof({ weight: 5, arbitrary: atom }, fc.tuple(fc.constantFrom('(', '(?:', '(?P<n>', '(?i:'), tie('re')).map(([open, inner]) => `${open}${inner})`)),
+    fc.constantFrom('', '', '', '', '?', '*', '+', '{2}', '{0,1}', '{1,}', '{0}', '??', '+?', '{1,2}?'),
+  ).map(([p, q]) => p + q),
+})).re;
+
+describe('the prefilter over RE2 syntax', () => {
+  it('selects the same lines as testing every line (generated patterns, lines, -i and -F)', () => {
+    let filteredMatches = 0;
+    const line = fc.array(char, { maxLength: 16 }).map((cs) => cs.join(''));
     fc.assert(
-      fc.property(fc.array(atom, { minLength: 1, maxLength: 8 }), fc.array(text, { maxLength: 20 }), (atoms, lines) => {
-        const pattern = atoms.join('');
-        const literal = requiredLiteral(pattern, plain);
-        if (literal === undefined) return;
-        const test = compilePattern(pattern, plain);
-        for (const line of lines) if (test(line)) expect(line).toContain(literal);
+      fc.property(pattern, fc.array(line, { maxLength: 16 }), fc.boolean(), fc.boolean(), (source, lines, ignoreCase, fixed) => {
+        const opts = { fixed, ignoreCase };
+        try {
+          compilePattern(source, opts);
+        } catch {
+          return; // not a valid pattern: grep refuses it before any scan
+        }
+        // Lines made of the pattern's own text too, so that patterns with a literal do match.
+        const text = [...lines, source, `x${source}y`, source.replace(/\\/g, '')].join('\n');
+        const literal = requiredLiteral(source, opts);
+        const want = selected(text, source, opts, undefined);
+        const got = selected(text, source, opts, literal);
+        expect(got).toEqual(want);
+        if (literal !== undefined && want.length > 0) filteredMatches += 1;
       }),
-      { numRuns: 3000 },
+      { numRuns: 4000 },
     );
+    // The property was tested where it matters: patterns with a literal that do select lines.
+    expect(filteredMatches).toBeGreaterThan(200);
   });
 });
 

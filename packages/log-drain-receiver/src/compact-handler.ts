@@ -19,15 +19,15 @@ export interface CompactEnv {
 export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string, signal?: AbortSignal): CompactS3 {
   const opts = signal ? { abortSignal: signal } : undefined;
   return {
-    async listKeys(prefix) {
-      const keys: string[] = [];
+    async listObjects(prefix) {
+      const objects: { key: string; etag: string }[] = [];
       let token: string | undefined;
       do {
         const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), opts);
-        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+        for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, etag: o.ETag ?? '' });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      return keys;
+      return objects;
     },
     async getObject(key) {
       try {

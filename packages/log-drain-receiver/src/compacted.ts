@@ -2,14 +2,16 @@
 //   records/app=<app>/day=<YYYY-MM-DD>/records.jsonl.gz   one JSON record per line, for SQL:
 //       DuckDB (read_json) and Athena (JSON SerDe, partition projection on app= and day=);
 //   lines/app=<app>/day=<YYYY-MM-DD>/lines.gz             the stored lines, object by object,
-//       for grep and fetch (no JSON to parse: as fast to search as the raw objects);
+//       for grep and fetch (no JSON to parse: as fast to search as the raw objects), each
+//       object a length-prefixed record, so any byte content frames unambiguously;
 //   manifests/app=<app>/day=<YYYY-MM-DD>/manifest.json    what was compacted.
 // Months of logs are then one GET per app-day instead of ~2,000. The three live under separate
 // folders so Athena's table location holds nothing but records.
 // This module owns that layout, the record format and the compaction itself, for the CLI's
 // `logs compact` and the scheduled compactor handler alike.
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { verifiedGunzip } from './gzip-members.js';
 import { parseFrameLine, timestampMs } from './logplex.js';
 import { DAY_MS, dayPrefix, parseObjectKey, utcDate } from './object-key.js';
 
@@ -19,11 +21,17 @@ export const LINES_FILE = 'lines.gz';
 export const MANIFEST_FILE = 'manifest.json';
 export const PARQUET_FILE = 'records.parquet';
 /**
- * In lines.gz, each object's lines follow a header line of this character and its key. A
- * Logplex frame starts with its octet count, so no stored line starts with it.
+ * In lines.gz, each object is a record: this character, its key and a newline, the byte length
+ * of its text and a newline, then exactly that many bytes (its lines, each ending in a
+ * newline). The length, not a marker, ends a record: a stored line may hold any byte, a NUL
+ * at its start included.
  */
 export const OBJECT_MARK = '\u0000';
-export const MANIFEST_VERSION = 1;
+/**
+ * 2: per-object ETags, text checksums and read problems, length-prefixed lines.gz. A manifest
+ * of another version is stale: the day is read raw until it is compacted again.
+ */
+export const MANIFEST_VERSION = 2;
 
 /** One log line as a row: the `logs` table of `logs query`, in Athena and DuckDB alike. */
 export interface LogRecord {
@@ -70,10 +78,19 @@ export interface Manifest {
   /** How many raw objects were compacted, and the last of their keys (in key order). */
   sourceObjects: number;
   lastSourceKey: string | null;
-  /** SHA-256 of the compacted keys, one per line in key order: a listing that differs is not covered. */
+  /** SHA-256 of the compacted keys and their ETags (`key etag` per line, key order): a listing that differs is not up to date. */
   keysSha256: string;
   /** The compacted keys themselves, so raw objects that arrived later can be read beside it. */
   keys: string[];
+  /**
+   * Each key's ETag as listed when it was compacted (same order as keys): an object uploaded
+   * again under the same key (a day shipped again) has another ETag, and is read raw.
+   */
+  etags: string[];
+  /** SHA-256 of each object's record text in lines.gz (same order): checked before the text is used. */
+  textSha256: string[];
+  /** Objects that could not be read completely, and what was wrong: warned about on every read of the day. */
+  problems: Record<string, string>;
   lines: number;
   /** SHA-256 of the uncompressed JSON-lines content. */
   sha256: string;
@@ -107,8 +124,38 @@ export function compactedKeys(app: string, day: number | string, root = COMPACTE
   };
 }
 
-export function keysDigest(keys: readonly string[]): string {
-  return createHash('sha256').update(keys.join('\n')).digest('hex');
+/** A raw object as the day's listing shows it. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+}
+
+export function keysDigest(objects: readonly ListedObject[]): string {
+  return createHash('sha256').update(objects.map((o) => `${o.key} ${o.etag}`).join('\n')).digest('hex');
+}
+
+/** One object's record in lines.gz: header, length, text. */
+export function linesRecord(key: string, text: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${OBJECT_MARK}${key}\n${text.length}\n`, 'utf8'), text]);
+}
+
+/**
+ * What a manifest says of the objects a reader listed: the keys whose compacted text is
+ * theirs (same key, same ETag), and whether the day's whole-day files (records, Parquet) hold
+ * exactly the listed content: false when an object was uploaded again or deleted since, so a
+ * reader of those files would mix old text in. Keys not in the manifest (late) are read raw.
+ */
+export function coverage(manifest: Manifest, listed: readonly { key: string; etag?: string | undefined }[]): { covered: Set<string>; wholeDay: boolean } {
+  const etagOf = new Map(manifest.keys.map((k, i) => [k, manifest.etags[i]]));
+  const covered = new Set<string>();
+  let changed = false;
+  for (const o of listed) {
+    const etag = etagOf.get(o.key);
+    if (etag === undefined) continue;
+    if (o.etag !== undefined && o.etag === etag) covered.add(o.key);
+    else changed = true;
+  }
+  return { covered, wholeDay: !changed && covered.size === manifest.keys.length };
 }
 
 const ROUTER_FIELD = /([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
@@ -150,13 +197,14 @@ export function toRecord(line: string, app: string, key: string): LogRecord {
 
 /** The S3 calls compaction needs (an S3Client, or a stub). */
 export interface CompactS3 {
-  listKeys(prefix: string): Promise<string[]>;
+  /** The objects under a prefix with their ETags. */
+  listObjects(prefix: string): Promise<ListedObject[]>;
   getObject(key: string): Promise<Buffer | undefined>;
   putObject(key: string, body: Buffer, contentType: string, metadata: Record<string, string>): Promise<void>;
 }
 
 /** Reads objects in the order given, each as its lines; the CLI passes its concurrent reader. */
-export type ReadLines = (keys: readonly string[]) => AsyncIterable<{ key: string; lines: readonly string[] }>;
+export type ReadLines = (keys: readonly string[]) => AsyncIterable<{ key: string; lines: readonly string[]; problem?: string | undefined }>;
 
 export interface CompactOptions {
   s3: CompactS3;
@@ -182,7 +230,8 @@ export async function readManifest(s3: Pick<CompactS3, 'getObject'>, app: string
   if (!body) return undefined;
   try {
     const m = JSON.parse(body.toString('utf8')) as Manifest;
-    return m.version === MANIFEST_VERSION && Array.isArray(m.keys) ? m : undefined;
+    const complete = Array.isArray(m.keys) && Array.isArray(m.etags) && Array.isArray(m.textSha256) && m.etags.length === m.keys.length && m.textSha256.length === m.keys.length;
+    return m.version === MANIFEST_VERSION && complete ? { ...m, problems: m.problems ?? {} } : undefined;
   } catch {
     return undefined;
   }
@@ -198,25 +247,28 @@ export function recordsMatch(manifest: Manifest, body: Buffer): boolean {
   return manifest.gzipSha256 === undefined || createHash('sha256').update(body).digest('hex') === manifest.gzipSha256;
 }
 
-/** The raw keys of one app-day in key order (time order), foreign keys left out. */
-export async function dayKeys(s3: CompactS3, keyPrefix: string, app: string, day: number): Promise<string[]> {
-  const keys = await s3.listKeys(dayPrefix(keyPrefix, app, day));
-  return keys.filter((k) => parseObjectKey(k, keyPrefix)?.app === app).sort();
+/** The raw objects of one app-day in key order (time order), foreign keys left out. */
+export async function dayKeys(s3: CompactS3, keyPrefix: string, app: string, day: number): Promise<ListedObject[]> {
+  const listed = await s3.listObjects(dayPrefix(keyPrefix, app, day));
+  return listed.filter((o) => parseObjectKey(o.key, keyPrefix)?.app === app).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncIterable<{ key: string; lines: readonly string[] }> {
+async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncIterable<{ key: string; lines: readonly string[]; problem?: string }> {
   for (const key of keys) {
     const body = await s3.getObject(key);
-    let text = '';
-    try {
-      text = body && body.length > 0 ? gunzipSync(body).toString('utf8') : '';
-    } catch {
-      // A corrupt object is stored as-is by the receiver; grep reports it, compaction keeps
-      // what it can: nothing here.
+    if (!body) {
+      yield { key, lines: [], problem: 'deleted since it was listed (NoSuchKey)' };
+      continue;
     }
-    const lines = text.split('\n');
+    if (body.length === 0) {
+      yield { key, lines: [], problem: 'empty object (0 bytes)' };
+      continue;
+    }
+    // Only what the gzip checksums verified, as grep reads it; the rest is a problem to report.
+    const { text, problem } = verifiedGunzip(body);
+    const lines = text.toString('utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
-    yield { key, lines };
+    yield { key, lines, ...(problem ? { problem: `${problem}; ${lines.length === 0 ? 'no line of it was read' : `only the ${lines.length} line${lines.length === 1 ? '' : 's'} its checksum verified were read`}` } : lines.length === 0 ? { problem: 'empty object (no lines)' } : {}) };
   }
 }
 
@@ -239,9 +291,10 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const now = opts.now ?? Date.now();
   if (day + DAY_MS > now) return { status: 'not-finished', app, day: date };
   const root = opts.compactedRoot ?? COMPACTED_PREFIX;
-  const keys = await dayKeys(opts.s3, opts.keyPrefix, app, day);
+  const listed = await dayKeys(opts.s3, opts.keyPrefix, app, day);
+  const keys = listed.map((o) => o.key);
   if (keys.length === 0) return { status: 'empty', app, day: date };
-  const digest = keysDigest(keys);
+  const digest = keysDigest(listed);
   const previous = await readManifest(opts.s3, app, day, root);
   if (previous && previous.keysSha256 === digest && !opts.force) {
     // Compacted where Parquet could not be written (the Lambda): add it now, records unchanged.
@@ -255,14 +308,20 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     }
     return { status: 'up-to-date', app, day: date, objects: keys.length, lines: previous.lines };
   }
-  const late = previous ? keys.filter((k) => !previous.keys.includes(k)).length : 0;
+  const known = new Set(previous?.keys ?? []);
+  const late = previous ? keys.filter((k) => !known.has(k)).length : 0;
 
   const chunks: string[] = [];
-  const raw: string[] = [];
+  const raw: Buffer[] = [];
+  const textSha256: string[] = [];
+  const problems: Record<string, string> = {};
   let lines = 0;
   const hash = createHash('sha256');
   const read = opts.read ?? ((k) => readSequentially(opts.s3, k));
+  let at = 0;
   for await (const obj of read(keys)) {
+    // The reader hands objects back in the order asked for; anything else would file text under another key.
+    if (obj.key !== keys[at++]) throw new Error(`compaction read ${obj.key} where ${keys[at - 1]} was expected`);
     let block = '';
     for (const line of obj.lines) {
       block += `${JSON.stringify(toRecord(line, app, obj.key))}\n`;
@@ -270,11 +329,15 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     }
     hash.update(block);
     chunks.push(block);
-    raw.push(`${OBJECT_MARK}${obj.key}\n${obj.lines.length > 0 ? `${obj.lines.join('\n')}\n` : ''}`);
+    const text = Buffer.from(obj.lines.length > 0 ? `${obj.lines.join('\n')}\n` : '', 'utf8');
+    raw.push(linesRecord(obj.key, text));
+    textSha256.push(createHash('sha256').update(text).digest('hex'));
+    if (obj.problem) problems[obj.key] = obj.problem;
   }
+  if (at !== keys.length) throw new Error(`compaction read ${at} of ${keys.length} objects`);
   const content = Buffer.from(chunks.join(''), 'utf8');
   const gz = gzipSync(content);
-  const linesGz = gzipSync(Buffer.from(raw.join(''), 'utf8'));
+  const linesGz = gzipSync(Buffer.concat(raw));
   if (opts.dryRun) return { status: 'would-compact', app, day: date, objects: keys.length, lines, bytes: gz.length + linesGz.length, late };
   const sha256 = hash.digest('hex');
   const names = compactedKeys(app, day, root);
@@ -289,6 +352,9 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
     lastSourceKey: keys.at(-1) ?? null,
     keysSha256: digest,
     keys,
+    etags: listed.map((o) => o.etag),
+    textSha256,
+    problems,
     lines,
     sha256,
     gzipSha256: createHash('sha256').update(gz).digest('hex'),

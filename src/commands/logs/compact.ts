@@ -14,7 +14,8 @@ import { concurrency, formatBytes, openStore, windowOf } from './shared.js';
 export default createCommand({
   description: 'write one object per finished UTC app-day under compacted/ with a manifest, for fast searches and `logs query` over months',
   notes: `Only finished UTC days are compacted (today is left for tomorrow's run). A day whose manifest still
-matches its listing is skipped; one with late objects is compacted again. The receiver
+matches its listing (the same keys with the same ETags) is skipped; one with late objects, or
+objects uploaded again under the same keys, is compacted again. The receiver
 package ships the same compactor as a second Lambda handler for a daily schedule
 (docs/query.md).`,
   examples: [

@@ -12,6 +12,7 @@ import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws.js';
 import type { Output } from '../../lib/output.js';
+import type { CompactedText } from '../../lib/compaction.js';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
 import { logRecord } from './record.js';
 
@@ -177,7 +178,7 @@ export async function scanWindow<R>(
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
-        let found: (Buffer | undefined)[];
+        let found: (CompactedText | undefined)[];
         try {
           found = await compacted.textsOf(unit.objs);
         } catch (err) {
@@ -188,12 +189,13 @@ export async function scanWindow<R>(
         const results: ScanResult<R>[] = [];
         for (let i = 0; i < unit.objs.length; i++) {
           const obj = unit.objs[i]!;
-          const text = found[i];
-          if (text === undefined) {
+          const held = found[i];
+          if (held === undefined) {
             results.push(await raw(obj, signal));
             continue;
           }
-          const result = visitBytes(text, visitor(obj));
+          // What reading the raw object found wrong is said on every read of the day, as a raw read would.
+          const result: ScanResult<R> = { ...visitBytes(held.text, visitor(obj)), ...(held.problem ? { problem: held.problem } : {}) };
           if (persist) await persist(obj, result);
           results.push(result);
         }
@@ -303,5 +305,6 @@ async function compactedDays(ctx: Context, store: LogStore) {
       },
     },
     ctx.config.query.compactedPrefix,
+    (message) => ctx.out.warn(message),
   );
 }

@@ -14,11 +14,11 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { compactedKeys, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
+import { compactedKeys, coverage, readManifest, recordsMatch, toRecord } from '@raxx/log-drain-receiver/compacted';
 import { concurrentReader } from '../compaction.js';
 import { orderedPool } from '../ordered-pool.js';
 import type { Context } from '../context.js';
-import type { LogStore } from '../log-store.js';
+import type { LogObject, LogStore } from '../log-store.js';
 import { DAY_MS, startOfDay, type TimeWindow } from '../time-window.js';
 import { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS } from '@raxx/log-drain-receiver/batch';
 import { writeFile } from 'node:fs/promises';
@@ -61,18 +61,24 @@ export async function gatherWindow(
 
   // Days are independent: several at once, each a few round trips; the files' order does not matter to SQL.
   const gather = async ({ app, day }: { app: string; day: number }): Promise<{ files: string[]; compacted: boolean; raw: number }> => {
-    // A day the lead alone reaches (before the window's first day) is never read whole.
-    const inWindow = day + DAY_MS > window.start;
+    // The day's compacted files hold the whole day: they serve a day the window covers whole.
+    // A day the window covers in part (its first and last) is read from the objects of its
+    // part only, and a day the lead alone reaches only from the objects that may hold lines.
+    const wholeDay = window.start <= day && window.end >= day + DAY_MS;
     const listing = async () => {
-      const objects: string[] = [];
-      for await (const o of store.list(app, { start: Math.max(day, keyStart), end: Math.min(day + DAY_MS, window.end) }, ctx.signal)) if (mayHoldLines(o, window)) objects.push(o.key);
+      const objects: LogObject[] = [];
+      for await (const o of store.list(app, { start: Math.max(day, keyStart), end: Math.min(day + DAY_MS, window.end) }, ctx.signal)) if (mayHoldLines(o, window)) objects.push(o);
       return objects;
     };
-    const [manifest, keys] = await Promise.all([inWindow ? readManifest({ getObject }, app, day, root).catch(() => undefined) : undefined, listing()]);
+    const [manifest, listed] = await Promise.all([wholeDay ? readManifest({ getObject }, app, day, root).catch(() => undefined) : undefined, listing()]);
+    const keys = listed.map((o) => o.key);
     const out: string[] = [];
     let raw = keys;
     let compacted = false;
-    if (manifest?.parquet) {
+    // The day's files hold whole-day text: usable only while every compacted object is listed with its compacted ETag.
+    const cover = manifest && coverage(manifest, listed);
+    if (manifest && cover && !cover.wholeDay) ctx.out.warn(`${app} ${new Date(day).toISOString().slice(0, 10)}: objects changed since the day was compacted; read raw (\`raxx-ops logs compact --app ${app} --date ${new Date(day).toISOString().slice(0, 10)}\` compacts it again)`);
+    if (manifest?.parquet && cover?.wholeDay) {
       // Parquet from the same run as the manifest (its checksum is in it): the columns alone are read.
       const body = await getObject(compactedKeys(app, day, root).parquet).catch(() => undefined);
       if (body && createHash('sha256').update(body).digest('hex') === manifest.parquet.sha256) {
@@ -80,11 +86,10 @@ export async function gatherWindow(
         await writeFile(file, body);
         out.push(file);
         compacted = true;
-        const covered = new Set(manifest.keys);
-        raw = keys.filter((k) => !covered.has(k));
+        raw = keys.filter((k) => !cover.covered.has(k));
       }
     }
-    if (manifest && !compacted) {
+    if (manifest && cover?.wholeDay && !compacted) {
       const body = await getObject(compactedKeys(app, day, root).records).catch(() => undefined);
       // Records of another run than the manifest: the raw objects are the truth.
       if (body && recordsMatch(manifest, body)) {
@@ -92,16 +97,18 @@ export async function gatherWindow(
         await writeFile(file, body);
         out.push(file);
         compacted = true;
-        const covered = new Set(manifest.keys);
-        raw = keys.filter((k) => !covered.has(k));
+        raw = keys.filter((k) => !cover.covered.has(k));
       }
     }
+    // What reading a compacted object's raw object found wrong is said on every read of the day.
+    if (compacted) for (const k of cover!.covered) if (manifest!.problems[k]) ctx.out.warn(`${k}: ${manifest!.problems[k]}`);
     if (raw.length > 0) {
       const file = join(opts.dir, `${files++}-${app}-${day}-raw.jsonl.gz`);
       const gz = createGzip();
       const sink = createWriteStream(file);
       gz.pipe(sink);
       for await (const obj of read(raw)) {
+        if (obj.problem) ctx.out.warn(`${obj.key}: ${obj.problem}`);
         let block = '';
         for (const line of obj.lines) block += `${JSON.stringify(toRecord(line, app, obj.key))}\n`;
         if (!gz.write(block)) await once(gz, 'drain');
