@@ -42,6 +42,16 @@ export async function launch(load) {
     throw err;
   });
 
+  // A throw that escapes main() (a stray promise, a failed import) is a bug too: exit 70, not
+  // Node's 1, which means "a check found a problem".
+  const bug = (err) => {
+    process.stderr.write(`error: unexpected error (this is a bug in raxx-ops): ${err?.message ?? String(err)}\nhint: rerun with --debug for the stack trace, and report it\n`);
+    if (process.argv.includes('--debug')) process.stderr.write(`${err?.stack ?? err}\n`);
+    process.exit(70);
+  };
+  process.on('uncaughtException', bug);
+  process.on('unhandledRejection', bug);
+
   const { main } = await load();
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,

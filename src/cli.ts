@@ -165,7 +165,8 @@ export async function buildProgram(io: Io, state: RunState, argv: string[], all 
       'after',
       `${examples(GLOBAL_EXAMPLES)}
 Exit codes: 0 ok, 1 a check found a problem, 2 bad usage, 3 configuration or credentials,
-4 an outside service failed, 5 confirmation needed (use --yes), 130 interrupted.`,
+4 an outside service failed, 5 confirmation needed (use --yes), 70 a bug in raxx-ops,
+130 interrupted.`,
     );
   usageReporting(program, io, state);
 
@@ -262,10 +263,9 @@ async function reportError(err: unknown, io: Io, opts: { debug: boolean; json: b
   }
   // Anything else is a defect in raxx-ops, not the operator's input or an outside service.
   const code = fail(
-    ExitCode.CheckFailed,
+    ExitCode.Bug,
     `unexpected error (this is a bug in raxx-ops): ${(err as Error)?.message ?? String(err)}`,
     opts.debug ? 'please report it with the stack trace below' : 'rerun with --debug for the stack trace, and report it',
-    'bug',
   );
   if (opts.debug) out.debug(String((err as Error)?.stack ?? err));
   return code;

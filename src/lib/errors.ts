@@ -8,6 +8,8 @@ export const ExitCode = {
   Config: 3,
   Service: 4,
   ConfirmationNeeded: 5,
+  /** A defect in raxx-ops (sysexits' EX_SOFTWARE): a cron tells it apart from a finding (1). */
+  Bug: 70,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -120,7 +122,7 @@ function sameError(a: UserError, b: UserError): boolean {
 
 function severity(code: ExitCode): number {
   // Service failures outrank check results; usage and config outrank both.
-  const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Interrupted];
+  const order: ExitCode[] = [ExitCode.Ok, ExitCode.CheckFailed, ExitCode.Service, ExitCode.ConfirmationNeeded, ExitCode.Config, ExitCode.Usage, ExitCode.Bug, ExitCode.Interrupted];
   return order.indexOf(code);
 }
 
@@ -139,6 +141,8 @@ export function errorCodeName(code: ExitCode): string {
       return 'service';
     case ExitCode.ConfirmationNeeded:
       return 'confirmation_needed';
+    case ExitCode.Bug:
+      return 'bug';
     case ExitCode.Interrupted:
       return 'interrupted';
   }
