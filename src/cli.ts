@@ -245,11 +245,11 @@ async function reportError(err: unknown, io: Io, opts: { debug: boolean; json: b
     const path = state.usagePath;
     return fail(ExitCode.Usage, state.usageMessage ?? err.message.replace(/^error:\s*/, ''), `see raxx-ops ${path ? `${path} ` : ''}--help`);
   }
-  if (io.signal?.aborted) {
+  if (io.signal?.aborted || err instanceof InterruptedError) {
     // What a command says on its way out (where it stopped, what it rolled back) still
     // matters after Ctrl-C; the exit code says it was interrupted.
     if (err instanceof UserError && !(err instanceof InterruptedError)) out.error(err.message, err.hint);
-    io.stderr.write('interrupted\n');
+    io.stderr.write(`${err instanceof InterruptedError ? err.message : 'interrupted'}\n`);
     if (opts.json) out.data({ error: { code: errorCodeName(ExitCode.Interrupted), exitCode: ExitCode.Interrupted, message: 'interrupted' } });
     return ExitCode.Interrupted;
   }

@@ -103,11 +103,11 @@ describe.runIf(ptyAvailable)('the [y/N] prompt of drains remove (pty)', () => {
     expect(heroku.drains(APP).map((d) => d.url)).toEqual([FOREIGN]);
   });
 
-  it('end of input (Ctrl-D) answers no', async () => {
+  it('end of input (Ctrl-D) stops as Ctrl-C does: exit 130, nothing removed', async () => {
     const t = removeAll();
     await t.waitFor(PROMPT);
     t.type('\u0004');
-    expect((await t.exited).code, t.output()).toBe(5);
+    expect((await t.exited).code, t.output()).toBe(130);
     expect(heroku.drains(APP).map((d) => d.url)).toEqual([FOREIGN]);
   });
 

@@ -122,31 +122,17 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
     async confirm(question) {
       if (flags.yes) return;
       let ok: boolean;
-      if (io.prompt) {
-        ok = await io.prompt(question);
-      } else if (io.stdin?.isTTY && io.stderr.isTTY) {
-        ok = await ask(`${question} [y/N] `, io.stdin, io.stderr as NodeJS.WritableStream, signal);
-      } else {
-        throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
-      }
+      if (io.prompt) ok = await io.prompt(question);
+      else if (io.stdin?.isTTY && io.stderr.isTTY) ok = /^y(es)?$/i.test(await ask(`${question} [y/N] `, io.stdin, io.stderr as NodeJS.WritableStream, signal));
+      else throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
       if (!ok) throw new ConfirmationError('not confirmed; nothing was changed');
     },
     async confirmTyped(question, expected) {
       if (flags.yes) return;
       let ok: boolean;
-      if (io.prompt) {
-        ok = await io.prompt(`${question} (type ${expected} to confirm)`);
-      } else if (io.stdin?.isTTY && io.stderr.isTTY) {
-        const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
-        try {
-          const answer = await rl.question(`${question}\ntype ${expected} to confirm: `, { signal });
-          ok = answer.trim() === expected;
-        } finally {
-          rl.close();
-        }
-      } else {
-        throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
-      }
+      if (io.prompt) ok = await io.prompt(`${question} (type ${expected} to confirm)`);
+      else if (io.stdin?.isTTY && io.stderr.isTTY) ok = (await ask(`${question}\ntype ${expected} to confirm: `, io.stdin, io.stderr as NodeJS.WritableStream, signal)) === expected;
+      else throw new ConfirmationError(`confirmation needed: ${question}`, { hint: 'rerun with --yes to confirm, or with --dry-run to see the plan' });
       if (!ok) throw new ConfirmationError(`not confirmed (${expected} was not typed); nothing was changed`);
     },
     signal,
@@ -161,25 +147,38 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
 }
 
 /**
- * A [y/N] question on the terminal. readline reads the terminal raw, so Ctrl-C arrives as a
- * key and readline would reject the question with its own "Aborted with Ctrl+C": instead the
- * key raises the process's SIGINT, as on a cooked terminal, and the launcher aborts the
- * run's signal (one way of stopping for every Ctrl-C). End of input (Ctrl-D) answers no.
+ * A question on the terminal; resolves with the trimmed answer. readline reads the terminal
+ * raw, so Ctrl-C arrives as a key and readline would reject the question with its own "Aborted
+ * with Ctrl+C": instead the key raises the process's SIGINT, as on a cooked terminal, and the
+ * launcher aborts the run's signal (one way of stopping for every Ctrl-C). End of input
+ * (Ctrl-D) is a walk-away too: nothing was answered, so it stops the run as Ctrl-C does (130),
+ * never as an answer.
  */
-async function ask(prompt: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<boolean> {
+async function ask(prompt: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw new InterruptedError();
   const rl = createInterface({ input, output });
   rl.on('SIGINT', () => {
     output.write('\n');
     process.kill(process.pid, 'SIGINT');
   });
-  const ended = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
+  let answered = false;
+  const ended = new Promise<never>((_, reject) =>
+    rl.once('close', () => {
+      if (answered) return;
+      output.write('\n');
+      reject(new InterruptedError('interrupted: end of input at the confirmation; nothing was changed'));
+    }),
+  );
+  ended.catch(() => undefined);
   try {
     const answer = await Promise.race([rl.question(prompt, { signal }), ended]);
-    return /^y(es)?$/i.test(answer.trim());
+    answered = true;
+    return answer.trim();
   } catch (err) {
     if (signal.aborted) throw new InterruptedError();
     throw err;
   } finally {
+    answered = true;
     rl.close();
   }
 }

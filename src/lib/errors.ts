@@ -75,11 +75,11 @@ export class ConfirmationError extends UserError {
   readonly exitCode = ExitCode.ConfirmationNeeded;
 }
 
-/** Ctrl-C (exit 130). */
+/** Ctrl-C, or Ctrl-D at a confirmation (exit 130). */
 export class InterruptedError extends UserError {
   readonly exitCode = ExitCode.Interrupted;
-  constructor() {
-    super('interrupted');
+  constructor(message = 'interrupted') {
+    super(message);
   }
 }
 
