@@ -5,7 +5,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { groups, topCommands, type GroupSpec } from './commands/index.js';
 import { defaultOf, flagName, positionalUsage, type CommandDefinition } from './commands/define.js';
 import type { Context, GlobalFlags, Io } from './lib/context.js';
-import { ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
+import { ConfirmationError, ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
 
 export const VERSION: string = pkg.version;
 
@@ -106,17 +106,23 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
 }
 
 async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx: Context, command: string, run: () => Promise<number | void>): Promise<number | void> {
-  const { acquireLease, LeaseHeldError } = await import('./lib/lease.js');
-  const opts = { force: Boolean(args.force), waitMs: Number(args.wait ?? 0) * 1000 };
+  const { acquireLease, leaseTtl, LeaseHeldError } = await import('./lib/lease.js');
+  const { stopError } = await import('./lib/errors.js');
+  const opts = { force: Boolean(args.force), waitMs: Number(args.wait ?? 0) * 1000, ttlMs: leaseTtl(ctx.env) };
   let lease;
   try {
     lease = await acquireLease(ctx, def.lease!.name, command, opts);
   } catch (err) {
-    if (!def.lease!.bestEffort || err instanceof LeaseHeldError || ctx.signal.aborted) throw err;
+    if (!def.lease!.bestEffort || err instanceof LeaseHeldError || err instanceof ConfirmationError || ctx.signal.aborted) throw err;
     ctx.out.warn(`could not take the ${def.lease!.name} lease (${(err as Error).message}); going on without it`);
   }
   try {
     return await run();
+  } catch (err) {
+    // A run stopped by losing its lease says so, whatever the step in flight threw on the abort.
+    const why = ctx.signal.aborted ? stopError(ctx.signal) : undefined;
+    if (why && !(why instanceof InterruptedError) && !(err instanceof UserError && err.message.includes(why.message))) throw why;
+    throw err;
   } finally {
     await lease?.release();
   }

@@ -16,7 +16,7 @@ export function timeout(defaultSeconds: number, what: string) {
 
 /** The lease options of every command that changes drains or keys (src/lib/lease.ts). */
 export const leaseOptions = {
-  force: flag('take over the lease of a run that died (only once it has expired)'),
+  force: flag('take over the lease whoever holds it, after showing the holder (type the lease name; --yes without a terminal)'),
   wait: option(
     z.coerce.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(0).max(3600, 'at most 3600 seconds').default(0),
     'wait this long for another run holding the lease to finish',

@@ -5,7 +5,7 @@ import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { createAwsClients, type AwsClients } from './aws.js';
 import { loadConfig, type ResolvedConfig } from './config.js';
-import { ConfirmationError, InterruptedError } from './errors.js';
+import { ConfirmationError, InterruptedError, stopError, type UserError } from './errors.js';
 import { HerokuApi, herokuBaseUrl, herokuTimeoutMs, resolveHerokuToken } from './heroku.js';
 import { InfisicalApi, infisicalCredentials } from './infisical.js';
 import { colorEnabled, Output, type Writable } from './output.js';
@@ -51,8 +51,11 @@ export interface Context {
    * `expected` (the key's alias), not just "y". --yes answers it as confirm() does.
    */
   confirmTyped(question: string, expected: string): Promise<void>;
+  /** Aborted by Ctrl-C, or by abort() (the run lost its lease). */
   signal: AbortSignal;
-  /** Throws InterruptedError once Ctrl-C was pressed. */
+  /** Stops the run as Ctrl-C does (rollbacks run), for a reason the run reports instead of "interrupted". */
+  abort(reason: UserError): void;
+  /** Throws once the signal is aborted: InterruptedError, or the reason given to abort(). */
   checkInterrupted(): void;
   now(): Date;
   close(): Promise<void>;
@@ -68,7 +71,8 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
   });
   const config = await loadConfig({ env: flags.env, configPath: flags.config, region: flags.region, processEnv: io.env });
   const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env, debug: (m) => out.debug(m) });
-  const signal = io.signal ?? new AbortController().signal;
+  const stop = new AbortController();
+  const signal = io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal;
   // Every request and stream in flight listens on the run's signal (hundreds at once in a
   // search): not a leak, and Node's warning would land on the operator's stderr.
   setMaxListeners(0, signal);
@@ -136,8 +140,11 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
       if (!ok) throw new ConfirmationError(`not confirmed (${expected} was not typed); nothing was changed`);
     },
     signal,
+    abort(reason) {
+      stop.abort(reason);
+    },
     checkInterrupted() {
-      if (signal.aborted) throw new InterruptedError();
+      if (signal.aborted) throw stopError(signal);
     },
     now: io.now ?? (() => new Date()),
     async close() {
@@ -175,7 +182,7 @@ async function ask(prompt: string, input: NodeJS.ReadableStream, output: NodeJS.
     answered = true;
     return answer.trim();
   } catch (err) {
-    if (signal.aborted) throw new InterruptedError();
+    if (signal.aborted) throw stopError(signal);
     throw err;
   } finally {
     answered = true;

@@ -83,6 +83,12 @@ export class InterruptedError extends UserError {
   }
 }
 
+/** Why an aborted run stopped: the reason given to ctx.abort() (a lost lease), else Ctrl-C. */
+export function stopError(signal: AbortSignal): UserError {
+  const reason: unknown = signal.reason;
+  return reason instanceof UserError && !(reason instanceof InterruptedError) ? reason : new InterruptedError();
+}
+
 /**
  * A check found a problem (exit 1). The command has already printed what it found;
  * the message is a one-line summary.

@@ -9,7 +9,7 @@
 // now. So a rerun never repeats a finished step, and a command file only has to say how to
 // recognise each step's result.
 import type { Context } from './context.js';
-import { InterruptedError, isUnknownOutcome, PartialFailureError, ServiceError, UserError, type ExitCode } from './errors.js';
+import { InterruptedError, isUnknownOutcome, PartialFailureError, ServiceError, UserError, stopError, type ExitCode } from './errors.js';
 
 export interface Step {
   name: string;
@@ -144,7 +144,7 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
       set(at, 'done', verified || applied);
     }
   } catch (err) {
-    const error = err instanceof InterruptedError || ctx.signal.aborted ? new InterruptedError() : asUserError(err);
+    const error = ctx.signal.aborted ? stopError(ctx.signal) : err instanceof InterruptedError ? err : asUserError(err);
     set(at, 'failed', error.message);
     for (let i = at + 1; i < n; i++) if (reports[i]!.status === 'planned') reports[i]!.status = 'not run';
     // A write with no answer may land later: the rollback is told, and the run never says that

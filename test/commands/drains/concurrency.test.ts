@@ -248,6 +248,56 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     await expectNoSecrets(stale);
   });
 
+  /** Deletes the drains lease as someone cleaning up by hand would. */
+  async function deleteLease(): Promise<void> {
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    await (await aws.s3()).send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'raxx-ops/leases/drains.json' }));
+  }
+
+  it('a lease deleted under a running rotation stops it at once and rolls back (exit 4); a rerun then rotates', async () => {
+    // The function update lands; before its answer, the lease is deleted and renewals (every
+    // 500 ms at this TTL) find it gone.
+    lambda.hold(isUpdate, {
+      during: async () => {
+        await deleteLease();
+        await new Promise((res) => setTimeout(res, 1500));
+      },
+    });
+    const r = await rotate([], { ...env, RAXX_OPS_LEASE_TTL_MS: '2000' });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/warning: lost the drains lease \(its object was deleted\); stopping/);
+    expect(r.stderr).toMatch(/error: rotation stopped at step \d of 8 \(.*\): lost the drains lease \(its object was deleted\)/);
+    expect(r.stdout).toMatch(/rolled back/);
+    expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+    expect(await getDrainParameters(aws)).toEqual({ url: `${receiver.base}?token=${TOKEN}`, token: TOKEN });
+    for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
+    await expectNoSecrets(r);
+    const again = await rotate();
+    expect(again.code, again.stderr).toBe(0);
+    expect(await expectSettled()).not.toBe(TOKEN);
+  });
+
+  it('a rotation killed (SIGKILL) mid-run: the immediate rerun takes over the dead run\'s lease and finishes', async () => {
+    const { spawn } = await import('node:child_process');
+    const { sourceCli } = await import('../../support/pty.js');
+    const [cmd, ...args] = sourceCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10']);
+    const child = spawn(cmd!, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: 'ignore' });
+    const gone = new Promise((res) => child.once('exit', res));
+    // Killed while its function update is on the wire: the update still lands.
+    lambda.hold(isUpdate, {
+      before: async () => {
+        child.kill('SIGKILL');
+        await gone;
+      },
+    });
+    await gone;
+    const r = await rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`warning: took over the drains lease of \\S+: its run \\(\`raxx-ops drains rotate\` since \\S+, pid ${child.pid} on this host\\) is gone`));
+    expect(await expectSettled()).not.toBe(TOKEN);
+    await expectNoSecrets(r);
+  });
+
   it('wire started while a rotation runs refuses on the lease and changes nothing', async () => {
     lambda.hold(isUpdate, { beforeMs: 3000 });
     const rotation = rotate();
