@@ -14,6 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-drain-receiver/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-drain-receiver/object-key';
 import { awsError, type S3Target } from './aws.js';
+import type { Context } from './context.js';
 import { InterruptedError, ServiceError } from './errors.js';
 import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from './s3-get.js';
 import { DAY_MS, type TimeWindow } from './time-window.js';
@@ -527,4 +528,30 @@ export async function read<R>(body: Readable, signal: AbortSignal, visitor: Line
 
 function formatMiB(n: number): string {
   return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024)} MiB` : `${n} bytes`;
+}
+
+/**
+ * Stores lines as one drain batch, exactly as the receiver would have filed a Logplex POST of
+ * them: Logplex framing, gzip, `<prefix><app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.gz`, written only
+ * if absent. `logs grep` and `logs fetch` then read them beside the app's own lines. Returns the
+ * key.
+ */
+export async function writeDrainBatch(ctx: Context, opts: { app: string; at: Date; procid: string; lines: string[] }): Promise<string> {
+  const { buildObjectKey } = await import('@raxx/log-drain-receiver/object-key');
+  const { frame } = await import('@raxx/log-drain-receiver/logplex');
+  const { randomUUID } = await import('node:crypto');
+  const { gzipSync } = await import('node:zlib');
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { bucket, keyPrefix } = ctx.config.drain;
+  const timestamp = opts.at.toISOString().replace('Z', '+00:00');
+  // <190>: local7.info, what Heroku gives a dyno's stdout line.
+  const body = frame(opts.lines.map((text) => ({ pri: 190, version: 1, timestamp, host: 'host', appName: 'app', procid: opts.procid, msgid: '-', text })));
+  const key = buildObjectKey({ prefix: keyPrefix, app: opts.app, id: randomUUID(), epochMs: opts.at.getTime() });
+  const s3 = await ctx.aws.s3();
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(body), ContentType: 'application/gzip', IfNoneMatch: '*' }), { abortSignal: ctx.signal });
+  } catch (err) {
+    throw awsError(err, 'S3', `PutObject s3://${bucket}/${key}`, ctx.aws.endpointOf('S3'));
+  }
+  return key;
 }

@@ -4,14 +4,18 @@
 // line of the run still goes through the redactor.
 import { z } from 'zod';
 import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments.js';
-import { UsageError } from '../../lib/errors.js';
+import { ServiceError, UsageError } from '../../lib/errors.js';
+import { writeDrainBatch } from '../../lib/log-store.js';
+import { apiApp } from '../audit/shared.js';
 import { createCommand, option } from '../define.js';
 import { keyArg } from './shared.js';
 
 export default createCommand({
-  description: 'a pre-signed GET of one attachment for a support operator (5 minutes by default, at most 1 hour), with an AUDIT line on stderr that never contains the URL',
+  description: 'a pre-signed GET of one attachment for a support operator (5 minutes by default, at most 1 hour), with an AUDIT line (never the URL) on stderr and in the API app\'s drain objects',
   notes: `The URL is a credential: anyone holding it can download the file until it expires.
-It is printed on stdout only, and is the one output raxx-ops does not redact.`,
+It is printed on stdout only, and is the one output raxx-ops does not redact. The AUDIT line
+is the app's own shape and is stored as a drain batch of the API app before the URL is made,
+so \`raxx-ops logs grep support.attachment.accessed --app <api app>\` finds it beside the app's.`,
   examples: [
     ['raxx-ops attachments url C/T/F.pdf', 'a 5-minute download URL'],
     ['raxx-ops attachments url C/T/F.pdf --ttl 15m --json', 'URL and expiry as JSON'],
@@ -32,22 +36,28 @@ It is printed on stdout only, and is the one output raxx-ops does not redact.`,
     }
     const issued = ctx.now();
     const expires = new Date(issued.getTime() + ttl * 1000);
+    // The app's own line (event, customer_uuid, ticket_uuid first), so one search finds both.
+    const line = auditLine({
+      event: 'support.attachment.accessed',
+      customer_uuid: parts.customer,
+      ticket_uuid: parts.ticket,
+      operator: ctx.env.USER ?? ctx.env.LOGNAME ?? 'unknown',
+      file_uuid: parts.file,
+      version_id: head.versionId,
+      via: 'raxx-ops attachments url',
+      ttl_seconds: ttl,
+      expires_at: expires.toISOString(),
+    });
+    // Kept where the app's audit lines end up (its drain prefix) before the URL exists: an
+    // access nobody can find later is not handed out.
+    const app = apiApp(ctx, undefined);
+    const stored = await writeDrainBatch(ctx, { app, at: issued, procid: 'raxx-ops', lines: [line] }).catch((err: unknown) => {
+      if (!(err instanceof ServiceError)) throw err;
+      throw new ServiceError('S3', `could not keep the AUDIT line in s3://${ctx.config.drain.bucket} (${err.message}); no URL was made`, { hint: err.hint ?? 'check access to the drain bucket, then run it again' });
+    });
+    out.info(line);
+    out.debug(`AUDIT line kept in s3://${ctx.config.drain.bucket}/${stored}`);
     const url = await presignGet(ctx, bucket, parts.key, ttl);
-    out.info(
-      auditLine({
-        event: 'support.attachment.accessed',
-        customer_id: parts.customer,
-        ticket_id: parts.ticket,
-        file_id: parts.file,
-        key: parts.key,
-        version_id: head.versionId,
-        operator: ctx.env.USER ?? ctx.env.LOGNAME ?? 'unknown',
-        via: 'raxx-ops attachments url',
-        ttl_seconds: ttl,
-        issued_at: issued.toISOString(),
-        expires_at: expires.toISOString(),
-      }),
-    );
     if (out.json) out.requested(JSON.stringify({ key: parts.key, versionId: head.versionId, url, ttlSeconds: ttl, expiresAt: expires.toISOString() }, null, 2));
     else out.requested(url);
   },

@@ -3,7 +3,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { fixtureClients } from '../../support/aws-fixtures.js';
+import { createBucket, fixtureClients, listKeys } from '../../support/aws-fixtures.js';
+import { gunzipSync } from 'node:zlib';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../support/temp.js';
 import { runCli } from '../../support/run-cli.js';
 import type { AwsClients } from '../../../src/lib/aws.js';
 import { redact } from '../../../src/lib/secrets.js';
@@ -12,6 +16,7 @@ import { attachmentKey, createAttachmentsBucket, remove, upload } from './fixtur
 const C = randomUUID();
 const T = randomUUID();
 const F = randomUUID();
+const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
 
 describe('attachments: bad input (exit 2)', () => {
   const cases: { name: string; argv: string[]; stderr: RegExp }[] = [
@@ -52,11 +57,14 @@ describe('attachments: bad input (exit 2)', () => {
 describe.skipIf(!motoAvailable)('attachments url', () => {
   let moto: MotoServer;
   let aws: AwsClients;
+  const noDrainConfig = join(tempDir('raxx-ops-url-'), 'config.json');
+  writeFileSync(noDrainConfig, JSON.stringify({ drain: { bucket: 'raxx-no-such-drain-bucket' } }));
 
   beforeAll(async () => {
     moto = await startMoto();
     aws = fixtureClients(moto.env);
     await createAttachmentsBucket(aws);
+    await createBucket(aws, DRAIN_BUCKET);
   });
   afterAll(async () => {
     aws?.destroy();
@@ -67,6 +75,7 @@ describe.skipIf(!motoAvailable)('attachments url', () => {
     const key = attachmentKey({ ext: 'pdf' });
     const bytes = randomBytes(1000);
     const versionId = await upload(aws, key, bytes);
+    const before = await listKeys(aws, DRAIN_BUCKET, 'logs/raxx-api-prod/2026/03/01/');
     const r = await runCli(['attachments', 'url', key], { env: { ...moto.env, USER: 'sam' }, now: () => new Date('2026-03-01T10:00:00Z') });
     expect(r.code).toBe(0);
     const url = r.stdout.trim();
@@ -78,10 +87,19 @@ describe.skipIf(!motoAvailable)('attachments url', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
 
     const [customer, ticket, file] = key.replace(/\.pdf$/, '').split('/');
-    expect(r.stderr).toBe(
-      `AUDIT {'event': 'support.attachment.accessed', 'customer_id': '${customer}', 'ticket_id': '${ticket}', 'file_id': '${file}', 'key': '${key}', 'version_id': '${versionId}', 'operator': 'sam', 'via': 'raxx-ops attachments url', 'ttl_seconds': 300, 'issued_at': '2026-03-01T10:00:00.000Z', 'expires_at': '2026-03-01T10:05:00.000Z'}\n`,
-    );
+    const audit = `AUDIT {'event': 'support.attachment.accessed', 'customer_uuid': '${customer}', 'ticket_uuid': '${ticket}', 'operator': 'sam', 'file_uuid': '${file}', 'version_id': '${versionId}', 'via': 'raxx-ops attachments url', 'ttl_seconds': 300, 'expires_at': '2026-03-01T10:05:00.000Z'}`;
+    expect(r.stderr).toBe(`${audit}\n`);
     expect(r.stderr).not.toMatch(/https?:|X-Amz/);
+    // Kept as one drain batch of the API app, framed as Logplex sends a dyno's line.
+    const stored = (await listKeys(aws, DRAIN_BUCKET, 'logs/raxx-api-prod/2026/03/01/')).filter((k) => !before.includes(k));
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatch(/^logs\/raxx-api-prod\/2026\/03\/01\/1772359200000-[0-9a-f-]{36}\.gz$/);
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const obj = await (await aws.s3()).send(new GetObjectCommand({ Bucket: DRAIN_BUCKET, Key: stored[0] }));
+    const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
+    const message = `<190>1 2026-03-01T10:00:00.000+00:00 host app raxx-ops - ${audit}\n`;
+    expect(text).toBe(`${Buffer.byteLength(message)} ${message}`);
+    expect(text).not.toMatch(/https?:|X-Amz|Signature/);
     // Anywhere else the same URL is masked: the redactor still applies to every other line.
     expect(redact(url)).toMatch(/X-Amz-Signature=\*\*\*\*/);
     expect(redact(url)).not.toContain(new URL(url).searchParams.get('X-Amz-Signature')!);
@@ -97,6 +115,42 @@ describe.skipIf(!motoAvailable)('attachments url', () => {
     expect(new URL(doc.url).searchParams.get('X-Amz-Expires')).toBe('3600');
     expect(r.stderr).toMatch(/^AUDIT \{'event': 'support.attachment.accessed'/);
     expect(r.stderr).not.toContain(doc.url);
+  });
+
+  it('logs grep finds operator accesses in the API app\'s drain, beside the app\'s own AUDIT lines', async () => {
+    const { frame } = await import('@raxx/log-drain-receiver/logplex');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { gzipSync } = await import('node:zlib');
+    const now = new Date();
+    const day = now.toISOString().slice(0, 10);
+    const key = attachmentKey();
+    await upload(aws, key, 'x');
+    const [customer, ticket] = key.split('/');
+    // The app's own line, as its drain delivered it a minute earlier.
+    const appLine = `AUDIT {'event': 'support.attachment.accessed', 'customer_uuid': '${customer}', 'ticket_uuid': '${ticket}', 'user_uuid': 'u-1'}`;
+    const earlier = now.getTime() - 60_000;
+    const ts = new Date(earlier).toISOString().replace('Z', '+00:00');
+    const body = frame([{ pri: 190, version: 1, timestamp: ts, host: 'host', appName: 'app', procid: 'web.1', msgid: '-', text: appLine }]);
+    await (await aws.s3()).send(new PutObjectCommand({ Bucket: DRAIN_BUCKET, Key: `logs/raxx-api-prod/${day.replace(/-/g, '/')}/${earlier}-${'A'.repeat(32)}.gz`, Body: gzipSync(body) }));
+
+    const url = await runCli(['attachments', 'url', key], { env: { ...moto.env, USER: 'sam' } });
+    expect(url.code).toBe(0);
+    const grep = await runCli(['logs', 'grep', `'customer_uuid': '${customer}'`, '-F', '--app', 'raxx-api-prod', '--date', day], { env: moto.env });
+    expect(grep.code, grep.stderr).toBe(0);
+    const lines = grep.stdout.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain(appLine);
+    expect(lines[1]).toMatch(/'event': 'support.attachment.accessed', 'customer_uuid': '[^']+', 'ticket_uuid': '[^']+', 'operator': 'sam'/);
+    expect(grep.stdout).not.toContain(url.stdout.trim());
+  });
+
+  it('no URL when the AUDIT line cannot be kept (drain bucket missing): exit 4', async () => {
+    const key = attachmentKey();
+    await upload(aws, key, 'x');
+    const r = await runCli(['attachments', 'url', key], { env: { ...moto.env, RAXX_OPS_CONFIG: noDrainConfig } });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/could not keep the AUDIT line in s3:\/\/raxx-no-such-drain-bucket .*no URL was made/);
   });
 
   it('a deleted attachment gets no URL and no audit line: exit 2, pointing at restore', async () => {

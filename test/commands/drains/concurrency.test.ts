@@ -256,14 +256,14 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
 
   it('a lease deleted under a running rotation stops it at once and rolls back (exit 4); a rerun then rotates', async () => {
     // The function update lands; before its answer, the lease is deleted and renewals (every
-    // 500 ms at this TTL) find it gone.
+    // 1.5 s at this TTL) find it gone.
     lambda.hold(isUpdate, {
       during: async () => {
         await deleteLease();
-        await new Promise((res) => setTimeout(res, 1500));
+        await new Promise((res) => setTimeout(res, 4500));
       },
     });
-    const r = await rotate([], { ...env, RAXX_OPS_LEASE_TTL_MS: '2000' });
+    const r = await rotate([], { ...env, RAXX_OPS_LEASE_TTL_MS: '6000' });
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/warning: lost the drains lease \(its object was deleted\); stopping/);
     expect(r.stderr).toMatch(/error: rotation stopped at step \d of 8 \(.*\): lost the drains lease \(its object was deleted\)/);
@@ -275,7 +275,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     const again = await rotate();
     expect(again.code, again.stderr).toBe(0);
     expect(await expectSettled()).not.toBe(TOKEN);
-  });
+  }, 90_000);
 
   it('a rotation killed (SIGKILL) mid-run: the immediate rerun takes over the dead run\'s lease and finishes', async () => {
     const { spawn } = await import('node:child_process');
@@ -296,7 +296,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     expect(r.stderr).toMatch(new RegExp(`warning: took over the drains lease of \\S+: its run \\(\`raxx-ops drains rotate\` since \\S+, pid ${child.pid} on this host\\) is gone`));
     expect(await expectSettled()).not.toBe(TOKEN);
     await expectNoSecrets(r);
-  });
+  }, 90_000);
 
   it('wire started while a rotation runs refuses on the lease and changes nothing', async () => {
     lambda.hold(isUpdate, { beforeMs: 3000 });
