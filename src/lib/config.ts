@@ -188,10 +188,26 @@ const BUILTIN_OVERLAYS: Record<EnvName, PartialSettings> = {
   staging: { apps: ['raxx-api-staging'] },
 };
 
+/** The outside resources changing commands act on, by their setting's path. */
+export const RESOURCES = ['drain.bucket', 'drain.functionName', 'drain.ssmPrefix', 'attachments.bucket', 'attachments.kmsAlias'] as const;
+export type ResourceName = (typeof RESOURCES)[number];
+
+export interface ResourceInfo {
+  value: string;
+  /** The other environments whose configuration names the same resource (the runbooks share the drain stack, the attachments bucket and key). */
+  sharedWith: EnvName[];
+  /**
+   * False when this env has no value of its own while prod was given one per environment:
+   * the built-in value would be the runbook's prod resource, which prod no longer uses.
+   */
+  configured: boolean;
+}
+
 export interface ResolvedConfig extends Settings {
   env: EnvName;
   /** Where the values came from, for `config show`. */
   sources: string[];
+  resources: Record<ResourceName, ResourceInfo>;
 }
 
 export interface LoadConfigOptions {
@@ -208,8 +224,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   if (env !== 'prod') sources.push(`built-in ${env} overlay`);
 
   const path = opts.configPath ?? opts.processEnv.RAXX_OPS_CONFIG;
+  let file: ConfigFile | undefined;
   if (path) {
-    const file = await readConfigFile(path);
+    file = await readConfigFile(path);
     merged = merge(merged, stripEnvironments(file));
     const overlay = file.environments?.[env];
     if (overlay) merged = merge(merged, overlay);
@@ -223,7 +240,29 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   if (!checked.success) {
     throw new ConfigError(`invalid configuration: ${describeIssues(checked.error)}`, { hint: path ? `check ${path}` : undefined });
   }
-  return { ...checked.data, env, sources };
+  return { ...checked.data, env, sources, resources: resourcesOf(env, checked.data, file) };
+}
+
+function settingOf(settings: PartialSettings | undefined, name: ResourceName): string | undefined {
+  const [group, field] = name.split('.') as ['drain' | 'attachments', string];
+  return (settings?.[group] as Record<string, string> | undefined)?.[field];
+}
+
+function resourcesOf(env: EnvName, settings: Settings, file: ConfigFile | undefined): Record<ResourceName, ResourceInfo> {
+  const top = file ? stripEnvironments(file) : undefined;
+  const valueIn = (e: EnvName, name: ResourceName) => settingOf(file?.environments?.[e], name) ?? settingOf(top, name) ?? settingOf(BUILTIN_OVERLAYS[e], name) ?? settingOf(DEFAULTS, name);
+  const out = {} as Record<ResourceName, ResourceInfo>;
+  for (const name of RESOURCES) {
+    const value = settingOf(settings, name)!;
+    const own = settingOf(file?.environments?.[env], name) ?? settingOf(top, name) ?? settingOf(BUILTIN_OVERLAYS[env], name);
+    const prodMoved = env !== 'prod' && settingOf(file?.environments?.prod, name) !== undefined;
+    out[name] = {
+      value,
+      sharedWith: ENVIRONMENTS.filter((e) => e !== env && valueIn(e, name) === value),
+      configured: !(prodMoved && own === undefined),
+    };
+  }
+  return out;
 }
 
 export function parseEnvName(value: string): EnvName {

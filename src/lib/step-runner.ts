@@ -9,6 +9,7 @@
 // now. So a rerun never repeats a finished step, and a command file only has to say how to
 // recognise each step's result.
 import type { Context } from './context.js';
+import { scopeLines, type Scope } from './scope.js';
 import { InterruptedError, isUnknownOutcome, PartialFailureError, ServiceError, UserError, stopError, type ExitCode } from './errors.js';
 
 export interface Step {
@@ -50,6 +51,8 @@ export interface StepReport {
 export interface StepRun {
   /** One line saying what the run changes ("disable the key alias/… (arn)"); empty when the command printed its own. */
   title: string;
+  /** The environment and every resource the run touches, printed under the title (and `scope` under --json). */
+  scope?: Scope;
   /** What stopped, in the error: "rotation" → "rotation stopped at step 5 of 8 (…)". */
   subject?: string;
   steps: Step[];
@@ -98,10 +101,12 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
   const done = await Promise.all(run.steps.map(async (s) => (typeof s.done === 'function' ? s.done() : Boolean(s.done))));
   const reports: StepReport[] = run.steps.map((s, i) => ({ step: i + 1, name: s.name, status: done[i] ? 'already done' : 'planned', ...(s.detail ? { detail: s.detail } : {}) }));
   const noop = done.every(Boolean);
-  const document = (extra: Record<string, unknown> = {}) => out.data({ ...(typeof run.json === 'function' ? run.json() : run.json), dryRun: run.dryRun, steps: reports, ...extra });
+  const document = (extra: Record<string, unknown> = {}) =>
+    out.data({ ...(run.scope ? { scope: run.scope } : {}), ...(typeof run.json === 'function' ? run.json() : run.json), dryRun: run.dryRun, steps: reports, ...extra });
 
   if (!out.json) {
     if (run.title) out.line(run.title);
+    if (run.scope) for (const line of scopeLines(run.scope)) out.line(line);
     out.line(run.dryRun ? 'steps (dry run, nothing will change):' : 'steps:');
     for (const r of reports) out.line(`  step ${r.step}/${n}  ${r.name}: ${c.dim(r.status)}${r.detail ? `  ${c.dim(r.detail)}` : ''}`);
   }

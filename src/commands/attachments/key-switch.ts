@@ -5,8 +5,10 @@ import type { Context } from '../../lib/context.js';
 import { describeKey, setKeyEnabled, type KeyInfo } from '../../lib/attachments.js';
 import { ServiceError, UsageError } from '../../lib/errors.js';
 import { runSteps } from '../../lib/step-runner.js';
+import { scopeOf } from '../../lib/scope.js';
 
 export async function switchKey(ctx: Context, enable: boolean, dryRun: boolean): Promise<void> {
+  const scope = scopeOf(ctx, ['attachments.kmsAlias', 'attachments.bucket']);
   const alias = ctx.config.attachments.kmsAlias;
   const k = await describeKey(ctx, alias);
   if (enable && k.state === 'PendingDeletion') {
@@ -16,6 +18,7 @@ export async function switchKey(ctx: Context, enable: boolean, dryRun: boolean):
   const wanted = (s: KeyInfo) => (enable ? s.state === 'Enabled' : s.state === 'Disabled' || s.state === 'PendingDeletion');
   await runSteps(ctx, {
     title: `${verb} the attachments key ${alias} (${k.arn}); state now: ${k.state}`,
+    scope,
     dryRun,
     json: { alias, keyId: k.keyId, arn: k.arn, stateBefore: k.state },
     steps: [

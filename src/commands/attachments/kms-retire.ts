@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { cancelKeyDeletion, describeKey, objectsUnderKey, scheduleKeyDeletion } from '../../lib/attachments.js';
 import { ServiceError } from '../../lib/errors.js';
 import { runSteps } from '../../lib/step-runner.js';
+import { scopeOf } from '../../lib/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
 import { plural } from '../../lib/drain-ops.js';
@@ -31,6 +32,7 @@ disabled: raxx-ops attachments unlock enables it.`,
   },
   async handler(args, ctx) {
     const { out } = ctx;
+    const scope = scopeOf(ctx, ['attachments.kmsAlias', 'attachments.bucket']);
     const alias = ctx.config.attachments.kmsAlias;
     const bucket = ctx.config.attachments.bucket;
     const k = await describeKey(ctx, alias);
@@ -39,6 +41,7 @@ disabled: raxx-ops attachments unlock enables it.`,
     if (args.cancel) {
       await runSteps(ctx, {
         title: `cancel the deletion of ${alias} (${k.arn}); state now: ${k.state}${k.deletionDate ? `, deletion on ${k.deletionDate}` : ''}`,
+        scope,
         dryRun: Boolean(args.dryRun),
         json: { alias, keyId: k.keyId, arn: k.arn, stateBefore: k.state, deletionDate: k.deletionDate ?? null },
         steps: [
@@ -68,6 +71,7 @@ disabled: raxx-ops attachments unlock enables it.`,
     }
     await runSteps(ctx, {
       title: `schedule deletion of ${alias} (${k.arn}) in ${args.pendingDays} days; state now: ${k.state}`,
+      scope,
       dryRun: Boolean(args.dryRun),
       json: { alias, keyId: k.keyId, arn: k.arn, stateBefore: k.state, pendingDays: args.pendingDays, unreadable: usage ?? null },
       steps: [

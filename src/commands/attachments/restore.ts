@@ -24,6 +24,7 @@ import {
 } from '../../lib/attachments.js';
 import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/errors.js';
 import { createCommand, option } from '../define.js';
+import { printScope, scopeOf } from '../../lib/scope.js';
 import * as opt from '../options.js';
 import { asUserError, plural } from '../../lib/drain-ops.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
@@ -70,6 +71,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
   async handler(args, ctx) {
     const { out } = ctx;
     const c = out.color;
+    const scope = scopeOf(ctx, ['attachments.bucket']);
     const bucket = ctx.config.attachments.bucket;
     if (args.key && args.customer) throw new UsageError('give either KEY or --customer, not both', { hint: 'KEY names one file; --customer [--ticket [--file]] a prefix' });
     if (!args.key && !args.customer) {
@@ -102,6 +104,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
     );
     const todo = reports.filter((r) => r.action !== 'none');
     if (!out.json) {
+      printScope(ctx, scope);
       out.line(`s3://${bucket}/${exact ?? prefix}: ${plural(keys.length, 'key')}, ${plural(inScope.length, 'version')} (delete markers included)`);
       out.line(args.dryRun ? 'plan (dry run, nothing will change):' : 'plan:');
       for (const r of reports) out.line(`  ${r.key}  ${describePlan(r, c)}`);
@@ -157,6 +160,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
       const count = (s: Status) => reports.filter((r) => r.status === s).length;
       if (out.json) {
         out.data({
+          scope,
           bucket,
           ...(exact ? { key: exact } : { prefix }),
           ...(args.versionId ? { versionId: args.versionId } : {}),

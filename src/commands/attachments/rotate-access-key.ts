@@ -18,6 +18,7 @@ import { herokuHolder, ID_VAR, infisicalHolder, keptError, SECRET_VAR, WriteLedg
 import { INFISICAL_PATH, loadConfig } from '../../lib/config.js';
 import { registerSecret } from '../../lib/secrets.js';
 import { runSteps, type Step } from '../../lib/step-runner.js';
+import { scopeOf } from '../../lib/scope.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
@@ -197,6 +198,7 @@ right after creating it) is deleted first.`,
     let rotated = false;
     await runSteps(ctx, {
       title: `rotate the access key of ${user} used by ${holders.map((h) => h.name).join(', ')}`,
+      scope: scopeOf(ctx, [], { apps: apps.map((h) => h.name) }),
       dryRun: Boolean(args.dryRun),
       json: () => ({
         user,

@@ -11,7 +11,7 @@ export default createCommand({
   ],
   async handler(_args, ctx) {
     const { config, out } = ctx;
-    const { sources, ...settings } = config;
+    const { sources, resources: _resources, ...settings } = config;
     const ssm = ssmNames(config);
     if (out.json) {
       out.data({ ...settings, ssm, sources });

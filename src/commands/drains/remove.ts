@@ -6,6 +6,7 @@ import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from 
 import { UsageError, failureOf } from '../../lib/errors.js';
 import { maskUrl } from '../../lib/secrets.js';
 import { guardRemovals } from '../../lib/drain-guard.js';
+import { printScope } from '../../lib/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
 import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drain-ops.js';
@@ -51,6 +52,8 @@ export default createCommand({
     }
 
     if (!out.json) {
+      // Only the apps' drains change; the environment says which apps those are.
+      printScope(ctx, { environment: ctx.config.env, resources: [], apps });
       out.line(args.dryRun ? 'would remove (dry run, nothing will change):' : 'to remove:');
       for (const p of plans) {
         if (!p.ok) {
@@ -90,6 +93,7 @@ export default createCommand({
     if (out.json) {
       const done = new Map(removed.map((r) => [r.app, r]));
       out.data({
+        scope: { environment: ctx.config.env, resources: [], apps },
         dryRun: Boolean(args.dryRun),
         apps: plans.map((p) => {
           if (!p.ok) return { app: p.app, status: 'failed', error: p.error.message };

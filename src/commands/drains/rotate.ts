@@ -25,6 +25,7 @@ import { CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
 import type { Drain, HerokuApi } from '../../lib/heroku.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
 import { maskUrl, registerSecret } from '../../lib/secrets.js';
+import { scopeOf } from '../../lib/scope.js';
 import { runSteps } from '../../lib/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
@@ -53,6 +54,8 @@ export default createCommand({
     const { out } = ctx;
     const c = out.color;
     const apps = ctx.config.apps;
+    // Refused before anything is read when --env has no drain settings of its own.
+    const scope = scopeOf(ctx, ['drain.functionName', 'drain.ssmPrefix'], { apps });
     const dryRun = Boolean(args.dryRun);
     const timeoutMs = args.timeout * 1000;
 
@@ -122,6 +125,7 @@ export default createCommand({
 
     await runSteps(ctx, {
       title: '',
+      scope,
       subject: 'rotation',
       dryRun,
       json: () => ({ mode: tokens.kind, resuming, repair: repair ? repairJson(tokens, carriers(oldToken)) : null, apps, strays: strays.map(({ app, d }) => ({ app, ...describeDrain(d) })), ...(dryRun ? { plan: wireJson({ plans: fullPlans, results: undefined }, true).apps } : {}) }),

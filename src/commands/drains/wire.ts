@@ -3,6 +3,7 @@
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
 import { failureOf } from '../../lib/errors.js';
 import { applyWire, checkRateLimit, failuresOf, listAppDrains, planWire, plural, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drain-ops.js';
+import { printScope, scopeOf } from '../../lib/scope.js';
 import { createCommand, flag } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
@@ -24,8 +25,11 @@ export default createCommand({
   async handler(args, ctx) {
     const { out } = ctx;
     const dryRun = Boolean(args.dryRun);
+    // Refused before anything is read when --env has no drain settings of its own.
+    const scope = scopeOf(ctx, ['drain.ssmPrefix'], { apps: resolveApps(args.app, ctx), ssm: ['drainUrl'] });
     const { apps, heroku, listed, drainUrl } = await listAppDrains(ctx, resolveApps(args.app, ctx));
     let plans = planWire(listed, Boolean(args.prune));
+    printScope(ctx, scope);
     printPlan(ctx, plans, dryRun);
     if (!dryRun) checkRateLimit(heroku, plans);
     // Pruning deletes drains, so it asks first, as `drains remove --stale` does.
