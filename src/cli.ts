@@ -113,7 +113,9 @@ async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx
   try {
     lease = await acquireLease(ctx, def.lease!.name, command, opts);
   } catch (err) {
-    if (!def.lease!.bestEffort || err instanceof LeaseHeldError || err instanceof ConfirmationError || ctx.signal.aborted) throw err;
+    // Only S3 failing is let go (the emergency stop must work without S3); a refusal, a declined
+    // --force or Ctrl-C/Ctrl-D at its question stop the run.
+    if (!def.lease!.bestEffort || err instanceof LeaseHeldError || err instanceof ConfirmationError || err instanceof InterruptedError || ctx.signal.aborted) throw err;
     ctx.out.warn(`could not take the ${def.lease!.name} lease (${(err as Error).message}); going on without it`);
   }
   try {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsClients } from '../src/lib/aws.js';
 import { ALIAS, attachmentKey, createAttachmentsBucket, createBackendUser, accessKeys, remove, upload, USER, versions } from './commands/attachments/fixtures.js';
-import { createBucket, fixtureClients, functionEnvironment, getDrainParameters } from './support/aws-fixtures.js';
+import { createBucket, fixtureClients, functionEnvironment, getDrainParameters, listKeys } from './support/aws-fixtures.js';
 import { startDrainStack } from './support/drain-stand-ins.js';
 import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
 import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
@@ -174,6 +174,15 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
   atTheQuestion('drains remove --all ([y/N])', async () => {
     const s = await drainStack();
     return { argv: ['drains', 'remove', '--all'], prompt: YES_NO, env: s.env, state: s.state, stop: () => s.receiver.stop() };
+  });
+
+  atTheQuestion('drains remove --all --force, taking over a live lease (typed)', async () => {
+    const s = await drainStack();
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const lease = { name: 'drains', owner: 'alice@laptop', command: 'raxx-ops drains rotate', startedAt: new Date().toISOString(), expiresAt: new Date().toISOString(), token: 'x' };
+    await (await aws.s3()).send(new PutObjectCommand({ Bucket: DRAIN_BUCKET, Key: 'raxx-ops/leases/drains.json', Body: JSON.stringify(lease) }));
+    const state = async () => ({ ...(await s.state()), lease: (await listKeys(aws, DRAIN_BUCKET, 'raxx-ops/leases/')).length });
+    return { argv: ['drains', 'remove', '--all', '--force'], prompt: 'type drains to confirm: ', env: s.env, state, stop: () => s.receiver.stop() };
   });
 
   atTheQuestion('logs sources setup ([y/N])', async () => {

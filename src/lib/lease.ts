@@ -143,8 +143,8 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
         { step: 'deserialize', name: 'leaseServerDate' },
       );
       const res = await s3.send(get);
-      const holder = JSON.parse(await res.Body!.transformToString()) as LeaseRecord;
       const lastModified = res.LastModified?.getTime() ?? NaN;
+      const holder = holderOf(await res.Body!.transformToString(), name, lastModified);
       // No Date header (a proxy ate it): the object's own time is all there is; call it fresh
       // rather than judge it by this laptop's clock.
       const serverNow = date ? Date.parse(date) : lastModified;
@@ -255,6 +255,30 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
         if (!isPreconditionFailed(err)) ctx.out.warn(`could not release the ${name} lease (${(err as Error).name}); it expires by itself within ${Math.round(ttl / 60_000)} min`);
       }
     },
+  };
+}
+
+/** A lease object as read: whatever someone wrote there (by hand, an older version) still names a holder. */
+function holderOf(text: string, name: string, lastModified: number): LeaseRecord {
+  let raw: Partial<LeaseRecord> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') raw = parsed as Partial<LeaseRecord>;
+  } catch {
+    // not JSON: an unknown holder
+  }
+  const str = (v: unknown, dflt: string) => (typeof v === 'string' && v.length > 0 ? v : dflt);
+  const written = Number.isFinite(lastModified) ? new Date(lastModified).toISOString() : 'an unknown time';
+  return {
+    name,
+    owner: str(raw.owner, 'an unknown holder'),
+    ...(typeof raw.host === 'string' ? { host: raw.host } : {}),
+    ...(Number.isInteger(raw.pid) && raw.pid! > 0 ? { pid: raw.pid! } : {}),
+    command: str(raw.command, 'an unknown command'),
+    startedAt: str(raw.startedAt, written),
+    expiresAt: str(raw.expiresAt, written),
+    ...(Number.isFinite(raw.ttlMs) && raw.ttlMs! > 0 ? { ttlMs: raw.ttlMs! } : {}),
+    token: str(raw.token, ''),
   };
 }
 

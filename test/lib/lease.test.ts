@@ -209,6 +209,18 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
     }
   });
 
+  it('a lease object someone wrote by hand (not JSON, or {}) is an unknown holder: refused, and --force --yes takes it', async () => {
+    for (const body of ['not json at all', '{}']) {
+      await (await aws.s3()).send(new PutObjectCommand({ Bucket: BUCKET, Key: KEY, Body: body }));
+      const r = await runCli(['drains', 'wire'], { env });
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/error: an unknown holder holds the drains lease \(running `an unknown command` since /);
+      const forced = await runCli(['drains', 'wire', '--force', '--yes'], { env });
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(await leaseKeys()).toEqual([]);
+    }
+  });
+
   it('is released when the command fails', async () => {
     heroku.failNext(1, 503, { method: 'POST' });
     const r = await runCli(['drains', 'wire'], { env });
