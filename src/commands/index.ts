@@ -56,6 +56,7 @@ export const groups: GroupSpec[] = [
       tail: () => import('./logs/tail.js'),
       status: () => import('./logs/status.js'),
       ship: () => import('./logs/ship.js'),
+      report: () => import('./logs/report.js'),
       sources: () => import('./logs/sources.js'),
       compact: () => import('./logs/compact.js'),
       query: () => import('./logs/query.js'),
