@@ -57,6 +57,7 @@ export const groups: GroupSpec[] = [
       status: () => import('./logs/status.js'),
       ship: () => import('./logs/ship.js'),
       report: () => import('./logs/report.js'),
+      dashboard: () => import('./logs/dashboard.js'),
       sources: () => import('./logs/sources.js'),
       compact: () => import('./logs/compact.js'),
       query: () => import('./logs/query.js'),
