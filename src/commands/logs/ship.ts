@@ -138,7 +138,7 @@ Every run of a day is recorded in the source's bucket (logs status --history).`,
     const reports: DayReport[] = [];
     const failures: { subject: string; error: UserError }[] = [];
     for (const [day, inputs] of [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const started = new Date();
+      const started = { at: ctx.now(), t0: performance.now() };
       try {
         const report = await shipDay(ctx, source, day, inputs, { ...args, pulled: pulled !== undefined });
         reports.push(report);
@@ -388,10 +388,10 @@ function skippedDay(source: Source, day: string, key: string, existing: { sha256
 }
 
 /** One run of a day into the source's history; a history that cannot be written is a warning, not a failed ship. */
-async function remember(ctx: Context, source: Source, day: string, started: Date, r: DayReport | undefined, err: UserError | undefined): Promise<void> {
+async function remember(ctx: Context, source: Source, day: string, started: { at: Date; t0: number }, r: DayReport | undefined, err: UserError | undefined): Promise<void> {
   const { recordRun, whoRuns } = await import('../../lib/shipping/history.js');
   const { redact } = await import('../../lib/secrets.js');
-  const finished = new Date();
+  const durationMs = Math.round(performance.now() - started.t0);
   const outcome = r ? (r.status === 'would-ship' || r.status === 'would-replace' || r.status === 'conflict' ? undefined : r.status) : 'failed';
   if (!outcome) return;
   try {
@@ -406,9 +406,9 @@ async function remember(ctx: Context, source: Source, day: string, started: Date
         bytes: r ? r.bytesOut : null,
         sha256: r?.sha256 || null,
         attempts: r?.attempts ?? 0,
-        durationMs: finished.getTime() - started.getTime(),
-        startedAt: started.toISOString(),
-        finishedAt: finished.toISOString(),
+        durationMs,
+        startedAt: started.at.toISOString(),
+        finishedAt: new Date(started.at.getTime() + durationMs).toISOString(),
         error: err ? redact(err.message) : null,
         by: whoRuns(ctx.env),
         via: ctx.env.RAXX_OPS_RUN_VIA ?? 'cli',

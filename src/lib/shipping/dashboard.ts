@@ -14,7 +14,7 @@ import { UserError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { formatBytes } from '../sizes.js';
 import { shippedKey } from '../log-shipping.js';
-import { buildReport, renderReport, type ShippingReport } from './report.js';
+import { buildReport, renderReport, usd, type ShippingReport } from './report.js';
 import { checkPulledDay, shipPulledDay } from './pulled-day.js';
 
 export const TOKEN_ENV = 'RAXX_OPS_DASHBOARD_TOKEN';
@@ -199,7 +199,7 @@ function page(r: ShippingReport): DashboardResponse {
       );
     })
     .join('\n');
-  const buckets = r.buckets.map((b) => `<li>s3://${esc(b.bucket)}: ${b.objects} objects, ${esc(formatBytes(b.bytes))}${b.partial ? ' at least' : ''}, ~$${b.monthlyUsd.toFixed(2)}/month</li>`).join('');
+  const buckets = r.buckets.map((b) => `<li>s3://${esc(b.bucket)}: ${b.objects} objects, ${esc(formatBytes(b.bytes))}${b.partial ? ' at least' : ''}, ~${usd(b.monthlyUsd)}/month</li>`).join('');
   const other = r.days.length === 7 ? '<a href="/?days=30">last 30 days</a>' : '<a href="/?days=7">last 7 days</a>';
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -1,6 +1,6 @@
 // Shipping history (the runbook's "success/failure tracking"): every run of a source's day —
 // shipped, unchanged, skipped, empty or failed — is one small JSON object in the source's own
-// bucket, under `shipping-history/<source>/<started ISO>-<id>.json`, so the keys sort by time
+// bucket, under `shipping-history/<source>/<written ISO>-<id>.json`, so the keys sort by time
 // and two runs at once never write the same key. Outside the drain's `logs/` prefix: its
 // lifecycle rule does not expire them, and `logs grep` never reads them.
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -42,14 +42,15 @@ export function whoRuns(env: NodeJS.ProcessEnv): string {
   return `${user || 'unknown'}@${hostname()}`;
 }
 
-export function historyKey(source: string, startedAt: string): string {
-  return `${HISTORY_PREFIX}${source}/${startedAt}-${randomBytes(4).toString('hex')}.json`;
+/** Keyed by the time of writing, so listing order is the order the runs ended in. */
+export function historyKey(source: string): string {
+  return `${HISTORY_PREFIX}${source}/${new Date().toISOString()}-${randomBytes(4).toString('hex')}.json`;
 }
 
 /** Writes one run's record. A record that cannot be written does not undo the run: the caller warns. */
 export async function recordRun(s3: S3Client, bucket: string, record: RunRecord, signal?: AbortSignal): Promise<string> {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  const key = historyKey(record.source, record.startedAt);
+  const key = historyKey(record.source);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record), ContentType: 'application/json' }), signal ? { abortSignal: signal } : {});
   return key;
 }

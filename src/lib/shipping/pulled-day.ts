@@ -39,11 +39,13 @@ export function checkPulledDay(config: Settings, source: string, day: string, no
 
 /** Ships the day and records the run; a failure is recorded too, then thrown. */
 export async function shipPulledDay(opts: PulledDayOptions): Promise<RunRecord> {
-  const started = new Date();
+  // Times from the caller's clock (the run's day is judged by it too); the duration from a monotonic one.
+  const started = new Date(opts.now);
+  const t0 = performance.now();
   const source = checkPulledDay(opts.config, opts.source, opts.day, opts.now);
   const record = (outcome: RunRecord['outcome'], fields: Partial<RunRecord> = {}): RunRecord => {
-    const finished = new Date();
-    return { source: source.name, day: opts.day, outcome, lines: null, bytes: null, sha256: null, attempts: 0, durationMs: finished.getTime() - started.getTime(), startedAt: started.toISOString(), finishedAt: finished.toISOString(), error: null, by: whoRuns(opts.env), via: opts.via, ...fields };
+    const durationMs = Math.round(performance.now() - t0);
+    return { source: source.name, day: opts.day, outcome, lines: null, bytes: null, sha256: null, attempts: 0, durationMs, startedAt: started.toISOString(), finishedAt: new Date(started.getTime() + durationMs).toISOString(), error: null, by: whoRuns(opts.env), via: opts.via, ...fields };
   };
   let run: RunRecord;
   try {

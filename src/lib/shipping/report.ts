@@ -122,7 +122,7 @@ async function storageOf(s3: S3Client, bucket: string, prefix: string, signal: A
   return { objects, bytes, monthlyUsd: monthlyUsd(byClass), partial: false };
 }
 
-const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toFixed(4) : n.toFixed(2)}`;
+export const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toFixed(4) : n.toFixed(2)}`;
 
 /** The report as people read it (the runbook's "human-readable report"). */
 export function renderReport(r: ShippingReport): string {
