@@ -41,7 +41,7 @@ describe('completion', () => {
 
   it("completes a group's verbs, also after global flags and their values", () => {
     expect(complete('raxx-ops drains ')).toEqual(['list', 'wire', 'remove', 'test', 'rotate']);
-    expect(complete('raxx-ops --env staging logs ')).toEqual(['grep', 'fetch', 'tail', 'status', 'ship', 'sources', 'compact', 'query', 'athena-setup']);
+    expect(complete('raxx-ops --env staging logs ')).toEqual(['grep', 'fetch', 'tail', 'status', 'ship', 'report', 'dashboard', 'sources', 'compact', 'query', 'athena-setup']);
     expect(complete('raxx-ops attachments k')).toEqual(['kms-status', 'kms-retire']);
   });
 

@@ -30,6 +30,7 @@ import { startMoto } from '../../test/support/moto.js';
 import { startPgForwarder } from '../../test/support/pg-forwarder.js';
 import { startPostgres } from '../../test/support/postgres.js';
 import { freePort, waitFor } from '../../test/support/stand-in.js';
+import { authRows, startSupabase } from '../../test/support/supabase-api.js';
 
 export interface CommandResult {
   code: number;
@@ -111,7 +112,7 @@ const STEPS = [
   { id: 'audit', setup: false, title: 'audit runbook: the DML audit trail end to end (audit smoke)' },
   { id: 'restore', setup: false, title: 'attachments runbook: a deleted attachment restored' },
   { id: 'rotate-access-key', setup: false, title: 'attachments runbook: the backend\'s IAM access key rotated (exfiltration steps 2 and 3)' },
-  { id: 'ship', setup: false, title: 'log shipping runbook: a week of log files shipped, redacted and verified' },
+  { id: 'ship', setup: false, title: 'log shipping runbook: a week of log files, then Supabase\'s Auth logs, shipped, redacted and verified; the status page' },
   { id: 'query', setup: false, title: 'months of logs: compacting a day and querying it with SQL' },
   { id: 'rotate', setup: false, title: 'log drain runbook: rotating the drain token while Logplex keeps posting' },
   { id: 'doctor', setup: false, title: 'diagnosis: doctor on the healthy stack, then one fault injected and named' },
@@ -125,6 +126,8 @@ export const TOUR_STEPS: string[] = STEPS.filter((s) => !s.setup).map((s) => s.i
 const AUDIT_SCHEMA = runbookSchema().sql;
 /** The log-shipping source the tour ships (declared in the configuration file it writes). */
 const SOURCE = 'auth';
+/** The runbook's own source: a project's Auth logs, pulled from the Management API (its stand-in). */
+const SUPABASE_SOURCE = 'supabase-auth';
 const SUPPORT_HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
 const VAULT_PATH = '/MooseQuest/aws/support-attachments/';
 const STAGING_APP = 'raxx-api-staging';
@@ -190,6 +193,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
   };
 
   let cliEnv: Record<string, string> = {};
+  /** The shipping status page, once the ship step has opened it (printed again with --keep). */
+  let dashboardUrl: string | undefined;
   /** --keep: the operator had the stack and asked for the tear-down; Ctrl-C then is no interruption. */
   let handedOver = false;
   /** `raxx-ops ARGV`, echoed and shown as it runs; fails the step on another exit code than `code`. */
@@ -289,11 +294,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     running.push({ stopped: `removed ${workDir}`, stop: () => rm(workDir, { recursive: true, force: true }) });
     const configFile = join(workDir, 'raxx-ops.json');
     const settings = {
-      logSources: [{ name: SOURCE, redact: [{ name: 'session', pattern: 'sid=[0-9a-f]+', replacement: 'sid=[REDACTED]' }] }],
+      logSources: [{ name: SOURCE, redact: [{ name: 'session', pattern: 'sid=[0-9a-f]+', replacement: 'sid=[REDACTED]' }] }, { name: SUPABASE_SOURCE, supabase: { source: 'auth_logs' } }],
       attachments: { infisical: { apiUrl: vault.url, projectId: vault.projectId, environments: { prod: 'prod' } } },
     };
     await writeFile(configFile, `${JSON.stringify(settings, null, 2)}\n`);
-    note(`log source "${SOURCE}" and the Infisical project declared in ${configFile}`);
+    note(`log sources "${SOURCE}" and "${SUPABASE_SOURCE}" and the Infisical project declared in ${configFile}`);
 
     cliEnv = { ...moto.env, HEROKU_API_KEY: heroku.token, HEROKU_API_URL: heroku.url, RAXX_OPS_CONFIG: configFile, INFISICAL_CLIENT_ID: vault.clientId, INFISICAL_CLIENT_SECRET: vault.clientSecret };
     note(`every command runs with ${Object.entries(cliEnv).map(([k, v]) => `${k}=${/(KEY|SECRET)/.test(k) && k !== 'AWS_ACCESS_KEY_ID' ? '****' : v}`).join(' ')}`);
@@ -497,6 +502,40 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       await raxx(['logs', 'ship', SOURCE, ...files]);
       check((await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, SOURCE))).length === 7, 'shipping the same files again adds nothing', 'shipping again added objects');
       await raxx(['logs', 'status', '--source', SOURCE]);
+
+      // Supabase's Auth logs for the last two days, behind the Management API's 1,000-row cap.
+      const supabase = await startSupabase();
+      running.push({ stopped: 'stopped the Supabase Management API stand-in', stop: () => supabase.close() });
+      secrets.add(supabase.token);
+      supabase.rows.push(...authRows(days.at(-2)!, 1200), ...authRows(days.at(-1)!, 2500));
+      cliEnv = { ...cliEnv, SUPABASE_URL: `https://${supabase.projectRef}.supabase.co`, SUPABASE_API_URL: supabase.url, SUPABASE_ACCESS_TOKEN: supabase.token };
+      note(`Supabase Management API stand-in on ${supabase.url} (project ${supabase.projectRef}): 1,200 and 2,500 auth rows for ${days.at(-2)} and ${days.at(-1)}`);
+      await raxx(['logs', 'ship', SUPABASE_SOURCE, '--days', '2']);
+      const pulled = (await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, SUPABASE_SOURCE))).sort();
+      const last = pulled.length === 2 ? gunzipSync(Buffer.from(await (await (await aws.s3()).send(new GetObjectCommand({ Bucket: drain.bucket, Key: pulled[1]! }))).Body!.transformToByteArray())).toString() : '';
+      const entries = last.split('\n').filter(Boolean);
+      check(
+        pulled.length === 2 && entries.length === 2500 && !last.includes('@example.com') && last.includes('[REDACTED:email]'),
+        `2 days pulled from Supabase; ${days.at(-1)} holds all 2,500 rows (paged past the cap), e-mail addresses redacted`,
+        `pulled ${pulled.length} day(s), ${entries.length} line(s) in the last`,
+      );
+      await raxx(['logs', 'ship', SUPABASE_SOURCE, '--days', '2']);
+      check((await listKeys(aws, drain.bucket, appPrefix(drain.keyPrefix, SUPABASE_SOURCE))).length === 2, 'pulling again skips the shipped days', 'pulling again added objects');
+      await raxx(['logs', 'status', '--source', SUPABASE_SOURCE, '--history', '--runs', '4']);
+
+      // The status page and Monitoring API, as an operator would open them.
+      const dashPort = await freePort();
+      const dash = runner.start(['logs', 'dashboard', '--port', String(dashPort)], { env: cliEnv, onLine: (stream, line) => stream === 'stderr' && say(`  [dashboard] ${line}`) });
+      running.push({ stopped: 'stopped logs dashboard (Ctrl-C)', stop: async () => void (await dash.stop()) });
+      dashboardUrl = `http://127.0.0.1:${dashPort}/`;
+      await waitFor(async () => (await fetch(`${dashboardUrl}api/logs/health`)).ok, 'the dashboard');
+      const health = (await (await fetch(`${dashboardUrl}api/logs/health`)).json()) as { status: string; reasons: string[] };
+      const page = await (await fetch(dashboardUrl)).text();
+      check(
+        health.reasons.some((r) => r.startsWith(`source ${SUPABASE_SOURCE} missing`)) && page.includes(`data-name="${SUPABASE_SOURCE}"`) && page.includes('data-state="missing"'),
+        `the dashboard on ${dashboardUrl}: health ${health.status} (${SUPABASE_SOURCE}'s days before the two shipped are missing); the page's grid shows them`,
+        `the dashboard answered health ${health.status}, reasons ${health.reasons.join('; ')}`,
+      );
     }
 
     // ---------------------------------------------------------------------------------------
@@ -606,6 +645,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     if (opts.keep) {
       say('');
       say('== the stack stays up (--keep); Ctrl-C tears it down');
+      if (dashboardUrl) say(`== the shipping status page: ${dashboardUrl}`);
       await opts.keep(cliEnv);
       handedOver = true;
     }

@@ -62,6 +62,8 @@ export const SourceSettings = z.strictObject({
   layout: z.enum(['receiver', 'dated']).default('receiver'),
   /** Patterns redacted on top of the defaults (redaction.ts: credentials in URLs, tokens, keys, headers, cookies, e-mail addresses, …). */
   redact: z.array(redactionPattern).default([]),
+  /** Pulled from Supabase's Management API when no file is named (`auth_logs`, `edge_logs`, any log source name). */
+  supabase: z.strictObject({ source: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a Supabase log source name, e.g. auth_logs or edge_logs') }).optional(),
   /** Set false to apply only this source's own patterns. */
   defaultRedaction: z.boolean().default(true),
   /** The longest line shipped whole; a longer one keeps its first bytes and is flagged (default 1 MiB). */
@@ -124,6 +126,12 @@ const settingsShape = {
   }),
   /** Log file sources shipped by `logs ship` (not `sources` below: that says where values came from). */
   logSources: sources,
+  /** The Supabase project whose platform logs `logs ship` pulls; empty: the subdomain of SUPABASE_URL. */
+  supabase: z.strictObject({
+    projectRef: z.string().regex(/^([a-z0-9]{20})?$/, 'a Supabase project ref: 20 lowercase letters and digits'),
+    /** Rows asked for per query: the Management API caps an answer at 1,000. */
+    pageRows: z.number().int().min(1).max(100_000),
+  }),
 };
 
 export const Settings = z.strictObject(settingsShape);
@@ -138,6 +146,7 @@ const PartialSettings = z.strictObject({
   query: settingsShape.query.partial().optional(),
   health: settingsShape.health.partial().optional(),
   logSources: sources.optional(),
+  supabase: settingsShape.supabase.partial().optional(),
 });
 type PartialSettings = z.infer<typeof PartialSettings>;
 
@@ -181,6 +190,7 @@ export const DEFAULTS: Settings = {
     retentionFloorDays: 90,
   },
   logSources: [],
+  supabase: { projectRef: '', pageRows: 1000 },
 };
 
 const BUILTIN_OVERLAYS: Record<EnvName, PartialSettings> = {
@@ -323,6 +333,7 @@ function merge(base: Settings, over: PartialSettings): Settings {
     query: { ...base.query, ...over.query },
     health: { ...base.health, ...over.health },
     logSources: over.logSources ?? base.logSources,
+    supabase: { ...base.supabase, ...over.supabase },
   };
 }
 

@@ -15,6 +15,9 @@ import type { Output } from '../../lib/output.js';
 import type { CompactedText } from '../../lib/compaction.js';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
 import { logRecord } from './record.js';
+import { formatBytes } from '../../lib/sizes.js';
+
+export { formatBytes };
 
 /** The most downloads at once (the S3 client's sockets: ctx.aws gives S3 this many, plus the listings'). */
 export const MAX_CONCURRENCY = S3_MAX_GETS;
@@ -279,17 +282,6 @@ export function printLines(out: Output, obj: LogObject, lines: readonly string[]
   else out.unmasked(text);
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { tryParseDay } from '@raxx/log-drain-receiver/object-key';
 import { resolveSource, sourceName } from '../../lib/config.js';
 import type { Context } from '../../lib/context.js';
@@ -18,7 +18,7 @@ const date = z.string().refine((d) => tryParseDay(d) !== undefined, { error: (i)
 
 interface DayReport {
   date: string;
-  status: 'shipped' | 'replaced' | 'unchanged' | 'would-ship' | 'would-replace' | 'conflict' | 'empty';
+  status: 'shipped' | 'replaced' | 'unchanged' | 'would-ship' | 'would-replace' | 'conflict' | 'skipped' | 'empty';
   bucket: string;
   key: string;
   inputs: string[];
@@ -53,12 +53,18 @@ refused; an input with no entries ships nothing and the day stays missing. Redac
 shared rules (credentials in URLs, tokens, keys, headers, cookies, e-mail addresses, …) plus
 the source's patterns.
 A failed upload or verification is retried 3 times (1 s, 2 s, 4 s); a failure posts to
-SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the config.`,
+SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the config.
+A source declaring "supabase": {"source": "auth_logs"} (or edge_logs, …) is pulled from the
+Supabase project's Management API when no file is named: --date D, --days N, or yesterday;
+a day already shipped is skipped unless --replace, and a day with no rows ships nothing.
+Needs SUPABASE_ACCESS_TOKEN, and SUPABASE_URL or "supabase.projectRef" in the config.
+Every run of a day is recorded in the source's bucket (logs status --history).`,
   examples: [
     ['raxx-ops logs ship auth /var/log/auth/auth-2025-06-01.log --delete-after', "a day's file, removed once verified in S3"],
     ['raxx-ops logs ship api /var/log/api/*.log --days 7', 'the files of the last 7 days; shipped days are skipped'],
     ['zcat batch.log.gz | raxx-ops logs ship batch - --date 2025-06-01', 'from stdin'],
     ['raxx-ops logs ship auth auth.log --date 2025-06-01 --dry-run', 'counts, redactions and the key, nothing uploaded'],
+    ['raxx-ops logs ship auth --days 7', 'a Supabase source: the last 7 days from the Management API, shipped days skipped'],
   ],
   positionals: {
     source: positional(sourceName, 'the log source (a declared one, or any name: defaults apply)'),
@@ -78,7 +84,9 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
     const { out } = ctx;
     const source = resolveSource(ctx.config, args.source);
     if (args.date && args.days) throw new UsageError('--date and --days cannot be used together', { hint: '--date names the day of every input; --days picks files by their own dates' });
-    const files = args.files.length > 0 ? args.files : ['-'];
+    // A Supabase source with no file named is pulled from the Management API, one input per day.
+    const pulled = args.files.length === 0 && source.supabase ? await supabaseDays(ctx, source, args) : undefined;
+    const files = pulled ? [] : args.files.length > 0 ? args.files : ['-'];
     const stdin = files.filter((f) => f === '-').length;
     if (stdin > 1) throw new UsageError('stdin (-) named more than once', { hint: 'name - once' });
     if (stdin && args.deleteAfter) throw new UsageError('--delete-after cannot delete stdin', { hint: 'leave out --delete-after, or name the files' });
@@ -113,8 +121,8 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
         throw new UsageError(`${d.input.name}: dated ${d.date}, after today (${today} UTC)`, { hint: args.date ? 'check --date' : 'the date comes from the file name (or its modification time): rename the file or give --date' });
       }
     }
-    let chosen = dated;
-    if (args.days) {
+    let chosen = pulled ?? dated;
+    if (args.days && !pulled) {
       const window = new Set(lastDays(ctx.now().getTime(), args.days));
       chosen = dated.filter((d) => window.has(d.date));
       for (const d of dated) if (!window.has(d.date)) out.info(`${d.input.name}: dated ${d.date}, outside the last ${args.days} day(s); skipped`);
@@ -130,12 +138,16 @@ SLACK_WEBHOOK_URL when it is set. Sources are declared under "logSources" in the
     const reports: DayReport[] = [];
     const failures: { subject: string; error: UserError }[] = [];
     for (const [day, inputs] of [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const started = { at: ctx.now(), t0: performance.now() };
       try {
-        reports.push(await shipDay(ctx, source, day, inputs, args));
+        const report = await shipDay(ctx, source, day, inputs, { ...args, pulled: pulled !== undefined });
+        reports.push(report);
+        if (!args.dryRun) await remember(ctx, source, day, started, report, undefined);
       } catch (err) {
         ctx.checkInterrupted();
         if (!(err instanceof UserError)) throw err;
         failures.push({ subject: `${source.name} ${day}`, error: err });
+        if (!args.dryRun) await remember(ctx, source, day, started, undefined, err);
         await notifyFailure(ctx, source.name, day, err);
       }
     }
@@ -160,12 +172,17 @@ async function shipDay(
   source: Source,
   day: string,
   inputs: { input: ShipInput; path?: string }[],
-  args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number; maxLineBytes?: number | undefined },
+  args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number; maxLineBytes?: number | undefined; pulled: boolean },
 ): Promise<DayReport> {
   const { out } = ctx;
   const lib = await import('../../lib/log-shipping.js');
   const key = lib.shippedKey(source.layout, ctx.config.drain.keyPrefix, source.name, day);
   const endpoint = ctx.aws.endpointOf('S3');
+  if (args.pulled && !args.replace) {
+    // A pulled day already shipped is not pulled again (the daily job reruns after a failure).
+    const existing = await lib.headShipped(await ctx.aws.s3(), source.bucket, key, ctx.signal, endpoint);
+    if (existing) return skippedDay(source, day, key, existing);
+  }
   const total = inputs.reduce((n, i) => n + (i.input.size ?? 0), 0);
   const progress = await out.progress(`${source.name} ${day}: reading`);
   let shown = 0;
@@ -287,7 +304,8 @@ async function shipDay(
 }
 
 function summary(source: string, r: DayReport): string {
-  const verb = { shipped: 'shipped', replaced: 'replaced', unchanged: 'already shipped, unchanged', 'would-ship': 'would ship', 'would-replace': 'would replace', conflict: 'conflict', empty: 'not shipped (no entries)' }[r.status];
+  const verb = { shipped: 'shipped', replaced: 'replaced', unchanged: 'already shipped, unchanged', 'would-ship': 'would ship', 'would-replace': 'would replace', conflict: 'conflict', empty: 'not shipped (no entries)', skipped: 'already shipped, skipped' }[r.status];
+  if (r.status === 'skipped') return `${source} ${r.date} ${verb} (s3://${r.bucket}/${r.key}, ${formatBytes(r.bytesOut)}; --replace pulls it again)`;
   return (
     `${source} ${r.date} ${verb}: ${r.lines} lines (${r.badLines} bad${r.cutLines ? `, ${r.cutLines} cut` : ''}), ${r.redactions} redactions, ` +
     `${formatBytes(r.bytesIn)} in, ${formatBytes(r.bytesOut)} gzipped, s3://${r.bucket}/${r.key}` +
@@ -302,4 +320,103 @@ async function notifyFailure(ctx: Context, source: string, day: string, err: Use
   if (!url) return;
   const { redact } = await import('../../lib/secrets.js');
   await notify(url, redact(`:x: raxx-ops logs ship: ${source} ${day} failed (--env ${ctx.config.env}): ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`), ctx.out, undefined, ctx.env);
+}
+
+/** A Supabase source's days: --date, --days N, else yesterday (the runbook's `daily`); only days that have ended. */
+async function supabaseDays(
+  ctx: Context,
+  source: Source,
+  args: { date?: string | undefined; days?: number | undefined; deleteAfter: boolean; format: string; retryBaseMs: number },
+): Promise<{ input: ShipInput; date: string }[]> {
+  if (args.deleteAfter) throw new UsageError('--delete-after has nothing to delete: this source is pulled from Supabase', { hint: 'leave out --delete-after' });
+  if (args.format === 'plain') throw new UsageError('--format plain: Supabase rows are shipped as JSON lines', { hint: 'leave out --format' });
+  const { lastDays } = await import('../../lib/log-shipping.js');
+  const sb = await import('../../lib/shipping/supabase.js');
+  const now = ctx.now().getTime();
+  const days = args.date ? [args.date] : lastDays(now, args.days ?? 1);
+  const today = new Date(now).toISOString().slice(0, 10);
+  for (const d of days) {
+    // A day still going would be shipped incomplete, then skipped by every later run.
+    if (d >= today) throw new UsageError(`${d} has not ended (today is ${today} UTC): its logs are not complete`, { hint: 'ship days that have ended: --date of an earlier day, or no --date for yesterday' });
+  }
+  const access = sb.supabaseAccess(ctx.config.supabase.projectRef, ctx.env);
+  const name = source.supabase!.source;
+  return days.map((date) => ({
+    date,
+    input: {
+      name: `supabase ${name} ${date}`,
+      open: () =>
+        Readable.from(
+          sb.dayLines({
+            access,
+            source: name,
+            day: date,
+            pageRows: ctx.config.supabase.pageRows,
+            signal: ctx.signal,
+            retryBaseMs: args.retryBaseMs,
+            onWait: (ms, why) => ctx.out.warn(`supabase ${name} ${date}: ${why}; waiting ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`),
+          }),
+        ),
+    },
+  }));
+}
+
+function skippedDay(source: Source, day: string, key: string, existing: { sha256: string | undefined; versionId: string | undefined; size: number }): DayReport {
+  return {
+    date: day,
+    status: 'skipped',
+    bucket: source.bucket,
+    key,
+    inputs: [],
+    format: 'json',
+    lines: 0,
+    entries: 0,
+    badLines: 0,
+    bad: [],
+    cutLines: 0,
+    cut: [],
+    redactions: 0,
+    redactionsByRule: {},
+    bytesIn: 0,
+    bytesOut: existing.size,
+    sha256: existing.sha256 ?? '',
+    versionId: existing.versionId ?? null,
+    previousVersionId: null,
+    attempts: 0,
+    deleted: [],
+  };
+}
+
+/** One run of a day into the source's history; a history that cannot be written is a warning, not a failed ship. */
+async function remember(ctx: Context, source: Source, day: string, started: { at: Date; t0: number }, r: DayReport | undefined, err: UserError | undefined): Promise<void> {
+  const { recordRun, whoRuns } = await import('../../lib/shipping/history.js');
+  const { redact } = await import('../../lib/secrets.js');
+  const durationMs = Math.round(performance.now() - started.t0);
+  const outcome = r ? (r.status === 'would-ship' || r.status === 'would-replace' || r.status === 'conflict' ? undefined : r.status) : 'failed';
+  if (!outcome) return;
+  try {
+    await recordRun(
+      await ctx.aws.s3(),
+      source.bucket,
+      {
+        source: source.name,
+        day,
+        outcome,
+        lines: r && r.status !== 'skipped' ? r.lines : null,
+        bytes: r ? r.bytesOut : null,
+        sha256: r?.sha256 || null,
+        attempts: r?.attempts ?? 0,
+        durationMs,
+        startedAt: started.at.toISOString(),
+        finishedAt: new Date(started.at.getTime() + durationMs).toISOString(),
+        error: err ? redact(err.message) : null,
+        by: whoRuns(ctx.env),
+        via: ctx.env.RAXX_OPS_RUN_VIA ?? 'cli',
+      },
+      ctx.signal,
+    );
+  } catch (e) {
+    ctx.checkInterrupted();
+    ctx.out.warn(`${source.name} ${day}: the run could not be recorded in s3://${source.bucket}/shipping-history/ (${(e as Error).message})`);
+  }
 }

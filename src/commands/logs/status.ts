@@ -22,6 +22,7 @@ import { CheckFailedError, UsageError } from '../../lib/errors.js';
 import type { Context } from '../../lib/context.js';
 import type { LogObject } from '../../lib/log-store.js';
 import type { SourceStatus } from '../../lib/log-shipping.js';
+import type { RunRecord } from '../../lib/shipping/history.js';
 import type { Output } from '../../lib/output.js';
 import { orderedPool } from '../../lib/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
@@ -81,11 +82,13 @@ Today is judged up to now: its silence includes the time since the newest object
 health (and the exit code) is its health now: a recovered app is healthy with its earlier
 gaps listed; nothing before an app's first object counts (a newly wired app).
 Shipped log sources (logs ship) are judged over the 7 UTC days before today: a missing day is a
-warning for an optional source and critical for a required one.`,
+warning for an optional source and critical for a required one. --history adds each source's
+last shipping runs (outcome, lines, size, attempts, duration, who), failed ones included.`,
   examples: [
     ['raxx-ops logs status', 'every production app, yesterday and today'],
     ['raxx-ops logs status --app raxx-api-prod --days 7', 'a week, with missing days'],
     ['raxx-ops logs status --warn-silent-minutes 5 --json', 'a tighter threshold, as JSON'],
+    ['raxx-ops logs status --source auth --history', "the auth source's days and its last shipping runs"],
   ],
   options: {
     app: opt.apps,
@@ -95,6 +98,8 @@ warning for an optional source and critical for a required one.`,
     concurrency: option(listingConcurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
     source: option(z.array(sourceName).optional(), 'a shipped log source, judged over its last 7 days (repeatable; default: every declared source, unless --app is given)', { value: '<source>', repeatable: true }),
     notify: flag('post a summary to SLACK_WEBHOOK_URL when the health is warning or critical'),
+    history: flag("add each shipped source's last runs (logs ship), failures included"),
+    runs: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'at most 1000').default(10), 'how many runs --history shows per source', { value: '<n>' }),
   },
   async handler(args, ctx) {
     const { out, config } = ctx;
@@ -138,13 +143,15 @@ warning for an optional source and critical for a required one.`,
     const wiredAt = await drainsCreated(ctx, apps.filter((app) => firsts.get(app) === null));
     const statuses = apps.map((app) => assess(app, days.map((day) => ({ day, objects: listed.get(`${app}/${day}`) ?? [] })), { now, warn, critical, firstObject: firsts.get(app), wiredAt: wiredAt.get(app) }));
     const sources = await shippedSources(ctx, sourceNames);
+    const history = args.history ? await shippingHistory(ctx, sourceNames, args.runs) : undefined;
     const worst = worstOf([...statuses.map((s) => s.health), ...sources.map((s) => s.health)]);
 
     if (out.json) {
-      out.data({ now: iso(now), thresholds: { warnSilentMinutes: warn, criticalSilentMinutes: critical }, health: worst, apps: statuses, sources });
+      out.data({ now: iso(now), thresholds: { warnSilentMinutes: warn, criticalSilentMinutes: critical }, health: worst, apps: statuses, sources, ...(history ? { history } : {}) });
     } else {
       if (statuses.length > 0) printTable(ctx.out, statuses);
       if (sources.length > 0) printSources(ctx.out, sources);
+      if (history) printHistory(ctx.out, history);
     }
     if (webhook && worst !== 'healthy') {
       const { notify } = await import('../../lib/notify.js');
@@ -388,6 +395,48 @@ async function shippedSources(ctx: Context, names: string[]): Promise<SourceStat
   } catch (err) {
     ctx.checkInterrupted();
     throw err;
+  }
+}
+
+async function shippingHistory(ctx: Context, names: string[], limit: number): Promise<{ source: string; bucket: string; runs: RunRecord[]; total: number }[]> {
+  const { lastRuns } = await import('../../lib/shipping/history.js');
+  const { bucketError } = await import('../../lib/log-shipping.js');
+  const s3 = await ctx.aws.s3();
+  return Promise.all(
+    names.map(async (name) => {
+      const { bucket } = resolveSource(ctx.config, name);
+      try {
+        const { runs, unreadable, total } = await lastRuns(s3, bucket, name, limit, ctx.signal);
+        if (unreadable > 0) ctx.out.warn(`${name}: ${unreadable} run record(s) could not be read`);
+        return { source: name, bucket, runs, total };
+      } catch (err) {
+        ctx.checkInterrupted();
+        throw bucketError(err, bucket, 'ListObjectsV2', ctx.aws.endpointOf('S3'));
+      }
+    }),
+  );
+}
+
+function printHistory(out: Output, history: { source: string; runs: RunRecord[]; total: number }[]): void {
+  const c = out.color;
+  for (const h of history) {
+    out.line('');
+    out.line(c.dim(`${h.source}: last ${h.runs.length} of ${h.total} shipping run(s), newest first`));
+    if (h.runs.length === 0) {
+      out.line('  (no runs recorded: `raxx-ops logs ship` records each one)');
+      continue;
+    }
+    const rows = [['STARTED', 'DAY', 'OUTCOME', 'LINES', 'SIZE', 'ATTEMPTS', 'TOOK', 'BY', 'ERROR']];
+    for (const r of h.runs) {
+      rows.push([r.startedAt.slice(0, 19) + 'Z', r.day, r.outcome, r.lines === null ? '-' : String(r.lines), r.bytes === null ? '-' : formatBytes(r.bytes), String(r.attempts), `${(r.durationMs / 1000).toFixed(1)} s`, `${r.by} (${r.via})`, r.error ?? '']);
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    rows.forEach((r, n) => {
+      const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
+      if (n === 0) return out.line(c.dim(cells.join('  ').trimEnd()));
+      if (h.runs[n - 1]!.outcome === 'failed') cells[2] = c.bad(cells[2]!);
+      out.line(cells.join('  ').trimEnd());
+    });
   }
 }
 

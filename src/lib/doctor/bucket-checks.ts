@@ -8,6 +8,7 @@ import { AwsCredentialsError, awsError } from '../aws.js';
 import { InterruptedError, ServiceError } from '../errors.js';
 import { describeRule, earliestExpiry, judgeRules, reaches, ruleTags } from './lifecycle.js';
 import { fail, pass, warn, type Finding } from './report.js';
+import { monthlyUsd } from '../sizes.js';
 
 type Ctx = Pick<Context, 'aws' | 'config' | 'signal' | 'now'>;
 
@@ -216,16 +217,7 @@ function judgePolicy(bucket: string, statements: Statement[] | undefined | 'unre
   );
 }
 
-/** us-east-1 list prices, USD per GB-month and per 1,000 PUTs (the runbooks' cost tables). */
-const GB_MONTH: Record<string, number> = {
-  STANDARD: 0.023,
-  INTELLIGENT_TIERING: 0.023,
-  STANDARD_IA: 0.0125,
-  ONEZONE_IA: 0.01,
-  GLACIER_IR: 0.004,
-  GLACIER: 0.0036,
-  DEEP_ARCHIVE: 0.00099,
-};
+/** USD per 1,000 PUTs (us-east-1). */
 const PUT_PER_1000 = 0.005;
 /** The runbooks' alert line. */
 export const COST_ALERT_USD = 20;
@@ -292,7 +284,7 @@ async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<Buck
     token = res.IsTruncated ? res.NextContinuationToken : undefined;
     if (!token) break;
   }
-  const storage = Object.entries(cost.bytesByClass).reduce((usd, [cls, bytes]) => usd + (bytes / 1e9) * (GB_MONTH[cls] ?? GB_MONTH.STANDARD!), 0);
+  const storage = monthlyUsd(cost.bytesByClass);
   cost.monthlyUsd = storage + (cost.putsLast30Days / 1000) * PUT_PER_1000;
   return cost;
 }
