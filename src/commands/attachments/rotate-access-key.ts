@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { accessKeyLastUsed, createAccessKey, deleteAccessKey, listAccessKeys, type AccessKeyInfo } from '../../lib/attachments.js';
 import type { Context } from '../../lib/context.js';
-import { ConfigError, ServiceError, UserError } from '../../lib/errors.js';
+import { ConfigError, ExitCode, ServiceError, UserError } from '../../lib/errors.js';
 import type { HerokuApi } from '../../lib/heroku.js';
 import { herokuHolder, ID_VAR, infisicalHolder, keptError, SECRET_VAR, WriteLedger, writeSettled, type AccessKey, type Held, type KeyHolder } from '../../lib/key-holders.js';
 import { INFISICAL_PATH, loadConfig } from '../../lib/config.js';
@@ -232,7 +232,9 @@ right after creating it) is deleted first.`,
         };
       },
     });
-    if (args.dryRun || out.json) return;
+    if (args.dryRun) return;
+    // --json already printed the one document, `rotated` in it; the exit code says the rest.
+    if (out.json) return rotated ? ExitCode.Ok : ExitCode.Service;
     if (!rotated) throw new ServiceError('IAM', 'the holders do not all hold the new key after the rotation', { hint: 'see "holders now" above; run raxx-ops attachments rotate-access-key again to finish' });
     const how = newKey.createdHere ? `the new key ${newKey.id}` : `${newKey.id} (the rotation resumed here)`;
     out.line(out.color.ok(`rotated: ${holders.map((h) => h.name).join(', ')} hold ${how}, which IAM has; the old key is deleted`));
