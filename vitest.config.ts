@@ -15,6 +15,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most test files wait on their stand-ins (moto, PostgreSQL, child processes), not on the
+    // CPU: on two cores, vitest's default of one worker per core but one left them idle.
+    maxWorkers: 3,
     globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -35,7 +35,7 @@ describe('raxx-ops program', () => {
     expect(tree).toEqual({
       config: ['show'],
       drains: ['list', 'wire', 'remove', 'test', 'rotate'],
-      logs: ['grep', 'fetch', 'tail', 'status', 'ship', 'sources', 'compact', 'query', 'athena-setup'],
+      logs: ['grep', 'fetch', 'tail', 'status', 'ship', 'report', 'dashboard', 'sources', 'compact', 'query', 'athena-setup'],
       attachments: ['restore', 'url', 'kms-status', 'lockdown', 'unlock', 'rotate-access-key', 'kms-retire'],
       audit: ['smoke', 'fix-roles'],
       receiver: ['serve'],

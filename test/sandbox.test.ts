@@ -47,7 +47,7 @@ describe.runIf(motoAvailable && postgresAvailable)('sandbox', () => {
     for (const command of ['drains wire', 'drains test', 'logs grep', 'logs status', 'audit smoke', 'attachments restore', 'attachments rotate-access-key', 'logs ship', 'logs compact', 'logs query', 'drains rotate', 'doctor']) {
       expect(transcript.some((l) => l.startsWith(`$ raxx-ops ${command}`)), command).toBe(true);
     }
-    expect(transcript).toContain("  ✓ doctor fails the token check, names failure mode B and the fix (the function's DRAIN_TOKEN back to SSM's, then raxx-ops drains test), exit 1");
+    expect(transcript).toContain('  ✓ doctor fails the token check, names failure mode B and the fix (raxx-ops drains rotate, which repairs), exit 1');
     expect(transcript.filter((l) => l.startsWith('  ✓ ')).length).toBeGreaterThanOrEqual(30);
   }, 150_000);
 

@@ -6,7 +6,8 @@
 // config file's JSON in RAXX_OPS_CONFIG_JSON; SUPABASE_*, RAXX_OPS_DASHBOARD_TOKEN and
 // SLACK_WEBHOOK_URL as for the CLI.
 import { S3Client } from '@aws-sdk/client-s3';
-import { writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../lib/config.js';
@@ -43,10 +44,15 @@ async function configFrom(env: NodeJS.ProcessEnv): Promise<ResolvedConfig> {
   let configPath: string | undefined;
   if (json) {
     // loadConfig validates a file; the function's variable becomes one in its own /tmp.
-    configPath = join(tmpdir(), `raxx-ops-config-${process.pid}.json`);
+    configPath = join(tmpdir(), `raxx-ops-config-${process.pid}-${randomUUID()}.json`);
     await writeFile(configPath, json);
   }
-  return loadConfig({ env: env.RAXX_OPS_ENV, configPath, processEnv: { ...env, RAXX_OPS_CONFIG: undefined } });
+  try {
+    return await loadConfig({ env: env.RAXX_OPS_ENV, configPath, processEnv: { ...env, RAXX_OPS_CONFIG: undefined } });
+  } finally {
+    // Read once: nothing is left in /tmp (a warm function, or a test run, makes many).
+    if (configPath) await rm(configPath, { force: true });
+  }
 }
 
 function s3From(env: NodeJS.ProcessEnv): S3Client {

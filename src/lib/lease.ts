@@ -169,7 +169,13 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     ctx.checkInterrupted();
     try {
       etag = await put({ IfNoneMatch: '*' });
-      break;
+      // Read back: on S3 this only confirms the conditional write; a store that does not make
+      // If-None-Match atomic (the local stand-in, under load) lets a second run overwrite it,
+      // and the run whose record is gone must refuse rather than run beside the other.
+      const mine = await read();
+      if (mine?.etag === etag) break;
+      etag = undefined;
+      if (!mine) continue;
     } catch (err) {
       if (!isPreconditionFailed(err)) throw awsError(err, 'S3', `PutObject s3://${bucket}/${key} (taking the ${name} lease)`, endpoint);
     }

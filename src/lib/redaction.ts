@@ -175,6 +175,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     replace: (mask, m, lead, key, sep, q, quoted, escaped, scheme, bare) => {
       const v = quoted ?? escaped ?? bare ?? '';
       const identifier = /[_-]|[a-z][A-Z]/.test(key!);
+      // A bracket after the colon starts a label or a list ("token: [B] the function's …"), not a secret.
+      if (bare !== undefined && /^[[(]/.test(bare)) return m;
       return identifier || /[\d\W]/.test(v.replace(/\s/g, '')) ? maskValue(mask, m, lead, key, sep, q, quoted, escaped, scheme, bare) : m;
     },
     needs: KEYWORD,

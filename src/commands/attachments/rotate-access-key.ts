@@ -33,8 +33,9 @@ export function vaultByHand(env: string, app: string | undefined): string {
 
 export default createCommand({
   description: "new IAM access key for the attachments backend: into the apps' config vars and Infisical, verified there, then the old key deleted; resumable",
-  notes: `Holders: --app (repeatable), else every app of --env that holds ${ID_VAR}; and the Infisical
-folder of attachments.infisical (${INFISICAL_PATH}) when the config names one for --env.
+  notes: `Holders: --app (repeatable), else every app of --env that holds ${ID_VAR};
+and the Infisical folder of attachments.infisical (${INFISICAL_PATH})
+when the config names one for --env.
 The secret goes only to the holders (${SECRET_VAR}); it is never printed.
 IAM allows 2 keys per user: a key no holder has and nobody used (left by a run that stopped
 right after creating it) is deleted first.`,

@@ -100,6 +100,7 @@ export const SHAPES: Shape[] = [
 
 /** Ordinary log text that must come through both maskers unchanged. */
 export const LOOK_ALIKES: { text: string; outputOnly?: boolean }[] = [
+  { text: "FAIL token: [B] the function's DRAIN_TOKEN differs from SSM drain_token" },
   { text: 'drain auth failed: token_present=false' },
   { text: 'GET /api/users 200 125ms request_id=req_abc123 session_id=sess_abc123' },
   { text: 'commit 9fceb02d0ae598e95dc970b74767f19372d61af8 deployed' },
