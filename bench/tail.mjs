@@ -62,6 +62,9 @@ export async function tailBench({ startMoto }) {
     children.push(receiver);
     const [, url] = await waitFor(receiver, /listening on (http:\/\/\S+?)\/?\s/, 'receiver');
 
+    // One batch first: tail refuses an app that never had an object (a misspelt name).
+    const warm = await fetch(`${url}/?app=${APP}&token=${TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/logplex-1', 'logplex-msg-count': '1' }, body: frame([`<190>1 ${new Date().toISOString().replace('Z', '+00:00')} host app web.1 - warm-up\n`]) });
+    if (warm.status !== 200) throw new Error(`receiver answered ${warm.status}`);
     const tail = cli(['logs', 'tail', '--app', APP, '-n', '0', '--interval', `${INTERVAL_MS}ms`, '--config', configFile], env);
     children.push(tail);
     await waitFor(tail, /tailing /, 'tail');
