@@ -1,4 +1,4 @@
-// The shape every multi-step change shares (DESIGN.md, "Multi-step changes"): a plan printed
+// The shape every multi-step change shares (docs/architecture.md, "Multi-step changes"): a plan printed
 // first, one confirmation, steps applied in order and each verified, a rollback for the steps
 // that have one, and a per-step report (one JSON document under --json).
 //

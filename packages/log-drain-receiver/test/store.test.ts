@@ -1,5 +1,5 @@
 // The Lambda's own S3 client (createS3Client) against an endpoint that accepts connections and
-// never answers: the handler must answer before Logplex's 5 s request timeout (FACTS.md), so
+// never answers: the handler must answer before Logplex's 5 s request timeout (docs/facts.md), so
 // that Logplex retries the batch instead of counting a timeout.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

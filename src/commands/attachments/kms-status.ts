@@ -1,5 +1,5 @@
 // `raxx-ops attachments kms-status`: the runbook's `aws kms describe-key --key-id alias/…` query,
-// plus what it cannot show: rotation comes from GetKeyRotationStatus (FACTS.md).
+// plus what it cannot show: rotation comes from GetKeyRotationStatus (docs/facts.md).
 import { describeKey, keyProblems } from '../../lib/attachments.js';
 import { CheckFailedError } from '../../lib/errors.js';
 import { createCommand } from '../define.js';

@@ -1,5 +1,5 @@
 // `raxx-ops audit smoke`: the pgaudit runbook's smoke test and diagnosis, link by link, with
-// the one correction FACTS.md demands: the tracer is inserted while logged in as raptor_app
+// the one correction docs/facts.md explains: the tracer is inserted while logged in as raptor_app
 // with its own credential, because `SET ROLE raptor_app` in the owner's session never picks up
 // the role's log_statement and so can never log the tracer.
 import { z } from 'zod';

@@ -149,7 +149,7 @@ async function describeKey(ctx: Ctx, alias: string) {
   const arn = meta?.Arn ?? '';
   let rotating = false;
   try {
-    // DescribeKey does not report rotation (FACTS.md); GetKeyRotationStatus does.
+    // DescribeKey does not report rotation (docs/facts.md); GetKeyRotationStatus does.
     rotating = (await kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled === true;
   } catch (err) {
     throw awsError(err, 'KMS', `GetKeyRotationStatus ${keyId}`, ctx.aws.endpointOf('KMS'));
