@@ -45,6 +45,7 @@ export async function tailBench({ startMoto }) {
   const moto = await startMoto();
   const proxy = await startLatencyProxy({ target: moto.env.AWS_ENDPOINT_URL, delayMs: LATENCY, cache: false });
   const children = [];
+  let dir;
   try {
     const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
     const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.env.AWS_ENDPOINT_URL, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
@@ -52,9 +53,9 @@ export async function tailBench({ startMoto }) {
     s3.destroy();
     const env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, NO_COLOR: '1', RAXX_OPS_CONFIG: '' };
     const config = JSON.stringify({ drain: { bucket: BUCKET }, apps: [APP] });
-    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
-    const dir = await mkdtemp(`${tmpdir()}/raxx-bench-tail-`);
+    dir = await mkdtemp(`${tmpdir()}/raxx-bench-tail-`);
     const configFile = `${dir}/config.json`;
     await writeFile(configFile, config);
 
@@ -102,13 +103,13 @@ export async function tailBench({ startMoto }) {
     // A poll is a listing; a new object then costs one GET: two round trips of the model,
     // plus the receiver's PUT before the object exists, and 100 ms for the processes.
     const budget = INTERVAL_MS + 3 * LATENCY + 100;
-    await rm(dir, { recursive: true, force: true });
     return [
       { metric: `logs tail: batches posted to the receiver and printed (of ${POSTS})`, value: `${seenAt.size}`, goal: `${POSTS}`, ok: seenAt.size === POSTS },
       { metric: `logs tail: post → printed, p50 / p95 / max (interval ${INTERVAL_MS} ms, ${LATENCY} ms per request)`, value: `${pct(50).toFixed(0)} / ${pct(95).toFixed(0)} / ${latencies.at(-1)?.toFixed(0)} ms`, goal: `p95 ≤ ${budget} ms`, ok: pct(95) <= budget },
     ];
   } finally {
     for (const c of children) c.kill('SIGINT');
+    if (dir) await (await import('node:fs/promises')).rm(dir, { recursive: true, force: true });
     await proxy.close();
     await moto.stop();
   }
