@@ -16,16 +16,8 @@ const dist = `${pkg}dist`;
 
 await rm(dist, { recursive: true, force: true });
 
-await build({
-  // One bundle, two handlers: `index.handler` (the drain) and `index.compact` (the daily
-  // compactor, run by a schedule).
-  stdin: {
-    contents: "export { handler } from './handler.ts';\nexport { compact } from './compact-handler.ts';\n",
-    resolveDir: `${pkg}src`,
-    sourcefile: 'lambda-entry.ts',
-    loader: 'ts',
-  },
-  outfile: `${dist}/lambda/index.mjs`,
+/** What both Lambda bundles share: one minified ESM file for Node 20 with its source map. */
+const lambdaBundle = {
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -39,9 +31,23 @@ await build({
   // Bundled CommonJS code may still require() Node built-ins; ESM has no require of its own.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   logLevel: 'warning',
+};
+
+await build({
+  ...lambdaBundle,
+  // One bundle, two handlers: `index.handler` (the drain) and `index.compact` (the daily
+  // compactor, run by a schedule).
+  stdin: {
+    contents: "export { handler } from './handler.ts';\nexport { compact } from './compact-handler.ts';\n",
+    resolveDir: `${pkg}src`,
+    sourcefile: 'lambda-entry.ts',
+    loader: 'ts',
+  },
+  outfile: `${dist}/lambda/index.mjs`,
 });
 
 await build({
+  ...lambdaBundle,
   stdin: {
     contents: "export { dashboard, dailyShip } from '../../../src/lambda/shipping.ts';\n",
     resolveDir: `${pkg}src`,
@@ -49,19 +55,8 @@ await build({
     loader: 'ts',
   },
   outfile: `${dist}/lambda/shipping.mjs`,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  legalComments: 'none',
-  mainFields: ['module', 'main'],
   // The CLI imports this package's modules by name: from their source, as the tests do.
   conditions: ['source'],
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-  logLevel: 'warning',
 });
 
 // Deterministic zip: fixed timestamps, so the same source gives the same CodeSha256.
