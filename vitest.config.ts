@@ -2,12 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const receiverSrc = fileURLToPath(new URL('./packages/log-drain-receiver/src/', import.meta.url));
+const formatSrc = fileURLToPath(new URL('./packages/log-format/src/', import.meta.url));
 
 export default defineConfig({
   resolve: {
-    // Tests import the receiver workspace from its TypeScript source, never from a build: a
+    // Tests import the workspaces from their TypeScript source, never from a build: a
     // fresh clone has no dist/, and a stale dist/ must not hide a change to the source.
-    alias: [{ find: /^@raxx\/log-drain-receiver\/(.*)$/, replacement: `${receiverSrc}$1.ts` }],
+    alias: [
+      { find: /^@raxx\/log-drain-receiver\/(.*)$/, replacement: `${receiverSrc}$1.ts` },
+      { find: /^@raxx\/log-format\/(.*)$/, replacement: `${formatSrc}$1.ts` },
+    ],
     conditions: ['source'],
   },
   test: {

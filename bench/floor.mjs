@@ -5,7 +5,7 @@
 // with a regular expression.
 //   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent with bare
 //     node:http on a keep-alive agent with 64 sockets, no SDK middleware and no retries. It is
-//     deliberately not raxx-ops' src/lib/s3-get.ts: a floor of its own keeps a slower s3-get
+//     deliberately not raxx-ops' src/lib/aws/s3-get.ts: a floor of its own keeps a slower s3-get
 //     visible in the ratio instead of slowing the floor with it;
 //   --transport sdk: the SDK's GetObjectCommand, for reference.
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
@@ -13,7 +13,7 @@
 import { Agent, request } from 'node:http';
 import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-drain-receiver/object-key';
+import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-format/object-key';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {

@@ -72,7 +72,7 @@ export default async function restoreBench({ keys = Number(process.env.RESTORE_B
   const { startMoto } = await tsImport('../test/support/moto.ts', import.meta.url);
   const moto = await startMoto();
   let proxy;
-  const aws = (await tsImport('../src/lib/aws.ts', import.meta.url)).createAwsClients({ region: 'us-east-1', env: moto.env });
+  const aws = (await tsImport('../src/lib/aws/clients.ts', import.meta.url)).createAwsClients({ region: 'us-east-1', env: moto.env });
   try {
     const s3 = await aws.s3();
     const cmds = await import('@aws-sdk/client-s3');

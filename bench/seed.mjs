@@ -3,8 +3,8 @@
 // builds first), at high concurrency. Deterministic: the same run writes the same bytes.
 import { Agent } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { frame } from '@raxx/log-drain-receiver/logplex';
-import { buildObjectKey, dayPrefix } from '@raxx/log-drain-receiver/object-key';
+import { frame } from '@raxx/log-format/logplex';
+import { buildObjectKey, dayPrefix } from '@raxx/log-format/object-key';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } = await import('@aws-sdk/client-s3');

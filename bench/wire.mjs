@@ -1,6 +1,6 @@
 // The wire under `logs grep`, alone: GET every object of a day prefix at a concurrency, each
 // body read to its end, with
-//   --client socket: raxx-ops' own src/lib/s3-get.ts (its SigV4 and s3-socket.ts's HTTP/1.1);
+//   --client socket: raxx-ops' own src/lib/aws/s3-get.ts (its SigV4 and s3-socket.ts's HTTP/1.1);
 //   --client undici: undici's Pool (one per origin, keep-alive, the same number of
 //     connections) with @smithy/signature-v4 signing each request.
 // The keys are listed first, untimed (the same listing for both). Prints
@@ -37,7 +37,7 @@ const client = opt('--client', 'socket');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'x', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'x' };
-const { getObjectFast, listObjectsFast } = await import('../src/lib/s3-get.ts');
+const { getObjectFast, listObjectsFast } = await import('../src/lib/aws/s3-get.ts');
 const target = { region, endpoint, credentials: async () => credentials };
 const signal = new AbortController().signal;
 setMaxListeners(0, signal);

@@ -38,5 +38,6 @@ await build({
 // nested `npm run --workspace` fails under `npm i -g` ("Workspaces not supported for global
 // packages", npm_config_global is inherited).
 if (!process.argv.includes('--cli-only')) {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../packages/log-format/scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
   execFileSync(process.execPath, [fileURLToPath(new URL('../packages/log-drain-receiver/scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
 }

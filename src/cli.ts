@@ -4,8 +4,8 @@ import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { groups, topCommands, type GroupSpec } from './commands/index.js';
 import { defaultOf, flagName, positionalUsage, type CommandDefinition } from './commands/define.js';
-import type { Context, GlobalFlags, Io } from './lib/context.js';
-import { ConfirmationError, ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/errors.js';
+import type { Context, GlobalFlags, Io } from './lib/run/context.js';
+import { ConfirmationError, ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/core/errors.js';
 
 export const VERSION: string = pkg.version;
 
@@ -92,7 +92,7 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
       const message = !issue ? 'invalid' : /received NaN/.test(issue.message) ? 'must be a number' : issue.message;
       throw new UsageError(`${where}: ${message}`, { hint: `see raxx-ops ${commandPath(self)} --help` });
     }
-    const { createContext } = await import('./lib/context.js');
+    const { createContext } = await import('./lib/run/context.js');
     const ctx = await createContext(globalFlags(self), io);
     try {
       const run = () => def.handler(parsed.data, ctx);
@@ -106,8 +106,8 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
 }
 
 async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx: Context, command: string, run: () => Promise<number | void>): Promise<number | void> {
-  const { acquireLease, leaseTtl, LeaseHeldError } = await import('./lib/lease.js');
-  const { stopError } = await import('./lib/errors.js');
+  const { acquireLease, leaseTtl, LeaseHeldError } = await import('./lib/run/lease.js');
+  const { stopError } = await import('./lib/core/errors.js');
   const opts = { force: Boolean(args.force), waitMs: Number(args.wait ?? 0) * 1000, ttlMs: leaseTtl(ctx.env) };
   let lease;
   try {
@@ -234,7 +234,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 async function reportError(err: unknown, io: Io, opts: { debug: boolean; json: boolean }, state: RunState): Promise<number> {
-  const { Output, colorEnabled } = await import('./lib/output.js');
+  const { Output, colorEnabled } = await import('./lib/core/output.js');
   const out = new Output({ stdout: io.stdout, stderr: io.stderr, json: false, color: colorEnabled(undefined, io.env, io.stderr), debug: opts.debug });
   const fail = (code: ExitCode, message: string, hint: string | undefined, name = errorCodeName(code)): number => {
     out.error(message, hint);

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsClients } from '../src/lib/aws.js';
+import type { AwsClients } from '../src/lib/aws/clients.js';
 import { ALIAS, attachmentKey, createAttachmentsBucket, createBackendUser, accessKeys, remove, upload, USER, versions } from './commands/attachments/fixtures.js';
 import { createBucket, fixtureClients, functionEnvironment, getDrainParameters, listKeys } from './support/aws-fixtures.js';
 import { startDrainStack } from './support/drain-stand-ins.js';

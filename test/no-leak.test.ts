@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { frame } from '@raxx/log-drain-receiver/logplex';
+import { frame } from '@raxx/log-format/logplex';
 import { runCli, type CliResult } from './support/run-cli.js';
 import { captureProcessOutput } from './support/capture.js';
 import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
@@ -17,7 +17,7 @@ import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
 import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment } from './support/aws-fixtures.js';
 import { freePort, waitFor } from './support/stand-in.js';
 import { batch, put } from './commands/logs/fixtures.js';
-import type { AwsClients } from '../src/lib/aws.js';
+import type { AwsClients } from '../src/lib/aws/clients.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-leak-4d1f8a2c6e9b3a7d';
 const DRAIN_TOKEN = 'drain-token-leak-8e2b6d4f1a3c5e7b9d0f';

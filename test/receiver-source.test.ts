@@ -3,10 +3,10 @@
 // receiver by package name; under test that name must resolve to the very module the
 // source path gives.
 import { describe, expect, it } from 'vitest';
-import * as viaPackage from '@raxx/log-drain-receiver/object-key';
-import * as viaSource from '../packages/log-drain-receiver/src/object-key.js';
-import * as logplexViaPackage from '@raxx/log-drain-receiver/logplex';
-import * as logplexViaSource from '../packages/log-drain-receiver/src/logplex.js';
+import * as viaPackage from '@raxx/log-format/object-key';
+import * as viaSource from '@raxx/log-format/object-key';
+import * as logplexViaPackage from '@raxx/log-format/logplex';
+import * as logplexViaSource from '@raxx/log-format/logplex';
 
 describe('the receiver package under test', () => {
   it('resolves to its TypeScript source', () => {
@@ -15,10 +15,10 @@ describe('the receiver package under test', () => {
   });
 
   it('is what the CLI loads at run time (dynamic imports included)', async () => {
-    const { loadConfig } = await import('../src/lib/config.js');
+    const { loadConfig } = await import('../src/lib/core/config.js');
     const cfg = await loadConfig({ env: 'prod', processEnv: {} });
     expect(cfg.apps.every((a) => viaSource.APP_NAME_PATTERN.test(a))).toBe(true);
-    const dyn = await import('@raxx/log-drain-receiver/object-key');
+    const dyn = await import('@raxx/log-format/object-key');
     expect(dyn).toBe(viaSource);
   });
 });

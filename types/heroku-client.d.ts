@@ -1,4 +1,4 @@
-// heroku-client 3.1.x ships no types; this covers what src/lib/heroku.ts uses.
+// heroku-client 3.1.x ships no types; this covers what src/lib/heroku/client.ts uses.
 declare module 'heroku-client' {
   import type { IncomingMessage } from 'node:http';
 
@@ -37,7 +37,7 @@ declare module 'heroku-client' {
 }
 
 // heroku-client's request machinery (one instance per call, following Next-Range pages),
-// which src/lib/heroku-request.ts extends: only the members it uses or overrides.
+// which src/lib/heroku/request.ts extends: only the members it uses or overrides.
 declare module 'heroku-client/lib/request.js' {
   import type { ClientRequest, IncomingMessage } from 'node:http';
 

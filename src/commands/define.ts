@@ -3,7 +3,7 @@
 // Command files import only light modules at top level; the SDK, pg, heroku-client and ora
 // are imported inside handlers, so `--help` stays fast.
 import { z } from 'zod';
-import type { Context } from '../lib/context.js';
+import type { Context } from '../lib/run/context.js';
 
 export interface ArgDef<S extends z.ZodType = z.ZodType> {
   /** Validates (and coerces) the value commander hands over: a string, true, or string[]. */
@@ -38,7 +38,7 @@ export interface CommandSpec<O extends Defs, P extends Defs> {
   positionals?: P;
   options?: O;
   /**
-   * A changing command holds this lease (src/lib/lease.ts) while it runs, when `when` says
+   * A changing command holds this lease (src/lib/run/lease.ts) while it runs, when `when` says
    * the run changes anything; its options need `...leaseOptions` (--force, --wait). With
    * `bestEffort`, a lease that cannot be taken because S3 fails is a warning, not a stop:
    * the emergency stop must work when S3 does not.

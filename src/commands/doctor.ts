@@ -4,12 +4,12 @@
 // the exact fix. Exit 1 when anything fails.
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import type { Context } from '../lib/context.js';
+import type { Context } from '../lib/run/context.js';
 import type { CheckResult } from '../lib/doctor/report.js';
-import { UsageError, CheckFailedError } from '../lib/errors.js';
-import { redact } from '../lib/secrets.js';
-import { startOfDay, parseTime } from '../lib/time-window.js';
-import { parseDatabaseUrl } from '../lib/postgres.js';
+import { UsageError, CheckFailedError } from '../lib/core/errors.js';
+import { redact } from '../lib/core/secrets.js';
+import { startOfDay, parseTime } from '../lib/core/time-window.js';
+import { parseDatabaseUrl } from '../lib/postgres/connect.js';
 import { resolveApps } from './apps.js';
 import { apiApp, configVarsOnce, ownerUrl } from './audit/shared.js';
 import { createCommand, flag, option } from './define.js';
@@ -50,7 +50,7 @@ Missing AWS credentials are one error (exit 3); a cause that stops several check
         hint: 'times are UTC: give a duration (30m, 2h) or an earlier time',
       });
     }
-    const { requireWebhook } = await import('../lib/notify.js');
+    const { requireWebhook } = await import('../lib/slack/notify.js');
     const webhook = args.notify ? requireWebhook(ctx.env) : undefined;
     const apps = resolveApps(args.app, ctx);
     // A malformed URL given here is bad input (exit 2) before anything runs.
@@ -80,7 +80,7 @@ Missing AWS credentials are one error (exit 3); a cause that stops several check
 
     if (webhook && status !== 'pass') {
       // The report is what matters; a failed notification is said, not fatal.
-      const { notify } = await import('../lib/notify.js');
+      const { notify } = await import('../lib/slack/notify.js');
       if (await notify(webhook, slackText(ctx, checks, summary), ctx.out, ctx.signal, ctx.env)) ctx.out.info('posted the summary to Slack');
       else ctx.checkInterrupted();
     }

@@ -1,6 +1,6 @@
 // Options several commands share, declared once.
 import { z } from 'zod';
-import { appName } from '../lib/config.js';
+import { appName } from '../lib/core/config.js';
 import { flag, option } from './define.js';
 
 /** `--app A` (repeatable); commands default to every app of --env. */
@@ -14,7 +14,7 @@ export function timeout(defaultSeconds: number, what: string) {
   return option(seconds.default(defaultSeconds), what, { value: '<seconds>' });
 }
 
-/** The lease options of every command that changes drains or keys (src/lib/lease.ts). */
+/** The lease options of every command that changes drains or keys (src/lib/run/lease.ts). */
 export const leaseOptions = {
   force: flag('take over the lease whoever holds it, after showing the holder (type the lease name; --yes without a terminal)'),
   wait: option(

@@ -10,13 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type ResolvedConfig } from '../lib/config.js';
+import { loadConfig, type ResolvedConfig } from '../lib/core/config.js';
 import { handleDashboard } from '../lib/shipping/dashboard.js';
 import { shipPulledDay } from '../lib/shipping/pulled-day.js';
 import type { RunRecord } from '../lib/shipping/history.js';
-import { postSlack } from '../lib/notify.js';
-import { redact, registerSecret } from '../lib/secrets.js';
-import { sleep } from '../lib/sleep.js';
+import { postSlack } from '../lib/slack/notify.js';
+import { redact, registerSecret } from '../lib/core/secrets.js';
+import { sleep } from '../lib/core/sleep.js';
 
 /** A Function URL request (payload format 2.0), as much of it as the dashboard reads. */
 export interface FunctionUrlEvent {

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { fixtureClients } from '../support/aws-fixtures.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { runCli } from '../support/run-cli.js';

@@ -6,7 +6,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startFaultProxy as startSlowProxy } from '../support/throttle-proxy.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './logs/fixtures.js';
 import { attachmentKey, createAttachmentsBucket, remove, upload } from './attachments/fixtures.js';
 

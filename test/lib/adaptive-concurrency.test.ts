@@ -2,7 +2,7 @@
 // halve on throttling (once per generation), then grow back slowly. A fake clock stands in
 // for S3: each generation's duration says how fast it went.
 import { describe, expect, it } from 'vitest';
-import { AdaptiveConcurrency } from '../../src/lib/adaptive-concurrency.js';
+import { AdaptiveConcurrency } from '../../src/lib/core/adaptive-concurrency.js';
 
 function controller(max = 256) {
   let t = 0;

@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { createAwsClients, awsError } from '../../src/lib/aws.js';
-import { ConfigError, ServiceError } from '../../src/lib/errors.js';
+import { createAwsClients, awsError } from '../../src/lib/aws/clients.js';
+import { ConfigError, ServiceError } from '../../src/lib/core/errors.js';
 import { captureProcessOutput } from '../support/capture.js';
 import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { compactDay, compactedKeys, readManifest, type CompactS3 } from '@raxx/log-drain-receiver/compacted';
+import { compactDay, compactedKeys, readManifest, type CompactS3 } from '@raxx/log-format/compacted';
 
 const DAY = Date.parse('2025-06-01T00:00:00Z');
 const key = (n: number) => `logs/raxx-api-prod/2025/06/01/${DAY + n * 60_000}-00000000-0000-4000-8000-00000000000${n}.gz`;

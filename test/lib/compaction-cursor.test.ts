@@ -2,8 +2,8 @@
 // boundaries and whatever bytes the lines hold (records are length-prefixed).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { linesRecord } from '@raxx/log-drain-receiver/compacted';
-import { DayCursor } from '../../src/lib/compaction.js';
+import { linesRecord } from '@raxx/log-format/compacted';
+import { DayCursor } from '../../src/lib/logs/compaction.js';
 
 const rec = (key: string, lines: string[]) => linesRecord(key, Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
 const file = Buffer.concat([rec('k1', ['a', 'b']), rec('k2', []), rec('k3', ['c']), rec('k5', ['é€', 'last'])]);

@@ -2,8 +2,8 @@
 // not enough; without a terminal it needs --yes (exit 5).
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createContext } from '../../src/lib/context.js';
-import { ConfirmationError } from '../../src/lib/errors.js';
+import { createContext } from '../../src/lib/run/context.js';
+import { ConfirmationError } from '../../src/lib/core/errors.js';
 
 async function terminal(yes = false) {
   const stdin = Object.assign(new PassThrough(), { isTTY: true });

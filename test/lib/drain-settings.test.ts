@@ -1,11 +1,11 @@
 // The SSM drain settings in moto: a rotation's write keeps the KMS key the parameters were
 // created with (an overwrite without KeyId would move them to aws/ssm).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/lib/config.js';
-import { readDrainSettings, writeDrainSettings } from '../../src/lib/drain-settings.js';
+import { loadConfig } from '../../src/lib/core/config.js';
+import { readDrainSettings, writeDrainSettings } from '../../src/lib/drains/settings.js';
 import { fixtureClients } from '../support/aws-fixtures.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 
 describe.runIf(motoAvailable)('drain settings in SSM', () => {
   let moto: MotoServer;

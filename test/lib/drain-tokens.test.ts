@@ -3,7 +3,7 @@
 // accepts now and a drain carries is never dropped before its drains moved; the drains' token is
 // accepted again when the function refuses it; no finding names a token.
 import { describe, expect, it } from 'vitest';
-import { planTokens, type TokenState } from '../../src/lib/drain-tokens.js';
+import { planTokens, type TokenState } from '../../src/lib/drains/tokens.js';
 
 const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
 const S = 'token-ssm-and-drains-0001';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, InterruptedError, ServiceError, UsageError } from '../../src/lib/errors.js';
-import { HerokuClientRequest, OVERRIDDEN } from '../../src/lib/heroku-request.js';
-import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku.js';
+import { ConfigError, InterruptedError, ServiceError, UsageError } from '../../src/lib/core/errors.js';
+import { HerokuClientRequest, OVERRIDDEN } from '../../src/lib/heroku/request.js';
+import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku/client.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 
 describe('Heroku credentials', () => {

@@ -1,13 +1,13 @@
 // The Infisical client against the stand-in: login, read and upsert by name, typed errors, and
 // a write without an answer reported as an unknown outcome.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, ExitCode, isUnknownOutcome } from '../../src/lib/errors.js';
-import { InfisicalApi, infisicalCredentials, type InfisicalOptions } from '../../src/lib/infisical.js';
+import { ConfigError, ExitCode, isUnknownOutcome } from '../../src/lib/core/errors.js';
+import { InfisicalApi, infisicalCredentials, type InfisicalOptions } from '../../src/lib/infisical/client.js';
 import { startInfisicalApi, type InfisicalApiServer } from '../support/infisical-api.js';
 import { startFaultProxy, type FaultProxy } from '../support/aws-fixtures.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/lib/config.js';
+import { loadConfig } from '../../src/lib/core/config.js';
 import { tempDir } from '../support/temp.js';
 
 const PATH = '/MooseQuest/aws/support-attachments/';

@@ -6,14 +6,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { acquireLease, LeaseHeldError, LeaseLostError, LEASE_PREFIX, type LeaseRecord } from '../../src/lib/lease.js';
+import { acquireLease, LeaseHeldError, LeaseLostError, LEASE_PREFIX, type LeaseRecord } from '../../src/lib/run/lease.js';
 import { waitFor } from '../support/stand-in.js';
-import { createContext } from '../../src/lib/context.js';
+import { createContext } from '../../src/lib/run/context.js';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 import { createBucket, fixtureClients, listKeys, putDrainParameters, startFaultProxy } from '../support/aws-fixtures.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const KEY = `${LEASE_PREFIX}drains.json`;

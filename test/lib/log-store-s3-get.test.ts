@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createAwsClients } from '../../src/lib/aws.js';
-import { getObjectFast, listObjectsFast, parseListing, S3HttpError, type LeanRequest, type Transport } from '../../src/lib/s3-get.js';
+import { createAwsClients } from '../../src/lib/aws/clients.js';
+import { getObjectFast, listObjectsFast, parseListing, S3HttpError, type LeanRequest, type Transport } from '../../src/lib/aws/s3-get.js';
 
 type Source = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: Source) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { InterruptedError, ServiceError } from '../../src/lib/errors.js';
-import { LogStore, type LineVisitor, type LogObject } from '../../src/lib/log-store.js';
+import { InterruptedError, ServiceError } from '../../src/lib/core/errors.js';
+import { LogStore, type LineVisitor, type LogObject } from '../../src/lib/logs/store.js';
 
 const obj: LogObject = { app: 'raxx-api-prod', key: 'logs/raxx-api-prod/2025/06/02/1748822400000-0A1B.gz', time: 1748822400000, id: '0A1B', size: 1 };
 

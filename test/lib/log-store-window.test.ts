@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { daysBetween } from '@raxx/log-drain-receiver/object-key';
-import { UsageError } from '../../src/lib/errors.js';
-import { parseDate, resolveWindow } from '../../src/lib/time-window.js';
-import { mergeSorted, orderedPool } from '../../src/lib/ordered-pool.js';
+import { daysBetween } from '@raxx/log-format/object-key';
+import { UsageError } from '../../src/lib/core/errors.js';
+import { parseDate, resolveWindow } from '../../src/lib/core/time-window.js';
+import { mergeSorted, orderedPool } from '../../src/lib/core/ordered-pool.js';
 
 const now = new Date('2025-06-02T10:30:00Z');
 const at = (s: string) => Date.parse(s);

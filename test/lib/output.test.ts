@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, Output } from '../../src/lib/output.js';
+import { colorEnabled, Output } from '../../src/lib/core/output.js';
 
 function capture(opts: { json?: boolean; color?: boolean; tty?: boolean } = {}) {
   const streams = { out: '', err: '' };

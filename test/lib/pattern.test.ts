@@ -2,8 +2,8 @@
 // indexOf and hand the pattern only the lines that hold it. Wrong here would drop matches.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compilePattern, requiredLiteral } from '../../src/lib/pattern.js';
-import { LineSplitter, visitBytes, type LineVisitor } from '../../src/lib/log-store.js';
+import { compilePattern, requiredLiteral } from '../../src/lib/core/pattern.js';
+import { LineSplitter, visitBytes, type LineVisitor } from '../../src/lib/logs/store.js';
 
 const plain = { fixed: false, ignoreCase: false };
 

@@ -1,9 +1,9 @@
 // connectPostgres against a throwaway cluster: the typed errors a command turns into exit codes,
 // and no password in any of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ServiceError, UsageError } from '../../src/lib/errors.js';
-import { connectPostgres, parseDatabaseUrl, postgresError } from '../../src/lib/postgres.js';
-import { redact } from '../../src/lib/secrets.js';
+import { ConfigError, ServiceError, UsageError } from '../../src/lib/core/errors.js';
+import { connectPostgres, parseDatabaseUrl, postgresError } from '../../src/lib/postgres/connect.js';
+import { redact } from '../../src/lib/core/secrets.js';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
 import { freePort } from '../support/stand-in.js';
 

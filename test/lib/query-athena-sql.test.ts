@@ -1,7 +1,7 @@
 // The SQL `logs query --engine athena` sends: the operator's query over a `logs` CTE narrowed
 // to the window, the apps and the records files.
 import { describe, expect, it } from 'vitest';
-import { windowedSql } from '../../src/lib/query/athena.js';
+import { windowedSql } from '../../src/lib/logs/query/athena.js';
 
 const opts = { database: 'raxx_logs', table: 'logs', apps: ['raxx-api-prod'], fromDay: '2025-06-01', toDay: '2025-06-01', start: Date.parse('2025-06-01T00:00:00Z'), end: Date.parse('2025-06-02T00:00:00Z') };
 const CTE = /^WITH (RECURSIVE )?logs AS \(SELECT \* FROM "raxx_logs"\."logs" WHERE app IN \('raxx-api-prod'\) AND day BETWEEN '2025-06-01' AND '2025-06-01' AND "\$path" LIKE '%\/records\.jsonl\.gz' AND \(time IS NULL OR .*\)\)/;

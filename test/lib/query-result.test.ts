@@ -1,8 +1,8 @@
 // How `logs query` prints rows: what a log line holds must not act on the operator's terminal,
 // JSON keeps every column and stays one document however many batches it came in.
 import { describe, expect, it } from 'vitest';
-import { Output } from '../../src/lib/output.js';
-import { rowPrinter } from '../../src/lib/query/result.js';
+import { Output } from '../../src/lib/core/output.js';
+import { rowPrinter } from '../../src/lib/logs/query/result.js';
 
 async function print(format: 'table' | 'csv' | 'json', columns: string[], batches: unknown[][][]): Promise<string> {
   let text = '';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { WirePool } from '../../src/lib/s3-socket.js';
+import { WirePool } from '../../src/lib/aws/s3-socket.js';
 
 interface Answer {
   status: number;

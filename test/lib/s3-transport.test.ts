@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { INLINE_BYTES, socketTransport, type LeanRequest } from '../../src/lib/s3-get.js';
+import { INLINE_BYTES, socketTransport, type LeanRequest } from '../../src/lib/aws/s3-get.js';
 
 let server: Server | undefined;
 

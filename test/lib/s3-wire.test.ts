@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from '../commands/logs/fixtures.js';
 
 const API = 'raxx-api-prod';

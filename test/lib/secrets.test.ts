@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { forgetSecrets, maskUrl, redact, redactJson, redactValue, registerSecret } from '../../src/lib/secrets.js';
+import { forgetSecrets, maskUrl, redact, redactJson, redactValue, registerSecret } from '../../src/lib/core/secrets.js';
 
 afterEach(() => forgetSecrets());
 

@@ -1,10 +1,10 @@
 // The step runner on its own: plan, one confirmation, order, verification, rollback up to the
 // point of no return, resume from what the steps report as done, and the --json report.
 import { describe, expect, it } from 'vitest';
-import { createContext, type Context } from '../../src/lib/context.js';
-import { ServiceError, UnknownOutcomeError } from '../../src/lib/errors.js';
-import type { RollbackContext } from '../../src/lib/step-runner.js';
-import { runSteps, StepsStopped, type Step } from '../../src/lib/step-runner.js';
+import { createContext, type Context } from '../../src/lib/run/context.js';
+import { ServiceError, UnknownOutcomeError } from '../../src/lib/core/errors.js';
+import type { RollbackContext } from '../../src/lib/run/step-runner.js';
+import { runSteps, StepsStopped, type Step } from '../../src/lib/run/step-runner.js';
 
 async function context(opts: { json?: boolean; yes?: boolean; signal?: AbortSignal } = {}): Promise<{ ctx: Context; stdout: () => string; stderr: () => string }> {
   let stdout = '';

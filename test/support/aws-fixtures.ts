@@ -1,7 +1,7 @@
 // AWS state the drain tests start from, created in moto the way the drain's Terraform creates
 // it in the account: the SSM parameters, the drain bucket and the receiver function.
 import { zipSync, strToU8 } from 'fflate';
-import { createAwsClients, type AwsClients } from '../../src/lib/aws.js';
+import { createAwsClients, type AwsClients } from '../../src/lib/aws/clients.js';
 
 export function fixtureClients(env: Record<string, string>, region = 'us-east-1'): AwsClients {
   return createAwsClients({ region, env });

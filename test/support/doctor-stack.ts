@@ -4,12 +4,12 @@
 // the attachments bucket (its four lifecycle rules, the customer key behind its alias), every
 // app's current drain, and a fresh object per app. A receiver serves the drain URL on loopback,
 // so a synthetic batch goes end to end. Tests break one thing at a time with the helpers below.
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
-import { frame } from '@raxx/log-drain-receiver/logplex';
+import { buildObjectKey } from '@raxx/log-format/object-key';
+import { frame } from '@raxx/log-format/logplex';
 import { startReceiverServer, type ReceiverServer } from '@raxx/log-drain-receiver/serve';
 import { gzipSync } from 'node:zlib';
 import type { PutBucketLifecycleConfigurationCommandInput } from '@aws-sdk/client-s3';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { createReceiverFunction, fixtureClients, putDrainParameters } from './aws-fixtures.js';
 import type { HerokuApiServer } from './heroku-api.js';
 

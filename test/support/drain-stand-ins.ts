@@ -1,7 +1,7 @@
 // Stand-ins the drain tests share: a proxy in front of the Heroku API stand-in that can hold or
 // misreport requests, and the receiver served locally from the function's environment.
 import { createServer, request, type IncomingMessage } from 'node:http';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { createBucket, createReceiverFunction, putDrainParameters } from './aws-fixtures.js';
 import { runCli, type CliResult } from './run-cli.js';
 import { freePort, waitFor } from './stand-in.js';

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { APP_NAME_PATTERN } from '@raxx/log-drain-receiver/object-key';
+import { APP_NAME_PATTERN } from '@raxx/log-format/object-key';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The most a Range may ask for, and the page size when no Range is sent (Dev Center: Ranges). */

@@ -5,7 +5,7 @@
 // `gunzip` accepts whole (every member's checksum verified), nothing of a member that fails.
 import { gunzipSync } from 'node:zlib';
 import { RE2JS } from 're2js';
-import type { AwsClients } from '../../src/lib/aws.js';
+import type { AwsClients } from '../../src/lib/aws/clients.js';
 
 export interface ReferenceObject {
   key: string;

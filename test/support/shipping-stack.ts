@@ -7,7 +7,7 @@
 // Two drain apps: raxx-api-prod every day, raxx-console-prod all but MISSING_APP_DAY.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
+import { buildObjectKey } from '@raxx/log-format/object-key';
 import { gzipSync } from 'node:zlib';
 import { startMoto, type MotoServer } from './moto.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -15,7 +15,7 @@ import { startSlack, type SlackStandIn } from './slack-webhook.js';
 import { authRows, edgeRows, startSupabase, type SupabaseStandIn } from './supabase-api.js';
 import { runCli } from './run-cli.js';
 import { tempDir } from './temp.js';
-import { createAwsClients, type AwsClients } from '../../src/lib/aws.js';
+import { createAwsClients, type AwsClients } from '../../src/lib/aws/clients.js';
 
 export const NOW = new Date('2026-10-08T03:00:00Z');
 export const DAYS = ['2026-10-01', '2026-10-02', '2026-10-03', '2026-10-04', '2026-10-05', '2026-10-06', '2026-10-07'];

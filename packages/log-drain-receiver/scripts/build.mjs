@@ -30,6 +30,10 @@ const lambdaBundle = {
   mainFields: ['module', 'main'],
   // Bundled CommonJS code may still require() Node built-ins; ESM has no require of its own.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  // The format modules are bundled from their TypeScript source. An alias, not the `source`
+  // condition: some dependencies publish a `source` build too, and the drain's bundle grew
+  // by 150 KB with it.
+  alias: { '@raxx/log-format': fileURLToPath(new URL('../../log-format/src', import.meta.url)) },
   logLevel: 'warning',
 };
 
@@ -55,7 +59,7 @@ await build({
     loader: 'ts',
   },
   outfile: `${dist}/lambda/shipping.mjs`,
-  // The CLI imports this package's modules by name: from their source, as the tests do.
+  // The CLI imports the workspaces' modules by name: from their source, as the tests do.
   conditions: ['source'],
 });
 

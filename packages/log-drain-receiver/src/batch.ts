@@ -1,8 +1,10 @@
 // What a received body becomes in S3: which app it belongs to, its key, and the metadata
 // that flags anything odd about it. Pure: the handler does the I/O.
 import { createHash } from 'node:crypto';
-import { parse, timestampMs, type SyslogMessage } from './logplex.js';
-import { buildObjectKey, isAppName, isObjectId, MAX_EPOCH_MS, UNKNOWN_APP, type KeyFlag } from './object-key.js';
+import { parse, timestampMs, type SyslogMessage } from '@raxx/log-format/logplex';
+import { buildObjectKey, FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS, isAppName, isObjectId, LOGPLEX_RETRY_HORIZON_MS, MAX_EPOCH_MS, UNKNOWN_APP, type KeyFlag } from '@raxx/log-format/object-key';
+
+export { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS, LOGPLEX_RETRY_HORIZON_MS };
 
 /**
  * APP-NAMEs that Logplex itself puts in frames: `app` (dyno output), `heroku` (router and
@@ -61,22 +63,6 @@ export interface Batch {
   clockSkew?: { frameTime: number } | undefined;
 }
 
-/**
- * The window around the time of receipt in which a frame's time files the batch: an hour
- * back (Logplex buffers, dynos lag), five minutes ahead (clocks drift a little). Outside it,
- * the frame's clock is wrong or the line is replayed, and the batch is filed on its receipt
- * day, where `logs status` and `logs grep` look, and flagged `clock-skew`.
- */
-export const FRAME_TIME_PAST_MS = 60 * 60_000;
-export const FRAME_TIME_FUTURE_MS = 5 * 60_000;
-/**
- * How long after a first attempt Logplex may send the same Frame-Id again. Logplex retries a
- * failed or timed-out batch once, seconds later (its timeout is a few seconds); five minutes
- * is a wide margin. It must not exceed FRAME_TIME_FUTURE_MS: then a batch whose frames are
- * older than its receipt (every batch, with honest clocks) keys the same way for any attempt
- * in the horizon, and only batches near the window's edges pay for a lookup (see describeBatch).
- */
-export const LOGPLEX_RETRY_HORIZON_MS = 5 * 60_000;
 /**
  * A batch with a Frame-Id that is keyed by its receipt time is keyed by the start of its
  * receipt's quarter hour instead, so that a retry can compute every key an earlier attempt

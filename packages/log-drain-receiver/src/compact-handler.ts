@@ -2,9 +2,10 @@
 // EventBridge schedule shortly after midnight UTC. It compacts yesterday and the days before
 // it back to COMPACT_LOOKBACK_DAYS (default 3), so objects that arrived late are picked up;
 // a day whose manifest matches its listing costs one listing and one GET.
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { compactDay, type CompactOutcome, type CompactS3 } from './compacted.js';
-import { DAY_MS, DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, startOfUtcDay } from './object-key.js';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { compactDay, type CompactOutcome } from '@raxx/log-format/compacted';
+import { s3ForCompaction } from '@raxx/log-format/compacted-s3';
+import { DAY_MS, DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, startOfUtcDay } from '@raxx/log-format/object-key';
 import { createS3Client } from './store.js';
 
 export interface CompactEnv {
@@ -13,36 +14,6 @@ export interface CompactEnv {
   COMPACTED_PREFIX?: string;
   ALLOWED_APPS?: string;
   COMPACT_LOOKBACK_DAYS?: string;
-}
-
-/** The S3 calls of compaction over an S3 client; the CLI uses it too (with its error mapping). */
-export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string, signal?: AbortSignal): CompactS3 {
-  const opts = signal ? { abortSignal: signal } : undefined;
-  return {
-    async listObjects(prefix) {
-      const objects: { key: string; etag: string }[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), opts);
-        for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, etag: o.ETag ?? '' });
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return objects;
-    },
-    async getObject(key) {
-      try {
-        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), opts);
-        return Buffer.from(await res.Body!.transformToByteArray());
-      } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
-        throw err;
-      }
-    },
-    async putObject(key, body, contentType, metadata) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata }), opts);
-    },
-  };
 }
 
 /** The apps to compact: ALLOWED_APPS, else every app folder under the key prefix. */

@@ -3,7 +3,7 @@
 // with zod; errors name the variable, never its value.
 // zod/mini keeps the Lambda bundle small (see event.ts).
 import * as z from 'zod/mini';
-import { DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, UNKNOWN_APP } from './object-key.js';
+import { DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, UNKNOWN_APP } from '@raxx/log-format/object-key';
 
 /** The variables the receiver reads; any others in the environment are ignored. */
 export const RECEIVER_ENV_VARS = ['BUCKET_NAME', 'DRAIN_TOKEN', 'DRAIN_TOKEN_PREVIOUS', 'KEY_PREFIX', 'ALLOWED_APPS'] as const;

@@ -16,8 +16,8 @@ import { describeBatch, parseMsgCount, REFUSED_APP_SOURCES, type Batch } from '.
 import { configFromEnv, ReceiverConfigError, type DrainTokens, type ReceiverConfig } from './config.js';
 import { bodyBytes, header, parseEvent, queryParam, type FunctionUrlResult } from './event.js';
 import { consoleSink, writeLog, type LogSink, type Outcome, type RequestLog } from './log.js';
-import { DRAIN_APP_REFUSED, DRAIN_AUTH_FAILED, DRAIN_CLOCK_SKEW, DRAIN_DEDUP_UNCHECKED, DRAIN_MISCONFIGURED, DRAIN_REJECTED, DRAIN_WRITE_FAILED } from './log-phrases.js';
-import { keyPrefixProblem, normalizePrefix } from './object-key.js';
+import { DRAIN_APP_REFUSED, DRAIN_AUTH_FAILED, DRAIN_CLOCK_SKEW, DRAIN_DEDUP_UNCHECKED, DRAIN_MISCONFIGURED, DRAIN_REJECTED, DRAIN_WRITE_FAILED } from '@raxx/log-format/log-phrases';
+import { keyPrefixProblem, normalizePrefix } from '@raxx/log-format/object-key';
 import { createS3Client, errorCode, storeBatch, type S3Like } from './store.js';
 
 export type { DrainTokens, ReceiverConfig } from './config.js';

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHandler, type DrainHandler, type HandlerDeps } from './handler.js';
 import type { FunctionUrlResult } from './event.js';
-import { DRAIN_INTERNAL_ERROR, DRAIN_TOO_LARGE } from './log-phrases.js';
+import { DRAIN_INTERNAL_ERROR, DRAIN_TOO_LARGE } from '@raxx/log-format/log-phrases';
 import { consoleSink, writeLog, type LogSink } from './log.js';
 
 /**

@@ -9,8 +9,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { motoAvailable, startMoto, type MotoServer } from '../../../test/support/moto.js';
 import { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS, LOGPLEX_RETRY_HORIZON_MS } from '../src/batch.js';
 import { configFromEnv, ReceiverConfigError, type DrainTokens, type HandlerDeps } from '../src/handler.js';
-import * as phrases from '../src/log-phrases.js';
-import { parseObjectKey, utcDate } from '../src/object-key.js';
+import * as phrases from '@raxx/log-format/log-phrases';
+import { parseObjectKey, utcDate } from '@raxx/log-format/object-key';
 import { MAX_EVENT_BYTES, startReceiverServer, type ReceiverServer } from '../src/serve.js';
 import { captureLog, dynoLine, PREVIOUS_TOKEN, TOKEN } from './helpers.js';
 

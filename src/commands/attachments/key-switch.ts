@@ -1,11 +1,11 @@
 // `attachments lockdown` and `unlock` are one change in two directions: the attachments key
 // disabled (exfiltration step 1: nothing can be decrypted, so nothing can be downloaded) or
 // enabled again (step 4). The operator types the alias to confirm on a terminal.
-import type { Context } from '../../lib/context.js';
-import { describeKey, setKeyEnabled, type KeyInfo } from '../../lib/attachments.js';
-import { ServiceError, UsageError } from '../../lib/errors.js';
-import { runSteps } from '../../lib/step-runner.js';
-import { scopeOf } from '../../lib/scope.js';
+import type { Context } from '../../lib/run/context.js';
+import { describeKey, setKeyEnabled, type KeyInfo } from '../../lib/attachments/attachments.js';
+import { ServiceError, UsageError } from '../../lib/core/errors.js';
+import { runSteps } from '../../lib/run/step-runner.js';
+import { scopeOf } from '../../lib/run/scope.js';
 
 export async function switchKey(ctx: Context, enable: boolean, dryRun: boolean): Promise<void> {
   const scope = scopeOf(ctx, ['attachments.kmsAlias', 'attachments.bucket']);

@@ -1,13 +1,13 @@
 // `raxx-ops attachments kms-retire`: the "KMS key compromised" section — schedule the key's
 // deletion (or cancel it), after showing which attachments become unreadable for good.
 import { z } from 'zod';
-import { cancelKeyDeletion, describeKey, objectsUnderKey, scheduleKeyDeletion } from '../../lib/attachments.js';
-import { ServiceError } from '../../lib/errors.js';
-import { runSteps } from '../../lib/step-runner.js';
-import { scopeOf } from '../../lib/scope.js';
+import { cancelKeyDeletion, describeKey, objectsUnderKey, scheduleKeyDeletion } from '../../lib/attachments/attachments.js';
+import { ServiceError } from '../../lib/core/errors.js';
+import { runSteps } from '../../lib/run/step-runner.js';
+import { scopeOf } from '../../lib/run/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { plural } from '../../lib/drain-ops.js';
+import { plural } from '../../lib/drains/ops.js';
 import { pageSize } from './shared.js';
 
 export default createCommand({

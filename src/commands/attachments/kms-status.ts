@@ -1,7 +1,7 @@
 // `raxx-ops attachments kms-status`: the runbook's `aws kms describe-key --key-id alias/…` query,
 // plus what it cannot show: rotation comes from GetKeyRotationStatus (docs/facts.md).
-import { describeKey, keyProblems } from '../../lib/attachments.js';
-import { CheckFailedError } from '../../lib/errors.js';
+import { describeKey, keyProblems } from '../../lib/attachments/attachments.js';
+import { CheckFailedError } from '../../lib/core/errors.js';
 import { createCommand } from '../define.js';
 
 export default createCommand({

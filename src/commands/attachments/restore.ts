@@ -21,14 +21,14 @@ import {
   removeDeleteMarkers,
   restoreState,
   type KeyVersions,
-} from '../../lib/attachments.js';
-import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/errors.js';
+} from '../../lib/attachments/attachments.js';
+import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
-import { printScope, scopeOf } from '../../lib/scope.js';
+import { printScope, scopeOf } from '../../lib/run/scope.js';
 import * as opt from '../options.js';
-import { asUserError, plural } from '../../lib/drain-ops.js';
-import { orderedPool } from '../../lib/ordered-pool.js';
-import type { Context } from '../../lib/context.js';
+import { asUserError, plural } from '../../lib/drains/ops.js';
+import { orderedPool } from '../../lib/core/ordered-pool.js';
+import type { Context } from '../../lib/run/context.js';
 import { customer, file, optionalKeyArg, pageSize, ticket } from './shared.js';
 
 /** The S3 client's socket pool (aws.ts): more keys at once would only queue for a socket. */

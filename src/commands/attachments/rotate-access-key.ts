@@ -10,19 +10,19 @@
 // another key IAM still has (the old one); otherwise it starts a new one. A key id that IAM does
 // not have is never "current".
 import { z } from 'zod';
-import { accessKeyLastUsed, createAccessKey, deleteAccessKey, listAccessKeys, type AccessKeyInfo } from '../../lib/attachments.js';
-import type { Context } from '../../lib/context.js';
-import { ConfigError, ExitCode, ServiceError, UserError } from '../../lib/errors.js';
-import type { HerokuApi } from '../../lib/heroku.js';
-import { herokuHolder, ID_VAR, infisicalHolder, keptError, SECRET_VAR, WriteLedger, writeSettled, type AccessKey, type Held, type KeyHolder } from '../../lib/key-holders.js';
-import { INFISICAL_PATH, loadConfig } from '../../lib/config.js';
-import { registerSecret } from '../../lib/secrets.js';
-import { runSteps, type Step } from '../../lib/step-runner.js';
-import { scopeOf } from '../../lib/scope.js';
+import { accessKeyLastUsed, createAccessKey, deleteAccessKey, listAccessKeys, type AccessKeyInfo } from '../../lib/attachments/attachments.js';
+import type { Context } from '../../lib/run/context.js';
+import { ConfigError, ExitCode, ServiceError, UserError } from '../../lib/core/errors.js';
+import type { HerokuApi } from '../../lib/heroku/client.js';
+import { herokuHolder, ID_VAR, infisicalHolder, keptError, SECRET_VAR, WriteLedger, writeSettled, type AccessKey, type Held, type KeyHolder } from '../../lib/attachments/key-holders.js';
+import { INFISICAL_PATH, loadConfig } from '../../lib/core/config.js';
+import { registerSecret } from '../../lib/core/secrets.js';
+import { runSteps, type Step } from '../../lib/run/step-runner.js';
+import { scopeOf } from '../../lib/run/scope.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
-import { plural } from '../../lib/drain-ops.js';
+import { plural } from '../../lib/drains/ops.js';
 
 export { ID_VAR, SECRET_VAR };
 

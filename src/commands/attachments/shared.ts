@@ -1,6 +1,6 @@
 // What the attachments commands share: the id options and the key selection they validate.
 import { z } from 'zod';
-import { EXT_RE, UUID_RE } from '../../lib/attachments.js';
+import { EXT_RE, UUID_RE } from '../../lib/attachments/attachments.js';
 import { option, positional } from '../define.js';
 
 export const uuid = (what: string) => z.string().regex(UUID_RE, `not a UUID (the ${what} id: 8-4-4-4-12 hex digits)`);

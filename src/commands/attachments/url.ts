@@ -3,9 +3,9 @@
 // unredacted (Output.requested); the AUDIT line on stderr never carries it, and every other
 // line of the run still goes through the redactor.
 import { z } from 'zod';
-import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments.js';
-import { ServiceError, UsageError } from '../../lib/errors.js';
-import { writeDrainBatch } from '../../lib/log-store.js';
+import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments/attachments.js';
+import { ServiceError, UsageError } from '../../lib/core/errors.js';
+import { writeDrainBatch } from '../../lib/logs/store.js';
 import { apiApp } from '../audit/shared.js';
 import { createCommand, option } from '../define.js';
 import { keyArg } from './shared.js';

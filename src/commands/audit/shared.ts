@@ -1,9 +1,9 @@
 // What the audit commands share: which app is the env's API app, and the owner's and the
 // app role's database URLs (flag, else environment, else the API app's config var).
 import { z } from 'zod';
-import { appName } from '../../lib/config.js';
-import type { Context } from '../../lib/context.js';
-import { resolveDatabaseUrl, type ResolvedUrl } from '../../lib/postgres.js';
+import { appName } from '../../lib/core/config.js';
+import type { Context } from '../../lib/run/context.js';
+import { resolveDatabaseUrl, type ResolvedUrl } from '../../lib/postgres/connect.js';
 import { option } from '../define.js';
 
 export const auditOptions = {

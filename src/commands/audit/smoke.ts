@@ -3,10 +3,10 @@
 // with its own credential, because `SET ROLE raptor_app` in the owner's session never picks up
 // the role's log_statement and so can never log the tracer.
 import { z } from 'zod';
-import { runSmoke, type CheckResult, type SmokeReport } from '../../lib/audit.js';
-import type { Context } from '../../lib/context.js';
-import { CheckFailedError } from '../../lib/errors.js';
-import { closePostgres, connectPostgres, parseDatabaseUrl } from '../../lib/postgres.js';
+import { runSmoke, type CheckResult, type SmokeReport } from '../../lib/audit/audit.js';
+import type { Context } from '../../lib/run/context.js';
+import { CheckFailedError } from '../../lib/core/errors.js';
+import { closePostgres, connectPostgres, parseDatabaseUrl } from '../../lib/postgres/connect.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
 import { apiApp, appRoleUrl, auditOptions, configVarsOnce, ownerUrl } from './shared.js';

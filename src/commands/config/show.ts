@@ -1,5 +1,5 @@
 // `raxx-ops config show`: answers "which bucket / apps / function / SSM names will this run use?"
-import { ssmNames } from '../../lib/config.js';
+import { ssmNames } from '../../lib/core/config.js';
 import { createCommand } from '../define.js';
 
 export default createCommand({

@@ -1,11 +1,11 @@
 // `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
 // marked current / stale / foreign / addon and every token masked.
-import { describeDrain } from '../../lib/drains.js';
-import { failureOf } from '../../lib/errors.js';
-import { maskUrl } from '../../lib/secrets.js';
+import { describeDrain } from '../../lib/drains/plan.js';
+import { failureOf } from '../../lib/core/errors.js';
+import { maskUrl } from '../../lib/core/secrets.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { failuresOf, listAppDrains, plural } from '../../lib/drain-ops.js';
+import { failuresOf, listAppDrains, plural } from '../../lib/drains/ops.js';
 import { resolveApps } from '../apps.js';
 
 export default createCommand({

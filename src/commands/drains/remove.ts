@@ -2,14 +2,14 @@
 // --all is the emergency stop (every drain to the receiver), --id removes one drain. Add-on
 // drains are never removed here (only removing the add-on does that).
 import { z } from 'zod';
-import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains.js';
-import { UsageError, failureOf } from '../../lib/errors.js';
-import { maskUrl } from '../../lib/secrets.js';
-import { guardRemovals } from '../../lib/drain-guard.js';
-import { printScope } from '../../lib/scope.js';
+import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains/plan.js';
+import { UsageError, failureOf } from '../../lib/core/errors.js';
+import { maskUrl } from '../../lib/core/secrets.js';
+import { guardRemovals } from '../../lib/drains/guard.js';
+import { printScope } from '../../lib/run/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drain-ops.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drains/ops.js';
 import { resolveApps } from '../apps.js';
 
 export default createCommand({

@@ -17,21 +17,21 @@
 // accepted, and a rerun goes on from there.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Context } from '../../lib/context.js';
-import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drain-settings.js';
-import { planTokens, type TokenPlan } from '../../lib/drain-tokens.js';
-import { classifyDrains, desiredDrainUrl, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type ClassifiedDrain, type WirePlan } from '../../lib/drains.js';
-import { CheckFailedError, ServiceError, failureOf } from '../../lib/errors.js';
-import type { Drain, HerokuApi } from '../../lib/heroku.js';
-import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/receiver-function.js';
-import { maskUrl, registerSecret } from '../../lib/secrets.js';
-import { scopeOf } from '../../lib/scope.js';
-import { runSteps } from '../../lib/step-runner.js';
+import type { Context } from '../../lib/run/context.js';
+import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drains/settings.js';
+import { planTokens, type TokenPlan } from '../../lib/drains/tokens.js';
+import { classifyDrains, desiredDrainUrl, describeDrain, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, withToken, type ClassifiedDrain, type WirePlan } from '../../lib/drains/plan.js';
+import { CheckFailedError, ServiceError, failureOf } from '../../lib/core/errors.js';
+import type { Drain, HerokuApi } from '../../lib/heroku/client.js';
+import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/drains/receiver-function.js';
+import { maskUrl, registerSecret } from '../../lib/core/secrets.js';
+import { scopeOf } from '../../lib/run/scope.js';
+import { runSteps } from '../../lib/run/step-runner.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drain-probe.js';
-import { sleep } from '../../lib/sleep.js';
-import { applyWire, asUserError, checkRateLimit, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, planWire, plural, printPlan, succeeded, testApps, wireJson, type AppDrains } from '../../lib/drain-ops.js';
+import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drains/probe.js';
+import { sleep } from '../../lib/core/sleep.js';
+import { applyWire, asUserError, checkRateLimit, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, planWire, plural, printPlan, succeeded, testApps, wireJson, type AppDrains } from '../../lib/drains/ops.js';
 
 export default createCommand({
   description: "new drain token with no window of rejected batches: function accepts both, SSM, wire, test, remove old drains, drop the old token; repairs failure mode B from the drains' token",

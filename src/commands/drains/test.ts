@@ -1,12 +1,12 @@
 // `raxx-ops drains test`: the runbook's curl smoke test, per app. The app must have its
 // current drain (else failure mode A); a synthetic Logplex batch goes to that drain's URL and
 // must be answered 200 and land in S3 under its deterministic key.
-import type { Context } from '../../lib/context.js';
-import { CheckFailedError, failureOf } from '../../lib/errors.js';
+import type { Context } from '../../lib/run/context.js';
+import { CheckFailedError, failureOf } from '../../lib/core/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { FAILURE_MODES, fixFor, type ProbeResult } from '../../lib/drain-probe.js';
-import { failuresOf, listAppDrains, plural, succeeded, testApps } from '../../lib/drain-ops.js';
+import { FAILURE_MODES, fixFor, type ProbeResult } from '../../lib/drains/probe.js';
+import { failuresOf, listAppDrains, plural, succeeded, testApps } from '../../lib/drains/ops.js';
 import { resolveApps } from '../apps.js';
 
 function printProbe(ctx: Context, r: ProbeResult): void {

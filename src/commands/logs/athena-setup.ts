@@ -1,8 +1,8 @@
 // `raxx-ops logs athena-setup`: the Glue database and table Athena needs over compacted/,
 // with partition projection on app and day, so no crawler and no repair step is ever run.
 import { z } from 'zod';
-import { tryParseDay, utcDate } from '@raxx/log-drain-receiver/object-key';
-import { UsageError } from '../../lib/errors.js';
+import { tryParseDay, utcDate } from '@raxx/log-format/object-key';
+import { UsageError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 
@@ -24,7 +24,7 @@ query.outputLocation (default s3://<drain bucket>/athena-results/) in query.work
     const { out } = ctx;
     const today = utcDate(ctx.now().getTime());
     if (args.firstDay > today) throw new UsageError(`--first-day ${args.firstDay} is after today (${today})`, { hint: 'projection covers first-day → today: name the first day compacted/ holds, e.g. --first-day 2024-01-01' });
-    const { setupAthena, tableInput, outputLocation } = await import('../../lib/query/athena.js');
+    const { setupAthena, tableInput, outputLocation } = await import('../../lib/logs/query/athena.js');
     const input = tableInput(ctx, args.firstDay);
     const { database } = ctx.config.query;
     if (args.dryRun) {

@@ -3,9 +3,9 @@
 // manifest matches its listing is left alone; late objects are picked up by the next run.
 // Raw objects are never deleted (the bucket's lifecycle does that).
 import { z } from 'zod';
-import type { CompactOutcome } from '@raxx/log-drain-receiver/compacted';
-import { UsageError } from '../../lib/errors.js';
-import { DAY_MS, startOfDay } from '../../lib/time-window.js';
+import type { CompactOutcome } from '@raxx/log-format/compacted';
+import { UsageError } from '../../lib/core/errors.js';
+import { DAY_MS, startOfDay } from '../../lib/core/time-window.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
@@ -50,7 +50,7 @@ package ships the same compactor as a second Lambda handler for a daily schedule
     let done = 0;
     const results = await (async () => {
       try {
-        const { compactDays } = await import('../../lib/compaction.js');
+        const { compactDays } = await import('../../lib/logs/compaction.js');
         return await compactDays({
           ctx,
           store,

@@ -3,8 +3,8 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { UsageError } from '../../lib/errors.js';
-import { registerSecret } from '../../lib/secrets.js';
+import { UsageError } from '../../lib/core/errors.js';
+import { registerSecret } from '../../lib/core/secrets.js';
 import { createCommand, option } from '../define.js';
 
 /** A ship request is a few bytes: anything larger is refused before it is read whole. */

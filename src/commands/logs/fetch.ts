@@ -3,9 +3,9 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
-import { UsageError } from '../../lib/errors.js';
-import type { LineVisitor, LogObject } from '../../lib/log-store.js';
+import { buildObjectKey } from '@raxx/log-format/object-key';
+import { UsageError } from '../../lib/core/errors.js';
+import type { LineVisitor, LogObject } from '../../lib/logs/store.js';
 import { createCommand, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import { displayLine, formatBytes, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';

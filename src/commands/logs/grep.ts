@@ -1,8 +1,8 @@
 // `raxx-ops logs grep PATTERN`: the runbook's `for key in $(aws s3 ls …); do aws s3 cp … - |
 // gunzip | grep …; done` as one concurrent, streaming search with output in time order.
 import { z } from 'zod';
-import { compilePattern, PATTERN_SYNTAX, requiredLiteral } from '../../lib/pattern.js';
-import type { LineVisitor } from '../../lib/log-store.js';
+import { compilePattern, PATTERN_SYNTAX, requiredLiteral } from '../../lib/core/pattern.js';
+import type { LineVisitor } from '../../lib/logs/store.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
 import { displayLine, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';

@@ -4,12 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { utcDate } from '@raxx/log-drain-receiver/object-key';
-import { describeWindow } from '../../lib/time-window.js';
+import { utcDate } from '@raxx/log-format/object-key';
+import { describeWindow } from '../../lib/core/time-window.js';
 import { createCommand, option, positional } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
-import type { QuerySummary } from '../../lib/query/result.js';
+import type { QuerySummary } from '../../lib/logs/query/result.js';
 import { concurrency, MAX_CONCURRENCY, openStore, windowOf } from './shared.js';
 
 export default createCommand({
@@ -42,14 +42,14 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     const apps = resolveApps(args.app, ctx);
     const window = windowOf({ date: args.date, since: args.date ? args.since : (args.since ?? '1d'), until: args.until }, ctx);
     const format = out.json ? 'json' : args.format;
-    const { rowPrinter } = await import('../../lib/query/result.js');
+    const { rowPrinter } = await import('../../lib/logs/query/result.js');
     const progress = await out.progress(`query: ${apps.join(', ')} ${describeWindow(window)}`);
     const head = (engine: 'local' | 'athena') => ({ engine, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() } });
     let summary: QuerySummary;
     let gathered: { compactedDays: number; rawObjects: number } | undefined;
     try {
       if (args.engine === 'athena') {
-        const { queryAthena, windowedSql } = await import('../../lib/query/athena.js');
+        const { queryAthena, windowedSql } = await import('../../lib/logs/query/athena.js');
         const sql = windowedSql(args.sql, { database: ctx.config.query.database, table: ctx.config.query.table, apps, fromDay: utcDate(window.start), toDay: utcDate(window.end - 1), start: window.start, end: window.end });
         out.debug(`athena SQL: ${sql}`);
         const result = await queryAthena(ctx, sql, (t) => progress.update(t));
@@ -62,12 +62,12 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
       } else {
         const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-query-'));
         try {
-          const { gatherWindow } = await import('../../lib/query/window-records.js');
+          const { gatherWindow } = await import('../../lib/logs/query/window-records.js');
           const store = await openStore(ctx);
           const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, onProgress: (t) => progress.update(t) });
           gathered = stats;
           progress.update(`query: running on ${stats.files.length} file(s)`);
-          const { queryLocal } = await import('../../lib/query/local.js');
+          const { queryLocal } = await import('../../lib/logs/query/local.js');
           const printer = rowPrinter(out, format, head('local'), ctx.signal);
           // The spinner stops before the first row is printed, not after the last.
           const sink = { columns: (names: string[]) => printer.columns(names), rows: (batch: unknown[][]) => (progress.stop(), printer.rows(batch)) };

@@ -1,7 +1,7 @@
 // One log line as a --json record: where it came from, and its syslog fields as the
 // receiver's Logplex parser reads them (null when the line is not a Logplex frame).
-import { parseFrameLine } from '@raxx/log-drain-receiver/logplex';
-import type { LogObject } from '../../lib/log-store.js';
+import { parseFrameLine } from '@raxx/log-format/logplex';
+import type { LogObject } from '../../lib/logs/store.js';
 
 export interface LogRecord {
   app: string;

@@ -1,7 +1,7 @@
 // `raxx-ops logs report`: the log-shipping runbook's `monitor` — its human-readable report of
 // the last days per source and drain app, missing dates, last runs, storage and cost.
 import { z } from 'zod';
-import { CheckFailedError } from '../../lib/errors.js';
+import { CheckFailedError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
 
 export default createCommand({
@@ -20,7 +20,7 @@ us-east-1 list prices per storage class. The same report is served by logs dashb
   },
   async handler(args, ctx) {
     const { buildReport, renderReport } = await import('../../lib/shipping/report.js');
-    const { bucketError } = await import('../../lib/log-shipping.js');
+    const { bucketError } = await import('../../lib/shipping/ship.js');
     const progress = await ctx.out.progress('report: listing sources, apps and buckets');
     let report;
     try {

@@ -2,20 +2,20 @@
 // window's objects concurrently and hands their results back in time order, and how an
 // object's lines are printed.
 import { z } from 'zod';
-import { appName } from '../../lib/config.js';
+import { appName } from '../../lib/core/config.js';
 import { flag, negatedFlag, option } from '../define.js';
-import { withoutOctetCount } from '@raxx/log-drain-receiver/logplex';
-import type { Context } from '../../lib/context.js';
-import { CheckFailedError, UsageError } from '../../lib/errors.js';
-import { byTime, LogStore, visitBytes, type LineVisitor, type LogObject, type ScanResult } from '../../lib/log-store.js';
-import { mergeSorted, orderedPool } from '../../lib/ordered-pool.js';
-import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/adaptive-concurrency.js';
-import { S3_MAX_GETS } from '../../lib/aws.js';
-import type { Output } from '../../lib/output.js';
-import type { CompactedText } from '../../lib/compaction.js';
-import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/time-window.js';
+import { withoutOctetCount } from '@raxx/log-format/logplex';
+import type { Context } from '../../lib/run/context.js';
+import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
+import { byTime, LogStore, visitBytes, type LineVisitor, type LogObject, type ScanResult } from '../../lib/logs/store.js';
+import { mergeSorted, orderedPool } from '../../lib/core/ordered-pool.js';
+import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/core/adaptive-concurrency.js';
+import { S3_MAX_GETS } from '../../lib/aws/clients.js';
+import type { Output } from '../../lib/core/output.js';
+import type { CompactedText } from '../../lib/logs/compaction.js';
+import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/core/time-window.js';
 import { logRecord } from './record.js';
-import { formatBytes } from '../../lib/sizes.js';
+import { formatBytes } from '../../lib/core/sizes.js';
 
 export { formatBytes };
 
@@ -286,7 +286,7 @@ export function printLines(out: Output, obj: LogObject, lines: readonly string[]
 
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
 async function compactedDays(ctx: Context, store: LogStore) {
-  const { CompactedDays, gunzipBytes } = await import('../../lib/compaction.js');
+  const { CompactedDays, gunzipBytes } = await import('../../lib/logs/compaction.js');
   const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
   return new CompactedDays(
     {

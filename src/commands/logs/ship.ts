@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { tryParseDay } from '@raxx/log-drain-receiver/object-key';
-import { resolveSource, sourceName } from '../../lib/config.js';
-import type { Context } from '../../lib/context.js';
-import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/errors.js';
-import type { Prepared, ShipInput } from '../../lib/log-shipping.js';
+import { tryParseDay } from '@raxx/log-format/object-key';
+import { resolveSource, sourceName } from '../../lib/core/config.js';
+import type { Context } from '../../lib/run/context.js';
+import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/core/errors.js';
+import type { Prepared, ShipInput } from '../../lib/shipping/ship.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { dryRun } from '../options.js';
 import { formatBytes } from './shared.js';
@@ -94,7 +94,7 @@ Every run of a day is recorded in the source's bucket (logs status --history).`,
     if (stdin && (!ctx.stdin || ctx.stdin.isTTY)) throw new UsageError('no input: stdin is a terminal', { hint: 'name log files, or pipe the log into raxx-ops logs ship <source> - --date <day>' });
     if (!source.declared) out.info(`${source.name}: not declared in the configuration; shipping with the defaults (optional, bucket ${source.bucket}, receiver layout)`);
 
-    const { fileDate, lastDays } = await import('../../lib/log-shipping.js');
+    const { fileDate, lastDays } = await import('../../lib/shipping/ship.js');
     // Every input's day, checked before anything is read.
     const dated: { input: ShipInput; date: string; path?: string }[] = [];
     for (const f of files) {
@@ -175,7 +175,7 @@ async function shipDay(
   args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number; maxLineBytes?: number | undefined; pulled: boolean },
 ): Promise<DayReport> {
   const { out } = ctx;
-  const lib = await import('../../lib/log-shipping.js');
+  const lib = await import('../../lib/shipping/ship.js');
   const key = lib.shippedKey(source.layout, ctx.config.drain.keyPrefix, source.name, day);
   const endpoint = ctx.aws.endpointOf('S3');
   if (args.pulled && !args.replace) {
@@ -315,10 +315,10 @@ function summary(source: string, r: DayReport): string {
 }
 
 async function notifyFailure(ctx: Context, source: string, day: string, err: UserError): Promise<void> {
-  const { notify, webhookUrl } = await import('../../lib/notify.js');
+  const { notify, webhookUrl } = await import('../../lib/slack/notify.js');
   const url = webhookUrl(ctx.env);
   if (!url) return;
-  const { redact } = await import('../../lib/secrets.js');
+  const { redact } = await import('../../lib/core/secrets.js');
   await notify(url, redact(`:x: raxx-ops logs ship: ${source} ${day} failed (--env ${ctx.config.env}): ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`), ctx.out, undefined, ctx.env);
 }
 
@@ -330,7 +330,7 @@ async function supabaseDays(
 ): Promise<{ input: ShipInput; date: string }[]> {
   if (args.deleteAfter) throw new UsageError('--delete-after has nothing to delete: this source is pulled from Supabase', { hint: 'leave out --delete-after' });
   if (args.format === 'plain') throw new UsageError('--format plain: Supabase rows are shipped as JSON lines', { hint: 'leave out --format' });
-  const { lastDays } = await import('../../lib/log-shipping.js');
+  const { lastDays } = await import('../../lib/shipping/ship.js');
   const sb = await import('../../lib/shipping/supabase.js');
   const now = ctx.now().getTime();
   const days = args.date ? [args.date] : lastDays(now, args.days ?? 1);
@@ -390,7 +390,7 @@ function skippedDay(source: Source, day: string, key: string, existing: { sha256
 /** One run of a day into the source's history; a history that cannot be written is a warning, not a failed ship. */
 async function remember(ctx: Context, source: Source, day: string, started: { at: Date; t0: number }, r: DayReport | undefined, err: UserError | undefined): Promise<void> {
   const { recordRun, whoRuns } = await import('../../lib/shipping/history.js');
-  const { redact } = await import('../../lib/secrets.js');
+  const { redact } = await import('../../lib/core/secrets.js');
   const durationMs = Math.round(performance.now() - started.t0);
   const outcome = r ? (r.status === 'would-ship' || r.status === 'would-replace' || r.status === 'conflict' ? undefined : r.status) : 'failed';
   if (!outcome) return;

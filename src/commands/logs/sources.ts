@@ -2,10 +2,10 @@
 // bucket's 7-year lifecycle, the permissions the job needs) and `test` (each source's bucket
 // reachable and writable, without writing anything).
 import { z } from 'zod';
-import { resolveSource, sourceName } from '../../lib/config.js';
-import type { Context } from '../../lib/context.js';
-import { CheckFailedError, UsageError } from '../../lib/errors.js';
-import type { PermissionCheck } from '../../lib/log-shipping.js';
+import { resolveSource, sourceName } from '../../lib/core/config.js';
+import type { Context } from '../../lib/run/context.js';
+import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
+import type { PermissionCheck } from '../../lib/shipping/ship.js';
 import { createCommand, positional } from '../define.js';
 import { dryRun } from '../options.js';
 
@@ -47,7 +47,7 @@ Exit 1 when a bucket or permission fails. With no SOURCE: every source in the co
         hint: 'name a source (raxx-ops logs sources test auth), or declare them under "logSources" in the config file (docs/shipping.md)',
       });
     }
-    const lib = await import('../../lib/log-shipping.js');
+    const lib = await import('../../lib/shipping/ship.js');
     const s3 = await ctx.aws.s3();
     const endpoint = ctx.aws.endpointOf('S3');
     const reports: SourceReport[] = [];
@@ -82,7 +82,7 @@ Exit 1 when a bucket or permission fails. With no SOURCE: every source in the co
 
 async function setup(ctx: Context, sources: Source[], reports: SourceReport[], dry: boolean): Promise<void> {
   const { out } = ctx;
-  const lib = await import('../../lib/log-shipping.js');
+  const lib = await import('../../lib/shipping/ship.js');
   const s3 = await ctx.aws.s3();
   const endpoint = ctx.aws.endpointOf('S3');
   // One lifecycle configuration per bucket: every source of a bucket in one write.

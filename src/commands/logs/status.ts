@@ -17,16 +17,16 @@
 // critical for the hours (or days) before its first object.
 import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import { utcDate } from '@raxx/log-drain-receiver/object-key';
-import { CheckFailedError, UsageError } from '../../lib/errors.js';
-import type { Context } from '../../lib/context.js';
-import type { LogObject } from '../../lib/log-store.js';
-import type { SourceStatus } from '../../lib/log-shipping.js';
+import { utcDate } from '@raxx/log-format/object-key';
+import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
+import type { Context } from '../../lib/run/context.js';
+import type { LogObject } from '../../lib/logs/store.js';
+import type { SourceStatus } from '../../lib/shipping/ship.js';
 import type { RunRecord } from '../../lib/shipping/history.js';
-import type { Output } from '../../lib/output.js';
-import { orderedPool } from '../../lib/ordered-pool.js';
-import { DAY_MS, iso, startOfDay } from '../../lib/time-window.js';
-import { resolveSource, sourceName } from '../../lib/config.js';
+import type { Output } from '../../lib/core/output.js';
+import { orderedPool } from '../../lib/core/ordered-pool.js';
+import { DAY_MS, iso, startOfDay } from '../../lib/core/time-window.js';
+import { resolveSource, sourceName } from '../../lib/core/config.js';
 import { createCommand, flag, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import * as opt from '../options.js';
@@ -106,7 +106,7 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
     // --source alone shows only sources; --app alone only apps; neither, both.
     const apps = args.source && !args.app ? [] : resolveApps(args.app, ctx);
     const sourceNames = args.source ?? (args.app ? [] : config.logSources.map((s) => s.name));
-    const webhook = args.notify ? (await import('../../lib/notify.js')).requireWebhook(ctx.env) : undefined;
+    const webhook = args.notify ? (await import('../../lib/slack/notify.js')).requireWebhook(ctx.env) : undefined;
     const warn = args.warnSilentMinutes ?? config.health.warnSilentMinutes;
     const critical = args.criticalSilentMinutes ?? config.health.criticalSilentMinutes;
     if (critical <= warn) {
@@ -154,7 +154,7 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
       if (history) printHistory(ctx.out, history);
     }
     if (webhook && worst !== 'healthy') {
-      const { notify } = await import('../../lib/notify.js');
+      const { notify } = await import('../../lib/slack/notify.js');
       await notify(webhook, notification(config.env, worst, statuses, sources), out, ctx.signal, ctx.env);
     }
     if (worst === 'critical') {
@@ -383,7 +383,7 @@ function printTable(out: Output, statuses: AppStatus[]): void {
 
 async function shippedSources(ctx: Context, names: string[]): Promise<SourceStatus[]> {
   if (names.length === 0) return [];
-  const lib = await import('../../lib/log-shipping.js');
+  const lib = await import('../../lib/shipping/ship.js');
   const s3 = await ctx.aws.s3();
   const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
   // Every day of every source is listed at once, each request listening on the one signal.
@@ -400,7 +400,7 @@ async function shippedSources(ctx: Context, names: string[]): Promise<SourceStat
 
 async function shippingHistory(ctx: Context, names: string[], limit: number): Promise<{ source: string; bucket: string; runs: RunRecord[]; total: number }[]> {
   const { lastRuns } = await import('../../lib/shipping/history.js');
-  const { bucketError } = await import('../../lib/log-shipping.js');
+  const { bucketError } = await import('../../lib/shipping/ship.js');
   const s3 = await ctx.aws.s3();
   return Promise.all(
     names.map(async (name) => {

@@ -3,13 +3,13 @@
 // Heroku's tail it is not limited to Logplex's 1,500-line buffer or to one app, and it still
 // works when the drain is the only copy.
 import { z } from 'zod';
-import { appName } from '../../lib/config.js';
-import { UsageError } from '../../lib/errors.js';
-import { formatDuration, parseDuration } from '../../lib/duration.js';
-import { tail } from '../../lib/log-tail.js';
-import { compilePattern, PATTERN_SYNTAX } from '../../lib/pattern.js';
-import { sleep } from '../../lib/sleep.js';
-import { iso } from '../../lib/time-window.js';
+import { appName } from '../../lib/core/config.js';
+import { UsageError } from '../../lib/core/errors.js';
+import { formatDuration, parseDuration } from '../../lib/core/duration.js';
+import { tail } from '../../lib/logs/tail.js';
+import { compilePattern, PATTERN_SYNTAX } from '../../lib/core/pattern.js';
+import { sleep } from '../../lib/core/sleep.js';
+import { iso } from '../../lib/core/time-window.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
 import { displayLine, openStore, printLines, printOptions } from './shared.js';

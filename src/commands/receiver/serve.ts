@@ -5,10 +5,10 @@
 import { z } from 'zod';
 import { configFromEnv, RECEIVER_ENV_VARS, ReceiverConfigError, type ReceiverConfig, type ReceiverEnvVar } from '@raxx/log-drain-receiver/config';
 import type { DrainHandler, S3Like } from '@raxx/log-drain-receiver/handler';
-import type { Context } from '../../lib/context.js';
-import { ConfigError, UsageError } from '../../lib/errors.js';
-import { registerSecret } from '../../lib/secrets.js';
-import { sleep } from '../../lib/sleep.js';
+import type { Context } from '../../lib/run/context.js';
+import { ConfigError, UsageError } from '../../lib/core/errors.js';
+import { registerSecret } from '../../lib/core/secrets.js';
+import { sleep } from '../../lib/core/sleep.js';
 import { createCommand, option } from '../define.js';
 
 /** What the Lambda reads from its environment. */
@@ -41,7 +41,7 @@ AWS_ENDPOINT_URL_S3).`,
   },
   async handler(a, ctx) {
     const functionName = a.fromLambda === undefined ? undefined : a.fromLambda === true ? ctx.config.drain.functionName : a.fromLambda;
-    const { getReceiverFunction } = await import('../../lib/receiver-function.js');
+    const { getReceiverFunction } = await import('../../lib/drains/receiver-function.js');
     const readEnv = functionName
       ? async () => pick((await getReceiverFunction(ctx, functionName)).variables)
       : async () => localEnv(ctx);

@@ -3,10 +3,10 @@
 // catalog as the owner) and the shipped log sources (the last 7 days, by the shipping
 // runbook's health table, as `logs status` judges them).
 import { setMaxListeners } from 'node:events';
-import { appRole, checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit.js';
-import { resolveSource } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { closePostgres, connectPostgres, parseDatabaseUrl } from '../postgres.js';
+import { appRole, checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit/audit.js';
+import { resolveSource } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { closePostgres, connectPostgres, parseDatabaseUrl } from '../postgres/connect.js';
 import type { Facts } from './drain-checks.js';
 import { fail, pass, warn, type Finding, type Mode } from './report.js';
 
@@ -55,7 +55,7 @@ export async function checkSources(f: Facts): Promise<{ findings: Finding[]; dat
   const { ctx } = f;
   const names = ctx.config.logSources.map((s) => s.name);
   if (names.length === 0) return { findings: [pass('no shipped log sources declared (logSources in the config; docs/shipping.md)')] };
-  const lib = await import('../log-shipping.js');
+  const lib = await import('../shipping/ship.js');
   const s3 = await ctx.aws.s3();
   const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
   setMaxListeners(names.length * days.length + 200, ctx.signal);

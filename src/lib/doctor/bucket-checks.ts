@@ -3,12 +3,12 @@
 // (versioned, encrypted with the customer key, private, four lifecycle rules, a rotating key),
 // and what each costs a month. Reads bucket settings only; never an object's content.
 import type { LifecycleRule, S3Client } from '@aws-sdk/client-s3';
-import type { Context } from '../context.js';
-import { AwsCredentialsError, awsError } from '../aws.js';
-import { InterruptedError, ServiceError } from '../errors.js';
+import type { Context } from '../run/context.js';
+import { AwsCredentialsError, awsError } from '../aws/clients.js';
+import { InterruptedError, ServiceError } from '../core/errors.js';
 import { describeRule, earliestExpiry, judgeRules, reaches, ruleTags } from './lifecycle.js';
 import { fail, pass, warn, type Finding } from './report.js';
-import { monthlyUsd } from '../sizes.js';
+import { monthlyUsd } from '../core/sizes.js';
 
 type Ctx = Pick<Context, 'aws' | 'config' | 'signal' | 'now'>;
 

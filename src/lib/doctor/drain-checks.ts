@@ -3,20 +3,20 @@
 // synthetic batch of `drains test`. Each check reads through Facts, so what two checks need
 // (the SSM settings, the drain lists) is fetched once while the checks run in parallel.
 import { createHash } from 'node:crypto';
-import { DRAIN_AUTH_FAILED as AUTH_FAILED, DRAIN_CLOCK_SKEW as CLOCK_SKEW, DRAIN_MISCONFIGURED as MISCONFIGURED, DRAIN_WRITE_FAILED as WRITE_FAILED, LAMBDA_TASK_TIMED_OUT as TASK_TIMED_OUT } from '@raxx/log-drain-receiver/log-phrases';
-import { DEFAULT_KEY_PREFIX, normalizePrefix } from '@raxx/log-drain-receiver/object-key';
-import type { Context } from '../context.js';
-import type { ResolvedUrl } from '../postgres.js';
-import { AwsCredentialsError, awsError } from '../aws.js';
-import { ssmNames } from '../config.js';
-import { readDrainSettings, type DrainSettings } from '../drain-settings.js';
-import { FAILURE_MODES, probeDrain } from '../drain-probe.js';
-import { classifyDrains, desiredDrainUrl, tokenOfUrl, type ClassifiedDrain } from '../drains.js';
-import { ConfigError, UserError } from '../errors.js';
-import { LogStore, type LogObject } from '../log-store.js';
-import { redact } from '../secrets.js';
-import { getReceiverFunction, type ReceiverFunctionState } from '../receiver-function.js';
-import { DAY_MS, iso, startOfDay } from '../time-window.js';
+import { DRAIN_AUTH_FAILED as AUTH_FAILED, DRAIN_CLOCK_SKEW as CLOCK_SKEW, DRAIN_MISCONFIGURED as MISCONFIGURED, DRAIN_WRITE_FAILED as WRITE_FAILED, LAMBDA_TASK_TIMED_OUT as TASK_TIMED_OUT } from '@raxx/log-format/log-phrases';
+import { DEFAULT_KEY_PREFIX, normalizePrefix } from '@raxx/log-format/object-key';
+import type { Context } from '../run/context.js';
+import type { ResolvedUrl } from '../postgres/connect.js';
+import { AwsCredentialsError, awsError } from '../aws/clients.js';
+import { ssmNames } from '../core/config.js';
+import { readDrainSettings, type DrainSettings } from '../drains/settings.js';
+import { FAILURE_MODES, probeDrain } from '../drains/probe.js';
+import { classifyDrains, desiredDrainUrl, tokenOfUrl, type ClassifiedDrain } from '../drains/plan.js';
+import { ConfigError, UserError } from '../core/errors.js';
+import { LogStore, type LogObject } from '../logs/store.js';
+import { redact } from '../core/secrets.js';
+import { getReceiverFunction, type ReceiverFunctionState } from '../drains/receiver-function.js';
+import { DAY_MS, iso, startOfDay } from '../core/time-window.js';
 import { fail, pass, warn, type Finding } from './report.js';
 
 export interface DoctorOptions {

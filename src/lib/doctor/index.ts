@@ -1,10 +1,10 @@
 // The diagnosis tree as one run: every check starts at once (they share what they fetch
 // through Facts) and each ends as pass / warn / fail with its evidence. A check that cannot
 // run (no Heroku token, AWS refused) fails with the reason, once; the others still report.
-import type { Context } from '../context.js';
+import type { Context } from '../run/context.js';
 import { checkAttachmentsBucket, checkCost, checkDrainBucket } from './bucket-checks.js';
-import { AwsCredentialsError } from '../aws.js';
-import { redact } from '../secrets.js';
+import { AwsCredentialsError } from '../aws/clients.js';
+import { redact } from '../core/secrets.js';
 import { checkAudit, checkSources } from './audit-checks.js';
 import { checkDrains, checkFreshness, checkFunction, checkLogGroup, checkParameters, checkSendTest, checkToken, couldNotCheck, Facts, NeedsCheck, type DoctorOptions } from './drain-checks.js';
 import { warn, worst, type CheckResult, type Finding } from './report.js';

@@ -6,7 +6,7 @@
 // proves that none of ours match, so such a rule is judged as reaching them. Disabled rules do
 // nothing and are ignored.
 import type { LifecycleRule } from '@aws-sdk/client-s3';
-import { DAY_MS } from '../time-window.js';
+import { DAY_MS } from '../core/time-window.js';
 
 /**
  * Classes whose objects cannot be read by a plain GET (GLACIER, DEEP_ARCHIVE: a restore first),

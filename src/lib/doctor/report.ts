@@ -1,6 +1,6 @@
 // What a doctor check reports: findings that pass, warn or fail, each failure naming the
 // runbook's failure mode and the exact fix. Pure: the checks build these, the command prints.
-import type { FailureMode } from '../drain-probe.js';
+import type { FailureMode } from '../drains/probe.js';
 
 export type Status = 'pass' | 'warn' | 'fail';
 

@@ -9,11 +9,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import type { Settings } from '../config.js';
-import { UserError } from '../errors.js';
-import { redact } from '../secrets.js';
-import { formatBytes } from '../sizes.js';
-import { shippedKey } from '../log-shipping.js';
+import type { Settings } from '../core/config.js';
+import { UserError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import { formatBytes } from '../core/sizes.js';
+import { shippedKey } from './ship.js';
 import { buildReport, renderReport, usd, type ShippingReport } from './report.js';
 import { checkPulledDay, shipPulledDay } from './pulled-day.js';
 

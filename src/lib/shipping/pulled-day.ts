@@ -3,11 +3,11 @@
 // skip a shipped day, pull, validate, redact, gzip, upload, verify — and its run recorded.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { Settings } from '../config.js';
-import { resolveSource } from '../config.js';
-import { UsageError } from '../errors.js';
-import { headShipped, prepare, redactionRules, shippedKey, uploadVerified } from '../log-shipping.js';
-import { redact } from '../secrets.js';
+import type { Settings } from '../core/config.js';
+import { resolveSource } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { headShipped, prepare, redactionRules, shippedKey, uploadVerified } from './ship.js';
+import { redact } from '../core/secrets.js';
 import { recordRun, whoRuns, type RunRecord } from './history.js';
 import { dayLines, supabaseAccess } from './supabase.js';
 

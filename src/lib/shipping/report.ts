@@ -3,10 +3,10 @@
 // and its outcome, storage and its monthly cost per source and bucket, and a health by the
 // runbook's table. `logs report`, the dashboard and its Lambda all build it here.
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Settings } from '../config.js';
-import { resolveSource } from '../config.js';
-import { lastDays, sourcePrefix, sourceStatus, type SourceDayStatus } from '../log-shipping.js';
-import { formatBytes, monthlyUsd } from '../sizes.js';
+import type { Settings } from '../core/config.js';
+import { resolveSource } from '../core/config.js';
+import { lastDays, sourcePrefix, sourceStatus, type SourceDayStatus } from './ship.js';
+import { formatBytes, monthlyUsd } from '../core/sizes.js';
 import { lastRuns, type RunRecord } from './history.js';
 
 export type Health = 'healthy' | 'warning' | 'critical';

@@ -4,9 +4,9 @@
 // `iso_timestamp_end`. An answer is capped in rows and its range in time, and a capped answer
 // looks like a complete one, so every range is counted first and its rows must add up to the
 // count; a range with more rows than one answer holds is halved until each half fits.
-import { ConfigError, InterruptedError, ServiceError, UsageError } from '../errors.js';
-import { registerSecret } from '../secrets.js';
-import { sleep } from '../sleep.js';
+import { ConfigError, InterruptedError, ServiceError, UsageError } from '../core/errors.js';
+import { registerSecret } from '../core/secrets.js';
+import { sleep } from '../core/sleep.js';
 
 export const SUPABASE_API_DEFAULT = 'https://api.supabase.com';
 /** The endpoint refuses a range longer than a day. */

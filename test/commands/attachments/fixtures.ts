@@ -2,7 +2,7 @@
 // default with the customer-managed key behind alias/raxx-support-attachments; and the backend's
 // IAM user with one access key, held by the apps' config vars.
 import { randomUUID } from 'node:crypto';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 export const BUCKET = 'raxx-support-attachments-prod';
 export const ALIAS = 'alias/raxx-support-attachments';

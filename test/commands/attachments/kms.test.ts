@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { fixtureClients } from '../../support/aws-fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { ALIAS, attachmentKey, BUCKET, createAttachmentsBucket, remove, upload } from './fixtures.js';
 
 interface StatusJson {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
 import { startLatencyProxy } from '../../../bench/latency-proxy.mjs';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from '../../support/pty.js';

@@ -5,7 +5,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { fixtureClients, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { accessKeys, createBackendUser, USER } from './fixtures.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;

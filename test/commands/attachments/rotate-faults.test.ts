@@ -14,7 +14,7 @@ import { startInfisicalApi, type InfisicalApiServer } from '../../support/infisi
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { sourceCli, root } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { accessKeys, createBackendUser } from './fixtures.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';

@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../support/temp.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
-import { redact } from '../../../src/lib/secrets.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { redact } from '../../../src/lib/core/secrets.js';
 import { attachmentKey, createAttachmentsBucket, remove, upload } from './fixtures.js';
 
 const C = randomUUID();
@@ -118,7 +118,7 @@ describe.skipIf(!motoAvailable)('attachments url', () => {
   });
 
   it('logs grep finds operator accesses in the API app\'s drain, beside the app\'s own AUDIT lines', async () => {
-    const { frame } = await import('@raxx/log-drain-receiver/logplex');
+    const { frame } = await import('@raxx/log-format/logplex');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { gzipSync } = await import('node:zlib');
     const now = new Date();

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
 import { RUNBOOK, runbookSchema, runbookTracer } from '../../support/audit-schema.js';
-import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit.js';
+import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit/audit.js';
 import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.js';
 import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const APP = 'raxx-api-prod';
 const BUCKET = 'raxx-heroku-logs-prod';

@@ -10,7 +10,7 @@ import { sendBatch } from '../../support/logplex-sender.js';
 import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions, type AwsRequest, type LambdaRevisions } from '../../support/lambda-revisions.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 

@@ -8,7 +8,7 @@ import { createBucket, createReceiverFunction, fixtureClients, listKeys, putDrai
 import { tempDir } from '../../support/temp.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { freePort } from '../../support/stand-in.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;

@@ -8,7 +8,7 @@ import { runCli } from '../../support/run-cli.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
 import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-failures-6a8c0e2b4d';
 const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];

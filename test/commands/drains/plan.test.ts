@@ -1,7 +1,7 @@
 // The decisions behind the drains commands, without Heroku: desired URL, classification, plans.
 import { describe, expect, it } from 'vitest';
-import { classifyDrains, desiredDrainUrl, describeDrain, removePlan, sameDrainUrl, setQueryParam, tokenOfUrl, wirePlan, withToken } from '../../../src/lib/drains.js';
-import type { Drain } from '../../../src/lib/heroku.js';
+import { classifyDrains, desiredDrainUrl, describeDrain, removePlan, sameDrainUrl, setQueryParam, tokenOfUrl, wirePlan, withToken } from '../../../src/lib/drains/plan.js';
+import type { Drain } from '../../../src/lib/heroku/client.js';
 
 const TOKEN = 'tok_0123456789abcdef~x';
 const BASE = `https://abc123.lambda-url.us-east-1.on.aws/?token=${TOKEN}`;

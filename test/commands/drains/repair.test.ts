@@ -13,7 +13,7 @@ import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParame
 import { startLambdaRevisions } from '../../support/lambda-revisions.js';
 import { waitFor } from '../../support/stand-in.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 

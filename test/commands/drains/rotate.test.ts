@@ -13,7 +13,7 @@ import { sendBatch, startStream, type LogplexStream } from '../../support/logple
 import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { waitFor } from '../../support/stand-in.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 

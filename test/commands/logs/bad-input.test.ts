@@ -5,7 +5,7 @@ import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
 
 const now = () => new Date('2025-06-02T12:00:00Z');

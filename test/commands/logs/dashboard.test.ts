@@ -6,7 +6,7 @@ import { authRows } from '../../support/supabase-api.js';
 import { startDashboard, type DashboardServer } from '../../support/dashboard-server.js';
 import { DAYS, FAILED_API_DAY, MISSING_AUTH_DAY, NOW, startShippingStack, type ShippingStack } from '../../support/shipping-stack.js';
 import { handleDashboard } from '../../../src/lib/shipping/dashboard.js';
-import { DEFAULTS } from '../../../src/lib/config.js';
+import { DEFAULTS } from '../../../src/lib/core/config.js';
 
 const TOKEN = 'dashboard-token-0123456789abcdef';
 

@@ -3,12 +3,12 @@
 // re-shipped and late objects in moto; warnings about damaged objects survive compaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { frame } from '@raxx/log-drain-receiver/logplex';
-import { compactedKeys, linesRecord, type Manifest } from '@raxx/log-drain-receiver/compacted';
+import { frame } from '@raxx/log-format/logplex';
+import { compactedKeys, linesRecord, type Manifest } from '@raxx/log-format/compacted';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
 import { referenceGrep, referenceRead, shown, type ReferenceObject } from '../../support/reference-reader.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, rawObject, syslog, type Stored } from './fixtures.js';
 
 const APP = 'raxx-api-prod';

@@ -2,9 +2,9 @@
 // framing, gzip, into moto. `reference()` is what `aws s3 cp - | gunzip | grep` over the
 // same objects, in key order, would give.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
-import { frame } from '@raxx/log-drain-receiver/logplex';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws.js';
+import { buildObjectKey } from '@raxx/log-format/object-key';
+import { frame } from '@raxx/log-format/logplex';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 
 export const BUCKET = 'raxx-heroku-logs-prod';
 

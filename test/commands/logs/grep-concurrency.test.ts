@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startFaultProxy, type FaultProxy } from '../../support/throttle-proxy.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put, reference, type Stored } from './fixtures.js';
 
 const APP = 'raxx-api-prod';

@@ -10,7 +10,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { sourceCli } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
 
 const API = 'raxx-api-prod';

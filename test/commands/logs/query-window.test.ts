@@ -4,13 +4,13 @@
 // it still gives its lines in the window.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { buildObjectKey } from '@raxx/log-drain-receiver/object-key';
-import { frame } from '@raxx/log-drain-receiver/logplex';
+import { buildObjectKey } from '@raxx/log-format/object-key';
+import { frame } from '@raxx/log-format/logplex';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
-import { KEY_LEAD_MS, mayHoldLines } from '../../../src/lib/query/window-records.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { KEY_LEAD_MS, mayHoldLines } from '../../../src/lib/logs/query/window-records.js';
 import { createDrainBucket, objectId, put, syslog, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';

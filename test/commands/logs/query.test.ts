@@ -4,12 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { compactedKeys, type Manifest } from '@raxx/log-drain-receiver/compacted';
+import { compactedKeys, type Manifest } from '@raxx/log-format/compacted';
 import { runCompaction } from '@raxx/log-drain-receiver/compact-handler';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy } from '../../support/fault-proxy.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';

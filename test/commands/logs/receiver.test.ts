@@ -2,10 +2,10 @@
 // behind node:http) land in moto, and `logs grep` / `logs status` read them back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiverServer, type ReceiverServer } from '@raxx/log-drain-receiver/serve';
-import { frame } from '@raxx/log-drain-receiver/logplex';
+import { frame } from '@raxx/log-format/logplex';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { createDrainBucket, BUCKET, syslog } from './fixtures.js';
 
 const TOKEN = 'd.4b7a51f2-3c1e-4d59-9a8e-0f6c2d1b7e93';

@@ -11,11 +11,11 @@ import { runCli } from '../../support/run-cli.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { tempDir } from '../../support/temp.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
-import { OUTPUT_MASK, OUTPUT_RULES, applyRules, DEFAULT_REDACTIONS, Redactor } from '../../../src/lib/redaction.js';
-import { redact } from '../../../src/lib/secrets.js';
-import { Output } from '../../../src/lib/output.js';
-import { notify } from '../../../src/lib/notify.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { OUTPUT_MASK, OUTPUT_RULES, applyRules, DEFAULT_REDACTIONS, Redactor } from '../../../src/lib/core/redaction.js';
+import { redact } from '../../../src/lib/core/secrets.js';
+import { Output } from '../../../src/lib/core/output.js';
+import { notify } from '../../../src/lib/slack/notify.js';
 
 interface Shape {
   name: string;

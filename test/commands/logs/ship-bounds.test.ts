@@ -9,8 +9,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
 import { tempDir } from '../../support/temp.js';
-import { buildShippedDayKey } from '@raxx/log-drain-receiver/object-key';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws.js';
+import { buildShippedDayKey } from '@raxx/log-format/object-key';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const now = () => new Date('2025-06-05T12:00:00Z');

@@ -10,7 +10,7 @@ import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { authRows, edgeRows, startSupabase, type SupabaseStandIn } from '../../support/supabase-api.js';
 import { tempDir } from '../../support/temp.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws.js';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { microseconds, retryAfterMs, supabaseAccess } from '../../../src/lib/shipping/supabase.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';

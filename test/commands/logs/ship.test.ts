@@ -12,8 +12,8 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws.js';
-import { DEFAULT_REDACTIONS, Redactor, dateInName, redactionRules } from '../../../src/lib/log-shipping.js';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
+import { DEFAULT_REDACTIONS, Redactor, dateInName, redactionRules } from '../../../src/lib/shipping/ship.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const DATED_BUCKET = 'raxx-shipped-logs-test';

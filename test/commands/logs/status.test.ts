@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { assess, type AppStatus } from '../../../src/commands/logs/status.js';
 import { batch, createDrainBucket, put, type Stored } from './fixtures.js';
 

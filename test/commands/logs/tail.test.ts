@@ -6,9 +6,9 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
-import { LogStore, type LogObject } from '../../../src/lib/log-store.js';
-import { tail, TAIL_HORIZON_MS, type TailOptions } from '../../../src/lib/log-tail.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { LogStore, type LogObject } from '../../../src/lib/logs/store.js';
+import { tail, TAIL_HORIZON_MS, type TailOptions } from '../../../src/lib/logs/tail.js';
 import { batch, BUCKET, createDrainBucket, put, reference, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';

@@ -3,13 +3,13 @@
 import { createServer } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildObjectKey, utcDate } from '@raxx/log-drain-receiver/object-key';
-import { frame } from '@raxx/log-drain-receiver/logplex';
+import { buildObjectKey, utcDate } from '@raxx/log-format/object-key';
+import { frame } from '@raxx/log-format/logplex';
 import { createBucket, createReceiverFunction, fixtureClients, listKeys, setFunctionEnvironment } from '../../support/aws-fixtures.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
-import type { AwsClients } from '../../../src/lib/aws.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-serve';
 const TOKEN = 'serve-current-token-3f9a1c7e5b2d4068';
