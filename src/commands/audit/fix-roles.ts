@@ -2,7 +2,7 @@
 // `ALTER ROLE … SET log_statement TO 'mod'` per audited role, then re-read
 // pg_db_role_setting to verify. A role setting applies at login only: the app's open sessions
 // keep the old value until the dynos restart.
-import { alterRoleSql, applyFixRole, planFixRoles, readRoleSettings } from '../../lib/audit/audit.js';
+import { alterRoleSql, applyFixRole, planFixRoles, readRoleSettings } from '../../lib/audit/database.js';
 import { CheckFailedError } from '../../lib/core/errors.js';
 import { closePostgres, connectPostgres, parseDatabaseUrl } from '../../lib/postgres/connect.js';
 import { createCommand } from '../define.js';

@@ -3,7 +3,7 @@
 // with its own credential, because `SET ROLE raptor_app` in the owner's session never picks up
 // the role's log_statement and so can never log the tracer.
 import { z } from 'zod';
-import { runSmoke, type CheckResult, type SmokeReport } from '../../lib/audit/audit.js';
+import { runSmoke, type CheckResult, type SmokeReport } from '../../lib/audit/smoke.js';
 import type { Context } from '../../lib/run/context.js';
 import { CheckFailedError } from '../../lib/core/errors.js';
 import { closePostgres, connectPostgres, parseDatabaseUrl } from '../../lib/postgres/connect.js';

@@ -3,7 +3,8 @@
 // catalog as the owner) and the shipped log sources (the last 7 days, by the shipping
 // runbook's health table, as `logs status` judges them).
 import { setMaxListeners } from 'node:events';
-import { appRole, checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit/audit.js';
+import { checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit/database.js';
+import { appRole } from '../audit/smoke.js';
 import { resolveSource } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { closePostgres, connectPostgres, parseDatabaseUrl } from '../postgres/connect.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
 import { RUNBOOK, runbookSchema, runbookTracer } from '../../support/audit-schema.js';
-import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit/audit.js';
+import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit/tracer.js';
 import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.js';

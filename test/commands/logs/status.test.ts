@@ -4,7 +4,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
-import { assess, type AppStatus } from '../../../src/commands/logs/status.js';
+import { assess, type AppStatus } from '../../../src/lib/logs/health.js';
 import { batch, createDrainBucket, put, type Stored } from './fixtures.js';
 
 const MIN = 60_000;
