@@ -65,7 +65,7 @@ export interface AwsClients {
 
 /** Concurrent GETs the S3 client is sized for (`logs grep --concurrency` at most). */
 export const S3_MAX_GETS = 512;
-/** Listings a scan runs at once next to its GETs (log-store.ts: time ranges of a day). */
+/** Listings a scan runs at once next to its GETs (logs/store.ts: time ranges of a day). */
 const S3_LISTINGS = 16;
 
 export type AwsServiceId = 'S3' | 'SSM' | 'LAMBDA' | 'KMS' | 'CLOUDWATCH_LOGS' | 'GLUE' | 'ATHENA' | 'IAM';

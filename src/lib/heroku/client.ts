@@ -1,4 +1,4 @@
-// The Heroku Platform API, through heroku-client's request machinery (./heroku-request.ts).
+// The Heroku Platform API, through heroku-client's request machinery (./request.ts).
 // The wrapper adds what the client lacks: one deadline per call, retries of reads only
 // (429, 5xx, a broken connection), zod-checked responses, typed errors from Heroku's
 // {id, message} bodies, its warning headers passed on, and a token that Heroku rejected or an
