@@ -7,7 +7,7 @@ import { runSteps } from '../../lib/run/step-runner.js';
 import { scopeOf } from '../../lib/run/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { plural } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { pageSize } from './shared.js';
 
 export default createCommand({

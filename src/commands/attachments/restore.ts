@@ -26,7 +26,8 @@ import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type U
 import { createCommand, option } from '../define.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import * as opt from '../options.js';
-import { asUserError, plural } from '../../lib/drains/ops.js';
+import { asUserError } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';
 import type { Context } from '../../lib/run/context.js';
 import { customer, file, optionalKeyArg, pageSize, ticket } from './shared.js';

@@ -5,7 +5,8 @@ import { failureOf } from '../../lib/core/errors.js';
 import { maskUrl } from '../../lib/core/secrets.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { failuresOf, listAppDrains, plural } from '../../lib/drains/ops.js';
+import { failuresOf, listAppDrains } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
 export default createCommand({

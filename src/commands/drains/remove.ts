@@ -9,7 +9,8 @@ import { guardRemovals } from '../../lib/drains/guard.js';
 import { printScope } from '../../lib/run/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, plural, succeeded, type Outcome } from '../../lib/drains/ops.js';
+import { deleteDrains, failuresOf, forEachApp, listAppDrains, succeeded, type Outcome } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
 export default createCommand({

@@ -6,7 +6,8 @@ import { CheckFailedError, failureOf } from '../../lib/core/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, fixFor, type ProbeResult } from '../../lib/drains/probe.js';
-import { failuresOf, listAppDrains, plural, succeeded, testApps } from '../../lib/drains/ops.js';
+import { failuresOf, listAppDrains, succeeded, testApps } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
 function printProbe(ctx: Context, r: ProbeResult): void {

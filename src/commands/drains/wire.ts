@@ -2,7 +2,8 @@
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
 import { failureOf } from '../../lib/core/errors.js';
-import { applyWire, checkRateLimit, failuresOf, listAppDrains, planWire, plural, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drains/ops.js';
+import { applyWire, checkRateLimit, failuresOf, listAppDrains, planWire, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drains/ops.js';
+import { plural } from '../../lib/core/output.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import { createCommand, flag } from '../define.js';
 import * as opt from '../options.js';

@@ -1,22 +1,22 @@
 // `raxx-ops logs status`: the runbooks' "how to tell it's broken" from the bucket listing
 // alone (no GETs): per app and UTC day the objects, bytes, first and last object, the longest
 // silence, the minutes since the newest object, and a health (the model: lib/logs/health.ts).
-import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
-import type { Context } from '../../lib/run/context.js';
 import type { LogObject } from '../../lib/logs/store.js';
 import type { SourceStatus } from '../../lib/shipping/ship.js';
 import type { RunRecord } from '../../lib/shipping/history.js';
 import type { Output } from '../../lib/core/output.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/core/time-window.js';
-import { resolveSource, sourceName } from '../../lib/core/config.js';
+import { sourceName } from '../../lib/core/config.js';
 import { createCommand, flag, option } from '../define.js';
 import { resolveApps } from '../apps.js';
 import * as opt from '../options.js';
 import { formatBytes, listingConcurrency, openStore } from './shared.js';
 import { assess, formatMinutes, worstOf, type AppStatus, type Health } from '../../lib/logs/health.js';
+import { shippedSources, shippingHistory } from '../../lib/shipping/status.js';
+import { drainsCreated } from '../../lib/drains/created.js';
 const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
 
 export default createCommand({
@@ -114,23 +114,6 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
   },
 });
 
-async function drainsCreated(ctx: Context, apps: string[]): Promise<Map<string, number>> {
-  const created = new Map<string, number>();
-  if (apps.length === 0) return created;
-  try {
-    const heroku = await ctx.heroku();
-    await Promise.all(
-      apps.map(async (app) => {
-        const times = (await heroku.listDrains(app)).filter((d) => !d.addon).map((d) => Date.parse(d.created_at)).filter((t) => !Number.isNaN(t));
-        if (times.length > 0) created.set(app, Math.max(...times));
-      }),
-    );
-  } catch (err) {
-    ctx.out.debug(`going on without drain creation times: ${(err as Error).message}`);
-  }
-  return created;
-}
-
 function printTable(out: Output, statuses: AppStatus[]): void {
   const c = out.color;
   const time = (s: string | null) => (s ? s.slice(11, 19) : '-');
@@ -174,44 +157,8 @@ function printTable(out: Output, statuses: AppStatus[]): void {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shipped log sources (logs ship): the last 7 days each, by the log-shipping runbook's table.
 
-async function shippedSources(ctx: Context, names: string[]): Promise<SourceStatus[]> {
-  if (names.length === 0) return [];
-  const lib = await import('../../lib/shipping/ship.js');
-  const s3 = await ctx.aws.s3();
-  const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
-  // Every day of every source is listed at once, each request listening on the one signal.
-  setMaxListeners(names.length * days.length + 10, ctx.signal);
-  try {
-    return await Promise.all(
-      names.map((name) => lib.sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })),
-    );
-  } catch (err) {
-    ctx.checkInterrupted();
-    throw err;
-  }
-}
 
-async function shippingHistory(ctx: Context, names: string[], limit: number): Promise<{ source: string; bucket: string; runs: RunRecord[]; total: number }[]> {
-  const { lastRuns } = await import('../../lib/shipping/history.js');
-  const { bucketError } = await import('../../lib/shipping/ship.js');
-  const s3 = await ctx.aws.s3();
-  return Promise.all(
-    names.map(async (name) => {
-      const { bucket } = resolveSource(ctx.config, name);
-      try {
-        const { runs, unreadable, total } = await lastRuns(s3, bucket, name, limit, ctx.signal);
-        if (unreadable > 0) ctx.out.warn(`${name}: ${unreadable} run record(s) could not be read`);
-        return { source: name, bucket, runs, total };
-      } catch (err) {
-        ctx.checkInterrupted();
-        throw bucketError(err, bucket, 'ListObjectsV2', ctx.aws.endpointOf('S3'));
-      }
-    }),
-  );
-}
 
 function printHistory(out: Output, history: { source: string; runs: RunRecord[]; total: number }[]): void {
   const c = out.color;

@@ -179,3 +179,8 @@ export class Output {
     };
   }
 }
+
+/** `1 drain`, `2 drains`: a count with its noun. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

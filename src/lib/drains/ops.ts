@@ -140,10 +140,6 @@ export async function deleteDrains(heroku: HerokuApi, app: string, ids: string[]
   return done;
 }
 
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
 export interface WireResult {
   app: string;
   added: Drain | undefined;
