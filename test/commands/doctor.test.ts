@@ -661,7 +661,7 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
     const dir = tempDir('raxx-doctor-sources-');
     const config = join(dir, 'raxx-ops.json');
     writeFileSync(config, JSON.stringify({ logSources: [{ name: 'auth', required: true }, { name: 'api' }] }));
-    const { lastDays, shippedKey } = await import('../../src/lib/shipping/ship.js');
+    const { lastDays, shippedKey } = await import('../../src/lib/shipping/layout.js');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const s3 = await stack.aws.s3();
     const days = lastDays(Date.now(), 7);

@@ -20,7 +20,7 @@ us-east-1 list prices per storage class. The same report is served by logs dashb
   },
   async handler(args, ctx) {
     const { buildReport, renderReport } = await import('../../lib/shipping/report.js');
-    const { bucketError } = await import('../../lib/shipping/ship.js');
+    const { bucketError } = await import('../../lib/shipping/upload.js');
     const progress = await ctx.out.progress('report: listing sources, apps and buckets');
     let report;
     try {

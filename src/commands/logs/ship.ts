@@ -9,7 +9,7 @@ import { tryParseDay } from '@raxx/log-format/object-key';
 import { resolveSource, sourceName } from '../../lib/core/config.js';
 import type { Context } from '../../lib/run/context.js';
 import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/core/errors.js';
-import type { Prepared, ShipInput } from '../../lib/shipping/ship.js';
+import type { Prepared, ShipInput } from '../../lib/shipping/prepare.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { dryRun } from '../options.js';
 import { formatBytes } from './shared.js';
@@ -94,7 +94,7 @@ Every run of a day is recorded in the source's bucket (logs status --history).`,
     if (stdin && (!ctx.stdin || ctx.stdin.isTTY)) throw new UsageError('no input: stdin is a terminal', { hint: 'name log files, or pipe the log into raxx-ops logs ship <source> - --date <day>' });
     if (!source.declared) out.info(`${source.name}: not declared in the configuration; shipping with the defaults (optional, bucket ${source.bucket}, receiver layout)`);
 
-    const { fileDate, lastDays } = await import('../../lib/shipping/ship.js');
+    const { fileDate, lastDays } = await import('../../lib/shipping/layout.js');
     // Every input's day, checked before anything is read.
     const dated: { input: ShipInput; date: string; path?: string }[] = [];
     for (const f of files) {
@@ -175,12 +175,16 @@ async function shipDay(
   args: { format: 'auto' | 'json' | 'plain'; dryRun: boolean; replace: boolean; deleteAfter: boolean; retryBaseMs: number; maxLineBytes?: number | undefined; pulled: boolean },
 ): Promise<DayReport> {
   const { out } = ctx;
-  const lib = await import('../../lib/shipping/ship.js');
-  const key = lib.shippedKey(source.layout, ctx.config.drain.keyPrefix, source.name, day);
+  const { redactionRules } = await import('../../lib/core/redaction.js');
+  const { bucketReachable } = await import('../../lib/shipping/bucket-setup.js');
+  const { shippedKey } = await import('../../lib/shipping/layout.js');
+  const { prepare } = await import('../../lib/shipping/prepare.js');
+  const { bucketVersioning, headShipped, uploadVerified } = await import('../../lib/shipping/upload.js');
+  const key = shippedKey(source.layout, ctx.config.drain.keyPrefix, source.name, day);
   const endpoint = ctx.aws.endpointOf('S3');
   if (args.pulled && !args.replace) {
     // A pulled day already shipped is not pulled again (the daily job reruns after a failure).
-    const existing = await lib.headShipped(await ctx.aws.s3(), source.bucket, key, ctx.signal, endpoint);
+    const existing = await headShipped(await ctx.aws.s3(), source.bucket, key, ctx.signal, endpoint);
     if (existing) return skippedDay(source, day, key, existing);
   }
   const total = inputs.reduce((n, i) => n + (i.input.size ?? 0), 0);
@@ -195,10 +199,10 @@ async function shipDay(
 
   let prepared: Prepared | undefined;
   try {
-    prepared = await lib.prepare(
+    prepared = await prepare(
       inputs.map((i) => i.input),
       {
-        rules: lib.redactionRules(source),
+        rules: redactionRules(source),
         format: args.format,
         signal: ctx.signal,
         maxLineBytes: args.maxLineBytes ?? source.maxLineBytes,
@@ -213,7 +217,7 @@ async function shipDay(
     if (p.cutLines > p.cut.length) out.warn(`… and ${p.cutLines - p.cut.length} more cut line(s)`);
 
     const s3 = await ctx.aws.s3();
-    const existing = await lib.headShipped(s3, source.bucket, key, ctx.signal, endpoint);
+    const existing = await headShipped(s3, source.bucket, key, ctx.signal, endpoint);
     const base = {
       date: day,
       bucket: source.bucket,
@@ -260,7 +264,7 @@ async function shipDay(
           hint: 'check that these are the right files for that day; --replace uploads them as a new version (the old one stays in the versioned bucket)',
         });
       }
-      const versioning = await lib.bucketVersioning(s3, source.bucket, ctx.signal, endpoint);
+      const versioning = await bucketVersioning(s3, source.bucket, ctx.signal, endpoint);
       if (versioning !== 'Enabled') {
         throw new UsageError(`bucket ${source.bucket} is not versioned (${versioning}): --replace would destroy the day already shipped`, {
           hint: `enable versioning on ${source.bucket} first (aws s3api put-bucket-versioning --bucket ${source.bucket} --versioning-configuration Status=Enabled)`,
@@ -269,7 +273,7 @@ async function shipDay(
     }
     if (args.dryRun) {
       // A plan that could not be carried out is not a plan: the bucket must answer.
-      const problem = await lib.bucketReachable(s3, source.bucket, ctx.signal, endpoint);
+      const problem = await bucketReachable(s3, source.bucket, ctx.signal, endpoint);
       if (problem) throw new ServiceError('S3', problem, { hint: 'check the source\'s "bucket" (`raxx-ops config show`), then `raxx-ops logs sources test`' });
       return { ...base, status: replacing ? 'would-replace' : 'would-ship', versionId: null, previousVersionId: existing?.versionId ?? null };
     }
@@ -278,7 +282,7 @@ async function shipDay(
       await ctx.confirm(`replace ${source.name} ${day} at s3://${source.bucket}/${key} with different content (the current version is kept)?`);
     }
 
-    const uploaded = await lib.uploadVerified(s3, {
+    const uploaded = await uploadVerified(s3, {
       bucket: source.bucket,
       key,
       prepared: p,
@@ -330,7 +334,7 @@ async function supabaseDays(
 ): Promise<{ input: ShipInput; date: string }[]> {
   if (args.deleteAfter) throw new UsageError('--delete-after has nothing to delete: this source is pulled from Supabase', { hint: 'leave out --delete-after' });
   if (args.format === 'plain') throw new UsageError('--format plain: Supabase rows are shipped as JSON lines', { hint: 'leave out --format' });
-  const { lastDays } = await import('../../lib/shipping/ship.js');
+  const { lastDays } = await import('../../lib/shipping/layout.js');
   const sb = await import('../../lib/shipping/supabase.js');
   const now = ctx.now().getTime();
   const days = args.date ? [args.date] : lastDays(now, args.days ?? 1);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { resolveSource, sourceName } from '../../lib/core/config.js';
 import type { Context } from '../../lib/run/context.js';
 import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
-import type { PermissionCheck } from '../../lib/shipping/ship.js';
+import type { PermissionCheck } from '../../lib/shipping/bucket-setup.js';
 import { createCommand, positional } from '../define.js';
 import { dryRun } from '../options.js';
 
@@ -47,14 +47,15 @@ Exit 1 when a bucket or permission fails. With no SOURCE: every source in the co
         hint: 'name a source (raxx-ops logs sources test auth), or declare them under "logSources" in the config file (docs/shipping.md)',
       });
     }
-    const lib = await import('../../lib/shipping/ship.js');
+    const { bucketReachable, checkPermissions } = await import('../../lib/shipping/bucket-setup.js');
+    const { sourcePrefix } = await import('../../lib/shipping/layout.js');
     const s3 = await ctx.aws.s3();
     const endpoint = ctx.aws.endpointOf('S3');
     const reports: SourceReport[] = [];
     for (const source of sources) {
-      const prefix = lib.sourcePrefix(source.layout, ctx.config.drain.keyPrefix, source.name);
-      const problem = (await lib.bucketReachable(s3, source.bucket, ctx.signal, endpoint)) ?? null;
-      const permissions = problem ? [] : await lib.checkPermissions(s3, source.bucket, prefix, ctx.signal);
+      const prefix = sourcePrefix(source.layout, ctx.config.drain.keyPrefix, source.name);
+      const problem = (await bucketReachable(s3, source.bucket, ctx.signal, endpoint)) ?? null;
+      const permissions = problem ? [] : await checkPermissions(s3, source.bucket, prefix, ctx.signal);
       reports.push({ source: source.name, bucket: source.bucket, prefix, reachable: !problem, problem, permissions });
     }
 
@@ -82,21 +83,21 @@ Exit 1 when a bucket or permission fails. With no SOURCE: every source in the co
 
 async function setup(ctx: Context, sources: Source[], reports: SourceReport[], dry: boolean): Promise<void> {
   const { out } = ctx;
-  const lib = await import('../../lib/shipping/ship.js');
+  const { getLifecycle, lifecycleRule, putLifecycle, sameRule, shorterRules } = await import('../../lib/shipping/bucket-setup.js');
   const s3 = await ctx.aws.s3();
   const endpoint = ctx.aws.endpointOf('S3');
   // One lifecycle configuration per bucket: every source of a bucket in one write.
   const buckets = new Map<string, Source[]>();
   for (const s of sources) if (reports.find((r) => r.source === s.name)?.reachable) buckets.set(s.bucket, [...(buckets.get(s.bucket) ?? []), s]);
   for (const [bucket, list] of buckets) {
-    const current = await lib.getLifecycle(s3, bucket, ctx.signal, endpoint);
+    const current = await getLifecycle(s3, bucket, ctx.signal, endpoint);
     const next = [...current];
     const changes: string[] = [];
     for (const source of list) {
-      const rule = lib.lifecycleRule(source, ctx.config.drain.keyPrefix);
+      const rule = lifecycleRule(source, ctx.config.drain.keyPrefix);
       const i = next.findIndex((r) => r.ID === rule.ID);
-      const action = i === -1 ? 'add' : lib.sameRule(next[i], rule) ? 'unchanged' : 'update';
-      const shorter = lib.shorterRules(current, rule);
+      const action = i === -1 ? 'add' : sameRule(next[i], rule) ? 'unchanged' : 'update';
+      const shorter = shorterRules(current, rule);
       const report = reports.find((r) => r.source === source.name)!;
       report.lifecycle = { rule: rule.ID, retentionDays: source.retentionDays, action, applied: false, shorterRules: shorter };
       if (action === 'unchanged') continue;
@@ -114,12 +115,12 @@ async function setup(ctx: Context, sources: Source[], reports: SourceReport[], d
       continue;
     }
     await ctx.confirm(`write the lifecycle of s3://${bucket} (${current.length} existing rule(s) kept)?`);
-    await lib.putLifecycle(s3, bucket, next, ctx.signal, endpoint);
+    await putLifecycle(s3, bucket, next, ctx.signal, endpoint);
     // Verified by reading it back, as every change is.
-    const stored = await lib.getLifecycle(s3, bucket, ctx.signal, endpoint);
+    const stored = await getLifecycle(s3, bucket, ctx.signal, endpoint);
     for (const source of list) {
-      const rule = lib.lifecycleRule(source, ctx.config.drain.keyPrefix);
-      const ok = lib.sameRule(stored.find((r) => r.ID === rule.ID), rule);
+      const rule = lifecycleRule(source, ctx.config.drain.keyPrefix);
+      const ok = sameRule(stored.find((r) => r.ID === rule.ID), rule);
       const report = reports.find((r) => r.source === source.name)!;
       if (!ok) throw new CheckFailedError(`s3://${bucket}: lifecycle rule ${rule.ID} did not read back as written`, { hint: 'check the bucket in the S3 console; another writer may have replaced the configuration' });
       report.lifecycle!.applied = report.lifecycle!.action !== 'unchanged';

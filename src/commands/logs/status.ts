@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
 import type { LogObject } from '../../lib/logs/store.js';
-import type { SourceStatus } from '../../lib/shipping/ship.js';
+import type { SourceStatus } from '../../lib/shipping/status.js';
 import type { RunRecord } from '../../lib/shipping/history.js';
 import type { Output } from '../../lib/core/output.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';

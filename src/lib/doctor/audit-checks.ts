@@ -56,11 +56,12 @@ export async function checkSources(f: Facts): Promise<{ findings: Finding[]; dat
   const { ctx } = f;
   const names = ctx.config.logSources.map((s) => s.name);
   if (names.length === 0) return { findings: [pass('no shipped log sources declared (logSources in the config; docs/shipping.md)')] };
-  const lib = await import('../shipping/ship.js');
+  const { lastDays } = await import('../shipping/layout.js');
+  const { SOURCE_STATUS_DAYS, sourceStatus } = await import('../shipping/status.js');
   const s3 = await ctx.aws.s3();
-  const days = lib.lastDays(ctx.now().getTime(), lib.SOURCE_STATUS_DAYS);
+  const days = lastDays(ctx.now().getTime(), SOURCE_STATUS_DAYS);
   setMaxListeners(names.length * days.length + 200, ctx.signal);
-  const statuses = await Promise.all(names.map((name) => lib.sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })));
+  const statuses = await Promise.all(names.map((name) => sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })));
   const span = `${days[0]}..${days[days.length - 1]}`;
   const findings = statuses.map((s): Finding => {
     const what = `${s.source}${s.required ? ' (required)' : ''}`;

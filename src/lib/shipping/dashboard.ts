@@ -13,7 +13,7 @@ import type { Settings } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { formatBytes } from '../core/sizes.js';
-import { shippedKey } from './ship.js';
+import { shippedKey } from './layout.js';
 import { buildReport, renderReport, usd, type ShippingReport } from './report.js';
 import { checkPulledDay, shipPulledDay } from './pulled-day.js';
 

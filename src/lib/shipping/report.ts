@@ -5,7 +5,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Settings } from '../core/config.js';
 import { resolveSource } from '../core/config.js';
-import { lastDays, sourcePrefix, sourceStatus, type SourceDayStatus } from './ship.js';
+import { lastDays, sourcePrefix } from './layout.js';
+import { sourceStatus, type SourceDayStatus } from './status.js';
 import { formatBytes, monthlyUsd } from '../core/sizes.js';
 import { lastRuns, type RunRecord } from './history.js';
 

@@ -13,7 +13,8 @@ import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
-import { DEFAULT_REDACTIONS, Redactor, dateInName, redactionRules } from '../../../src/lib/shipping/ship.js';
+import { DEFAULT_REDACTIONS, Redactor, redactionRules } from '../../../src/lib/core/redaction.js';
+import { dateInName } from '../../../src/lib/shipping/layout.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const DATED_BUCKET = 'raxx-shipped-logs-test';

@@ -10,7 +10,7 @@ import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
-import type { SourceStatus } from '../../../src/lib/shipping/ship.js';
+import type { SourceStatus } from '../../../src/lib/shipping/status.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const DATED_BUCKET = 'raxx-batch-logs-test';
