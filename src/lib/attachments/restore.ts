@@ -77,6 +77,7 @@ export async function restoreDeleted(ctx: Context, bucket: string, keys: KeyVers
   let pause = 500;
   while (pending.length > 0) {
     const items = pending.flatMap((key) => markersToRemove(state.get(key)!.listed));
+    assertMarkers(items);
     const unanswered = new Map<string, number>();
     for (const key of pending) Object.assign(state.get(key)!, { error: undefined, passing: false, rounds: state.get(key)!.rounds + 1 });
     for (const m of items) {
@@ -140,16 +141,19 @@ export async function restoreDeleted(ctx: Context, bucket: string, keys: KeyVers
   return keys.map((k) => outcomes.get(k.key)!);
 }
 
+/** Deleting by version id is permanent: only what the listing gave as a delete marker, checked before anything is sent. */
+function assertMarkers(items: VersionEntry[]): void {
+  const bad = items.find((m) => !m.deleteMarker);
+  if (bad) throw new Error(`refusing to delete ${bad.key} version ${bad.versionId}: it is a data version, not a delete marker`);
+}
+
 /**
  * One DeleteObjects request; returns the keys S3 refused (its Errors[]), or every key of the
  * request when the request itself failed. Sent once: the SDK would resend a request whose answer
  * was lost, and here the listing is read before anything is sent again.
  */
 async function deleteMarkers(ctx: Context, bucket: string, batch: VersionEntry[], signal: AbortSignal): Promise<Map<string, { error: UserError; passing: boolean }>> {
-  for (const m of batch) {
-    // Deleting by version id is permanent: only what the listing gave as a delete marker.
-    if (!m.deleteMarker) throw new Error(`refusing to delete ${m.key} version ${m.versionId}: it is a data version, not a delete marker`);
-  }
+  assertMarkers(batch);
   const s3 = await ctx.aws.s3();
   const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
   const cmd = new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((m) => ({ Key: m.key, VersionId: m.versionId })), Quiet: true } });
