@@ -11,8 +11,8 @@ import { batches, markersToRemove, MAX_BATCH, restoreDeleted } from '../../src/l
 import { BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from '../commands/attachments/fixtures.js';
 
 describe('batches', () => {
-  it('about four requests per slot, never more than 1,000 objects in one', () => {
-    expect(batches(Array.from({ length: 2000 }, (_, i) => i), 32).map((b) => b.length)).toEqual(Array.from({ length: 125 }, () => 16));
+  it('about two requests per slot, never more than 1,000 objects in one', () => {
+    expect(batches(Array.from({ length: 2048 }, (_, i) => i), 32).map((b) => b.length)).toEqual(Array.from({ length: 64 }, () => 32));
     expect(batches([1, 2, 3], 32)).toEqual([[1], [2], [3]]);
     const big = batches(Array.from({ length: 300_000 }, (_, i) => i), 32);
     expect(Math.max(...big.map((b) => b.length))).toBe(MAX_BATCH);
@@ -99,7 +99,7 @@ describe.skipIf(!motoAvailable)('restoreDeleted (moto)', () => {
       proxy.delay(isDeleteObjects, 1500, { times: 1 });
       const env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url };
       const ctx = await context(env, createAwsClients({ region: 'us-east-1', env, requestTimeoutMs: 400 }));
-      const outcomes = await restoreDeleted(ctx, BUCKET, await planned(ctx, 'late/'), { concurrency: 2, scope: { prefix: 'late/', entries: before.length } });
+      const outcomes = await restoreDeleted(ctx, BUCKET, await planned(ctx, 'late/'), { concurrency: 3, scope: { prefix: 'late/', entries: before.length } });
       expect(outcomes.every((o) => o.restored), JSON.stringify(outcomes)).toBe(true);
       for (const o of outcomes) expect(o.removed).toEqual(before.filter((v) => v.key === o.key && v.deleteMarker).map((v) => v.versionId));
       // Not resent by the SDK on its own: six requests, the listing (the held one not landed yet,

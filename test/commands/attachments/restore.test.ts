@@ -260,8 +260,8 @@ describe.skipIf(!motoAvailable)('attachments restore', () => {
     const proxy = await startFaultProxy(moto.endpoint);
     // The first request reaches S3 and takes effect; its answer never comes back.
     proxy.fail(isDeleteObjects, { landed: true, times: 1 });
-    // Two in flight: one marker a request (8 markers, 4 a slot), so the lost request is one key's.
-    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '2'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
+    // Four in flight: one marker a request (8 markers, 2 a slot), so the lost request is one key's.
+    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '4'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
     expect(r.code, r.stderr).toBe(4);
     const doc = r.json<RestoreJson>();
     expect(doc.summary).toMatchObject({ restored: 5, failed: 1 });
