@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
 import { fixtureClients, startFaultProxy } from '../support/aws-fixtures.js';
-import { createContext, type Context } from '../../src/lib/context.js';
-import { createAwsClients, type AwsClients } from '../../src/lib/aws.js';
-import { byKey, listVersions, type KeyVersions } from '../../src/lib/attachments.js';
+import { createContext, type Context } from '../../src/lib/run/context.js';
+import { createAwsClients, type AwsClients } from '../../src/lib/aws/clients.js';
+import { byKey, listVersions, type KeyVersions } from '../../src/lib/attachments/attachments.js';
 import { batches, markersToRemove, MAX_BATCH, restoreDeleted } from '../../src/lib/attachments/restore.js';
 import { BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from '../commands/attachments/fixtures.js';
 
