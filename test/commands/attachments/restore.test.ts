@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
+import { startFaultProxy as startClockProxy } from '../../support/fault-proxy.js';
 import { runCli } from '../../support/run-cli.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
@@ -306,6 +307,42 @@ describe.skipIf(!motoAvailable)('attachments restore', () => {
     expect(r.json<RestoreJson>().keys.map((k) => k.key)).toEqual(keys);
     const after = await versions(aws);
     for (const k of odd) expect(after.filter((v) => v.key === k)).toEqual(before.filter((v) => v.key === k));
+  });
+
+  it('two runs at once on one ticket: both end with every key restored, no data version touched', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(12);
+    const before = await versions(aws);
+    const args = ['--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '3'];
+    const [a, b] = await Promise.all([cli(args), cli(args)]);
+    for (const r of [a, b]) {
+      expect(r.code, r.stderr).toBe(0);
+      // Each run planned before the other's removals, or saw them: restored or already present.
+      const s = r.json<RestoreJson>().summary;
+      expect(s.restored + s.alreadyPresent).toBe(12);
+      expect(s.failed).toBe(0);
+    }
+    for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker)).toEqual([]);
+  });
+
+  it('S3’s clock jumps 20 minutes after the plan: the refused request is re-read, then sent again and lands', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(4);
+    const before = await versions(aws);
+    let requests = 0;
+    // The plan's listing is signed in time; from the first removal on, S3's clock is 20 min ahead.
+    const proxy = await startClockProxy(moto.endpoint, { clockOffsetMs: () => (++requests > 1 ? 20 * 60_000 : 0) });
+    try {
+      const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(proxy.skewed, 'requests refused as skewed').toBeGreaterThan(0);
+      expect(r.json<RestoreJson>().summary).toMatchObject({ restored: 4, failed: 0 });
+    } finally {
+      await proxy.close();
+    }
+    for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
+    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
   });
 
   it('--concurrency out of range is a usage error (exit 2) with the range', async () => {
