@@ -16,23 +16,19 @@ import {
   listVersions,
   markersAbove,
   parseAttachmentKey,
-  listVersions as listKeyVersions,
-  removeDeleteMarker,
-  removeDeleteMarkers,
   restoreState,
   type KeyVersions,
 } from '../../lib/attachments/attachments.js';
-import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
+import { restoreDeleted } from '../../lib/attachments/restore.js';
+import { CheckFailedError, failureOf, InterruptedError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import * as opt from '../options.js';
 import { asUserError } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
-import { orderedPool } from '../../lib/core/ordered-pool.js';
-import type { Context } from '../../lib/run/context.js';
 import { customer, file, optionalKeyArg, pageSize, ticket } from './shared.js';
 
-/** The S3 client's socket pool (aws.ts): more keys at once would only queue for a socket. */
+/** The S3 client's socket pool (aws.ts): more requests at once would only queue for a socket. */
 const MAX_CONCURRENCY = 64;
 
 type Status = 'restored' | 'already present' | 'no data version' | 'planned' | 'failed';
@@ -65,7 +61,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
     ticket,
     file,
     versionId: option(z.string().min(1).optional(), 'make this older data version of KEY current (copied under the bucket’s KMS key)', { value: '<id>' }),
-    concurrency: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENCY, `at most ${MAX_CONCURRENCY} (the S3 client's socket pool)`).default(32), `keys restored at once (1-${MAX_CONCURRENCY})`, { value: '<n>' }),
+    concurrency: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENCY, `at most ${MAX_CONCURRENCY} (the S3 client's socket pool)`).default(32), `DeleteObjects requests in flight at once (1-${MAX_CONCURRENCY})`, { value: '<n>' }),
     dryRun: opt.dryRun,
     pageSize,
   },
@@ -91,18 +87,12 @@ bring back). Exit 1 when a single KEY has no data version.`,
     const outside = new Set(listed.filter((e) => !exact && !attachmentKeyParts(e.key)).map((e) => e.key));
     if (outside.size > 0) out.warn(`${plural(outside.size, 'key')} under ${prefix} do not follow <customer>/<ticket>/<file>.<ext>; left alone`);
     const keys = byKey(inScope);
+    const keyed = new Map(keys.map((k) => [k.key, k]));
     if (keys.length === 0) {
       throw new UsageError(`no object and no versions under s3://${bucket}/${exact ?? prefix}`, { hint: `check the ids (and --env); the key may never have existed in this bucket${caseHint(exact ?? prefix)}` });
     }
 
     const reports: KeyReport[] = keys.map((k) => plan(k, args.versionId));
-    // Keys whose markers to remove are all strictly newer than their newest data version.
-    const strictlyAbove = new Set(
-      keys.filter((k) => {
-        const newest = k.data[0]?.lastModified?.getTime();
-        return newest !== undefined && markersAbove(k).every((m) => (m.lastModified?.getTime() ?? 0) > newest);
-      }).map((k) => k.key),
-    );
     const todo = reports.filter((r) => r.action !== 'none');
     if (!out.json) {
       printScope(ctx, scope);
@@ -114,42 +104,50 @@ bring back). Exit 1 when a single KEY has no data version.`,
       const markers = todo.reduce((n, r) => n + r.deleteMarkers.length, 0);
       await ctx.confirm(args.versionId ? `make version ${args.versionId} of ${key} current?` : `remove ${plural(markers, 'delete marker')} to restore ${plural(todo.length, 'attachment')} in ${bucket}?`);
       const failures: { subject: string; error: UserError }[] = [];
-      const kmsKey = args.versionId ? ((await bucketKmsKey(ctx, bucket)) ?? (await describeKey(ctx, ctx.config.attachments.kmsAlias)).arn) : undefined;
-      // Keys are independent: restored a bounded number at a time (each is a round trip or
-      // two), results taken in the plan's order so the report reads like the plan.
-      const progress = await out.progress(`restoring 0 of ${todo.length}`);
-      let done = 0;
-      const pool = orderedPool(
-        todo,
-        async (r, signal) => {
+      if (args.versionId) {
+        const kmsKey = (await bucketKmsKey(ctx, bucket)) ?? (await describeKey(ctx, ctx.config.attachments.kmsAlias)).arn;
+        for (const r of todo) {
           try {
-            if (args.versionId) await makeCurrent(r, args.versionId, kmsKey!);
-            else Object.assign(r, { status: 'restored' }, await restoreKey(ctx, bucket, r, strictlyAbove.has(r.key), signal));
+            await makeCurrent(r, args.versionId, kmsKey);
           } catch (err) {
-            if (signal.aborted) throw err;
             const error = asUserError(err);
+            if (error instanceof InterruptedError) throw error;
             Object.assign(r, { status: 'failed', error: error.message });
             failures.push({ subject: r.key, error });
           }
-          progress.update(`restoring ${++done} of ${todo.length}`);
-        },
-        { concurrency: args.concurrency, signal: ctx.signal },
-      );
-      try {
-        for await (const _ of pool) ctx.checkInterrupted();
-      } catch (err) {
-        if (!ctx.signal.aborted) throw err;
-        const restored = todo.filter((r) => r.status === 'restored').length;
-        out.warn(`interrupted: ${plural(restored, 'key')} of ${todo.length} restored; run the same command again to restore the rest (restored keys read as present)`);
-        ctx.checkInterrupted();
-        throw err;
-      } finally {
-        progress.stop();
+        }
+      } else {
+        // The markers go in DeleteObjects requests, --concurrency at a time; one listing then
+        // says what reads now (src/lib/attachments/restore.ts). Reported in the plan's order.
+        const progress = await out.progress(`restoring 0 of ${todo.length}`);
+        let answered = 0;
+        try {
+          const outcomes = await restoreDeleted(ctx, bucket, todo.map((r) => keyed.get(r.key)!), {
+            concurrency: args.concurrency,
+            scope: { prefix: exact ?? prefix, entries: inScope.length },
+            pageSize: args.pageSize,
+            progress: (n, phase) => {
+              answered = n;
+              progress.update(phase === 'removing' ? `restoring ${n} of ${todo.length}` : `checking what reads now (${plural(todo.length, 'key')})`);
+            },
+          });
+          for (const [i, o] of outcomes.entries()) {
+            const r = todo[i]!;
+            Object.assign(r, { deleteMarkers: o.removed, current: o.current }, o.restored ? { status: 'restored' } : { status: 'failed', error: o.error!.message });
+            if (!o.restored) failures.push({ subject: r.key, error: o.error! });
+          }
+        } catch (err) {
+          if (!ctx.signal.aborted) throw err;
+          out.warn(`interrupted: ${plural(answered, 'key')} of ${todo.length} restored as S3 answered (not re-read); run the same command again to restore the rest (restored keys read as present)`);
+          ctx.checkInterrupted();
+          throw err;
+        } finally {
+          progress.stop();
+        }
       }
-      failures.sort((a, b) => todo.findIndex((r) => r.key === a.subject) - todo.findIndex((r) => r.key === b.subject));
       report();
       if (failures.length > 0) {
-        throw new PartialFailureError(`restore failed for ${plural(failures.length, 'key')} of ${todo.length}`, failures, { hint: 'the others are restored; run the same command again (restored keys are already present)' });
+        throw failureOf(`restore failed for ${plural(failures.length, 'key')} of ${todo.length}`, failures, todo.length, { hint: 'the others are restored; run the same command again (restored keys are already present)' });
       }
     } else report();
 
@@ -194,39 +192,6 @@ bring back). Exit 1 when a single KEY has no data version.`,
     }
   },
 });
-
-/**
- * Removes the delete markers the plan listed (newest first: two round trips for the usual one
- * marker) and checks what reads. When an answer was lost (the removal may have landed) or the
- * key changed since it was listed, what S3 lists now decides: the markers above the newest data
- * version are removed one by one, and the report names every planned marker that is gone.
- */
-async function restoreKey(ctx: Context, bucket: string, r: KeyReport, ordered: boolean, signal: AbortSignal): Promise<Pick<KeyReport, 'deleteMarkers' | 'current'>> {
-  // Listings give seconds: a marker in the same second as the newest data version may lie
-  // under it (history). Then S3's IsLatest, one marker at a time, decides instead of the plan.
-  let lost = !ordered;
-  for (const id of ordered ? r.deleteMarkers : []) {
-    try {
-      await removeDeleteMarker(ctx, bucket, r.key, id, signal);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      lost = true;
-      break;
-    }
-  }
-  let expected = r.current;
-  let removed = r.deleteMarkers;
-  let head = lost ? undefined : await currentVersion(ctx, bucket, r.key, signal);
-  if (lost || head?.versionId !== expected) {
-    const again = await removeDeleteMarkers(ctx, bucket, r.key, signal);
-    const now = new Set((await listKeyVersions(ctx, bucket, r.key, undefined, signal)).filter((e) => e.key === r.key).map((e) => e.versionId));
-    removed = [...r.deleteMarkers.filter((id) => !now.has(id) && !again.removed.includes(id)), ...again.removed];
-    expected = again.current;
-    head = await currentVersion(ctx, bucket, r.key, signal);
-  }
-  if (head?.versionId !== expected) throw new ServiceError('S3', `${r.key} still does not read version ${expected} after removing its delete markers`);
-  return { deleteMarkers: removed, current: expected };
-}
 
 function plan(k: KeyVersions, versionId: string | undefined): KeyReport {
   const base = { key: k.key, deleteMarkers: [] as string[], current: k.latest && !k.latest.deleteMarker ? k.latest.versionId : undefined };

@@ -145,47 +145,6 @@ export function markersAbove(k: KeyVersions): VersionEntry[] {
   return k.markers.filter((m) => m === k.latest || (m.lastModified?.getTime() ?? 0) >= newest);
 }
 
-/**
- * Removes one delete marker by its version id. Only ids S3 listed as delete markers are ever
- * passed here, so a data version cannot be deleted. A marker already gone (an earlier attempt
- * whose answer was lost, or another run) is not an error: the caller checks what reads.
- */
-export async function removeDeleteMarker(ctx: Context, bucket: string, key: string, versionId: string, signal: AbortSignal = ctx.signal): Promise<void> {
-  const s3 = await ctx.aws.s3();
-  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
-  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal }).catch((err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.$metadata?.httpStatusCode === 404 || e.name === 'NoSuchVersion') return;
-    throw s3Error(ctx, err, `DeleteObject (delete marker) ${key}`, bucket);
-  });
-}
-
-/**
- * Removes the latest delete marker, again and again, until the latest entry is a data version,
- * following what S3 lists now (IsLatest, not timestamps of one-second resolution). Returns the
- * markers removed and the data version that reads now.
- */
-export async function removeDeleteMarkers(ctx: Context, bucket: string, key: string, signal: AbortSignal = ctx.signal): Promise<{ removed: string[]; current: string }> {
-  const removed: string[] = [];
-  for (;;) {
-    const [k] = byKey((await listVersions(ctx, bucket, key, undefined, signal)).filter((e) => e.key === key));
-    if (!k || k.data.length === 0) throw new ServiceError('S3', `${key} has no data version left to restore`);
-    if (!k.latest?.deleteMarker) return { removed, current: k.latest?.versionId ?? k.data[0]!.versionId };
-    if (signal.aborted) ctx.checkInterrupted();
-    const id = k.latest.versionId;
-    try {
-      await removeDeleteMarker(ctx, bucket, key, id, signal);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      // No answer is not "not done": a removal that timed out may have landed. Only a marker
-      // still listed makes this a failure.
-      const still = (await listVersions(ctx, bucket, key, undefined, signal)).some((e) => e.key === key && e.versionId === id);
-      if (still) throw err;
-    }
-    removed.push(id);
-  }
-}
-
 /** The version GetObject serves now, or undefined when the key reads as deleted. */
 export async function currentVersion(ctx: Context, bucket: string, key: string, signal: AbortSignal = ctx.signal): Promise<{ versionId: string; size: number | undefined; kmsKeyId: string | undefined } | undefined> {
   const s3 = await ctx.aws.s3();

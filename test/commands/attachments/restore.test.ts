@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
+import { startFaultProxy as startClockProxy } from '../../support/fault-proxy.js';
 import { runCli } from '../../support/run-cli.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
@@ -214,55 +215,133 @@ describe.skipIf(!motoAvailable)('attachments restore', () => {
     return { customer, ticket, keys: keys.sort(), bodies };
   }
 
-  it('restores keys concurrently, bounded by --concurrency, and reports them in the plan’s order', async () => {
+  const isDeleteObjects = (q: { method: string; path: string }) => q.method === 'POST' && new URL(q.path, 'http://s3').searchParams.has('delete');
+
+  it('removes the markers with DeleteObjects, --concurrency requests in flight, checks by listing (no HEAD), reports in the plan’s order', async () => {
     const { customer, ticket, keys, bodies } = await deletedTicket(24);
+    // A file of the same ticket that reads: the delete marker under its newest version is history.
+    const present = attachmentKey({ customer, ticket });
+    await upload(aws, present, 'a');
+    const history = await remove(aws, present);
+    await upload(aws, present, 'b');
     const before = await versions(aws);
-    // Counted where the requests arrive: a key's requests are made one after the other.
+    // Counted where the requests arrive.
     const proxy = await startFaultProxy(moto.endpoint);
     const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '6'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
     expect(r.code, r.stderr).toBe(0);
     const doc = r.json<RestoreJson>();
-    expect(doc.summary).toMatchObject({ restored: 24, failed: 0 });
-    expect(doc.keys.map((k) => k.key)).toEqual(keys);
+    expect(doc.summary).toMatchObject({ restored: 24, alreadyPresent: 1, failed: 0 });
+    expect(doc.keys.map((k) => k.key)).toEqual([...keys, present].sort());
+    expect(doc.keys.find((k) => k.key === present)).toMatchObject({ status: 'already present', deleteMarkers: [] });
+    const deletes = proxy.requests.filter(isDeleteObjects);
+    expect(deletes.length, 'DeleteObjects requests').toBeGreaterThan(1);
+    expect(deletes.length).toBeLessThan(32);
+    expect(proxy.requests.filter((q) => q.method === 'DELETE' || q.method === 'HEAD'), 'no per-key DeleteObject or HeadObject').toEqual([]);
     expect(proxy.peakInFlight, 'requests in flight at once').toBeGreaterThan(1);
     expect(proxy.peakInFlight).toBeLessThanOrEqual(6);
+    for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
+    expect((await read(aws, present))!.toString()).toBe('b');
+    const after = await versions(aws);
+    expect(dataVersions(after)).toEqual(dataVersions(before));
+    expect(after.filter((v) => v.deleteMarker).map((v) => v.versionId)).toEqual([history]);
+    // Two markers on every third key: both named in the report, and they were the listed ones.
+    expect(doc.keys.filter((k) => k.deleteMarkers.length === 2)).toHaveLength(8);
+    for (const k of doc.keys) expect(k.deleteMarkers.sort()).toEqual(before.filter((v) => v.key === k.key && v.deleteMarker && v.versionId !== history).map((v) => v.versionId).sort());
+  });
+
+  it('a DeleteObjects whose answer is lost after it landed is re-read, not resent; a key S3 refuses in Errors[] fails alone', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(6);
+    const refused = keys[4]!;
+    // A bucket policy denying version removal of one key: S3 names that key in DeleteObjects' Errors[].
+    const s3 = await aws.s3();
+    const { PutBucketPolicyCommand, DeleteBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+    const Statement = [{ Effect: 'Deny', Principal: '*', Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'], Resource: `arn:aws:s3:::${BUCKET}/${refused}` }];
+    await s3.send(new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+    const before = await versions(aws);
+    const proxy = await startFaultProxy(moto.endpoint);
+    // The first request reaches S3 and takes effect; its answer never comes back.
+    proxy.fail(isDeleteObjects, { landed: true, times: 1 });
+    // Four in flight: one marker a request (8 markers, 2 a slot), so the lost request is one key's.
+    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '4'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
+    expect(r.code, r.stderr).toBe(4);
+    const doc = r.json<RestoreJson>();
+    expect(doc.summary).toMatchObject({ restored: 5, failed: 1 });
+    expect(doc.keys.map((k) => k.key)).toEqual(keys);
+    const deletes = proxy.requests.filter(isDeleteObjects);
+    expect(deletes, 'each marker sent once: the lost request was re-read from the listing, not resent').toHaveLength(8);
+    const listings = proxy.requests.filter((q) => q.method === 'GET' && new URL(q.path, 'http://s3').searchParams.has('versions'));
+    expect(listings.length, 'the plan, then the re-read').toBeGreaterThanOrEqual(2);
+    for (const k of doc.keys.filter((x) => x.key !== refused)) {
+      expect(k.status).toBe('restored');
+      expect(k.deleteMarkers.sort()).toEqual(before.filter((v) => v.key === k.key && v.deleteMarker).map((v) => v.versionId).sort());
+      expect((await read(aws, k.key))!.toString()).toBe(bodies.get(k.key));
+    }
+    const f = doc.keys.find((k) => k.key === refused)! as RestoreJson['keys'][number] & { error?: string };
+    expect(f).toMatchObject({ status: 'failed', deleteMarkers: [] });
+    expect(f.error).toMatch(/AccessDenied/);
+    expect(r.stderr).toContain(refused);
+    expect(r.stderr).toMatch(/s3:DeleteObjectVersion/);
+    expect(await read(aws, refused)).toBeUndefined();
+    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
+
+    // With the policy gone the rerun restores the refused key and leaves the others as they are.
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket: BUCKET }));
+    const again = await cli(['--customer', customer, '--ticket', ticket, '--yes', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json<RestoreJson>().summary).toMatchObject({ restored: 1, alreadyPresent: 5 });
+    expect((await read(aws, refused))!.toString()).toBe(bodies.get(refused));
+    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
+  });
+
+  it('keys with odd characters under the prefix are not attachment keys: listed, warned about, left alone', async () => {
+    const { customer, ticket, keys } = await deletedTicket(2);
+    const odd = [`${customer}/${ticket}/a&b <c> "d".pdf`, `${customer}/${ticket}/ü é+%20.pdf`, `${customer}/${ticket}/x/../${randomUUID()}.pdf`];
+    for (const k of odd) {
+      await upload(aws, k, 'odd');
+      await remove(aws, k);
+    }
+    const before = await versions(aws);
+    const r = await cli(['--customer', customer, '--ticket', ticket, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/3 keys under .* do not follow <customer>\/<ticket>\/<file>\.<ext>; left alone/);
+    expect(r.json<RestoreJson>().keys.map((k) => k.key)).toEqual(keys);
+    const after = await versions(aws);
+    for (const k of odd) expect(after.filter((v) => v.key === k)).toEqual(before.filter((v) => v.key === k));
+  });
+
+  it('two runs at once on one ticket: both end with every key restored, no data version touched', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(12);
+    const before = await versions(aws);
+    const args = ['--customer', customer, '--ticket', ticket, '--yes', '--json', '--concurrency', '3'];
+    const [a, b] = await Promise.all([cli(args), cli(args)]);
+    for (const r of [a, b]) {
+      expect(r.code, r.stderr).toBe(0);
+      // Each run planned before the other's removals, or saw them: restored or already present.
+      const s = r.json<RestoreJson>().summary;
+      expect(s.restored + s.alreadyPresent).toBe(12);
+      expect(s.failed).toBe(0);
+    }
     for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
     const after = await versions(aws);
     expect(dataVersions(after)).toEqual(dataVersions(before));
     expect(after.filter((v) => v.deleteMarker)).toEqual([]);
-    // Two markers on every third key: both named in the report.
-    expect(doc.keys.filter((k) => k.deleteMarkers.length === 2)).toHaveLength(8);
-    expect(proxy.requests.filter((q) => q.method === 'DELETE')).toHaveLength(32);
   });
 
-  it('a delete-marker removal whose answer is lost after it landed: the key is still reported restored, nothing else is removed', async () => {
-    const { customer, ticket, keys, bodies } = await deletedTicket(6);
-    const victim = keys[2]!;
+  it('S3’s clock jumps 20 minutes after the plan: the refused request is re-read, then sent again and lands', async () => {
+    const { customer, ticket, keys, bodies } = await deletedTicket(4);
     const before = await versions(aws);
-    const planned = before.filter((v) => v.key === victim && v.deleteMarker).map((v) => v.versionId);
-    const proxy = await startFaultProxy(moto.endpoint);
-    // Every attempt at the first marker of one key reaches S3 and its answer never comes back.
-    proxy.fail((q) => q.method === 'DELETE' && decodeURIComponent(q.path).includes(victim), { landed: true, times: 3 });
-    // Another key's removal is refused outright: that key fails, the rest go on.
-    const refused = keys[4]!;
-    proxy.fail((q) => q.method === 'DELETE' && decodeURIComponent(q.path).includes(refused), { status: 403 });
-    const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.url } }).finally(() => proxy.stop());
-    expect(r.code, r.stderr).toBe(4);
-    const doc = r.json<RestoreJson>();
-    expect(doc.summary).toMatchObject({ restored: 5, failed: 1 });
-    const v = doc.keys.find((k) => k.key === victim)!;
-    expect(v.status).toBe('restored');
-    expect(v.deleteMarkers.sort()).toEqual(planned.sort());
-    expect(doc.keys.find((k) => k.key === refused)!.status).toBe('failed');
-    expect(r.stderr).toMatch(new RegExp(`${refused}`));
-    expect(r.stderr).toMatch(/run the same command again/);
-    expect((await read(aws, victim))!.toString()).toBe(bodies.get(victim));
-    expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
-
-    // The rerun finishes the refused key and leaves the others as they are.
-    const again = await cli(['--customer', customer, '--ticket', ticket, '--yes', '--json']);
-    expect(again.code).toBe(0);
-    expect(again.json<RestoreJson>().summary).toMatchObject({ restored: 1, alreadyPresent: 5 });
+    let requests = 0;
+    // The plan's listing is signed in time; from the first removal on, S3's clock is 20 min ahead.
+    const proxy = await startClockProxy(moto.endpoint, { clockOffsetMs: () => (++requests > 1 ? 20 * 60_000 : 0) });
+    try {
+      const r = await runCli(['attachments', 'restore', '--customer', customer, '--ticket', ticket, '--yes', '--json'], { env: { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(proxy.skewed, 'requests refused as skewed').toBeGreaterThan(0);
+      expect(r.json<RestoreJson>().summary).toMatchObject({ restored: 4, failed: 0 });
+    } finally {
+      await proxy.close();
+    }
+    for (const k of keys) expect((await read(aws, k))!.toString()).toBe(bodies.get(k));
     expect(dataVersions(await versions(aws))).toEqual(dataVersions(before));
   });
 
