@@ -65,6 +65,12 @@ export interface LineVisitor<R> {
    * and the other lines are counted without being decoded. It may still see other lines.
    */
   literal?: string | undefined;
+  /**
+   * Set when the visitor keeps the object's text as bytes (logs fetch): the inflated bytes go
+   * here as they are, in pieces that end at a newline (a last line without one comes last),
+   * and line() is not called. The lines are counted by their newlines.
+   */
+  bytes?: ((chunk: Buffer) => void) | undefined;
 }
 
 /**
@@ -169,6 +175,13 @@ export function visitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): ScanResult<
 }
 
 function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: number; stopped: boolean } {
+  if (visitor.bytes) {
+    // The verified text whole, as it is: no copy.
+    let count = buf.length > 0 && buf[buf.length - 1] !== NEWLINE ? 1 : 0;
+    for (let nl = buf.indexOf(NEWLINE); nl !== -1; nl = buf.indexOf(NEWLINE, nl + 1)) count += 1;
+    if (buf.length > 0) visitor.bytes(buf);
+    return { count, stopped: false };
+  }
   if (!visitor.literal) {
     const lines = new LineSplitter(visitor);
     lines.push(buf.toString('utf8'));
@@ -203,6 +216,38 @@ function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: number; s
 }
 
 const NEWLINE = 0x0a;
+
+/**
+ * The bytes-keeping side of LineSplitter: hands a visitor's bytes() whole lines only, the start
+ * of a line held back until its newline comes, so a stream that breaks off mid-line keeps what
+ * LineSplitter would have handed over (the complete lines), and counts them.
+ */
+class ByteLines {
+  count = 0;
+  private carry: Buffer[] = [];
+  constructor(private readonly keep: (chunk: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      if (chunk.length > 0) this.carry.push(chunk);
+      return;
+    }
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1 && nl <= last; nl = chunk.indexOf(NEWLINE, nl + 1)) this.count += 1;
+    for (const c of this.carry) this.keep(c);
+    this.carry = [];
+    this.keep(last + 1 === chunk.length ? chunk : chunk.subarray(0, last + 1));
+    if (last + 1 < chunk.length) this.carry.push(chunk.subarray(last + 1));
+  }
+
+  /** A last line without a newline is still a line, as for LineSplitter. */
+  end(): void {
+    if (this.carry.length === 0) return;
+    this.count += 1;
+    for (const c of this.carry) this.keep(c);
+    this.carry = [];
+  }
+}
 
 export class LogStore {
   private readonly bucket: string;
@@ -462,6 +507,8 @@ async function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisito
  */
 export async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor<R>, holdBytes = HOLD_BYTES): Promise<ScanResult<R>> {
   const lines = new LineSplitter(visitor);
+  const kept = visitor.bytes ? new ByteLines(visitor.bytes) : undefined;
+  const count = () => kept?.count ?? lines.count;
   let bytes = 0;
   let problem: string | undefined;
   const destroy = () => body.destroy();
@@ -504,22 +551,24 @@ export async function read<R>(body: Readable, signal: AbortSignal, visitor: Line
       const decoder = new StringDecoder('utf8');
       try {
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-          if (!lines.push(decoder.write(chunk))) break;
+          if (kept) kept.push(chunk);
+          else if (!lines.push(decoder.write(chunk))) break;
         }
-        lines.end(decoder.end());
+        if (kept) kept.end();
+        else lines.end(decoder.end());
       } catch (err) {
         if (signal.aborted) throw err;
         const code = (err as { code?: string }).code ?? '';
         if (!code.startsWith('Z_')) throw err;
         // Too big to hold: its lines went out as they inflated, before the check at the end.
-        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count === 0 ? 'no line of it was read' : `lines 1-${lines.count} of it were read before the damage was found and are unverified (an object over ${formatMiB(holdBytes)} is not held until its checksum)`}`;
+        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${count() === 0 ? 'no line of it was read' : `lines 1-${count()} of it were read before the damage was found and are unverified (an object over ${formatMiB(holdBytes)} is not held until its checksum)`}`;
       } finally {
         source.destroy();
         gunzip.destroy();
       }
     }
-    if (!lines.stopped && !problem && lines.count === 0) problem = 'empty object (no lines)';
-    return { value: visitor.result(), lines: lines.count, bytes, ...(problem ? { problem } : {}) };
+    if (!lines.stopped && !problem && count() === 0) problem = 'empty object (no lines)';
+    return { value: visitor.result(), lines: count(), bytes, ...(problem ? { problem } : {}) };
   } finally {
     signal.removeEventListener('abort', destroy);
     if (!body.readableEnded) destroy();
