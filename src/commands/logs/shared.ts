@@ -297,6 +297,8 @@ export async function printText(out: Output, obj: LogObject, text: readonly Buff
     for (const batch of lineBatches(text)) {
       printLines(out, obj, batch.map((l) => displayLine(l, flags)), severalApps, flags);
       await out.drained(signal);
+      // Ctrl-C: not the rest of a big object; the scan stops with exit 130.
+      if (signal.aborted) return;
     }
     return;
   }
@@ -318,6 +320,7 @@ export async function printText(out: Output, obj: LogObject, text: readonly Buff
           chars = 0;
           cutAt = PRINT_CHARS;
           await out.drained(signal);
+          if (signal.aborted) return;
         } else {
           // A JSON key at the line's end: the next line may do; an open block: the next that names a key.
           inKeyBlock = hazard === 'key-block';

@@ -131,6 +131,14 @@ describe.skipIf(!motoAvailable)('logs fetch of a big object, a piece at a time (
     expect(r.stdout === prefixed(API, stored.map(shown)) + prefixed(CONSOLE, otherLines) + prefixed(API, afterLines)).toBe(true);
   });
 
+  it('Ctrl-C while a big object is being printed: the rest of it is not, exit 130', async () => {
+    const stop = new AbortController();
+    const r = await runCli(['logs', 'fetch', '--app', API, ...DAY], { env, now, signal: stop.signal, onStdout: () => stop.abort() });
+    expect(r.code).toBe(130);
+    expect(r.stdout.length).toBeGreaterThan(0);
+    expect(r.stdout.length).toBeLessThan(1.5 * MIB);
+  });
+
   it('-o DIR: the stored lines of each object, decoded as printed', async () => {
     const dir = tempDir('raxx-ops-fetch-big-');
     const r = await fetchRun(['--app', API, '-o', dir, '--json']);
