@@ -12,7 +12,7 @@
 //
 // Environment knobs: BENCH_LATENCY_MS (40), BENCH_OBJECTS (2000), BENCH_BIG_OBJECTS (10000),
 // BENCH_LINES (50), BENCH_LOOP_SAMPLE (6), BENCH_SKIP_AWS=1, BENCH_SKIP_RCLONE=1, SHIP_BENCH_MB (1024: bench/ship.mjs),
-// SHIP_BENCH_NOLINE_MB (2048), RESTORE_BENCH_KEYS (2000) / RESTORE_BENCH_SAMPLE (100: bench/restore.mjs),
+// SHIP_BENCH_NOLINE_MB (2048), FETCH_BENCH_MB (50: bench/fetch.mjs), RESTORE_BENCH_KEYS (2000) / RESTORE_BENCH_SAMPLE (100: bench/restore.mjs),
 // TAIL_BENCH_POSTS (200: bench/tail.mjs), BENCH_SKIP_MONTHS=1, BENCH_MONTH_DAYS / BENCH_MONTH_OBJECTS (bench/months.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -301,11 +301,12 @@ async function runAll(day, big) {
 
   const receiver = await section('receiver', undefined);
   const ship = await section('ship', `logs ship: ${process.env.SHIP_BENCH_MB ?? 1024} MiB generated on stdin, peak memory`);
+  const fetched = await section('fetch', `logs fetch: one object of ${process.env.FETCH_BENCH_MB ?? 50} MiB, peak memory`);
   const restore = await section('restore', 'attachments restore: 2,000 deleted keys, concurrent vs one at a time');
   const engine = await section('pattern', 'pattern engine: RE2JS vs RegExp');
   const tail = await section('tail', 'logs tail: a batch posted to the receiver until it is printed');
   const month = process.env.BENCH_SKIP_MONTHS === '1' ? [] : await section('months', 'a month of objects: grep raw vs compacted, logs query');
-  return { rows, startup, receiver, ship: [...ship, ...restore, ...engine, ...tail, ...month], day, big };
+  return { rows, startup, receiver, ship: [...ship, ...fetched, ...restore, ...engine, ...tail, ...month], day, big };
 }
 
 /** The rows of bench/<name>.mjs (its default export), or one row saying it failed. */

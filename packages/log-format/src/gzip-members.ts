@@ -58,12 +58,26 @@ function headerEnd(buf: Buffer, at: number): number | string {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
+ * zlib's output chunk for a gzip whose trailer states its inflated size (ISIZE): the text then
+ * lands in one buffer, where pieces joined at the end cost twice its size at the peak (100 MB
+ * for a 50 MB object). One byte more than the size, so that zlib ends with room to spare
+ * instead of asking for another chunk. Bounded by deflate's best ratio (1032:1), so a damaged
+ * trailer cannot ask for a huge allocation; a wrong size only costs the pieces again.
+ */
+function outputChunk(gz: Buffer): number | undefined {
+  if (gz.length < 18) return undefined;
+  const isize = gz.readUInt32LE(gz.length - 4);
+  return isize >= 64 * 1024 && isize <= gz.length * 1032 ? isize + 1 : undefined;
+}
+
+/**
  * The members of a gzip object that check out (CRC-32 and length), and what is wrong after
  * them. A whole object that gunzips cleanly costs one call; only a damaged one is taken apart.
  */
 export function verifiedGunzip(gz: Buffer): VerifiedGzip {
   try {
-    return { text: zlib.gunzipSync(gz), members: 1 };
+    const chunkSize = outputChunk(gz);
+    return { text: chunkSize ? zlib.gunzipSync(gz, { chunkSize }) : zlib.gunzipSync(gz), members: 1 };
   } catch {
     // Damaged somewhere: keep the members before the damage.
   }

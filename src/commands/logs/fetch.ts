@@ -1,14 +1,15 @@
 // `raxx-ops logs fetch`: the runbook's `aws s3 cp s3://…/<key> - | gunzip` for a whole window,
 // in time order on stdout, or one decompressed file per object under -o DIR.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { buildObjectKey } from '@raxx/log-format/object-key';
 import { UsageError } from '../../lib/core/errors.js';
-import type { LineVisitor, LogObject } from '../../lib/logs/store.js';
+import type { LogObject } from '../../lib/logs/store.js';
+import { lineBatches, textKeeper } from '../../lib/logs/text.js';
 import { createCommand, option } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { displayLine, formatBytes, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { formatBytes, printOptions, printText, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
 
 export default createCommand({
   description: 'the decompressed lines of the window, in time order, on stdout, or one file per object under -o DIR',
@@ -31,19 +32,17 @@ export default createCommand({
     const files = dir ? new ObjectFiles(dir) : undefined;
     const written: string[] = [];
 
-    const stats = await scanWindow<string[]>(
+    // Each object's text is kept as its inflated bytes until its turn, then printed a piece at a time.
+    const stats = await scanWindow<Buffer[]>(
       ctx,
       { apps, window, concurrency: args.concurrency, verb: 'fetch', compacted: args.compacted },
-      (): LineVisitor<string[]> => {
-        const lines: string[] = [];
-        return { line: (text) => void lines.push(text), result: () => lines };
-      },
-      (obj, { value: lines }) => {
+      textKeeper,
+      async (obj, { value: text }) => {
         if (files) written.push(files.pathOf(obj));
-        else printLines(out, obj, lines.map((l) => displayLine(l, args)), apps.length > 1, args);
+        else await printText(out, obj, text, apps.length > 1, args, ctx.signal);
       },
       // Files are written as each download finishes, concurrently; only the list is in time order.
-      files ? (obj, { value: lines }) => files.write(obj, lines) : undefined,
+      files ? (obj, { value: text }) => files.write(obj, text) : undefined,
     );
 
     if (dir) {
@@ -63,8 +62,11 @@ class ObjectFiles {
     return join(this.dir, buildObjectKey({ prefix: '', app: obj.app, epochMs: obj.time, id: obj.id }).replace(/\.gz$/, '.log'));
   }
 
-  /** Written whole to a `.partial` file, then renamed into place: a file that exists is complete. */
-  async write(obj: LogObject, lines: string[]): Promise<void> {
+  /**
+   * Written to a `.partial` file, a batch of lines at a time (the stored lines, decoded as when
+   * printed), then renamed into place: a file that exists is complete.
+   */
+  async write(obj: LogObject, text: readonly Buffer[]): Promise<void> {
     const path = this.pathOf(obj);
     try {
       const folder = dirname(path);
@@ -75,7 +77,12 @@ class ObjectFiles {
       }
       await made;
       const tmp = `${path}.partial`;
-      await writeFile(tmp, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+      const file = await open(tmp, 'w');
+      try {
+        for (const lines of lineBatches(text)) await file.write(`${lines.join('\n')}\n`);
+      } finally {
+        await file.close();
+      }
       await rename(tmp, path);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

@@ -12,6 +12,8 @@ import { mergeSorted, orderedPool } from '../../lib/core/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/core/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws/clients.js';
 import type { Output } from '../../lib/core/output.js';
+import { lineBatches } from '../../lib/logs/text.js';
+import { maskHazard } from '../../lib/core/secrets.js';
 import type { CompactedText } from '../../lib/logs/compaction.js';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/core/time-window.js';
 import { logRecord } from './record.js';
@@ -113,7 +115,7 @@ export async function scanWindow<R>(
   ctx: Context,
   opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean },
   visitor: (obj: LogObject) => LineVisitor<R>,
-  each: (obj: LogObject, result: ScanResult<R>) => boolean | void,
+  each: (obj: LogObject, result: ScanResult<R>) => boolean | void | Promise<boolean | void>,
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
   persist?: (obj: LogObject, result: ScanResult<R>) => Promise<void>,
 ): Promise<ScanStats> {
@@ -225,7 +227,8 @@ export async function scanWindow<R>(
           ctx.out.warn(`${item.key}: ${result.problem}`);
         }
         show();
-        if (each(item, result) === false) break scan;
+        const go = each(item, result);
+        if ((go instanceof Promise ? await go : go) === false) break scan;
       }
       await ctx.out.drained(ctx.signal);
     }
@@ -282,7 +285,58 @@ export function printLines(out: Output, obj: LogObject, lines: readonly string[]
   else out.unmasked(text);
 }
 
+/** Characters of masked output written at a time (a piece ends only where maskHazard finds none). */
+const PRINT_CHARS = 1024 * 1024;
 
+/**
+ * An object's kept text (textKeeper) printed as printLines prints its lines, a piece at a time,
+ * waiting for stdout between pieces: a big object is held as its bytes, never as its lines.
+ */
+export async function printText(out: Output, obj: LogObject, text: readonly Buffer[], severalApps: boolean, flags: PrintFlags, signal: AbortSignal): Promise<void> {
+  if (out.json || !flags.mask) {
+    for (const batch of lineBatches(text)) {
+      printLines(out, obj, batch.map((l) => displayLine(l, flags)), severalApps, flags);
+      await out.drained(signal);
+      // Ctrl-C: not the rest of a big object; the scan stops with exit 130.
+      if (signal.aborted) return;
+    }
+    return;
+  }
+  // Masked, a piece is cut only where masking the pieces apart equals masking the object's text whole.
+  let piece: string[] = [];
+  let chars = 0;
+  let cutAt = PRINT_CHARS;
+  /** Set while a key block is open in the piece: it can only close on a line naming one. */
+  let inKeyBlock = false;
+  for (const batch of lineBatches(text)) {
+    for (const stored of batch) {
+      const shown = displayLine(stored, flags);
+      const line = severalApps ? `${obj.app}:${shown}` : shown;
+      if (chars >= cutAt) {
+        const hazard = maskHazard(piece, line);
+        if (hazard === undefined) {
+          out.raw(`${piece.join('\n')}\n`);
+          piece = [];
+          chars = 0;
+          cutAt = PRINT_CHARS;
+          await out.drained(signal);
+          if (signal.aborted) return;
+        } else {
+          // A JSON key at the line's end: the next line may do; an open block: the next that names a key.
+          inKeyBlock = hazard === 'key-block';
+          cutAt = hazard === 'key-value' ? chars : Infinity;
+        }
+      }
+      piece.push(line);
+      chars += line.length + 1;
+      if (inKeyBlock && line.includes('PRIVATE KEY')) {
+        inKeyBlock = false;
+        cutAt = chars;
+      }
+    }
+  }
+  if (piece.length > 0) out.raw(`${piece.join('\n')}\n`);
+}
 
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
 async function compactedDays(ctx: Context, store: LogStore) {

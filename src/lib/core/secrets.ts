@@ -1,7 +1,7 @@
 // Output masking: drain tokens, URL credentials and query strings, database passwords,
 // pre-signed URL signatures and every other shape of redaction.ts never reach stdout, stderr,
 // a log line or a Slack message.
-import { applyRules, OUTPUT_MASK, OUTPUT_RULES } from './redaction.js';
+import { applyRules, OUTPUT_MASK, OUTPUT_RULES, SECRET_RULES } from './redaction.js';
 
 const MASK = '****';
 const known = new Set<string>();
@@ -22,6 +22,55 @@ export function redact(text: string): string {
     if (out.includes(value)) out = out.split(value).join(MASK);
   }
   return applyRules(out, OUTPUT_RULES, OUTPUT_MASK);
+}
+
+/** Why a text may not be masked in two pieces at a point (see maskHazard). */
+export type MaskHazard = 'key-block' | 'key-value' | 'known-secret';
+
+/**
+ * Why masking `lines` (each ended by a newline) and then the text from `next` on, apart,
+ * might not give what redact() of them joined gives; undefined when it does, so a long text
+ * may be masked and written a piece at a time. Only two shapes of rule reach over a newline:
+ * a private key block (masked up to its END line, or to the end of the text when there is
+ * none) and a JSON key with its value, the newline inside the `\s*:\s*` between them. So no
+ * cut after a colon, or after a quote when `next` starts (past blanks) with a colon or is
+ * blank ('key-value'); none while a block is open in `lines` ('key-block': it can only close
+ * on a line naming PRIVATE KEY); none at all when a known secret holds a newline.
+ */
+export function maskHazard(lines: readonly string[], next: string): MaskHazard | undefined {
+  for (const value of known) if (value.includes('\n')) return 'known-secret';
+  const last = lastNonBlank(lines);
+  if (last === ':') return 'key-value';
+  if (last === '"' || last === "'") {
+    const first = /\S/.exec(next)?.[0];
+    if (first === undefined || first === ':') return 'key-value';
+  }
+  return openKeyBlock(lines) ? 'key-block' : undefined;
+}
+
+function lastNonBlank(lines: readonly string[]): string | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    for (let j = line.length - 1; j >= 0; j--) if (!/\s/.test(line[j]!)) return line[j];
+  }
+  return undefined;
+}
+
+const KEY_BLOCK = SECRET_RULES.find((r) => r.name === 'private-key')!.re;
+
+/** Whether the private-key rule, run over the lines, masks a block up to their end (one not closed in them). */
+function openKeyBlock(lines: readonly string[]): boolean {
+  // A block starts on a line naming it: the rule finds none before the first such line.
+  const from = lines.findIndex((l) => l.includes('PRIVATE KEY'));
+  if (from === -1) return false;
+  const text = `${lines.slice(from).join('\n')}\n`;
+  const re = new RegExp(KEY_BLOCK.source, KEY_BLOCK.flags);
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    // Ended by the end of the text: every block closed in it ends on its END line, before a newline.
+    if (m.index + m[0].length === text.length) return true;
+    if (m[0].length === 0) re.lastIndex += 1;
+  }
+  return false;
 }
 
 /** A URL fit to print: query values, credentials and key-like path segments masked, keeping `app=` readable. */

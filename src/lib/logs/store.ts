@@ -10,6 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { ByteLines, LineSplitter, splitBytes, type LineVisitor, type ScanResult } from './text.js';
 import { createGunzip } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-format/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-format/object-key';
@@ -46,27 +47,6 @@ export interface StoreOptions {
   endpoint: string;
 }
 
-/** What reading one object gave. `problem` is set when it could not be read completely. */
-export interface ScanResult<R> {
-  value: R;
-  lines: number;
-  /** Compressed bytes read from S3. */
-  bytes: number;
-  problem?: string;
-}
-
-/** Receives an object's lines in order; returns false to stop reading early. */
-export interface LineVisitor<R> {
-  line(text: string): boolean | void;
-  result(): R;
-  /**
-   * Set when the visitor selects no line without this text (grep's required literal): a body
-   * in memory then hands it only the lines that hold it, found with indexOf over the bytes,
-   * and the other lines are counted without being decoded. It may still see other lines.
-   */
-  literal?: string | undefined;
-}
-
 /**
  * A connection that broke while the body was being read. Failures before the response are
  * retried by the getter (the SDK's retry strategy, or s3-get's), not a second time here.
@@ -87,122 +67,15 @@ export function listRanges(window: TimeWindow): number {
   return Math.min(16, Math.max(1, Math.ceil((window.end - window.start) / 5_400_000)));
 }
 
+// The line splitting lives in text.ts; its names are the store's API too.
+export { LineSplitter, visitBytes, type LineVisitor, type ScanResult } from './text.js';
+
 /** Objects by time, then key: the order `logs` prints in. */
 export function byTime(a: LogObject, b: LogObject): number {
   return a.time - b.time || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
 
-/**
- * Cuts text into lines for a visitor; remembers a partial last line between pushes. Every line
- * is handed over (a visitor's literal is used by splitBytes, for bodies in memory; a streamed
- * body is rare enough to be tested line by line).
- */
-export class LineSplitter<R> {
-  count = 0;
-  stopped = false;
-  /** The pieces of a line not ended yet, joined once when its newline comes, so that a line
-   *  spanning many chunks costs linear time, not a rescan of the whole line per chunk. */
-  private carry: string[] = [];
-  constructor(private readonly visitor: LineVisitor<R>) {}
-
-  /** False once the visitor asked to stop. */
-  push(chunk: string): boolean {
-    if (this.stopped) return false;
-    let from = 0;
-    if (this.carry.length > 0) {
-      // The line begun in an earlier chunk, whole.
-      const nl = chunk.indexOf('\n');
-      if (nl === -1) {
-        this.carry.push(chunk);
-        return true;
-      }
-      const line = this.carry.join('') + chunk.slice(0, nl);
-      this.carry = [];
-      this.count += 1;
-      if (this.visitor.line(line) === false) {
-        this.stopped = true;
-        return false;
-      }
-      from = nl + 1;
-    }
-    from = this.every(chunk, from);
-    if (from === -1) return false;
-    if (from < chunk.length) this.carry.push(chunk.slice(from));
-    return true;
-  }
-
-  /** Every complete line from `from`; returns where the unfinished rest begins, or -1 when stopped. */
-  private every(chunk: string, from: number): number {
-    for (let nl = chunk.indexOf('\n', from); nl !== -1; nl = chunk.indexOf('\n', from)) {
-      this.count += 1;
-      if (this.visitor.line(chunk.slice(from, nl)) === false) {
-        this.stopped = true;
-        return -1;
-      }
-      from = nl + 1;
-    }
-    return from;
-  }
-
-  /** A last line without a newline is still a line, as for grep. */
-  end(rest = ''): void {
-    if (this.stopped) return;
-    const last = this.carry.join('') + rest;
-    this.carry = [];
-    if (last !== '') {
-      this.count += 1;
-      if (this.visitor.line(last) === false) this.stopped = true;
-    }
-  }
-}
-
-/**
- * Hand an object's inflated bytes to a visitor, as a scan would. With a literal, only the
- * lines holding it (found with Buffer.indexOf) are decoded and handed over; the others are
- * counted by their newlines: most lines of a search are not matches, and decoding every
- * byte to text was the largest cost of a search over compacted days.
- */
-export function visitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): ScanResult<R> {
-  const { count } = splitBytes(buf, visitor);
-  return { value: visitor.result(), lines: count, bytes: 0 };
-}
-
-function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: number; stopped: boolean } {
-  if (!visitor.literal) {
-    const lines = new LineSplitter(visitor);
-    lines.push(buf.toString('utf8'));
-    lines.end();
-    return { count: lines.count, stopped: lines.stopped };
-  }
-  const needle = Buffer.from(visitor.literal, 'utf8');
-  let count = 0;
-  /** Lines before `counted` are counted. */
-  let counted = 0;
-  const countTo = (to: number) => {
-    for (let nl = buf.indexOf(NEWLINE, counted); nl !== -1 && nl < to; nl = buf.indexOf(NEWLINE, nl + 1)) count += 1;
-    counted = to;
-  };
-  for (let at = buf.indexOf(needle); at !== -1; ) {
-    const start = at === 0 ? 0 : buf.lastIndexOf(NEWLINE, at) + 1;
-    const nl = buf.indexOf(NEWLINE, at);
-    const end = nl === -1 ? buf.length : nl;
-    countTo(start);
-    count += 1;
-    counted = end + 1;
-    if (visitor.line(buf.toString('utf8', start, end)) === false) return { count, stopped: true };
-    if (nl === -1) return { count, stopped: false };
-    at = buf.indexOf(needle, end + 1);
-  }
-  if (counted < buf.length) {
-    countTo(buf.length);
-    // A last line without a newline.
-    if (buf[buf.length - 1] !== NEWLINE) count += 1;
-  }
-  return { count, stopped: false };
-}
-
-const NEWLINE = 0x0a;
 
 export class LogStore {
   private readonly bucket: string;
@@ -462,6 +335,8 @@ async function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisito
  */
 export async function read<R>(body: Readable, signal: AbortSignal, visitor: LineVisitor<R>, holdBytes = HOLD_BYTES): Promise<ScanResult<R>> {
   const lines = new LineSplitter(visitor);
+  const kept = visitor.bytes ? new ByteLines(visitor.bytes) : undefined;
+  const count = () => kept?.count ?? lines.count;
   let bytes = 0;
   let problem: string | undefined;
   const destroy = () => body.destroy();
@@ -504,22 +379,24 @@ export async function read<R>(body: Readable, signal: AbortSignal, visitor: Line
       const decoder = new StringDecoder('utf8');
       try {
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-          if (!lines.push(decoder.write(chunk))) break;
+          if (kept) kept.push(chunk);
+          else if (!lines.push(decoder.write(chunk))) break;
         }
-        lines.end(decoder.end());
+        if (kept) kept.end();
+        else lines.end(decoder.end());
       } catch (err) {
         if (signal.aborted) throw err;
         const code = (err as { code?: string }).code ?? '';
         if (!code.startsWith('Z_')) throw err;
         // Too big to hold: its lines went out as they inflated, before the check at the end.
-        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${lines.count === 0 ? 'no line of it was read' : `lines 1-${lines.count} of it were read before the damage was found and are unverified (an object over ${formatMiB(holdBytes)} is not held until its checksum)`}`;
+        problem = `corrupt: not a complete gzip stream (${(err as Error).message}); ${count() === 0 ? 'no line of it was read' : `lines 1-${count()} of it were read before the damage was found and are unverified (an object over ${formatMiB(holdBytes)} is not held until its checksum)`}`;
       } finally {
         source.destroy();
         gunzip.destroy();
       }
     }
-    if (!lines.stopped && !problem && lines.count === 0) problem = 'empty object (no lines)';
-    return { value: visitor.result(), lines: lines.count, bytes, ...(problem ? { problem } : {}) };
+    if (!lines.stopped && !problem && count() === 0) problem = 'empty object (no lines)';
+    return { value: visitor.result(), lines: count(), bytes, ...(problem ? { problem } : {}) };
   } finally {
     signal.removeEventListener('abort', destroy);
     if (!body.readableEnded) destroy();
