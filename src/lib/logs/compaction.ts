@@ -2,7 +2,8 @@
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
 import { createHash } from 'node:crypto';
-import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-format/compacted';
+import { compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-format/compacted';
+import { compactDay } from '@raxx/log-format/compact-day';
 import { parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
@@ -25,6 +26,7 @@ export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3
     listObjects: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listObjects),
     getObject: mapped((key) => `GetObject s3://${bucket}/${key}`, raw.getObject),
     putObject: mapped((key) => `PutObject s3://${bucket}/${key}`, raw.putObject),
+    deleteObject: mapped((key) => `DeleteObject s3://${bucket}/${key}`, raw.deleteObject!),
   };
 }
 
