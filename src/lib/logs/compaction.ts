@@ -55,6 +55,7 @@ export interface CompactRun {
   apps: string[];
   days: number[];
   force: boolean;
+  verify?: boolean;
   dryRun: boolean;
   concurrency: number;
   onResult?: (r: CompactOutcome) => void;
@@ -90,6 +91,7 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
             read,
             now: ctx.now().getTime(),
             force: run.force,
+            verify: run.verify ?? false,
             dryRun: run.dryRun,
             ...(parquet ? { toParquet: (records: Buffer) => toParquet(records, app, day) } : {}),
           },
