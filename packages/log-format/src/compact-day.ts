@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { clearCovered, differences, seenMark, staleMarkPrefix, trustedManifest } from './closed-days.js';
-import { COMPACTED_PREFIX, compactedKeys, keysDigest, linesRecord, MANIFEST_VERSION, readManifest, recordsMatch, toRecord, type Listing, type ListedObject, type Manifest } from './compacted.js';
+import { COMPACTED_PREFIX, compactedKeys, keysDigest, linesRecord, MANIFEST_VERSION, readManifest, recordsMatch, toRecord, type Listing, type Manifest } from './compacted.js';
 import { verifiedGunzip } from './gzip-members.js';
 import { DAY_MS, dayPrefix, parseObjectKey, utcDate } from './object-key.js';
 

@@ -147,7 +147,7 @@ export async function scanWindow<R>(
   // per object); the rest is read raw. The output is the same either way. Consecutive objects
   // of one compacted day go through the pool as one unit: a task per object cost more than
   // reading its lines.
-  const compacted = opts.compacted === false ? undefined : await compactedDays(ctx, store);
+  const compacted = opts.compacted === false ? undefined : await (await import('../../lib/logs/compaction.js')).openCompactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
@@ -305,23 +305,4 @@ async function closedDays(ctx: Context, compacted: CompactedDays, apps: string[]
   }
   await Promise.all(asks);
   return out;
-}
-
-/** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
-async function compactedDays(ctx: Context, store: LogStore) {
-  const { CompactedDays, gunzipBytes } = await import('../../lib/logs/compaction.js');
-  const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
-  return new CompactedDays(
-    {
-      getObject: (key) => orRaw(store.fetchBytes(key, ctx.signal)),
-      listMarks: (prefix) => store.listAll(prefix, ctx.signal),
-      async openBytes(key) {
-        const body = await orRaw(store.fetch(key, ctx.signal));
-        return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
-      },
-    },
-    ctx.config.query.compactedPrefix,
-    (message) => ctx.out.warn(message),
-    ctx.config.drain.keyPrefix,
-  );
 }

@@ -159,6 +159,11 @@ export class CompactedDays {
     return `${obj.app}/${startOfUtcDay(obj.time)}`;
   }
 
+  /** The manifest of an app-day as read (fetched once; undefined when there is none or it cannot be read). */
+  manifest(app: string, day: number): Promise<Manifest | undefined> {
+    return this.rawManifest(app, startOfUtcDay(day));
+  }
+
   /** Asks for the manifest of an app-day before its first object comes (they are fetched at once). */
   prefetch(app: string, day: number): void {
     void this.manifestOf(app, startOfUtcDay(day));
@@ -382,4 +387,22 @@ export async function* gunzipBytes(body: AsyncIterable<Buffer>): AsyncGenerator<
     // Unpiped, not ended: the body's socket is let go of, not left half read.
     (body as { destroy?: () => void }).destroy?.();
   }
+}
+
+/** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
+export function openCompactedDays(ctx: Context, store: LogStore): CompactedDays {
+  const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
+  return new CompactedDays(
+    {
+      getObject: (key) => orRaw(store.fetchBytes(key, ctx.signal)),
+      listMarks: (prefix) => store.listAll(prefix, ctx.signal),
+      async openBytes(key) {
+        const body = await orRaw(store.fetch(key, ctx.signal));
+        return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
+      },
+    },
+    ctx.config.query.compactedPrefix,
+    (message) => ctx.out.warn(message),
+    ctx.config.drain.keyPrefix,
+  );
 }

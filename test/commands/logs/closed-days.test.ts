@@ -32,8 +32,8 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
   const dir = tempDir('raxx-closed-');
 
   const cli = (argv: string[], at = now) => runCli(argv, { env, now: at });
-  /** Listings of the raw objects of an app (not of the stale marks or anything under compacted/). */
-  const rawListings = () => proxy.seen.filter((s) => s.includes('list-type=2') && s.includes(`prefix=logs%2F${API}`)).length;
+  /** Listings of the raw objects of 2025-06-01 (not of the stale marks, nor of the day before that query's lead reaches into). */
+  const rawListings = () => proxy.seen.filter((s) => s.includes('list-type=2') && s.includes(`prefix=logs%2F${API}%2F2025%2F06%2F01`)).length;
   const grep = (extra: string[] = [], at = now) => cli(['logs', 'grep', 'status', '--app', API, '--date', '2025-06-01', ...extra], at);
   const s3 = () => aws.s3();
   const getManifest = async (): Promise<Manifest> => {
@@ -95,6 +95,17 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
     expect(trusted.stdout).toBe(raw.stdout);
     expect(rawListings()).toBe(0);
     expect(trusted.stderr).toMatch(/1 closed app-day\(s\) taken from their manifests without listing/);
+    // logs query too: the closed day's records, no listing; the same rows as every object read raw.
+    const sql = ['logs', 'query', 'SELECT count(*) AS n, sum(CASE WHEN status = 503 THEN 1 ELSE 0 END) AS errors FROM logs', '--app', API, '--date', '2025-06-01', '--json'];
+    proxy.seen.length = 0;
+    const q = await cli([...sql, '--debug']);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stderr).toMatch(/query: 1 closed app-day\(s\) taken from their manifests without listing/);
+    expect(rawListings()).toBe(0);
+    const qRaw = await cli([...sql, '--no-compacted']);
+    expect(q.json<{ rows: unknown[] }>().rows).toEqual(qRaw.json<{ rows: unknown[] }>().rows);
+    expect(qRaw.json<{ rows: unknown[] }>().rows).toEqual([{ n: 12, errors: 6 }]);
+    expect(rawListings()).toBeGreaterThan(0);
     // --no-compacted lists, whatever the manifest says; so does compact --verify.
     proxy.seen.length = 0;
     expect((await grep(['--no-compacted'])).stdout).toBe(raw.stdout);
