@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { compactDay, compactedKeys, readManifest, type CompactS3 } from '@raxx/log-format/compacted';
+import { compactedKeys, readManifest, type CompactS3 } from '@raxx/log-format/compacted';
+import { compactDay } from '@raxx/log-format/compact-day';
 
 const DAY = Date.parse('2025-06-01T00:00:00Z');
 const key = (n: number) => `logs/raxx-api-prod/2025/06/01/${DAY + n * 60_000}-00000000-0000-4000-8000-00000000000${n}.gz`;
@@ -13,7 +14,7 @@ function bucket(): CompactS3 & { objects: Map<string, Buffer> } {
   const etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
   return {
     objects,
-    listObjects: async (prefix) => [...objects].filter(([k]) => k.startsWith(prefix)).map(([k, b]) => ({ key: k, etag: etag(b) })),
+    listObjects: async (prefix) => ({ objects: [...objects].filter(([k]) => k.startsWith(prefix)).map(([k, b]) => ({ key: k, etag: etag(b) })), serverTime: undefined }),
     getObject: async (k) => objects.get(k),
     putObject: async (k, body) => void objects.set(k, body),
   };

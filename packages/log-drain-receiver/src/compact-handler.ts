@@ -3,7 +3,8 @@
 // it back to COMPACT_LOOKBACK_DAYS (default 3), so objects that arrived late are picked up;
 // a day whose manifest matches its listing costs one listing and one GET.
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { compactDay, type CompactOutcome } from '@raxx/log-format/compacted';
+import { compactDay } from '@raxx/log-format/compact-day';
+import type { CompactOutcome } from '@raxx/log-format/compacted';
 import { s3ForCompaction } from '@raxx/log-format/compacted-s3';
 import { DAY_MS, DEFAULT_KEY_PREFIX, isAppName, keyPrefixProblem, normalizePrefix, startOfUtcDay } from '@raxx/log-format/object-key';
 import { createS3Client } from './store.js';

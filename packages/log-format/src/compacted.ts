@@ -10,10 +10,8 @@
 // This module owns that layout, the record format and the compaction itself, for the CLI's
 // `logs compact` and the scheduled compactor handler alike.
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
-import { verifiedGunzip } from './gzip-members.js';
 import { parseFrameLine, timestampMs } from './logplex.js';
-import { DAY_MS, dayPrefix, parseObjectKey, utcDate } from './object-key.js';
+import { utcDate } from './object-key.js';
 
 export const COMPACTED_PREFIX = 'compacted/';
 export const RECORDS_FILE = 'records.jsonl.gz';
@@ -106,6 +104,14 @@ export interface Manifest {
    */
   parquet?: { sha256: string; bytes: number };
   compactedAt: string;
+  /**
+   * When the listing it was made from was taken, by S3's clock (the listing's Date header).
+   * Taken after the day's acceptance horizon and no stale mark since, it is the whole day:
+   * readers use it without listing (see trustedManifest). Absent: always verified by listing.
+   */
+  listedAt?: string;
+  /** Each object's size as listed (same order as keys), for readers that skip the listing. */
+  sizes?: number[];
 }
 
 /** Where Athena's table points: the records folders alone. */
@@ -128,6 +134,15 @@ export function compactedKeys(app: string, day: number | string, root = COMPACTE
 export interface ListedObject {
   key: string;
   etag: string;
+  size?: number;
+  /** LastModified, epoch ms (S3's clock). */
+  modified?: number;
+}
+
+/** A listing and when S3 answered it (its Date header, S3's clock; undefined when not told). */
+export interface Listing {
+  objects: ListedObject[];
+  serverTime: number | undefined;
 }
 
 export function keysDigest(objects: readonly ListedObject[]): string {
@@ -195,37 +210,10 @@ export function toRecord(line: string, app: string, key: string): LogRecord {
   };
 }
 
-/** The S3 calls compaction needs (an S3Client, or a stub). */
-export interface CompactS3 {
-  /** The objects under a prefix with their ETags. */
-  listObjects(prefix: string): Promise<ListedObject[]>;
-  getObject(key: string): Promise<Buffer | undefined>;
-  putObject(key: string, body: Buffer, contentType: string, metadata: Record<string, string>): Promise<void>;
-}
+/** The S3 calls compaction needs, and how it goes: compact-day.ts. */
+export type { CompactOptions, CompactOutcome, CompactS3, ReadLines } from './compact-day.js';
 
-/** Reads objects in the order given, each as its lines; the CLI passes its concurrent reader. */
-export type ReadLines = (keys: readonly string[]) => AsyncIterable<{ key: string; lines: readonly string[]; problem?: string | undefined }>;
-
-export interface CompactOptions {
-  s3: CompactS3;
-  keyPrefix: string;
-  compactedRoot?: string;
-  read?: ReadLines;
-  now?: number;
-  /** Compact even when the manifest matches the listing. */
-  force?: boolean;
-  dryRun?: boolean;
-  /** The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not. */
-  toParquet?: (records: Buffer) => Promise<Buffer | undefined>;
-}
-
-export type CompactOutcome =
-  | { status: 'up-to-date'; app: string; day: string; objects: number; lines: number }
-  | { status: 'compacted' | 'would-compact'; app: string; day: string; objects: number; lines: number; bytes: number; late: number }
-  | { status: 'empty'; app: string; day: string }
-  | { status: 'not-finished'; app: string; day: string };
-
-export async function readManifest(s3: Pick<CompactS3, 'getObject'>, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
+export async function readManifest(s3: { getObject(key: string): Promise<Buffer | undefined> }, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
   const body = await s3.getObject(compactedKeys(app, day, root).manifest);
   if (!body) return undefined;
   try {
@@ -245,124 +233,4 @@ export async function readManifest(s3: Pick<CompactS3, 'getObject'>, app: string
 export function recordsMatch(manifest: Manifest, body: Buffer): boolean {
   if (body.length !== manifest.bytes) return false;
   return manifest.gzipSha256 === undefined || createHash('sha256').update(body).digest('hex') === manifest.gzipSha256;
-}
-
-/** The raw objects of one app-day in key order (time order), foreign keys left out. */
-export async function dayKeys(s3: CompactS3, keyPrefix: string, app: string, day: number): Promise<ListedObject[]> {
-  const listed = await s3.listObjects(dayPrefix(keyPrefix, app, day));
-  return listed.filter((o) => parseObjectKey(o.key, keyPrefix)?.app === app).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncIterable<{ key: string; lines: readonly string[]; problem?: string }> {
-  for (const key of keys) {
-    const body = await s3.getObject(key);
-    if (!body) {
-      yield { key, lines: [], problem: 'deleted since it was listed (NoSuchKey)' };
-      continue;
-    }
-    if (body.length === 0) {
-      yield { key, lines: [], problem: 'empty object (0 bytes)' };
-      continue;
-    }
-    // Only what the gzip checksums verified, as grep reads it; the rest is a problem to report.
-    const { text, problem } = verifiedGunzip(body);
-    const lines = text.toString('utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    yield { key, lines, ...(problem ? { problem: `${problem}; ${lines.length === 0 ? 'no line of it was read' : `only the ${lines.length} line${lines.length === 1 ? '' : 's'} its checksum verified were read`}` } : lines.length === 0 ? { problem: 'empty object (no lines)' } : {}) };
-  }
-}
-
-/** The records as Parquet beside them, when the compactor can write it; what the manifest says of it. */
-async function writeParquet(opts: CompactOptions, key: string, records: Buffer): Promise<Manifest['parquet']> {
-  const parquet = await opts.toParquet?.(records);
-  if (!parquet) return undefined;
-  await opts.s3.putObject(key, parquet, 'application/vnd.apache.parquet', {});
-  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length };
-}
-
-/**
- * Compact one finished UTC day of one app: idempotent (a manifest matching the day's listing
- * means nothing to do), picks up late objects on the next run, never deletes raw objects.
- * The records object is written before the manifest, so a manifest always describes a
- * complete records object.
- */
-export async function compactDay(opts: CompactOptions, app: string, day: number): Promise<CompactOutcome> {
-  const date = utcDate(day);
-  const now = opts.now ?? Date.now();
-  if (day + DAY_MS > now) return { status: 'not-finished', app, day: date };
-  const root = opts.compactedRoot ?? COMPACTED_PREFIX;
-  const listed = await dayKeys(opts.s3, opts.keyPrefix, app, day);
-  const keys = listed.map((o) => o.key);
-  if (keys.length === 0) return { status: 'empty', app, day: date };
-  const digest = keysDigest(listed);
-  const previous = await readManifest(opts.s3, app, day, root);
-  if (previous && previous.keysSha256 === digest && !opts.force) {
-    // Compacted where Parquet could not be written (the Lambda): add it now, records unchanged.
-    if (opts.toParquet && !previous.parquet && !opts.dryRun) {
-      const names = compactedKeys(app, day, root);
-      const records = await opts.s3.getObject(names.records);
-      if (records && recordsMatch(previous, records)) {
-        const parquet = await writeParquet(opts, names.parquet, records);
-        if (parquet) await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify({ ...previous, parquet })), 'application/json', {});
-      }
-    }
-    return { status: 'up-to-date', app, day: date, objects: keys.length, lines: previous.lines };
-  }
-  const known = new Set(previous?.keys ?? []);
-  const late = previous ? keys.filter((k) => !known.has(k)).length : 0;
-
-  const chunks: string[] = [];
-  const raw: Buffer[] = [];
-  const textSha256: string[] = [];
-  const problems: Record<string, string> = {};
-  let lines = 0;
-  const hash = createHash('sha256');
-  const read = opts.read ?? ((k) => readSequentially(opts.s3, k));
-  let at = 0;
-  for await (const obj of read(keys)) {
-    // The reader hands objects back in the order asked for; anything else would file text under another key.
-    if (obj.key !== keys[at++]) throw new Error(`compaction read ${obj.key} where ${keys[at - 1]} was expected`);
-    let block = '';
-    for (const line of obj.lines) {
-      block += `${JSON.stringify(toRecord(line, app, obj.key))}\n`;
-      lines += 1;
-    }
-    hash.update(block);
-    chunks.push(block);
-    const text = Buffer.from(obj.lines.length > 0 ? `${obj.lines.join('\n')}\n` : '', 'utf8');
-    raw.push(linesRecord(obj.key, text));
-    textSha256.push(createHash('sha256').update(text).digest('hex'));
-    if (obj.problem) problems[obj.key] = obj.problem;
-  }
-  if (at !== keys.length) throw new Error(`compaction read ${at} of ${keys.length} objects`);
-  const content = Buffer.from(chunks.join(''), 'utf8');
-  const gz = gzipSync(content);
-  const linesGz = gzipSync(Buffer.concat(raw));
-  if (opts.dryRun) return { status: 'would-compact', app, day: date, objects: keys.length, lines, bytes: gz.length + linesGz.length, late };
-  const sha256 = hash.digest('hex');
-  const names = compactedKeys(app, day, root);
-  await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
-  await opts.s3.putObject(names.lines, linesGz, 'application/gzip', { 'source-objects': String(keys.length) });
-  const parquet = await writeParquet(opts, names.parquet, gz);
-  const manifest: Manifest = {
-    version: MANIFEST_VERSION,
-    app,
-    day: date,
-    sourceObjects: keys.length,
-    lastSourceKey: keys.at(-1) ?? null,
-    keysSha256: digest,
-    keys,
-    etags: listed.map((o) => o.etag),
-    textSha256,
-    problems,
-    lines,
-    sha256,
-    gzipSha256: createHash('sha256').update(gz).digest('hex'),
-    bytes: gz.length,
-    linesBytes: linesGz.length,
-    ...(parquet ? { parquet } : {}),
-    compactedAt: new Date(now).toISOString(),
-  };
-  await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(manifest)), 'application/json', {});
-  return { status: 'compacted', app, day: date, objects: keys.length, lines, bytes: gz.length + linesGz.length, late };
 }

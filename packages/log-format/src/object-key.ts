@@ -29,7 +29,6 @@ export type KeyFlag = (typeof KEY_FLAGS)[number];
 /** The largest epoch_ms that fits 13 digits (year 2286). */
 export const MAX_EPOCH_MS = 9_999_999_999_999;
 export const DAY_MS = 86_400_000;
-
 // The keying rule: which day a batch is filed under (the receiver's batch.ts applies it).
 /**
  * The window around the time of receipt in which a frame's time files the batch: an hour
@@ -47,6 +46,22 @@ export const FRAME_TIME_FUTURE_MS = 5 * 60_000;
  * in the horizon, and only batches near the window's edges pay for a lookup (see describeBatch in the receiver's batch.ts).
  */
 export const LOGPLEX_RETRY_HORIZON_MS = 5 * 60_000;
+
+/**
+ * The longest a Lambda invocation can run (AWS's ceiling, whatever the function's own
+ * timeout): a write the receiver started is answered, or never lands, within it.
+ */
+export const LAMBDA_MAX_RUN_MS = 15 * 60_000;
+/**
+ * When a UTC day closes for the receiver: a batch received after `day + 1 d + 1 h` cannot be
+ * keyed into it (a frame time is used only within an hour before the receipt; a receipt time or
+ * quarter-hour slot is on the receipt's own day), and the write of one received before then has
+ * landed within LAMBDA_MAX_RUN_MS. So: 01:15 UTC the next day. A listing taken after it (by S3's
+ * clock) holds every object the receiver will ever write into the day (docs/facts.md).
+ */
+export function acceptanceHorizon(day: number): number {
+  return startOfUtcDay(day) + DAY_MS + FRAME_TIME_PAST_MS + LAMBDA_MAX_RUN_MS;
+}
 
 /** A point in time: a Date, epoch milliseconds, or a string Date.parse reads (`YYYY-MM-DD` is midnight UTC). */
 export type Instant = Date | number | string;

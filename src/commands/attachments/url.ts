@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments/attachments.js';
 import { ServiceError, UsageError } from '../../lib/core/errors.js';
-import { writeDrainBatch } from '../../lib/logs/store.js';
+import { writeDrainBatch } from '../../lib/shipping/drain-writes.js';
 import { apiApp } from '../audit/shared.js';
 import { createCommand, option } from '../define.js';
 import { keyArg } from './shared.js';

@@ -17,11 +17,15 @@ export default createCommand({
 matches its listing (the same keys with the same ETags) is skipped; one with late objects, or
 objects uploaded again under the same keys, is compacted again. The receiver
 package ships the same compactor as a second Lambda handler for a daily schedule
-(docs/query.md).`,
+(docs/query.md).
+A closed day (past 01:15 UTC the next day, when the receiver can no longer add to it) whose
+manifest was made after that is not listed again: --verify lists it, and compacts it again
+when objects were uploaded or restored by hand since.`,
   examples: [
     ['raxx-ops logs compact --since 30d', 'every app of --env, the last 30 finished days'],
     ['raxx-ops logs compact --app raxx-api-prod --date 2025-06-01', 'one app-day'],
     ['raxx-ops logs compact --since 7d --dry-run --json', 'what would be written'],
+    ['raxx-ops logs compact --since 30d --verify', 'list closed days too: finds objects uploaded by hand'],
   ],
   options: {
     app: opt.apps,
@@ -29,6 +33,7 @@ package ships the same compactor as a second Lambda handler for a daily schedule
     since: option(z.string().optional(), 'the finished days since then: 30d, or a date', { value: '<time>' }),
     until: option(z.string().optional(), 'with --since: the days before this one (default: up to today)', { value: '<time>' }),
     force: flag('compact again even when the manifest matches'),
+    verify: flag('list closed days too, whose manifests are otherwise trusted: finds objects uploaded or restored by hand since'),
     dryRun: opt.dryRun,
     concurrency: option(concurrency.default(32), 'objects read at once (1-64)', { value: '<n>' }),
   },
@@ -57,6 +62,7 @@ package ships the same compactor as a second Lambda handler for a daily schedule
           apps,
           days,
           force: args.force,
+          verify: args.verify,
           dryRun: args.dryRun,
           concurrency: args.concurrency,
           onResult: (r) => {
@@ -84,9 +90,9 @@ function describe(r: CompactOutcome, c: { app(s: string): string; ok(s: string):
   switch (r.status) {
     case 'compacted':
     case 'would-compact':
-      return `${head}${c.ok(r.status)}: ${r.objects} objects, ${r.lines} lines, ${formatBytes(r.bytes)}${r.late ? ` (${r.late} late)` : ''}`;
+      return `${head}${c.ok(r.status)}: ${r.objects} objects, ${r.lines} lines, ${formatBytes(r.bytes)}${r.late ? ` (${r.late} late)` : ''}${r.changed ? ` (${r.changed} changed since its manifest)` : ''}${r.closed ? ', closed' : ''}`;
     case 'up-to-date':
-      return `${head}${c.dim('up to date')}: ${r.objects} objects, ${r.lines} lines`;
+      return `${head}${c.dim('up to date')}: ${r.objects} objects, ${r.lines} lines${r.closed ? ', closed' : ''}`;
     case 'empty':
       return `${head}${c.dim('no objects')}`;
     case 'not-finished':

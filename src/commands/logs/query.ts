@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { utcDate } from '@raxx/log-format/object-key';
 import { describeWindow } from '../../lib/core/time-window.js';
-import { createCommand, option, positional } from '../define.js';
+import { createCommand, negatedFlag, option, positional } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
 import type { QuerySummary } from '../../lib/logs/query/result.js';
@@ -35,6 +35,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
     date: option(z.string().optional(), 'one UTC day instead of --since', { value: '<YYYY-MM-DD>' }),
     engine: option(z.enum(['local', 'athena'], { error: 'must be local or athena' }).default('local'), 'where the SQL runs: local (DuckDB) or athena', { value: '<engine>' }),
     format: option(z.enum(['table', 'csv', 'json'], { error: 'must be table, csv or json' }).default('table'), 'how rows are printed (--json: json)', { value: '<format>' }),
+    compacted: negatedFlag('read every raw object, even where a compacted day (logs compact) holds the records'),
     concurrency: option(concurrency.default(64), `raw objects read at once, per app-day (1-${MAX_CONCURRENCY})`, { value: '<n>' }),
   },
   async handler(args, ctx) {
@@ -64,8 +65,9 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
         try {
           const { gatherWindow } = await import('../../lib/logs/query/window-records.js');
           const store = await openStore(ctx);
-          const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, onProgress: (t) => progress.update(t) });
+          const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, compacted: args.compacted, onProgress: (t) => progress.update(t) });
           gathered = stats;
+          out.debug(`query: ${stats.closedDays} closed app-day(s) taken from their manifests without listing`);
           progress.update(`query: running on ${stats.files.length} file(s)`);
           const { queryLocal } = await import('../../lib/logs/query/local.js');
           const printer = rowPrinter(out, format, head('local'), ctx.signal);

@@ -14,7 +14,8 @@ import { S3_MAX_GETS } from '../../lib/aws/clients.js';
 import type { Output } from '../../lib/core/output.js';
 import { lineBatches } from '../../lib/logs/text.js';
 import { maskHazard } from '../../lib/core/secrets.js';
-import type { CompactedText } from '../../lib/logs/compaction.js';
+import type { CompactedDays, CompactedText } from '../../lib/logs/compaction.js';
+import { acceptanceHorizon } from '@raxx/log-format/object-key';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/core/time-window.js';
 import { logRecord } from './record.js';
 import { formatBytes } from '../../lib/core/sizes.js';
@@ -136,7 +137,7 @@ export async function scanWindow<R>(
   };
 
   async function* listed(): AsyncGenerator<LogObject> {
-    const sources = opts.apps.map((app) => store.list(app, opts.window, ctx.signal));
+    const sources = opts.apps.map((app) => store.list(app, opts.window, ctx.signal, undefined, (day) => closed.get(`${app}/${day}`)));
     for await (const o of mergeSorted(sources, byTime)) {
       stats.listed += 1;
       yield o;
@@ -148,8 +149,10 @@ export async function scanWindow<R>(
   // per object); the rest is read raw. The output is the same either way. Consecutive objects
   // of one compacted day go through the pool as one unit: a task per object cost more than
   // reading its lines.
-  const compacted = opts.compacted === false ? undefined : await compactedDays(ctx, store);
+  const compacted = opts.compacted === false ? undefined : await (await import('../../lib/logs/compaction.js')).openCompactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
+  // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
+  const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
 
   async function* units(): AsyncGenerator<Unit> {
     let batch: LogObject[] = [];
@@ -241,6 +244,7 @@ export async function scanWindow<R>(
   }
   ctx.checkInterrupted();
   if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s)`);
+  if (closed.size > 0) ctx.out.debug(`${opts.verb}: ${closed.size} closed app-day(s) taken from their manifests without listing`);
   if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
   if (stats.listed === 0) {
     // No object for an app at any time is a misspelt or unknown app: bad input (2), not a
@@ -338,19 +342,21 @@ export async function printText(out: Output, obj: LogObject, text: readonly Buff
   if (piece.length > 0) out.raw(`${piece.join('\n')}\n`);
 }
 
-/** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
-async function compactedDays(ctx: Context, store: LogStore) {
-  const { CompactedDays, gunzipBytes } = await import('../../lib/logs/compaction.js');
-  const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
-  return new CompactedDays(
-    {
-      getObject: (key) => orRaw(store.fetchBytes(key, ctx.signal)),
-      async openBytes(key) {
-        const body = await orRaw(store.fetch(key, ctx.signal));
-        return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
-      },
-    },
-    ctx.config.query.compactedPrefix,
-    (message) => ctx.out.warn(message),
-  );
+/**
+ * The closed app-days of the window whose manifests hold the whole day, by `app/dayMs`. Days
+ * this machine's clock says cannot be closed yet are not asked about (a clock up to a day
+ * behind still finds them); whether one is closed is decided by S3's clock (closed-days.ts).
+ */
+async function closedDays(ctx: Context, compacted: CompactedDays, apps: string[], window: TimeWindow): Promise<Map<string, LogObject[]>> {
+  const now = ctx.now().getTime();
+  const asks: Promise<void>[] = [];
+  const out = new Map<string, LogObject[]>();
+  for (const app of apps) {
+    for (let day = startOfDay(window.start); day < window.end; day += DAY_MS) {
+      if (now < acceptanceHorizon(day) - DAY_MS) continue;
+      asks.push(compacted.closedDay(app, day).then((objs) => void (objs && out.set(`${app}/${day}`, objs))));
+    }
+  }
+  await Promise.all(asks);
+  return out;
 }

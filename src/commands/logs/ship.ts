@@ -282,17 +282,19 @@ async function shipDay(
       await ctx.confirm(`replace ${source.name} ${day} at s3://${source.bucket}/${key} with different content (the current version is kept)?`);
     }
 
-    const uploaded = await uploadVerified(s3, {
+    const { markDeps, writeIntoDrainDays } = await import('../../lib/shipping/drain-writes.js');
+    // In the receiver's layout the day may be closed and compacted: marked stale around the write.
+    const uploaded = await writeIntoDrainDays({ ...(await markDeps(ctx)), s3 }, { bucket: source.bucket, keys: [key] }, (signal) => uploadVerified(s3, {
       bucket: source.bucket,
       key,
       prepared: p,
-      signal: ctx.signal,
+      signal,
       endpoint,
       retryBaseMs: args.retryBaseMs,
       existing,
       onRetry: (attempt, error, delay) => out.warn(`${source.name} ${day}: attempt ${attempt} failed (${error.message}); retrying in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`),
       onProgress: (loaded) => throttled(() => `${source.name} ${day}: uploading ${formatBytes(loaded)} of ${formatBytes(p.bytesOut)}`),
-    });
+    }));
     return {
       ...base,
       status: replacing ? 'replaced' : 'shipped',

@@ -2,8 +2,10 @@
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
 import { createHash } from 'node:crypto';
-import { compactDay, compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-format/compacted';
-import { parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
+import { compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-format/compacted';
+import { compactDay } from '@raxx/log-format/compact-day';
+import { acceptanceHorizon, parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
+import { staleMarkPrefix, trustedManifest, type ListedMark } from '@raxx/log-format/closed-days';
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import type { LineVisitor, LogObject, LogStore } from './store.js';
@@ -25,6 +27,7 @@ export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3
     listObjects: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listObjects),
     getObject: mapped((key) => `GetObject s3://${bucket}/${key}`, raw.getObject),
     putObject: mapped((key) => `PutObject s3://${bucket}/${key}`, raw.putObject),
+    deleteObject: mapped((key) => `DeleteObject s3://${bucket}/${key}`, raw.deleteObject!),
   };
 }
 
@@ -52,6 +55,7 @@ export interface CompactRun {
   apps: string[];
   days: number[];
   force: boolean;
+  verify?: boolean;
   dryRun: boolean;
   concurrency: number;
   onResult?: (r: CompactOutcome) => void;
@@ -87,6 +91,7 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
             read,
             now: ctx.now().getTime(),
             force: run.force,
+            verify: run.verify ?? false,
             dryRun: run.dryRun,
             ...(parquet ? { toParquet: (records: Buffer) => toParquet(records, app, day) } : {}),
           },
@@ -106,6 +111,8 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
 /** What CompactedDays reads: a small object whole, and a gzip object's text in chunks (undefined: not there). */
 export interface CompactedSource {
   getObject(key: string): Promise<Buffer | undefined>;
+  /** The keys under a prefix with LastModified (a day's stale marks). */
+  listMarks(prefix: string): Promise<ListedMark[]>;
   /** A gzip object's inflated bytes, in chunks. */
   openBytes(key: string): Promise<AsyncIterable<Buffer> | undefined>;
 }
@@ -131,6 +138,9 @@ interface DayIndex {
  */
 export class CompactedDays {
   private readonly manifests = new Map<string, Promise<DayIndex | undefined>>();
+  private readonly read = new Map<string, Promise<Manifest | undefined>>();
+  /** Closed days served without listing their raw objects. */
+  closedDays = 0;
   private readonly cursors = new Map<string, DayCursor>();
   private readonly warned = new Set<string>();
   /** Objects served from compacted days, and days opened. */
@@ -141,11 +151,17 @@ export class CompactedDays {
     private readonly source: CompactedSource,
     private readonly root: string,
     private readonly warn: (message: string) => void = () => undefined,
+    private readonly keyPrefix = 'logs/',
   ) {}
 
   /** The app-day an object belongs to (the unit of compaction), as a map key. */
   dayOf(obj: LogObject): string {
     return `${obj.app}/${startOfUtcDay(obj.time)}`;
+  }
+
+  /** The manifest of an app-day as read (fetched once; undefined when there is none or it cannot be read). */
+  manifest(app: string, day: number): Promise<Manifest | undefined> {
+    return this.rawManifest(app, startOfUtcDay(day));
   }
 
   /** Asks for the manifest of an app-day before its first object comes (they are fetched at once). */
@@ -164,13 +180,41 @@ export class CompactedDays {
     const id = `${app}/${day}`;
     let m = this.manifests.get(id);
     if (!m) {
-      m = readManifest(this.source, app, day, this.root).then(
-        (x) => (x ? indexOf(x) : undefined),
-        () => undefined,
-      );
+      m = this.rawManifest(app, day).then((x) => (x ? indexOf(x) : undefined));
       this.manifests.set(id, m);
     }
     return m;
+  }
+
+  private rawManifest(app: string, day: number): Promise<Manifest | undefined> {
+    const id = `${app}/${day}`;
+    let m = this.read.get(id);
+    if (!m) {
+      m = readManifest(this.source, app, day, this.root).catch(() => undefined);
+      this.read.set(id, m);
+    }
+    return m;
+  }
+
+  /**
+   * The objects of a closed app-day as its manifest lists them, when that manifest holds the
+   * whole day (closed-days.ts: listed after the day's horizon, no stale mark since); undefined
+   * when the day must be listed. Marks that cannot be listed mean listing the day.
+   */
+  async closedDay(app: string, day: number): Promise<LogObject[] | undefined> {
+    const m = await this.rawManifest(app, startOfUtcDay(day));
+    if (!m || m.listedAt === undefined || Date.parse(m.listedAt) < acceptanceHorizon(day)) return undefined;
+    const marks = await this.source.listMarks(staleMarkPrefix(app, startOfUtcDay(day), this.root)).catch(() => undefined);
+    if (!marks || !trustedManifest(m, marks)) return undefined;
+    const objects: LogObject[] = [];
+    for (let i = 0; i < m.keys.length; i++) {
+      const p = parseObjectKey(m.keys[i]!, this.keyPrefix);
+      // A key the layout does not hold (another prefix): the manifest is not this reader's.
+      if (!p || p.app !== app) return undefined;
+      objects.push({ app, key: m.keys[i]!, time: p.epochMs, id: p.id, size: m.sizes![i]!, etag: m.etags[i]!, flags: p.flags });
+    }
+    this.closedDays += 1;
+    return objects;
   }
 
   /**
@@ -343,4 +387,22 @@ export async function* gunzipBytes(body: AsyncIterable<Buffer>): AsyncGenerator<
     // Unpiped, not ended: the body's socket is let go of, not left half read.
     (body as { destroy?: () => void }).destroy?.();
   }
+}
+
+/** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */
+export function openCompactedDays(ctx: Context, store: LogStore): CompactedDays {
+  const orRaw = <T>(p: Promise<T>) => p.catch(() => undefined);
+  return new CompactedDays(
+    {
+      getObject: (key) => orRaw(store.fetchBytes(key, ctx.signal)),
+      listMarks: (prefix) => store.listAll(prefix, ctx.signal),
+      async openBytes(key) {
+        const body = await orRaw(store.fetch(key, ctx.signal));
+        return body ? gunzipBytes(body as AsyncIterable<Buffer>) : undefined;
+      },
+    },
+    ctx.config.query.compactedPrefix,
+    (message) => ctx.out.warn(message),
+    ctx.config.drain.keyPrefix,
+  );
 }

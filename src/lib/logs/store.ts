@@ -15,7 +15,6 @@ import { createGunzip } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-format/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-format/object-key';
 import { awsError, type S3Target } from '../aws/clients.js';
-import type { Context } from '../run/context.js';
 import { InterruptedError, ServiceError } from '../core/errors.js';
 import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from '../aws/s3-get.js';
 import { DAY_MS, type TimeWindow } from '../core/time-window.js';
@@ -69,6 +68,11 @@ export function listRanges(window: TimeWindow): number {
 
 // The line splitting lives in text.ts; its names are the store's API too.
 export { LineSplitter, visitBytes, type LineVisitor, type ScanResult } from './text.js';
+/** Midnight UTC of a day prefix (`…/YYYY/MM/DD/`). */
+function dayOfPrefix(prefix: string): number {
+  const m = /(\d{4})\/(\d{2})\/(\d{2})\/$/.exec(prefix)!;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+}
 
 /** Objects by time, then key: the order `logs` prints in. */
 export function byTime(a: LogObject, b: LogObject): number {
@@ -103,20 +107,32 @@ export class LogStore {
    * once, so a big day costs one or two round trips of listing instead of one per 1,000 keys;
    * each range asks for its next page while the caller works on the current one.
    */
-  async *list(app: string, window: TimeWindow, signal: AbortSignal, parts = listRanges(window)): AsyncGenerator<LogObject> {
+  async *list(app: string, window: TimeWindow, signal: AbortSignal, parts = listRanges(window), known?: (day: number) => readonly LogObject[] | undefined): AsyncGenerator<LogObject> {
     const local = new AbortController();
     const inner = AbortSignal.any([signal, local.signal]);
     // One listener per listing in flight.
     setMaxListeners(0, inner);
     const ranges = keyRanges(this.keyPrefix, app, window.start, window.end, parts).map((range) => {
+      // A day whose objects are known (a closed, compacted day) is not listed at all.
+      const day = dayOfPrefix(range.dayPrefix);
+      const objects = known?.(day);
+      if (objects) return { range, day, objects };
       const first = this.listPage(range.dayPrefix, range.startAfter, undefined, inner);
       // Never awaited when the caller stops before this range.
       first.catch(() => undefined);
-      return { range, first };
+      return { range, day, first };
     });
+    const given = new Set<number>();
     try {
-      for (const { range, first } of ranges) {
-        let page = first;
+      for (const r of ranges) {
+        const { range } = r;
+        if (!r.first) {
+          if (given.has(r.day)) continue;
+          given.add(r.day);
+          for (const o of r.objects) if (o.time >= window.start && o.time < window.end) yield o;
+          continue;
+        }
+        let page = r.first;
         for (;;) {
           const res = await page;
           const last = res.objects.at(-1)?.key;
@@ -176,6 +192,18 @@ export class LogStore {
     } catch (err) {
       throw this.failure(err, 'ListObjectsV2', signal);
     }
+  }
+
+  /** Every key under a prefix with its LastModified (a day's stale marks: a handful). */
+  async listAll(prefix: string, signal: AbortSignal): Promise<{ key: string; modified?: number }[]> {
+    const out: { key: string; modified?: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.listPage(prefix, undefined, token, signal);
+      for (const o of page.objects) out.push({ key: o.key, ...(o.modified !== undefined ? { modified: o.modified } : {}) });
+      token = page.nextToken;
+    } while (token);
+    return out;
   }
 
   /** Every object of one app and UTC day (for `logs status`: listing only, no GETs). */
@@ -405,30 +433,4 @@ export async function read<R>(body: Readable, signal: AbortSignal, visitor: Line
 
 function formatMiB(n: number): string {
   return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024)} MiB` : `${n} bytes`;
-}
-
-/**
- * Stores lines as one drain batch, exactly as the receiver would have filed a Logplex POST of
- * them: Logplex framing, gzip, `<prefix><app>/<YYYY>/<MM>/<DD>/<epoch_ms>-<id>.gz`, written only
- * if absent. `logs grep` and `logs fetch` then read them beside the app's own lines. Returns the
- * key.
- */
-export async function writeDrainBatch(ctx: Context, opts: { app: string; at: Date; procid: string; lines: string[] }): Promise<string> {
-  const { buildObjectKey } = await import('@raxx/log-format/object-key');
-  const { frame } = await import('@raxx/log-format/logplex');
-  const { randomUUID } = await import('node:crypto');
-  const { gzipSync } = await import('node:zlib');
-  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  const { bucket, keyPrefix } = ctx.config.drain;
-  const timestamp = opts.at.toISOString().replace('Z', '+00:00');
-  // <190>: local7.info, what Heroku gives a dyno's stdout line.
-  const body = frame(opts.lines.map((text) => ({ pri: 190, version: 1, timestamp, host: 'host', appName: 'app', procid: opts.procid, msgid: '-', text })));
-  const key = buildObjectKey({ prefix: keyPrefix, app: opts.app, id: randomUUID(), epochMs: opts.at.getTime() });
-  const s3 = await ctx.aws.s3();
-  try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(body), ContentType: 'application/gzip', IfNoneMatch: '*' }), { abortSignal: ctx.signal });
-  } catch (err) {
-    throw awsError(err, 'S3', `PutObject s3://${bucket}/${key}`, ctx.aws.endpointOf('S3'));
-  }
-  return key;
 }

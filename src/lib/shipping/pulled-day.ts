@@ -10,6 +10,7 @@ import { redactionRules } from '../core/redaction.js';
 import { shippedKey } from './layout.js';
 import { prepare } from './prepare.js';
 import { headShipped, uploadVerified } from './upload.js';
+import { writeIntoDrainDays } from './drain-writes.js';
 import { redact } from '../core/secrets.js';
 import { recordRun, whoRuns, type RunRecord } from './history.js';
 import { dayLines, supabaseAccess } from './supabase.js';
@@ -78,7 +79,9 @@ async function shipOnce(opts: PulledDayOptions, source: ReturnType<typeof resolv
   );
   try {
     if (prepared.lines === 0) return record('empty', { lines: 0 });
-    const up = await uploadVerified(opts.s3, { bucket: source.bucket, key, prepared, signal: opts.signal, endpoint: opts.endpoint, existing: undefined, retryBaseMs: opts.retryBaseMs ?? 1000, onRetry: (attempt, error, delay) => opts.onWarn?.(`${source.name} ${opts.day}: attempt ${attempt} failed (${error.message}); retrying in ${delay} ms`) });
+    // In the receiver's layout the day may be closed and compacted: marked stale around the write.
+    const marks = { s3: opts.s3, keyPrefix: opts.config.drain.keyPrefix, compactedRoot: opts.config.query.compactedPrefix, signal: opts.signal, endpoint: opts.endpoint, warn: (m: string) => opts.onWarn?.(m) };
+    const up = await writeIntoDrainDays(marks, { bucket: source.bucket, keys: [key] }, (signal) => uploadVerified(opts.s3, { bucket: source.bucket, key, prepared, signal, endpoint: opts.endpoint, existing: undefined, retryBaseMs: opts.retryBaseMs ?? 1000, onRetry: (attempt, error, delay) => opts.onWarn?.(`${source.name} ${opts.day}: attempt ${attempt} failed (${error.message}); retrying in ${delay} ms`) }));
     return record('shipped', { lines: prepared.lines, bytes: prepared.bytesOut, sha256: prepared.sha256, attempts: up.attempts });
   } finally {
     await prepared.dispose();

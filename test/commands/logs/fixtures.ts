@@ -51,6 +51,18 @@ export async function put(aws: AwsClients, objects: Stored[], concurrency = 16):
   );
 }
 
+/**
+ * Objects that arrive after a day was compacted. Past the day's horizon only a writer that
+ * marks the day stale can add one (the receiver no longer keys into it), so they go through
+ * the CLI's own marked write, as `logs ship` and `attachments url` do.
+ */
+export async function putLate(aws: AwsClients, objects: Stored[]): Promise<void> {
+  const { writeIntoDrainDays } = await import('../../../src/lib/shipping/drain-writes.js');
+  const s3 = await aws.s3();
+  const deps = { s3, keyPrefix: 'logs/', compactedRoot: 'compacted/', signal: new AbortController().signal, endpoint: 'moto', warn: () => undefined };
+  await writeIntoDrainDays(deps, { bucket: BUCKET, keys: objects.map((o) => o.key) }, () => put(aws, objects));
+}
+
 export async function createDrainBucket(env: Record<string, string>): Promise<AwsClients> {
   const aws = createAwsClients({ region: 'us-east-1', env });
   const s3 = await aws.s3();

@@ -10,7 +10,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy } from '../../support/fault-proxy.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
-import { batch, BUCKET, createDrainBucket, put, type Stored } from './fixtures.js';
+import { batch, BUCKET, createDrainBucket, put, putLate, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';
 const D1 = Date.parse('2025-06-01T00:00:00Z');
@@ -132,7 +132,7 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
   it('a late object: read raw beside the compacted day, then picked up by the next compaction; raw objects are kept', async () => {
     const late = batch(API, D1 + 22 * HOUR, routerTexts(99, 7), { source: 'heroku', dyno: 'router' });
     objects.push(late);
-    await put(aws, [late]);
+    await putLate(aws, [late]);
     const r = await count5xxByHour('SELECT count(*) AS n FROM logs');
     expect(r.stderr).toMatch(/2 compacted app-day\(s\), 1 raw object\(s\) read/);
     expect(r.json<{ rows: { n: number }[] }>().rows).toEqual([{ n: 160 + 161 + 7 }]);
@@ -166,7 +166,7 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     const before = await manifest(D1);
     const late = batch(API, D1 + 23 * HOUR, routerTexts(98, 5), { source: 'heroku', dyno: 'router' });
     objects.push(late);
-    await put(aws, [late]);
+    await putLate(aws, [late]);
     expect((await cli(['logs', 'compact', '--app', API, '--date', '2025-06-01', '--json'])).code).toBe(0);
     // The records now hold the late object; the manifest says they do not.
     await putManifest(before);
@@ -201,7 +201,7 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     // A late object the manifest does not list is read raw, in its place among the others.
     const late = batch(API, D2 + 4 * HOUR + 30 * 60_000, routerTexts(77, 5), { source: 'heroku', dyno: 'router' });
     objects.push(late);
-    await put(aws, [late]);
+    await putLate(aws, [late]);
     const mixed = await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02']);
     expect(mixed.stdout).toBe((await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02', '--no-compacted'])).stdout);
     expect(mixed.stdout).toContain('request_id=r7700 ');

@@ -273,7 +273,8 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
 
   it('S3 failures are retried with backoff, then the upload succeeds and is verified', async () => {
     // The SDK's own 3 attempts absorb 3 of them; the shipping job's retry takes over after.
-    proxy.setFaults([{ method: 'PUT', times: 4, status: 503 }]);
+    // (The upload's own PUTs: the day's stale mark before it is a PUT of its own.)
+    proxy.setFaults([{ method: 'PUT', path: (p) => p.includes('/logs/auth/'), times: 4, status: 503 }]);
     const r = await ship(['auth', '-', '--date', '2025-06-04', '--json'], { stdin: Readable.from(['retry me\n', 'please\n']) });
     expect(r.code).toBe(0);
     expect(proxy.faulted).toHaveLength(4);

@@ -14,8 +14,8 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { compactedKeys, coverage, readManifest, recordsMatch, toRecord } from '@raxx/log-format/compacted';
-import { concurrentReader } from '../compaction.js';
+import { compactedKeys, coverage, recordsMatch, toRecord } from '@raxx/log-format/compacted';
+import { concurrentReader, openCompactedDays } from '../compaction.js';
 import { orderedPool } from '../../core/ordered-pool.js';
 import type { Context } from '../../run/context.js';
 import type { LogObject, LogStore } from '../store.js';
@@ -27,6 +27,8 @@ export interface GatherStats {
   files: string[];
   compactedDays: number;
   rawObjects: number;
+  /** Compacted days taken whole from their manifests, with no listing. */
+  closedDays: number;
 }
 
 /** How long before the window an object's key time may be and its batch still hold a line of the window. */
@@ -44,12 +46,13 @@ const DAYS_AT_ONCE = 8;
 export async function gatherWindow(
   ctx: Context,
   store: LogStore,
-  opts: { apps: string[]; window: TimeWindow; dir: string; concurrency: number; onProgress?: (text: string) => void },
+  opts: { apps: string[]; window: TimeWindow; dir: string; concurrency: number; onProgress?: (text: string) => void; compacted?: boolean },
 ): Promise<GatherStats> {
   const root = ctx.config.query.compactedPrefix;
   const keyPrefix = ctx.config.drain.keyPrefix;
   const read = concurrentReader(store, keyPrefix, ctx.signal, opts.concurrency);
-  const stats: GatherStats = { files: [], compactedDays: 0, rawObjects: 0 };
+  const stats: GatherStats = { files: [], compactedDays: 0, rawObjects: 0, closedDays: 0 };
+  const days = opts.compacted === false ? undefined : openCompactedDays(ctx, store);
   // The compacted files through the store's GETs (the lean path): a file not there is undefined.
   const getObject = (key: string) => store.fetchBytes(key, ctx.signal);
   const { window } = opts;
@@ -70,7 +73,10 @@ export async function gatherWindow(
       for await (const o of store.list(app, { start: Math.max(day, keyStart), end: Math.min(day + DAY_MS, window.end) }, ctx.signal)) if (mayHoldLines(o, window)) objects.push(o);
       return objects;
     };
-    const [manifest, listed] = await Promise.all([wholeDay ? readManifest({ getObject }, app, day, root).catch(() => undefined) : undefined, listing()]);
+    // A closed day whose manifest holds it whole is not listed (closed-days); --no-compacted reads every day raw.
+    const closedObjects = wholeDay && days ? await days.closedDay(app, day) : undefined;
+    const [manifest, listed] = await Promise.all([wholeDay && days ? days.manifest(app, day) : undefined, closedObjects ?? listing()]);
+    if (closedObjects) stats.closedDays += 1;
     const keys = listed.map((o) => o.key);
     const out: string[] = [];
     let raw = keys;
