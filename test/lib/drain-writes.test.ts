@@ -21,7 +21,9 @@ const OUTSIDE_THE_LAYOUT: Record<string, string> = {
   'src/lib/run/lease.ts': 'the lease object under raxx-ops/leases/',
   'src/lib/shipping/history.ts': 'shipping run records, outside the drain prefix',
   'src/lib/shipping/drain-writes.ts': 'the marked write itself',
-  'src/lib/shipping/ship.ts': 'defines uploadVerified (its callers are checked) and a permission probe that writes nothing (If-Match no ETag can have)',
+  'src/lib/shipping/upload.ts': 'defines uploadVerified (its callers are checked)',
+  'src/lib/shipping/bucket-setup.ts': 'a permission probe that writes nothing (If-Match no ETag can have)',
+  'src/lib/attachments/restore.ts': 'the attachments bucket (delete markers only), never the drain bucket',
 };
 
 function walk(dir: string): string[] {
