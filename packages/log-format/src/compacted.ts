@@ -102,9 +102,11 @@ export interface Manifest {
   /**
    * The same records as Parquet, when the compactor could write it (the CLI's, with its
    * embedded engine; the Lambda's cannot): the embedded engine reads the columns a query
-   * needs instead of parsing every record.
+   * needs instead of parsing every record. `linesVerified`: the writer read it back and each
+   * object's lines, in file order, hash to its textSha256, so grep and fetch may serve the
+   * day from it (a Parquet without it serves `logs query` alone).
    */
-  parquet?: { sha256: string; bytes: number };
+  parquet?: { sha256: string; bytes: number; linesVerified?: boolean };
   compactedAt: string;
 }
 
@@ -203,6 +205,12 @@ export interface CompactS3 {
   putObject(key: string, body: Buffer, contentType: string, metadata: Record<string, string>): Promise<void>;
 }
 
+/** What a day's Parquet must hold: these objects' lines, in this order, hashing to these checksums. */
+export interface ParquetExpectation {
+  keys: readonly string[];
+  textSha256: readonly string[];
+}
+
 /** Reads objects in the order given, each as its lines; the CLI passes its concurrent reader. */
 export type ReadLines = (keys: readonly string[]) => AsyncIterable<{ key: string; lines: readonly string[]; problem?: string | undefined }>;
 
@@ -215,8 +223,12 @@ export interface CompactOptions {
   /** Compact even when the manifest matches the listing. */
   force?: boolean;
   dryRun?: boolean;
-  /** The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not. */
-  toParquet?: (records: Buffer) => Promise<Buffer | undefined>;
+  /**
+   * The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not.
+   * It must check the file against `expect` (each object's lines, in order, hash to its
+   * textSha256) and throw when it does not match: a Parquet returned is one grep may read.
+   */
+  toParquet?: (records: Buffer, expect: ParquetExpectation) => Promise<Buffer | undefined>;
 }
 
 export type CompactOutcome =
@@ -273,11 +285,11 @@ async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncI
 }
 
 /** The records as Parquet beside them, when the compactor can write it; what the manifest says of it. */
-async function writeParquet(opts: CompactOptions, key: string, records: Buffer): Promise<Manifest['parquet']> {
-  const parquet = await opts.toParquet?.(records);
+async function writeParquet(opts: CompactOptions, key: string, records: Buffer, expect: ParquetExpectation): Promise<Manifest['parquet']> {
+  const parquet = await opts.toParquet?.(records, expect);
   if (!parquet) return undefined;
   await opts.s3.putObject(key, parquet, 'application/vnd.apache.parquet', {});
-  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length };
+  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length, linesVerified: true };
 }
 
 /**
@@ -298,11 +310,12 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const previous = await readManifest(opts.s3, app, day, root);
   if (previous && previous.keysSha256 === digest && !opts.force) {
     // Compacted where Parquet could not be written (the Lambda): add it now, records unchanged.
-    if (opts.toParquet && !previous.parquet && !opts.dryRun) {
+    // A Parquet written before its lines were checked is written again (grep reads only checked ones).
+    if (opts.toParquet && !previous.parquet?.linesVerified && !opts.dryRun) {
       const names = compactedKeys(app, day, root);
       const records = await opts.s3.getObject(names.records);
       if (records && recordsMatch(previous, records)) {
-        const parquet = await writeParquet(opts, names.parquet, records);
+        const parquet = await writeParquet(opts, names.parquet, records, previous);
         if (parquet) await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify({ ...previous, parquet })), 'application/json', {});
       }
     }
@@ -343,7 +356,7 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const names = compactedKeys(app, day, root);
   await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
   await opts.s3.putObject(names.lines, linesGz, 'application/gzip', { 'source-objects': String(keys.length) });
-  const parquet = await writeParquet(opts, names.parquet, gz);
+  const parquet = await writeParquet(opts, names.parquet, gz, { keys, textSha256 });
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     app,
