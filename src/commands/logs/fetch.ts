@@ -33,7 +33,7 @@ export default createCommand({
 
     const stats = await scanWindow<string[]>(
       ctx,
-      { apps, window, concurrency: args.concurrency, verb: 'fetch', compacted: args.compacted },
+      { apps, window, concurrency: args.concurrency, verb: 'fetch', compacted: args.compacted, engine: args.engine },
       (): LineVisitor<string[]> => {
         const lines: string[] = [];
         return { line: (text) => void lines.push(text), result: () => lines };

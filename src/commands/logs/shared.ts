@@ -12,7 +12,8 @@ import { mergeSorted, orderedPool } from '../../lib/core/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../../lib/core/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../../lib/aws/clients.js';
 import type { Output } from '../../lib/core/output.js';
-import type { CompactedText } from '../../lib/logs/compaction.js';
+import type { CompactedDays, CompactedText } from '../../lib/logs/compaction.js';
+import type { Selection } from '../../lib/logs/query/engine-select.js';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/core/time-window.js';
 import { logRecord } from './record.js';
 import { formatBytes } from '../../lib/core/sizes.js';
@@ -69,6 +70,7 @@ export const windowOptions = {
   until: option(z.string().optional(), 'end of the window (exclusive), same forms as --since', { value: '<time>' }),
   // Unset: chosen as the scan goes (AdaptiveConcurrency).
   compacted: negatedFlag('read every raw object, even where a compacted day (logs compact) holds its lines'),
+  engine: option(z.enum(['auto', 'duckdb', 'lines'], { error: 'must be auto, duckdb or lines' }).default('auto'), 'how compacted days are read: duckdb (the embedded engine over their Parquet), lines (their lines.gz), auto (duckdb when installed); the output is the same', { value: '<engine>' }),
   concurrency: option(concurrency.optional(), `objects downloaded at once (1-${MAX_CONCURRENCY}; default: chosen as it goes, from ${INITIAL_CONCURRENCY} up while throughput grows, halved when S3 throttles)`, { value: '<n>' }),
 };
 
@@ -111,7 +113,7 @@ export interface ScanStats {
  */
 export async function scanWindow<R>(
   ctx: Context,
-  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean },
+  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean; engine?: EngineChoice; select?: Selection },
   visitor: (obj: LogObject) => LineVisitor<R>,
   each: (obj: LogObject, result: ScanResult<R>) => boolean | void,
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
@@ -148,6 +150,7 @@ export async function scanWindow<R>(
   // reading its lines.
   const compacted = opts.compacted === false ? undefined : await compactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
+  const engine = compacted ? await engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
 
   async function* units(): AsyncGenerator<Unit> {
     let batch: LogObject[] = [];
@@ -181,6 +184,11 @@ export async function scanWindow<R>(
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
+        const byEngine = engine && (await viaEngine(engine, compacted, store, unit.objs, visitor, ctx.signal));
+        if (byEngine) {
+          if (persist) for (let i = 0; i < unit.objs.length; i++) await persist(unit.objs[i]!, byEngine[i]!);
+          return byEngine;
+        }
         let found: (CompactedText | undefined)[];
         try {
           found = await compacted.textsOf(unit.objs);
@@ -235,9 +243,10 @@ export async function scanWindow<R>(
   } finally {
     progress.stop();
     await compacted?.close();
+    await engine?.close();
   }
   ctx.checkInterrupted();
-  if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s)`);
+  if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s), ${engine?.served ?? 0} of them by the embedded engine`);
   if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
   if (stats.listed === 0) {
     // No object for an app at any time is a misspelt or unknown app: bad input (2), not a
@@ -299,4 +308,57 @@ async function compactedDays(ctx: Context, store: LogStore) {
     ctx.config.query.compactedPrefix,
     (message) => ctx.out.warn(message),
   );
+}
+
+export type EngineChoice = 'auto' | 'duckdb' | 'lines';
+
+/**
+ * The embedded engine for compacted days, or undefined to read their lines.gz: `lines`, or
+ * `auto` without the engine installed. `duckdb` without it is the install hint (exit 3).
+ */
+async function engineDays(ctx: Context, choice: EngineChoice, select: Selection, verb: string) {
+  if (choice === 'lines') return undefined;
+  const { loadDuckDb } = await import('../../lib/logs/query/duckdb.js');
+  try {
+    await loadDuckDb();
+  } catch (err) {
+    if (choice === 'duckdb') throw err;
+    ctx.out.debug(`${verb}: the embedded engine is not installed; compacted days are read from lines.gz`);
+    return undefined;
+  }
+  const { EngineDays } = await import('../../lib/logs/query/engine-days.js');
+  const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`));
+  return engine.usable ? engine : undefined;
+}
+
+/**
+ * Consecutive objects of one compacted day read by the engine, each handed to its visitor as
+ * a read would (its selected lines, or with -c their number); undefined when the engine
+ * cannot serve the day (the caller reads lines.gz).
+ */
+async function viaEngine<R>(
+  engine: NonNullable<Awaited<ReturnType<typeof engineDays>>>,
+  compacted: CompactedDays,
+  store: LogStore,
+  objs: LogObject[],
+  visitor: (obj: LogObject) => LineVisitor<R>,
+  signal: AbortSignal,
+): Promise<ScanResult<R>[] | undefined> {
+  const first = objs[0]!;
+  const index = await compacted.indexOf(first);
+  if (!index) return undefined;
+  const found = await engine.take(compacted.dayOf(first), index, objs.map((o) => o.key), () => store.fetchBytes(compacted.parquetKey(first), signal).catch(() => undefined));
+  if (!found) return undefined;
+  compacted.servedElsewhere(objs);
+  const results: ScanResult<R>[] = [];
+  for (let i = 0; i < objs.length; i++) {
+    const obj = objs[i]!;
+    const got = found[i]!;
+    const v = visitor(obj);
+    if (v.count) v.count(got.selected);
+    else for (const line of got.lines) if (v.line(line) === false) break;
+    const problem = await compacted.problemOf(obj);
+    results.push({ value: v.result(), lines: got.total, bytes: 0, ...(problem ? { problem } : {}) });
+  }
+  return results;
 }

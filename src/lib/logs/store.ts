@@ -65,6 +65,11 @@ export interface LineVisitor<R> {
    * and the other lines are counted without being decoded. It may still see other lines.
    */
   literal?: string | undefined;
+  /**
+   * Set by a visitor that keeps no text (grep -c): the embedded engine then hands over how many
+   * lines of an object it selected instead of the lines.
+   */
+  count?: ((selected: number) => void) | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { ParquetExpectation } from '@raxx/log-drain-receiver/compacted';
+import type { ParquetExpectation } from '@raxx/log-format/compacted';
 import { JSON_COLUMNS, literal, loadDuckDb, openDuckDb } from './duckdb.js';
 
 export interface ParquetWriter {
