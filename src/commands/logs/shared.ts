@@ -318,14 +318,8 @@ export type EngineChoice = 'auto' | 'duckdb' | 'lines';
  */
 async function engineDays(ctx: Context, choice: EngineChoice, select: Selection, verb: string) {
   if (choice === 'lines') return undefined;
-  const { loadDuckDb } = await import('../../lib/logs/query/duckdb.js');
-  try {
-    await loadDuckDb();
-  } catch (err) {
-    if (choice === 'duckdb') throw err;
-    ctx.out.debug(`${verb}: the embedded engine is not installed; compacted days are read from lines.gz`);
-    return undefined;
-  }
+  // Asked for by name: missing is the install hint now. Under auto it loads with the first day it can serve.
+  if (choice === 'duckdb') await (await import('../../lib/logs/query/duckdb.js')).loadDuckDb();
   const { EngineDays } = await import('../../lib/logs/query/engine-days.js');
   const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`));
   return engine.usable ? engine : undefined;

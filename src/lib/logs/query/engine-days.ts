@@ -33,6 +33,7 @@ type Row = [string, string, bigint];
 export class EngineDays {
   private readonly servedDays = new Set<string>();
   private runs: Promise<boolean> | undefined;
+  private missing = false;
   private readonly days = new Map<string, Promise<EngineDay | undefined>>();
   private db: Promise<Db> | undefined;
   private dir: Promise<string> | undefined;
@@ -85,12 +86,19 @@ export class EngineDays {
   }
 
   private async open(id: string, index: EngineDayIndex, fetch: () => Promise<Buffer | undefined>): Promise<EngineDay | undefined> {
-    if ('unsupported' in this.filter || !(await this.patternRuns(this.filter.params[0]))) return undefined;
+    if ('unsupported' in this.filter) return undefined;
     if (!index.parquet?.linesVerified) {
       this.note(`${id}: no checked Parquet beside the compacted day (\`logs compact --force\` with the engine installed writes one); read from lines.gz`);
       return undefined;
     }
-    const [db, dir, body] = await Promise.all([this.database(), this.folder(), fetch()]);
+    // Loaded only now, for a day it can serve: a grep of the last hours never pays for it.
+    const db = await this.database().catch((err: unknown) => {
+      if (!this.missing) this.note(`the embedded engine is not installed (${(err as Error).message.split('\n')[0]}): compacted days are read from lines.gz`);
+      this.missing = true;
+      return undefined;
+    });
+    if (!db || !(await this.patternRuns(this.filter.params[0]))) return undefined;
+    const [dir, body] = await Promise.all([this.folder(), fetch()]);
     if (!body || createHash('sha256').update(body).digest('hex') !== index.parquet.sha256) {
       this.note(`${id}: the Parquet file is not the one its manifest names; read from lines.gz`);
       return undefined;
