@@ -341,7 +341,8 @@ async function viaEngine<R>(
   const first = objs[0]!;
   const index = await compacted.indexOf(first);
   if (!index) return undefined;
-  const found = await engine.take(compacted.dayOf(first), index, objs.map((o) => o.key), () => store.fetchBytes(compacted.parquetKey(first), signal).catch(() => undefined));
+  const day = `${first.app} ${new Date(startOfDay(first.time)).toISOString().slice(0, 10)}`;
+  const found = await engine.take(day, index, objs.map((o) => o.key), () => store.fetchBytes(compacted.parquetKey(first), signal).catch(() => undefined));
   if (!found) return undefined;
   compacted.servedElsewhere(objs);
   const results: ScanResult<R>[] = [];

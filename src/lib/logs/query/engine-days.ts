@@ -99,7 +99,11 @@ export class EngineDays {
     });
     if (!db || !(await this.patternRuns(this.filter.params[0]))) return undefined;
     const [dir, body] = await Promise.all([this.folder(), fetch()]);
-    if (!body || createHash('sha256').update(body).digest('hex') !== index.parquet.sha256) {
+    if (!body) {
+      this.note(`${id}: its Parquet could not be read; read from lines.gz`);
+      return undefined;
+    }
+    if (createHash('sha256').update(body).digest('hex') !== index.parquet.sha256) {
       this.note(`${id}: the Parquet file is not the one its manifest names; read from lines.gz`);
       return undefined;
     }
