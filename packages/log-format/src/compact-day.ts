@@ -33,8 +33,18 @@ export interface CompactOptions {
   /** List a closed day even when its manifest is trusted (finds manual uploads since). */
   verify?: boolean;
   dryRun?: boolean;
-  /** The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not. */
-  toParquet?: (records: Buffer) => Promise<Buffer | undefined>;
+  /**
+   * The records (gzip JSON lines) as Parquet, when the caller can write it; undefined when not.
+   * It must check the file against `expect` (each object's lines, in order, hash to its
+   * textSha256) and throw when it does not match: a Parquet returned is one grep may read.
+   */
+  toParquet?: (records: Buffer, expect: ParquetExpectation) => Promise<Buffer | undefined>;
+}
+
+/** What a day's Parquet must hold: these objects' lines, in this order, hashing to these checksums. */
+export interface ParquetExpectation {
+  keys: readonly string[];
+  textSha256: readonly string[];
 }
 
 export type CompactOutcome =
@@ -70,20 +80,24 @@ async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncI
 }
 
 /** The records as Parquet beside them, when the compactor can write it; what the manifest says of it. */
-async function writeParquet(opts: CompactOptions, key: string, records: Buffer): Promise<Manifest['parquet']> {
-  const parquet = await opts.toParquet?.(records);
+async function writeParquet(opts: CompactOptions, key: string, records: Buffer, expect: ParquetExpectation): Promise<Manifest['parquet']> {
+  const parquet = await opts.toParquet?.(records, expect);
   if (!parquet) return undefined;
   await opts.s3.putObject(key, parquet, 'application/vnd.apache.parquet', {});
-  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length };
+  return { sha256: createHash('sha256').update(parquet).digest('hex'), bytes: parquet.length, linesVerified: true };
 }
 
-/** Compacted where Parquet could not be written (the Lambda): added now, records unchanged; the manifest as it stands. */
+/**
+ * Compacted where Parquet could not be written (the Lambda): added now, records unchanged; the
+ * manifest as it stands. A Parquet written before its lines were checked is written again
+ * (grep reads only checked ones).
+ */
 async function addParquet(opts: CompactOptions, app: string, day: number, manifest: Manifest): Promise<Manifest> {
-  if (!opts.toParquet || manifest.parquet || opts.dryRun) return manifest;
+  if (!opts.toParquet || manifest.parquet?.linesVerified || opts.dryRun) return manifest;
   const names = compactedKeys(app, day, opts.compactedRoot ?? COMPACTED_PREFIX);
   const records = await opts.s3.getObject(names.records);
   if (!records || !recordsMatch(manifest, records)) return manifest;
-  const parquet = await writeParquet(opts, names.parquet, records);
+  const parquet = await writeParquet(opts, names.parquet, records, manifest);
   if (!parquet) return manifest;
   const updated = { ...manifest, parquet };
   await opts.s3.putObject(names.manifest, Buffer.from(JSON.stringify(updated)), 'application/json', {});
@@ -164,7 +178,7 @@ export async function compactDay(opts: CompactOptions, app: string, day: number)
   const names = compactedKeys(app, day, root);
   await opts.s3.putObject(names.records, gz, 'application/gzip', { sha256, 'source-objects': String(keys.length) });
   await opts.s3.putObject(names.lines, linesGz, 'application/gzip', { 'source-objects': String(keys.length) });
-  const parquet = await writeParquet(opts, names.parquet, gz);
+  const parquet = await writeParquet(opts, names.parquet, gz, { keys, textSha256 });
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     app,

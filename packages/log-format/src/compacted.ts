@@ -100,9 +100,11 @@ export interface Manifest {
   /**
    * The same records as Parquet, when the compactor could write it (the CLI's, with its
    * embedded engine; the Lambda's cannot): the embedded engine reads the columns a query
-   * needs instead of parsing every record.
+   * needs instead of parsing every record. `linesVerified`: the writer read it back and each
+   * object's lines, in file order, hash to its textSha256, so grep and fetch may serve the
+   * day from it (a Parquet without it serves `logs query` alone).
    */
-  parquet?: { sha256: string; bytes: number };
+  parquet?: { sha256: string; bytes: number; linesVerified?: boolean };
   compactedAt: string;
   /**
    * When the listing it was made from was taken, by S3's clock (the listing's Date header).
@@ -211,7 +213,7 @@ export function toRecord(line: string, app: string, key: string): LogRecord {
 }
 
 /** The S3 calls compaction needs, and how it goes: compact-day.ts. */
-export type { CompactOptions, CompactOutcome, CompactS3, ReadLines } from './compact-day.js';
+export type { CompactOptions, CompactOutcome, CompactS3, ParquetExpectation, ReadLines } from './compact-day.js';
 
 export async function readManifest(s3: { getObject(key: string): Promise<Buffer | undefined> }, app: string, day: number | string, root = COMPACTED_PREFIX): Promise<Manifest | undefined> {
   const body = await s3.getObject(compactedKeys(app, day, root).manifest);

@@ -35,7 +35,7 @@ export default createCommand({
     // Each object's text is kept as its inflated bytes until its turn, then printed a piece at a time.
     const stats = await scanWindow<Buffer[]>(
       ctx,
-      { apps, window, concurrency: args.concurrency, verb: 'fetch', compacted: args.compacted },
+      { apps, window, concurrency: args.concurrency, verb: 'fetch', compacted: args.compacted, engine: args.engine },
       textKeeper,
       async (obj, { value: text }) => {
         if (files) written.push(files.pathOf(obj));

@@ -55,7 +55,16 @@ ${WINDOW_HELP}`,
 
     await scanWindow<Found>(
       ctx,
-      { apps, window, concurrency: args.concurrency, verb: 'grep', compacted: args.compacted },
+      {
+        apps,
+        window,
+        concurrency: args.concurrency,
+        verb: 'grep',
+        compacted: args.compacted,
+        engine: args.engine,
+        // The same selection, for the embedded engine to run over compacted days.
+        select: { pattern: args.pattern, fixed: args.fixedStrings, ignoreCase: args.ignoreCase, invert, raw: args.raw, literal, ...(args.maxCount ? { limit: args.maxCount } : {}), countOnly: counting },
+      },
       (): LineVisitor<Found> => {
         const found: Found = { count: 0, lines: [] };
         return {
@@ -68,6 +77,12 @@ ${WINDOW_HELP}`,
             // No object needs more than --max-count lines: the rest of its body is skipped.
             if (found.count >= limit) return false;
           },
+          // -c on the embedded engine: how many lines an object selects, no text.
+          count: counting
+            ? (n) => {
+                found.count = Math.min(found.count + n, limit);
+              }
+            : undefined,
           result: () => found,
         };
       },

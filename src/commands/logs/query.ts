@@ -73,6 +73,8 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
           const printer = rowPrinter(out, format, head('local'), ctx.signal);
           // The spinner stops before the first row is printed, not after the last.
           const sink = { columns: (names: string[]) => printer.columns(names), rows: (batch: unknown[][]) => (progress.stop(), printer.rows(batch)) };
+          const parquet = stats.files.filter((f) => f.endsWith('.parquet')).length;
+          out.debug(`query: ${parquet} Parquet file(s), ${stats.files.length - parquet} JSON-lines file(s)`);
           const r = await queryLocal(stats.files, args.sql, window, ctx.signal, sink);
           summary = { rows: r.rows, engine: 'local', elapsedMs: r.elapsedMs };
           printer.end(summary);

@@ -16,6 +16,7 @@ import { lineBatches } from '../../lib/logs/text.js';
 import { maskHazard } from '../../lib/core/secrets.js';
 import type { CompactedDays, CompactedText } from '../../lib/logs/compaction.js';
 import { acceptanceHorizon } from '@raxx/log-format/object-key';
+import type { Selection } from '../../lib/logs/query/engine-select.js';
 import { DAY_MS, describeWindow, resolveWindow, startOfDay, type TimeWindow, type WindowFlags } from '../../lib/core/time-window.js';
 import { logRecord } from './record.js';
 import { formatBytes } from '../../lib/core/sizes.js';
@@ -72,6 +73,7 @@ export const windowOptions = {
   until: option(z.string().optional(), 'end of the window (exclusive), same forms as --since', { value: '<time>' }),
   // Unset: chosen as the scan goes (AdaptiveConcurrency).
   compacted: negatedFlag('read every raw object, even where a compacted day (logs compact) holds its lines'),
+  engine: option(z.enum(['auto', 'duckdb', 'lines'], { error: 'must be auto, duckdb or lines' }).default('auto'), 'how compacted days are read: duckdb (the embedded engine over their Parquet), lines (their lines.gz), auto (duckdb when installed); the output is the same', { value: '<engine>' }),
   concurrency: option(concurrency.optional(), `objects downloaded at once (1-${MAX_CONCURRENCY}; default: chosen as it goes, from ${INITIAL_CONCURRENCY} up while throughput grows, halved when S3 throttles)`, { value: '<n>' }),
 };
 
@@ -114,7 +116,7 @@ export interface ScanStats {
  */
 export async function scanWindow<R>(
   ctx: Context,
-  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean },
+  opts: { apps: string[]; window: TimeWindow; concurrency: number | undefined; verb: string; compacted?: boolean; engine?: EngineChoice; select?: Selection },
   visitor: (obj: LogObject) => LineVisitor<R>,
   each: (obj: LogObject, result: ScanResult<R>) => boolean | void | Promise<boolean | void>,
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
@@ -153,6 +155,7 @@ export async function scanWindow<R>(
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
+  const engine = compacted ? await engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
 
   async function* units(): AsyncGenerator<Unit> {
     let batch: LogObject[] = [];
@@ -186,6 +189,11 @@ export async function scanWindow<R>(
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
+        const byEngine = engine && (await viaEngine(engine, compacted, store, unit.objs, visitor, ctx.signal));
+        if (byEngine) {
+          if (persist) for (let i = 0; i < unit.objs.length; i++) await persist(unit.objs[i]!, byEngine[i]!);
+          return byEngine;
+        }
         let found: (CompactedText | undefined)[];
         try {
           found = await compacted.textsOf(unit.objs);
@@ -241,9 +249,10 @@ export async function scanWindow<R>(
   } finally {
     progress.stop();
     await compacted?.close();
+    await engine?.close();
   }
   ctx.checkInterrupted();
-  if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s)`);
+  if (compacted && compacted.served > 0) ctx.out.debug(`${opts.verb}: ${compacted.served} objects read from ${compacted.daysOpened} compacted day(s), ${engine?.served ?? 0} of them by the embedded engine`);
   if (closed.size > 0) ctx.out.debug(`${opts.verb}: ${closed.size} closed app-day(s) taken from their manifests without listing`);
   if (store.foreignKeys > 0) ctx.out.warn(`${store.foreignKeys} key(s) under the day prefixes are not in the receiver's layout; skipped`);
   if (stats.listed === 0) {
@@ -359,4 +368,52 @@ async function closedDays(ctx: Context, compacted: CompactedDays, apps: string[]
   }
   await Promise.all(asks);
   return out;
+}
+
+export type EngineChoice = 'auto' | 'duckdb' | 'lines';
+
+/**
+ * The embedded engine for compacted days, or undefined to read their lines.gz: `lines`, or
+ * `auto` without the engine installed. `duckdb` without it is the install hint (exit 3).
+ */
+async function engineDays(ctx: Context, choice: EngineChoice, select: Selection, verb: string) {
+  if (choice === 'lines') return undefined;
+  // Asked for by name: missing is the install hint now. Under auto it loads with the first day it can serve.
+  if (choice === 'duckdb') await (await import('../../lib/logs/query/duckdb.js')).loadDuckDb();
+  const { EngineDays } = await import('../../lib/logs/query/engine-days.js');
+  const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`));
+  return engine.usable ? engine : undefined;
+}
+
+/**
+ * Consecutive objects of one compacted day read by the engine, each handed to its visitor as
+ * a read would (its selected lines, or with -c their number); undefined when the engine
+ * cannot serve the day (the caller reads lines.gz).
+ */
+async function viaEngine<R>(
+  engine: NonNullable<Awaited<ReturnType<typeof engineDays>>>,
+  compacted: CompactedDays,
+  store: LogStore,
+  objs: LogObject[],
+  visitor: (obj: LogObject) => LineVisitor<R>,
+  signal: AbortSignal,
+): Promise<ScanResult<R>[] | undefined> {
+  const first = objs[0]!;
+  const index = await compacted.indexOf(first);
+  if (!index) return undefined;
+  const day = `${first.app} ${new Date(startOfDay(first.time)).toISOString().slice(0, 10)}`;
+  const found = await engine.take(day, index, objs.map((o) => o.key), () => store.fetchBytes(compacted.parquetKey(first), signal).catch(() => undefined));
+  if (!found) return undefined;
+  compacted.servedElsewhere(objs);
+  const results: ScanResult<R>[] = [];
+  for (let i = 0; i < objs.length; i++) {
+    const obj = objs[i]!;
+    const got = found[i]!;
+    const v = visitor(obj);
+    if (v.count) v.count(got.selected);
+    else for (const line of got.lines) if (v.line(line) === false) break;
+    const problem = await compacted.problemOf(obj);
+    results.push({ value: v.result(), lines: got.total, bytes: 0, ...(problem ? { problem } : {}) });
+  }
+  return results;
 }

@@ -2,7 +2,7 @@
 // the receiver package, which also runs them on a schedule): the S3 calls over the SDK, and
 // the grep path's concurrent reader, so `logs compact` reads a day as fast as `logs grep`.
 import { createHash } from 'node:crypto';
-import { compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ReadLines } from '@raxx/log-format/compacted';
+import { compactedKeys, OBJECT_MARK, readManifest, type CompactOutcome, type CompactS3, type Manifest, type ParquetExpectation, type ReadLines } from '@raxx/log-format/compacted';
 import { compactDay } from '@raxx/log-format/compact-day';
 import { acceptanceHorizon, parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
 import { staleMarkPrefix, trustedManifest, type ListedMark } from '@raxx/log-format/closed-days';
@@ -71,9 +71,9 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
   const parquet = run.dryRun ? undefined : await parquetWriter();
   ctx.out.debug(parquet ? 'compact: writing Parquet beside the records (embedded engine installed)' : 'compact: records as JSON lines only (no embedded engine, or --dry-run)');
   // A day the engine cannot convert keeps its JSON records (logs query reads those): a warning, not a failed run.
-  const toParquet = async (records: Buffer, app: string, day: number): Promise<Buffer | undefined> => {
+  const toParquet = async (records: Buffer, expect: ParquetExpectation, app: string, day: number): Promise<Buffer | undefined> => {
     try {
-      return await parquet!.toParquet(records);
+      return await parquet!.toParquet(records, expect);
     } catch (err) {
       ctx.out.warn(`${app} ${new Date(day).toISOString().slice(0, 10)}: Parquet not written (${(err as Error).message.split('\n')[0]}); logs query reads its JSON records`);
       return undefined;
@@ -93,7 +93,7 @@ export async function compactDays(run: CompactRun): Promise<CompactOutcome[]> {
             force: run.force,
             verify: run.verify ?? false,
             dryRun: run.dryRun,
-            ...(parquet ? { toParquet: (records: Buffer) => toParquet(records, app, day) } : {}),
+            ...(parquet ? { toParquet: (records: Buffer, expect: ParquetExpectation) => toParquet(records, expect, app, day) } : {}),
           },
           app,
           day,
@@ -123,9 +123,11 @@ export interface CompactedText {
   problem?: string;
 }
 
-/** What a reader needs of a manifest: per key, the ETag compacted and the text's checksum. */
+/** What a reader needs of a manifest: per key, the ETag compacted, the text's checksum and its place in the day's files. */
 interface DayIndex {
   entries: Map<string, { etag: string; sha256: string; problem: string | undefined }>;
+  order: Map<string, number>;
+  parquet: Manifest['parquet'];
 }
 
 /**
@@ -145,7 +147,10 @@ export class CompactedDays {
   private readonly warned = new Set<string>();
   /** Objects served from compacted days, and days opened. */
   served = 0;
-  daysOpened = 0;
+  private readonly opened = new Set<string>();
+  get daysOpened(): number {
+    return this.opened.size;
+  }
 
   constructor(
     private readonly source: CompactedSource,
@@ -173,6 +178,28 @@ export class CompactedDays {
   async covers(obj: LogObject): Promise<boolean> {
     const entry = (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.entries.get(obj.key);
     return entry !== undefined && obj.etag !== undefined && entry.etag === obj.etag;
+  }
+
+  /** Objects of one day served another way (the embedded engine), for the counts. */
+  servedElsewhere(objs: readonly LogObject[]): void {
+    if (objs.length === 0) return;
+    this.served += objs.length;
+    this.opened.add(this.dayOf(objs[0]!));
+  }
+
+  /** What the manifest of an object's day says (already fetched by covers()), for the embedded engine's read. */
+  async indexOf(obj: LogObject): Promise<DayIndex | undefined> {
+    return this.manifestOf(obj.app, startOfUtcDay(obj.time));
+  }
+
+  /** The S3 key of the Parquet file of an object's day. */
+  parquetKey(obj: LogObject): string {
+    return compactedKeys(obj.app, startOfUtcDay(obj.time), this.root).parquet;
+  }
+
+  /** What the manifest says reading an object's raw object found wrong. */
+  async problemOf(obj: LogObject): Promise<string | undefined> {
+    return (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.entries.get(obj.key)?.problem;
   }
 
   /** The manifest of an app-day, fetched once (one that cannot be read, or of another version, means raw reads). */
@@ -228,7 +255,7 @@ export class CompactedDays {
     const id = this.dayOf(first);
     let cursor = this.cursors.get(id);
     if (!cursor) {
-      this.daysOpened += 1;
+      this.opened.add(id);
       cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, startOfUtcDay(first.time), this.root).lines));
       this.cursors.set(id, cursor);
     }
@@ -256,8 +283,12 @@ export class CompactedDays {
 
 function indexOf(m: Manifest): DayIndex {
   const entries: DayIndex['entries'] = new Map();
-  m.keys.forEach((key, i) => entries.set(key, { etag: m.etags[i]!, sha256: m.textSha256[i]!, problem: m.problems[key] }));
-  return { entries };
+  const order: DayIndex['order'] = new Map();
+  m.keys.forEach((key, i) => {
+    entries.set(key, { etag: m.etags[i]!, sha256: m.textSha256[i]!, problem: m.problems[key] });
+    order.set(key, i);
+  });
+  return { entries, order, parquet: m.parquet };
 }
 
 function utcDay(ms: number): string {

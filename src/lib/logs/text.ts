@@ -31,6 +31,11 @@ export interface LineVisitor<R> {
    * and line() is not called. The lines are counted by their newlines.
    */
   bytes?: ((chunk: Buffer) => void) | undefined;
+  /**
+   * Set by a visitor that keeps no text (grep -c): the embedded engine then hands over how many
+   * lines of an object it selected instead of the lines.
+   */
+  count?: ((selected: number) => void) | undefined;
 }
 
 
@@ -188,8 +193,8 @@ export class ByteLines {
 export function textKeeper(): LineVisitor<Buffer[]> {
   const chunks: Buffer[] = [];
   return {
-    // Not called: bytes() takes the whole text.
-    line: () => undefined,
+    // Called only where the text comes as lines (the embedded engine's rows); bytes() takes the rest.
+    line: (text) => void chunks.push(Buffer.from(`${text}\n`)),
     bytes: (chunk) => void chunks.push(chunk),
     result: () => chunks,
   };

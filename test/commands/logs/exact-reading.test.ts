@@ -47,7 +47,8 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
   /** grep, fetch and grep -c, raw and by default, against the reference; damaged objects warned about either way. */
   async function agree(ref: ReferenceObject[], patterns: string[]) {
     const fetched = ref.flatMap((o) => o.lines.map(shown));
-    for (const mode of [['--no-compacted'], []]) {
+    // Raw; compacted days through lines.gz; through the embedded engine over their Parquet.
+    for (const mode of [['--no-compacted'], ['--engine', 'lines'], ['--engine', 'duckdb']]) {
       const f = await cli(['logs', 'fetch', ...DATE, '--no-mask', ...mode]);
       expect(f.stdout).toBe(`${fetched.join('\n')}\n`);
       for (const key of ref.filter((o) => o.damaged).map((o) => o.key)) expect(f.stderr).toContain(`${key}: `);
@@ -120,9 +121,11 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
     expect(m.etags).toHaveLength(corpus.length);
     const ref = await reference();
     await agree(ref, PATTERNS);
-    // Served from the compacted day (one GET for it), not from the raw objects.
+    // Served from the compacted day (one GET for it), not from the raw objects; by the engine unless told otherwise.
     const d = await cli(['logs', 'grep', 'abcdef', ...DATE, '--debug']);
-    expect(d.stderr).toMatch(/11 objects read from 1 compacted day/);
+    expect(d.stderr).toMatch(/11 objects read from 1 compacted day\(s\), 1 of them by the embedded engine/);
+    const l = await cli(['logs', 'grep', 'abcdef', ...DATE, '--debug', '--engine', 'lines']);
+    expect(l.stderr).toMatch(/11 objects read from 1 compacted day\(s\), 0 of them/);
   }, SLOW);
 
   it('an object shipped again under the same key: read raw at once, and the next compaction is not "up to date"', async () => {
@@ -150,8 +153,19 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
     ref = await reference();
     const forged = Buffer.concat(ref.map((o) => linesRecord(o.key, Buffer.from(o.lines.map((l) => `${l.replace('abcdef', 'zzzzzz')}\n`).join(''), 'utf8'))));
     await putObject(compactedKeys(APP, D1).lines, gzipSync(forged));
-    const g = await cli(['logs', 'grep', 'abcdef', ...DATE, '--no-mask']);
-    expect(g.stdout).toBe(`${referenceGrep(ref, 'abcdef').join('\n')}\n`);
+    const want = `${referenceGrep(ref, 'abcdef').join('\n')}\n`;
+    const g = await cli(['logs', 'grep', 'abcdef', ...DATE, '--no-mask', '--engine', 'lines']);
+    expect(g.stdout).toBe(want);
     expect(g.stderr).toMatch(/compacted lines do not match their manifest/);
+    // The engine reads the day's Parquet, which its manifest vouches for.
+    const e = await cli(['logs', 'grep', 'abcdef', ...DATE, '--no-mask', '--engine', 'duckdb', '--debug']);
+    expect(e.stdout).toBe(want);
+    expect(e.stderr).toMatch(/1 of them by the embedded engine/);
+    // A Parquet that is not the manifest's: the day goes to lines.gz (here forged too: raw reads).
+    await putObject(compactedKeys(APP, D1).parquet, Buffer.from('PAR1 not the compacted file PAR1'));
+    const p = await cli(['logs', 'grep', 'abcdef', ...DATE, '--no-mask', '--engine', 'duckdb', '--debug']);
+    expect(p.stdout).toBe(want);
+    expect(p.stderr).toMatch(/the Parquet file is not the one its manifest names; read from lines.gz/);
+    expect(p.stderr).toMatch(/compacted lines do not match their manifest/);
   }, SLOW);
 });

@@ -205,7 +205,7 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     const mixed = await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02']);
     expect(mixed.stdout).toBe((await cli(['logs', 'fetch', '--app', API, '--date', '2025-06-02', '--no-compacted'])).stdout);
     expect(mixed.stdout).toContain('request_id=r7700 ');
-  });
+  }, 180_000);
 
   it('a lines.gz S3 will not serve (500s past the retries): its day is read raw, same output; Ctrl-C in a compacted grep ends it', async () => {
     const proxy = await startFaultProxy(moto.endpoint);
@@ -214,24 +214,35 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
       const argv = ['logs', 'fetch', '--app', API, '--since', '2025-06-01', '--until', '2025-06-03'];
       const raw = await runCli([...argv, '--no-compacted'], { env: via, now });
       proxy.setFaults([{ method: 'GET', path: (p) => p.includes('/lines/') && p.includes('2025-06-02'), status: 500, times: 100 }]);
-      const r = await runCli([...argv, '--debug'], { env: via, now });
+      const r = await runCli([...argv, '--debug', '--engine', 'lines'], { env: via, now });
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(raw.stdout);
       // Asked for, refused on every attempt, and then read raw.
       expect(proxy.faulted.length).toBeGreaterThanOrEqual(3);
 
-      // Ctrl-C while the day's lines.gz is on its way (held back by S3 answering 503 and the retries' pauses).
-      proxy.setFaults([{ method: 'GET', path: (p) => p.includes('/lines/'), status: 503, times: 100 }]);
-      const controller = new AbortController();
-      setTimeout(() => controller.abort(), 150);
-      const started = Date.now();
-      const stopped = await runCli(['logs', 'grep', 'status=503', '--app', API, '--since', '2025-06-01', '--until', '2025-06-03'], { env: via, now, signal: controller.signal });
-      expect(stopped.code).toBe(130);
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // The same for the day's Parquet on the embedded engine: that day is read from lines.gz, the other on the engine.
+      proxy.setFaults([{ method: 'GET', path: (p) => p.includes('/parquet/') && p.includes('2025-06-02'), status: 500, times: 100 }]);
+      const e = await runCli([...argv, '--debug', '--engine', 'duckdb'], { env: via, now });
+      expect(e.code).toBe(0);
+      expect(e.stdout).toBe(raw.stdout);
+      expect(proxy.faulted.length).toBeGreaterThanOrEqual(3);
+      expect(e.stderr).toMatch(/raxx-api-prod 2025-06-02: its Parquet could not be read; read from lines\.gz/);
+      expect(e.stderr).toMatch(/compacted day\(s\), 1 of them by the embedded engine/);
+
+      // Ctrl-C while the day's lines.gz or Parquet is on its way (held back by S3 answering 503 and the retries' pauses).
+      for (const [engine, folder] of [['lines', '/lines/'], ['duckdb', '/parquet/']] as const) {
+        proxy.setFaults([{ method: 'GET', path: (p) => p.includes(folder), status: 503, times: 100 }]);
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 150);
+        const started = Date.now();
+        const stopped = await runCli(['logs', 'grep', 'status=503', '--app', API, '--since', '2025-06-01', '--until', '2025-06-03', '--engine', engine], { env: via, now, signal: controller.signal });
+        expect({ engine, code: stopped.code }).toEqual({ engine, code: 130 });
+        expect(Date.now() - started).toBeLessThan(3_000);
+      }
     } finally {
       await proxy.close();
     }
-  });
+  }, 120_000);
 
   it('top paths and the non-router line: the columns the docs promise', async () => {
     const r = await cli(['logs', 'query', 'SELECT path, count(*) AS n FROM logs WHERE path IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3', '--app', API, '--date', '2025-06-02', '--format', 'csv']);

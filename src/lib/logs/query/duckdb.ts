@@ -36,6 +36,7 @@ export async function openDuckDb(duck: DuckDbModule) {
   const instance = await duck.DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const conn = await instance.connect();
   return {
+    instance,
     conn,
     close() {
       conn.closeSync();
