@@ -63,7 +63,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
         const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-query-'));
         try {
           const { gatherWindow } = await import('../../lib/logs/query/window-records.js');
-          const store = await openStore(ctx);
+          const store = openStore(ctx);
           const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, onProgress: (t) => progress.update(t) });
           gathered = stats;
           progress.update(`query: running on ${stats.files.length} file(s)`);
