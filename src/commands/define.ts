@@ -100,7 +100,7 @@ export function positionalUsage(key: string, def: ArgDef): string {
  * `.default()` (or `.prefault()`) answers undefined with it; optional, nullable, readonly and
  * pipe (preprocess) wrappers are looked through.
  */
-export function defaultOf(schema: z.core.$ZodType): unknown {
+function defaultOf(schema: z.core.$ZodType): unknown {
   if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) {
     const parsed = schema.safeParse(undefined);
     return parsed.success ? parsed.data : undefined;
