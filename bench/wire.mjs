@@ -42,7 +42,7 @@ const target = { region, endpoint, credentials: async () => credentials };
 const signal = new AbortController().signal;
 setMaxListeners(0, signal);
 
-const list = await listObjectsFast(target, bucket);
+const list = listObjectsFast(target, bucket);
 const keys = [];
 for (let token; ; ) {
   const page = await list({ prefix, token }, signal);
@@ -54,7 +54,7 @@ for (let token; ; ) {
 let getBytes;
 let close = async () => undefined;
 if (client === 'socket') {
-  const get = await getObjectFast(target, bucket);
+  const get = getObjectFast(target, bucket);
   getBytes = async (key) => {
     const { body } = await get(key, signal);
     if (Buffer.isBuffer(body)) return body.length;

@@ -2,7 +2,7 @@
 // and flag cannot drift from the code: `npm run docs` writes it, a test compares it.
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { defaultOf, flagName, positionalUsage, type CommandDefinition } from '../src/commands/define.js';
+import { flagName, positionalUsage, shownDefault, type CommandDefinition } from '../src/commands/define.js';
 import { groups, topCommands } from '../src/commands/index.js';
 
 export async function renderReference(): Promise<string> {
@@ -27,8 +27,7 @@ export async function renderReference(): Promise<string> {
       const rows = [
         ...Object.entries(def.positionals).map(([k, d]) => [flagName(k, d, true), d.description, '']),
         ...Object.entries(def.options).map(([k, d]) => {
-          const dflt = d.defaultText ?? defaultOf(d.schema);
-          const shown = dflt === undefined || dflt === false ? '' : String(dflt);
+          const shown = shownDefault(d) ?? '';
           return [`${d.short ? `-${d.short}, ` : ''}${flagName(k, d, false)}${d.value ? ` ${d.value}` : ''}${d.repeatable ? ' …' : ''}`, d.description, shown];
         }),
       ];

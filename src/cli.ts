@@ -1,9 +1,10 @@
 // Builds the commander program and runs it. main() returns an exit code and never exits the
 // process (only bin/raxx-ops does), so tests run the whole CLI in-process.
+import { inspect } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { groups, topCommands, type GroupSpec } from './commands/index.js';
-import { defaultOf, flagName, positionalUsage, type CommandDefinition } from './commands/define.js';
+import { flagName, positionalUsage, shownDefault, type CommandDefinition } from './commands/define.js';
 import type { Context, GlobalFlags, Io } from './lib/run/context.js';
 import { ConfirmationError, ExitCode, InterruptedError, UsageError, UserError, PartialFailureError, errorCodeName } from './lib/core/errors.js';
 
@@ -67,9 +68,8 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
   for (const [key, d] of Object.entries(def.options)) {
     const long = flagName(key, d, false);
     const flags = `${d.short ? `-${d.short}, ` : ''}${long}${d.value ? ` ${d.value}` : ''}`;
-    const dflt = d.defaultText ?? defaultOf(d.schema);
-    const shown = dflt === undefined || dflt === false || (Array.isArray(dflt) && dflt.length === 0) ? '' : ` (default: ${String(dflt)})`;
-    const opt = new Option(flags, d.description + shown);
+    const dflt = shownDefault(d);
+    const opt = new Option(flags, d.description + (dflt === undefined ? '' : ` (default: ${dflt})`));
     if (d.repeatable) opt.argParser(collect);
     if (d.hidden) opt.hideHelp();
     cmd.addOption(opt);
@@ -96,7 +96,7 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
     const ctx = await createContext(globalFlags(self), io);
     try {
       const run = () => def.handler(parsed.data, ctx);
-      const code = def.lease && def.lease.when(parsed.data) ? await leased(def, parsed.data as Record<string, unknown>, ctx, `raxx-ops ${commandPath(self)}`, run) : await run();
+      const code = def.lease && def.lease.when(parsed.data) ? await leased(def, parsed.data, ctx, `raxx-ops ${commandPath(self)}`, run) : await run();
       state.code = code ?? ExitCode.Ok;
     } finally {
       await ctx.close();
@@ -105,7 +105,7 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
   return cmd;
 }
 
-async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx: Context, command: string, run: () => Promise<number | void>): Promise<number | void> {
+async function leased(def: CommandDefinition, args: Record<string, unknown>, ctx: Context, command: string, run: () => Promise<number | void> | number | void): Promise<number | void> {
   const { acquireLease, leaseTtl, LeaseHeldError } = await import('./lib/run/lease.js');
   const { stopError } = await import('./lib/core/errors.js');
   const opts = { force: Boolean(args.force), waitMs: Number(args.wait ?? 0) * 1000, ttlMs: leaseTtl(ctx.env) };
@@ -266,7 +266,7 @@ async function reportError(err: unknown, io: Io, opts: { debug: boolean; json: b
     if (err instanceof PartialFailureError) {
       for (const f of err.failures) out.error(`${f.subject}: ${f.error.message}`, f.error.hint);
     }
-    if (opts.debug && err.cause) out.debug(String((err.cause as Error).stack ?? err.cause));
+    if (opts.debug && err.cause) out.debug(err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : inspect(err.cause));
     return code;
   }
   // Anything else is a defect in raxx-ops, not the operator's input or an outside service.

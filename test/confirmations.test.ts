@@ -230,7 +230,7 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
       prompt: YES_NO,
       env: moto.env,
       state: async () => ((await glue.send(new GetDatabasesCommand({}))).DatabaseList ?? []).map((d) => d.Name),
-      stop: async () => glue.destroy(),
+      stop: () => Promise.resolve(glue.destroy()),
     };
   });
 });
@@ -253,7 +253,7 @@ describe.runIf(ptyAvailable && postgresAvailable)('confirmations on a terminal (
       const c = new pg.Client({ connectionString: cluster.url });
       await c.connect();
       try {
-        return (await c.query(`SELECT r.rolname, s.setconfig FROM pg_roles r LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid WHERE r.rolname IN ('raptor_app', 'audit_archiver') ORDER BY 1`)).rows;
+        return (await c.query<{ rolname: string; setconfig: string[] | null }>(`SELECT r.rolname, s.setconfig FROM pg_roles r LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid WHERE r.rolname IN ('raptor_app', 'audit_archiver') ORDER BY 1`)).rows;
       } finally {
         await c.end();
       }

@@ -233,7 +233,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
     note(`Heroku API on ${heroku.url}: apps ${apps.join(', ')}; ${FOREIGN_DRAIN.app} already has a Papertrail drain`);
 
     const aws = fixtureClients(moto.env, config.region);
-    running.push({ stopped: 'closed the AWS clients', stop: async () => aws.destroy() });
+    running.push({ stopped: 'closed the AWS clients', stop: () => Promise.resolve(aws.destroy()) });
     const token = randomBytes(32).toString('hex');
     secrets.add(token);
     const port = await freePort();
@@ -381,7 +381,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxReport> {
       results()
         .filter((x) => x.app === app && x.r.outcome === 'delivered')
         .reduce((n, x) => n + x.r.lines.filter((l) => /status=5\d\d/.test(l)).length, 0);
-    await waitFor(async () => apps.every((a) => results().some((x) => x.app === a && x.r.outcome === 'delivered')) && fivexx(apps[0]!) >= 2, 'the first batches').catch(() =>
+    await waitFor(() => apps.every((a) => results().some((x) => x.app === a && x.r.outcome === 'delivered')) && fivexx(apps[0]!) >= 2, 'the first batches').catch(() =>
       fail(`the sender's first batches were not delivered: ${summarizeOutcomes(results().map((x) => x.r))}`),
     );
     pass(`every app delivers (${results().length} batches so far)`);

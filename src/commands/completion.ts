@@ -94,8 +94,7 @@ ${bashScript(tree).split('\n').filter((l) => !l.startsWith('#')).join('\n')}`;
 
 /** The values of a z.enum positional (the shell name of this very command), else none. */
 function enumValues(schema: z.ZodType): string[] {
-  const options = (schema as { options?: unknown }).options;
-  return Array.isArray(options) && options.every((o) => typeof o === 'string') ? (options as string[]) : [];
+  return schema instanceof z.ZodEnum ? schema.options.filter((o) => typeof o === 'string') : [];
 }
 
 /** Loads every command definition: the whole tree, as `--help` of each would. */

@@ -44,8 +44,11 @@ export interface CommandSpec<O extends Defs, P extends Defs> {
    * the emergency stop must work when S3 does not.
    */
   lease?: { name: string; when(args: ArgsOf<O, P>): boolean; bestEffort?: boolean };
-  /** Resolves to an exit code (0 when omitted); throws typed errors for failures. */
-  handler(args: ArgsOf<O, P>, ctx: Context): Promise<number | void>;
+  /**
+   * Returns (or resolves to) an exit code, 0 when omitted; throws typed errors for failures.
+   * Only the CLI calls it, after validation and under the lease: nothing else may run a handler.
+   */
+  handler(args: ArgsOf<O, P>, ctx: Context): Promise<number | void> | number | void;
 }
 
 export interface CommandDefinition<O extends Defs = Defs, P extends Defs = Defs> extends CommandSpec<O, P> {
@@ -53,8 +56,6 @@ export interface CommandDefinition<O extends Defs = Defs, P extends Defs = Defs>
   options: O;
   /** One zod object over positionals and options: the validation help is generated from. */
   schema: z.ZodType<ArgsOf<O, P>>;
-  /** Validates raw values (as commander gives them) and runs the handler. Tests call it directly. */
-  run(args: Record<string, unknown>, ctx: Context): Promise<number | void>;
 }
 
 export function createCommand<O extends Defs = Record<never, ArgDef>, P extends Defs = Record<never, ArgDef>>(spec: CommandSpec<O, P>): CommandDefinition<O, P> {
@@ -63,15 +64,7 @@ export function createCommand<O extends Defs = Record<never, ArgDef>, P extends 
   const shape: Record<string, z.ZodType> = {};
   for (const [k, d] of Object.entries({ ...positionals, ...options })) shape[k] = d.schema;
   const schema = z.object(shape) as unknown as z.ZodType<ArgsOf<O, P>>;
-  return {
-    ...spec,
-    positionals,
-    options,
-    schema,
-    async run(raw, ctx) {
-      return spec.handler(schema.parse(raw), ctx);
-    },
-  };
+  return { ...spec, positionals, options, schema };
 }
 
 const boolFlag = z.preprocess((v) => v === true || v === 'true', z.boolean());
@@ -102,19 +95,30 @@ export function positionalUsage(key: string, def: ArgDef): string {
   return def.optional ? `[${name}]` : `<${name}>`;
 }
 
-/** The default a schema applies, for help text (zod 4 keeps it on the definition). */
-export function defaultOf(schema: z.ZodType): unknown {
-  let s: unknown = schema;
-  for (let i = 0; i < 8 && s; i++) {
-    const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
-    if (!def) return undefined;
-    if (def.type === 'default' || def.type === 'prefault') {
-      const v = def.defaultValue;
-      return typeof v === 'function' ? (v as () => unknown)() : v;
-    }
-    s = def.innerType ?? def.in;
+/**
+ * The default a schema applies when the value is left out, through zod's public API: a
+ * `.default()` (or `.prefault()`) answers undefined with it; optional, nullable, readonly and
+ * pipe (preprocess) wrappers are looked through.
+ */
+function defaultOf(schema: z.core.$ZodType): unknown {
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) {
+    const parsed = schema.safeParse(undefined);
+    return parsed.success ? parsed.data : undefined;
   }
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodReadonly) return defaultOf(schema.unwrap());
+  if (schema instanceof z.ZodPipe) return defaultOf(schema.in);
   return undefined;
+}
+
+/** An option's default as help shows it, or undefined when there is nothing worth showing. */
+export function shownDefault(def: ArgDef): string | undefined {
+  if (def.defaultText !== undefined) return def.defaultText;
+  const v = defaultOf(def.schema);
+  if (v === undefined || v === null || v === false || (Array.isArray(v) && v.length === 0)) return undefined;
+  if (Array.isArray(v)) return v.map(String).join(', ');
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
 }
 
 export function kebab(s: string): string {

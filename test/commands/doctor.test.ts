@@ -503,6 +503,7 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
     expect(doc.status).toBe('warn');
     const fresh = doc.checks.find((c) => c.id === 'freshness')!;
     expect(fresh.status).toBe('warn');
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
     expect(fresh.findings.find((f) => f.status === 'warn')).toMatchObject({ message: expect.stringMatching(/^raxx-velvet-prod: newly wired at .*; no object since$/), fix: 'raxx-ops drains test --app raxx-velvet-prod' });
   });
 
@@ -594,6 +595,7 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
       expect(r.code).toBe(1);
       const doc = r.json<Report>();
       expect(failing(doc)).toEqual(['attachments']);
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
       expect(doc.checks.find((c) => c.id === 'attachments')!.findings[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/^could not check: S3 HeadBucket raxx-support-attachments-prod failed: .*403/) });
       expect(doc.checks.find((c) => c.id === 'drain-bucket')!.status).toBe('pass');
       const cost = doc.checks.find((c) => c.id === 'cost')!;
@@ -680,7 +682,9 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
     expect(r.code).toBe(1);
     expect(failing(doc)).toEqual(['sources']);
     expect(doc.checks.find((c) => c.id === 'sources')!.findings).toEqual([
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
       { status: 'fail', message: `auth (required): missing ${days[2]} (critical: a required source must be present daily)`, fix: expect.stringMatching(/^ship the day's files: raxx-ops logs ship auth <file>…/) },
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
       { status: 'warn', message: `api: missing ${days[5]} (optional source)`, fix: expect.stringMatching(/raxx-ops logs ship api/) },
     ]);
   });

@@ -60,6 +60,7 @@ describe.skipIf(!motoAvailable)('outside services failing under the new commands
         expect(r.stderr, what).toMatch(hint);
         // The SDK's own "Deserialization error: … inspect $response" line is not the operator's business.
         expect(r.stderr, what).not.toMatch(/\$response/);
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
         expect(r.json<{ error: { exitCode: number; hint: string } }>().error).toMatchObject({ exitCode: 4, hint: expect.any(String) });
       }
     }, 60_000);

@@ -33,7 +33,7 @@ describe.skipIf(!motoAvailable)('shipping Lambda handlers (moto + Supabase stand
     const health = await handle(event('GET', '/api/logs/health'));
     expect(health.statusCode).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'critical' });
-    expect(JSON.parse((await handle(event('GET', '/api/logs/status', { query: 'days=30' }))).body).days).toHaveLength(30);
+    expect((JSON.parse((await handle(event('GET', '/api/logs/status', { query: 'days=30' }))).body) as { days: unknown[] }).days).toHaveLength(30);
     expect((await handle(event('GET', '/api/logs/report'))).body).toMatch(/^Health: CRITICAL$/m);
     const day = JSON.parse((await handle(event('GET', '/api/logs/supabase', { query: 'source=auth&date=2026-10-02' }))).body) as { total: number };
     expect(day.total).toBe(41);

@@ -14,9 +14,9 @@ function bucket(): CompactS3 & { objects: Map<string, Buffer> } {
   const etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
   return {
     objects,
-    listObjects: async (prefix) => ({ objects: [...objects].filter(([k]) => k.startsWith(prefix)).map(([k, b]) => ({ key: k, etag: etag(b) })), serverTime: undefined }),
-    getObject: async (k) => objects.get(k),
-    putObject: async (k, body) => void objects.set(k, body),
+    listObjects: (prefix) => Promise.resolve({ objects: [...objects].filter(([k]) => k.startsWith(prefix)).map(([k, b]) => ({ key: k, etag: etag(b) })), serverTime: undefined }),
+    getObject: (k) => Promise.resolve(objects.get(k)),
+    putObject: (k, body) => (objects.set(k, body), Promise.resolve()),
   };
 }
 const opts = (s3: CompactS3) => ({ s3, keyPrefix: 'logs/', now: DAY + 2 * 86_400_000 });

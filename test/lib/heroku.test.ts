@@ -209,7 +209,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
     const debug = createRequire(import.meta.url)('debug') as { enable(ns: string): void; disable(): string };
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    process.stderr.write = (chunk: string | Uint8Array) => (written.push(String(chunk)), true);
     debug.enable('*');
     try {
       // The control: heroku-client on its own prints the body with the token.

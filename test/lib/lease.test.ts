@@ -76,7 +76,7 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
     const results = await Promise.allSettled(ctxs.map((ctx, i) => acquireLease(ctx, 'drains', `run ${i}`)));
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(LeaseHeldError);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect(r.reason).toBeInstanceOf(LeaseHeldError);
     const held = JSON.parse(await (await (await aws.s3()).send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }))).Body!.transformToString()) as LeaseRecord;
     expect(held.command).toBe((won[0] as PromiseFulfilledResult<{ record: LeaseRecord }>).value.record.command);
     await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
@@ -131,7 +131,7 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
   });
 
   it('a holder on this host whose process is gone is taken over at once, saying so', async () => {
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     await plant({ owner: `someone@${hostname()}`, host: hostname(), pid: dead });
     const r = await runCli(['drains', 'wire'], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -142,7 +142,7 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
   it('a holder on this host whose process runs, or on another host with the same pid, is left alone', async () => {
     await plant({ owner: `someone@${hostname()}`, host: hostname(), pid: process.ppid });
     expect((await runCli(['drains', 'wire'], { env })).code).toBe(4);
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     await plant({ owner: 'bob@other-laptop', host: 'other-laptop', pid: dead });
     expect((await runCli(['drains', 'wire'], { env })).code).toBe(4);
     expect(heroku.calls.filter((c) => c.method === 'POST')).toEqual([]);
@@ -178,7 +178,7 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
       const ctx = await context();
       const lease = await acquireLease(ctx, 'drains', 'raxx-ops drains rotate', { ttlMs: 1200 });
       await change();
-      await waitFor(async () => ctx.signal.aborted, 'the run\'s signal aborted');
+      await waitFor(() => ctx.signal.aborted, 'the run\'s signal aborted');
       const reason = ctx.signal.reason as LeaseLostError;
       expect(reason).toBeInstanceOf(LeaseLostError);
       expect(reason.exitCode).toBe(4);
@@ -198,7 +198,7 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
       await acquireLease(ctx, 'drains', 'raxx-ops drains rotate', { ttlMs: ttl });
       const cut = performance.now();
       proxy.fail((q) => q.method === 'PUT', { status: 503 });
-      await waitFor(async () => ctx.signal.aborted, 'the run\'s signal aborted');
+      await waitFor(() => ctx.signal.aborted, 'the run\'s signal aborted');
       expect(performance.now() - cut).toBeLessThan(ttl);
       expect((ctx.signal.reason as Error).message).toMatch(/lost the drains lease \(not renewed for \d+ s\)/);
       // The object is still there and live by S3's clock: nobody else took it meanwhile.

@@ -22,8 +22,8 @@ class NodeSha256 {
   update(d: Source) {
     this.h.update(bytes(d));
   }
-  async digest() {
-    return new Uint8Array(this.h.digest());
+  digest() {
+    return Promise.resolve(new Uint8Array(this.h.digest()));
   }
 }
 
@@ -36,12 +36,12 @@ async function clientWith(env: Record<string, string>, respond: (req: Captured) 
   const aws = createAwsClients({ region: 'us-east-1', env: { AWS_CONFIG_FILE: '/nonexistent', ...env } });
   const s3 = (await aws.s3Target())!;
   const seen: Captured[] = [];
-  const transport: Transport = async (req) => {
+  const transport: Transport = (req) => {
     const [path, qs = ''] = req.path.split('?');
     const captured = { ...req, path: path!, query: Object.fromEntries(new URLSearchParams(qs)) };
     seen.push(captured);
     const r = respond(captured);
-    return { statusCode: r.statusCode, body: Readable.from([Buffer.from(r.body)]) };
+    return Promise.resolve({ statusCode: r.statusCode, body: Readable.from([Buffer.from(r.body)]) });
   };
   return { aws, s3, seen, opts: { transport } };
 }
@@ -57,7 +57,7 @@ describe('getObjectFast', () => {
   it('signs like the SDK (virtual-hosted on AWS, with a session token)', async () => {
     vi.useFakeTimers({ now: new Date('2025-06-02T10:11:12Z'), toFake: ['Date'] });
     const { aws, s3, seen, opts } = await clientWith(keys, () => ({ statusCode: 200, body: 'gz' }));
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
+    const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     expect(get).toBeDefined();
     const key = 'logs/raxx-api-prod/2025/06/02/1748858400000-0A1B (x)!.gz';
     const res = await get!(key, new AbortController().signal);
@@ -80,7 +80,7 @@ describe('getObjectFast', () => {
 
   it('uses path style and the port for a local endpoint', async () => {
     const { aws, s3, seen, opts } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: '' }));
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
+    const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     await get!('logs/a.gz', new AbortController().signal);
     expect(seen[0]).toMatchObject({ protocol: 'http:', hostname: '127.0.0.1', port: 4566, path: '/raxx-heroku-logs-prod/logs/a.gz' });
     expect(seen[0]!.headers.host).toBe('127.0.0.1:4566');
@@ -93,7 +93,7 @@ describe('getObjectFast', () => {
       calls += 1;
       return calls === 1 ? { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' } : { statusCode: 404, body: '<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
+    const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const err = await get!('logs/x.gz', new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(S3HttpError);
     expect(err).toMatchObject({ name: 'NoSuchKey', message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
@@ -108,7 +108,7 @@ describe('getObjectFast', () => {
       if (calls === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       return { statusCode: 200, body: 'gz' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
+    const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const res = await get!('logs/x.gz', new AbortController().signal);
     if (!Buffer.isBuffer(res.body)) res.body.destroy();
     expect(calls).toBe(2);
@@ -123,7 +123,7 @@ describe('getObjectFast', () => {
       setTimeout(() => controller.abort(), 20);
       return { statusCode: 503, body: '<Error><Code>SlowDown</Code></Error>' };
     });
-    const get = await getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
+    const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const started = Date.now();
     const err = await get!('logs/x.gz', controller.signal).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'AbortError' });
@@ -160,7 +160,7 @@ describe('listObjectsFast', () => {
       '<Contents><Key>logs/a/2025/06/02/x &amp; y &lt;z&gt; &#233;.gz</Key><LastModified>2025-06-02T10:00:00.000Z</LastModified><Size>7</Size></Contents>' +
       '<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken></ListBucketResult>';
     const { aws, s3, seen, opts } = await clientWith({ ...keys, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }, () => ({ statusCode: 200, body: xml }));
-    const list = await listObjectsFast(s3, 'raxx-heroku-logs-prod', opts);
+    const list = listObjectsFast(s3, 'raxx-heroku-logs-prod', opts);
     const page = await list!({ prefix: 'logs/a/2025/06/02/', startAfter: 'logs/a/2025/06/02/1748858400000' }, new AbortController().signal);
     expect(page).toEqual({
       objects: [

@@ -17,13 +17,12 @@ function storeWith(...answers: (() => Readable | Error)[]) {
   const s3 = {
     // No credentials provider: the lean GET is not used and every GET goes through send().
     config: {},
-    async send() {
+    send() {
       const answer = answers[Math.min(calls++, answers.length - 1)]!();
-      if (answer instanceof Error) throw answer;
-      return { Body: answer };
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve({ Body: answer });
     },
   };
-  const store = new LogStore({ s3: async () => s3 as unknown as S3Client, bucket: 'raxx-heroku-logs-prod', keyPrefix: 'logs/', endpoint: 'http://127.0.0.1:9' });
+  const store = new LogStore({ s3: () => Promise.resolve(s3 as unknown as S3Client), bucket: 'raxx-heroku-logs-prod', keyPrefix: 'logs/', endpoint: 'http://127.0.0.1:9' });
   return { store, calls: () => calls };
 }
 

@@ -50,8 +50,10 @@ async function serve(answers: Answer[]): Promise<{ port: number; close(): Promis
     sockets.add(socket);
     let n = 0;
     let seen = '';
-    socket.on('data', async (d) => {
-      seen += d.toString('latin1');
+    // One answer at a time: a request that arrives while an answer is being cut waits its turn
+    // instead of interleaving its bytes with that answer's.
+    let turn = Promise.resolve();
+    const answer = async () => {
       while (seen.includes('\r\n\r\n')) {
         seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
         const a = answers[n++ % answers.length]!;
@@ -65,6 +67,10 @@ async function serve(answers: Answer[]): Promise<{ port: number; close(): Promis
           await new Promise((r) => setImmediate(r));
         }
       }
+    };
+    socket.on('data', (d) => {
+      seen += d.toString('latin1');
+      turn = turn.then(answer).catch(() => void socket.destroy());
     });
     socket.on('error', () => undefined);
   });

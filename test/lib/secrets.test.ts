@@ -75,7 +75,7 @@ describe('maskUrl', () => {
 describe('redactJson', () => {
   it('masks a secret inside a string value, where serialising escapes its quotes', () => {
     const line = 'config {"DRAIN_TOKEN":"tok-123456","BUCKET_NAME":"raxx"}';
-    expect(JSON.parse(redactJson({ line })).line).toBe('config {"DRAIN_TOKEN":"****","BUCKET_NAME":"raxx"}');
+    expect((JSON.parse(redactJson({ line })) as { line: string }).line).toBe('config {"DRAIN_TOKEN":"****","BUCKET_NAME":"raxx"}');
   });
 
   it('masks a value by its key', () => {

@@ -23,7 +23,7 @@ async function raw(api: HerokuApiServer, path: string, init: { method?: string; 
     headers: { Accept: 'application/vnd.heroku+json; version=3', Authorization: `Bearer ${api.token}`, ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as unknown };
+  return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
 const DRAIN = 'https://abc123.lambda-url.us-east-1.on.aws/?token=s3cret&app=raxx-api-prod';

@@ -97,8 +97,8 @@ export async function startInfisicalApi(opts: StartInfisicalOptions = {}): Promi
   }
 
   function where(q: Record<string, unknown>): { env: string; path: string } {
-    const env = String(q.environment ?? '');
-    const path = String(q.secretPath ?? '/');
+    const env = typeof q.environment === 'string' ? q.environment : '';
+    const path = typeof q.secretPath === 'string' ? q.secretPath : '/';
     if (q.projectId !== projectId) throw new ApiError(404, `Project with ID '${String(q.projectId)}' not found`);
     if (!environments.has(env)) throw new ApiError(404, `Environment with slug '${env}' in project with ID ${projectId} not found`);
     if (allowed && !allowed.has(env)) throw new ApiError(403, 'You are not allowed to access secrets in this environment');
@@ -129,7 +129,7 @@ export async function startInfisicalApi(opts: StartInfisicalOptions = {}): Promi
       const list = Array.isArray(b.secrets) ? (b.secrets as { secretKey?: unknown; secretValue?: unknown }[]) : undefined;
       if (!list || list.some((x) => typeof x.secretKey !== 'string' || typeof x.secretValue !== 'string')) throw new ApiError(400, 'secrets: Required');
       const mode = b.mode ?? 'failOnNotFound';
-      if (mode !== 'upsert' && mode !== 'failOnNotFound') throw new ApiError(400, `mode: Invalid enum value '${String(mode)}'`);
+      if (mode !== 'upsert' && mode !== 'failOnNotFound') throw new ApiError(400, `mode: Invalid enum value '${typeof mode === 'string' ? mode : JSON.stringify(mode)}'`);
       if (mode === 'failOnNotFound') for (const x of list) if (!secrets.has(keyOf(env, path, x.secretKey as string))) throw new ApiError(404, `Secret with name '${String(x.secretKey)}' not found`);
       const out = list.map((x) => {
         const k = keyOf(env, path, x.secretKey as string);

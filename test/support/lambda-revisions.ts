@@ -90,7 +90,7 @@ export async function startLambdaRevisions(target: string): Promise<LambdaRevisi
         if (name && up.status < 300) {
           if (config && method === 'PUT') {
             revisions.set(name, randomUUID());
-            updates.push({ functionName: name, sent: JSON.parse(body.toString('utf8') || '{}').RevisionId, status: up.status });
+            updates.push({ functionName: name, sent: (JSON.parse(body.toString('utf8') || '{}') as { RevisionId?: string }).RevisionId, status: up.status });
           }
           const doc = JSON.parse(up.body.toString('utf8')) as Record<string, unknown> & { Configuration?: Record<string, unknown> };
           if (doc.Configuration) doc.Configuration.RevisionId = revisions.get(name);

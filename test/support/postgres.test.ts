@@ -36,7 +36,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL stand-in', () => {
 
   it('refuses a wrong password (authentication is scram-sha-256, not trust)', async () => {
     const wrong = cluster.url.replace(/^postgres:\/\/postgres:[^@]+@/, 'postgres://postgres:not-the-password@');
-    await expect(withClient(wrong, async () => undefined)).rejects.toThrow(/password authentication failed/);
+    await expect(withClient(wrong, () => Promise.resolve())).rejects.toThrow(/password authentication failed/);
   });
 
   it('logs in as a non-superuser role with its own password, and logs its INSERT when the role has log_statement=mod', async () => {
@@ -83,7 +83,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL stand-in', () => {
     await withClient(other.url, (c) => c.query("select 'logged-by-all-c91e'"));
     expect(await other.readLog()).toContain("statement: select 'logged-by-all-c91e'");
     await other.stop();
-    await expect(withClient(other.url, async () => undefined)).rejects.toThrow();
+    await expect(withClient(other.url, () => Promise.resolve())).rejects.toThrow();
     await expect(other.readLog()).rejects.toThrow(/ENOENT/);
   });
 });

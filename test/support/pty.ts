@@ -62,8 +62,8 @@ export function spawnPty(argv: string[], opts: { env: Record<string, string | un
   sessions.add(child);
   let shown = '';
   const waiters = new Set<() => void>();
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     shown += chunk;
     for (const w of waiters) w();
   });
@@ -103,7 +103,7 @@ export function spawnPty(argv: string[], opts: { env: Record<string, string | un
       });
     },
     type(keys) {
-      child.stdin!.write(keys);
+      child.stdin.write(keys);
     },
     exited,
     kill() {

@@ -16,7 +16,7 @@ export interface CliResult {
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
-  prompt?: (question: string) => Promise<boolean>;
+  prompt?: (question: string) => boolean | Promise<boolean>;
   signal?: AbortSignal;
   now?: () => Date;
   /** What the command reads as stdin (`-`). */
@@ -37,6 +37,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  const prompt = opts.prompt;
   const code = await main(argv, {
     stdout: {
       write: (s: string) => {
@@ -50,7 +51,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
     env,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
-    ...(opts.prompt ? { prompt: opts.prompt } : {}),
+    ...(prompt ? { prompt: (q: string) => Promise.resolve(prompt(q)) } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
   return {

@@ -50,7 +50,7 @@ export async function startSupabase(opts: { projectRef?: string; token?: string;
     },
     requests: [],
     forbiddenTokens: new Set(),
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
 
   const server: Server = createServer((req, res) => {

@@ -60,7 +60,7 @@ let client: S3Client | undefined;
 /** The scheduled entry point (handler `index.compact`). */
 export async function compact(): Promise<{ compacted: number; upToDate: number; days: number }> {
   client ??= createS3Client(process.env);
-  const results = await runCompaction(process.env as CompactEnv, { s3: client });
+  const results = await runCompaction(process.env, { s3: client });
   return {
     compacted: results.filter((r) => r.status === 'compacted').length,
     upToDate: results.filter((r) => r.status === 'up-to-date').length,

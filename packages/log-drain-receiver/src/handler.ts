@@ -159,10 +159,10 @@ export function handlerFromConfig(config: ReceiverConfig, deps: Pick<HandlerDeps
  */
 export function misconfiguredHandler(problems: readonly string[], log: LogSink = consoleSink): DrainHandler {
   const msg = `${DRAIN_MISCONFIGURED}: ${problems.join('; ')}`;
-  return async (raw, context) => {
+  return (raw, context) => {
     const requestId = context?.awsRequestId ?? parseEvent(raw)?.requestContext.requestId;
     writeLog(log, { level: 'error', msg, outcome: 'misconfigured', status: 500, requestId });
-    return reply(500, 'receiver misconfigured');
+    return Promise.resolve(reply(500, 'receiver misconfigured'));
   };
 }
 

@@ -329,7 +329,7 @@ describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
           c.close();
         },
       });
-      const res = await fetch(`${server.url}/?app=${APP}&token=${TOKEN}`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+      const res = await fetch(`${server.url}/?app=${APP}&token=${TOKEN}`, { method: 'POST', body: stream, duplex: 'half' });
       expect(res.status).toBe(413);
       expect(log.last()).toMatchObject({ status: 413, outcome: 'too-large' });
     });

@@ -9,7 +9,7 @@ export default createCommand({
     ['raxx-ops --env staging config show --json', 'staging, as JSON'],
     ['raxx-ops --config ./raxx-ops.json config show', 'with a file overriding the defaults'],
   ],
-  async handler(_args, ctx) {
+  handler(_args, ctx) {
     const { config, out } = ctx;
     const { sources, resources: _resources, ...settings } = config;
     const ssm = ssmNames(config);

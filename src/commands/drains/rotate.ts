@@ -145,7 +145,7 @@ export default createCommand({
           detail: resuming ? 'reusing the token the function already accepts' : undefined,
           done: resuming,
           // Generated above, in memory only: nothing outside changes yet.
-          apply: async () => undefined,
+          apply: () => Promise.resolve(),
         },
         {
           name: 'function accepts the old and the new token',

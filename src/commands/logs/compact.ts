@@ -49,7 +49,7 @@ when objects were uploaded or restored by hand since.`,
     for (let d = startOfDay(window.start); d < window.end && d < today; d += DAY_MS) days.push(d);
     if (days.length === 0) throw new UsageError('no finished UTC day in that window (today is compacted tomorrow)', { hint: 'use --date with a past day, or --since 2d' });
 
-    const store = await openStore(ctx);
+    const store = openStore(ctx);
     const progress = await out.progress(`compact: ${apps.length} app(s) × ${days.length} day(s)`);
     const c = out.color;
     let done = 0;

@@ -64,7 +64,7 @@ Athena needs \`raxx-ops logs athena-setup\` once; it bills per data scanned (pri
         const dir = await mkdtemp(join(tmpdir(), 'raxx-ops-query-'));
         try {
           const { gatherWindow } = await import('../../lib/logs/query/window-records.js');
-          const store = await openStore(ctx);
+          const store = openStore(ctx);
           const stats = await gatherWindow(ctx, store, { apps, window, dir, concurrency: args.concurrency, compacted: args.compacted, onProgress: (t) => progress.update(t) });
           gathered = stats;
           out.debug(`query: ${stats.closedDays} closed app-day(s) taken from their manifests without listing`);

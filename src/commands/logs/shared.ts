@@ -81,7 +81,7 @@ export function windowOf(args: WindowFlags, ctx: Context): TimeWindow {
   return resolveWindow(args, ctx.now(), ctx.config.drain.retentionDays);
 }
 
-export async function openStore(ctx: Context): Promise<LogStore> {
+export function openStore(ctx: Context): LogStore {
   return new LogStore({
     s3: () => ctx.aws.s3(),
     target: () => ctx.aws.s3Target(),
@@ -122,7 +122,7 @@ export async function scanWindow<R>(
   /** Runs inside each object's task, concurrently (e.g. writing the object to a file). */
   persist?: (obj: LogObject, result: ScanResult<R>) => Promise<void>,
 ): Promise<ScanStats> {
-  const store = await openStore(ctx);
+  const store = openStore(ctx);
   const stats: ScanStats = { listed: 0, done: 0, bytes: 0, lines: 0, problems: 0 };
   const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY }) : fixedConcurrency(opts.concurrency);
   const adaptive = limit instanceof AdaptiveConcurrency ? limit : undefined;

@@ -63,7 +63,7 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
     const today = startOfDay(now);
     const days = Array.from({ length: args.days }, (_, i) => today - (args.days - 1 - i) * DAY_MS);
 
-    const store = await openStore(ctx);
+    const store = openStore(ctx);
     const progress = await out.progress(`status: listing ${apps.length} app(s) × ${days.length} day(s)`);
     const listed = new Map<string, LogObject[]>();
     // Each app's oldest object ever (one small listing each), in parallel with the days.

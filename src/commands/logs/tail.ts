@@ -45,7 +45,7 @@ stderr, and again when its objects resume.`,
     const intervalMs = parseDuration(args.interval, { flag: '--interval', minMs: 500, maxMs: 60_000 });
     const test = args.pattern === undefined ? undefined : compilePattern(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const silentAfterMs = ctx.config.health.warnSilentMinutes * 60_000;
-    const store = await openStore(ctx);
+    const store = openStore(ctx);
     // As grep: an app that never had an object is a typo or an app without a drain, not a
     // quiet one to watch forever.
     const unknown: string[] = [];

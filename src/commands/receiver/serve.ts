@@ -44,7 +44,7 @@ AWS_ENDPOINT_URL_S3).`,
     const { getReceiverFunction } = await import('../../lib/drains/receiver-function.js');
     const readEnv = functionName
       ? async () => pick((await getReceiverFunction(ctx, functionName)).variables)
-      : async () => localEnv(ctx);
+      : () => Promise.resolve(localEnv(ctx));
 
     let env = await readEnv();
     const config = validate(env, functionName);

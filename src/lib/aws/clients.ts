@@ -144,7 +144,7 @@ export function createAwsClients(opts: AwsOptions): AwsClients {
         if (proxy && (!endpoint || endpoint.startsWith('https:'))) return undefined;
         const keys = envKeys(opts);
         let credentials: () => Promise<AwsIdentity>;
-        if (keys) credentials = async () => keys;
+        if (keys) credentials = () => Promise.resolve(keys);
         else {
           // The chain the S3 client uses by default (SSO, profiles, process, IMDS …), memoised by the SDK.
           const { defaultProvider } = await import('@aws-sdk/credential-provider-node');

@@ -94,7 +94,7 @@ export function socketTransport({ connectTimeoutMs = CONNECT_TIMEOUT_MS, idleTim
 type Send = (path: string, query: Record<string, string>, signal: AbortSignal) => Promise<FastGetResponse>;
 
 /** A getter for one bucket, or undefined when the client is configured beyond what it models. */
-export async function getObjectFast(target: S3Target, bucket: string, opts: LeanOptions = {}): Promise<ObjectGetter | undefined> {
+export function getObjectFast(target: S3Target, bucket: string, opts: LeanOptions = {}): ObjectGetter | undefined {
   const send = lean(target, bucket, opts);
   if (!send) return undefined;
   return (key, signal) => send(`/${SAFE_KEY.test(key) ? key : key.split('/').map(encodeSegment).join('/')}`, {}, signal);
@@ -105,7 +105,7 @@ export async function getObjectFast(target: S3Target, bucket: string, opts: Lean
  * 150 ms of CPU deserialising each 1,000-key page (profiled: schema reads and its XML parser,
  * 310 of 3,800 ms of a 2,000-object grep); reading the few fields we use costs about 2 ms.
  */
-export async function listObjectsFast(target: S3Target, bucket: string, opts: LeanOptions = {}): Promise<ObjectLister | undefined> {
+export function listObjectsFast(target: S3Target, bucket: string, opts: LeanOptions = {}): ObjectLister | undefined {
   const send = lean(target, bucket, opts);
   if (!send) return undefined;
   return async ({ prefix, startAfter, token }, signal) => {

@@ -59,7 +59,8 @@ export async function* orderedPool<T, R>(
     for (const c of inFlight) c.abort(signal.reason);
   };
   signal.addEventListener('abort', abortAll, { once: true });
-  const it = Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : toAsync(source as Iterable<T>);
+  // A plain iterable is read through its own iterator: awaiting a plain next() is harmless.
+  const it: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   const queue: Slot<T, R>[] = [];
   let running = 0;
   let exhausted = false;
@@ -122,10 +123,6 @@ export async function* orderedPool<T, R>(
   }
 }
 
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 /** Merge sources that are each sorted by `compare` into one sorted stream. */
 export async function* mergeSorted<T>(sources: AsyncIterable<T>[], compare: (a: T, b: T) => number): AsyncGenerator<T> {
   if (sources.length === 1) {
@@ -148,6 +145,6 @@ export async function* mergeSorted<T>(sources: AsyncIterable<T>[], compare: (a: 
       heads[best] = await its[best]!.next();
     }
   } finally {
-    await Promise.allSettled(its.map((i) => i.return?.()));
+    await Promise.allSettled(its.flatMap((i) => i.return?.() ?? []));
   }
 }

@@ -27,7 +27,7 @@ export function noProxy(url: URL, env: Env): boolean {
     // `[::1]:8080`, `::1` (a bare IPv6 address has no port), `host:8080`, `host`.
     const m = /^\[(.*)\](?::(\d+))?$/.exec(e) ?? (e.split(':').length > 2 ? [e, e, undefined] : /^(.*?)(?::(\d+))?$/.exec(e)!);
     if (m[2] && m[2] !== port) return false;
-    const name = m[1]!.replace(/^\*?\./, '');
+    const name = m[1].replace(/^\*?\./, '');
     return host === name || host.endsWith(`.${name}`);
   });
 }
@@ -67,5 +67,5 @@ export async function proxiedFetch(env: Env): Promise<typeof fetch> {
   if (!httpProxy && !httpsProxy) return fetch;
   const undici = await import('undici');
   const dispatcher = new undici.EnvHttpProxyAgent({ ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), noProxy: read(env, 'NO_PROXY') ?? '' });
-  return ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => undici.fetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  return (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => undici.fetch(input as never, { ...(init as object), dispatcher });
 }

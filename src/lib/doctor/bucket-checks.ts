@@ -208,7 +208,7 @@ function judgePolicy(bucket: string, statements: Statement[] | undefined | 'unre
   const name = (s: Statement, i: number) => s.Sid || `statement ${i + 1}`;
   const open = statements.map((s, i) => ({ s, name: name(s, i), public: isPublicStatement(s) })).filter((x) => x.public || (forbid === 'any' && x.s.Effect === 'Allow'));
   if (open.length === 0) return [pass(forbid === 'any' ? 'the bucket policy grants nothing (Deny statements only)' : 'no bucket policy statement grants public access')];
-  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action.join(', ') : String(s.Action ?? '?'));
+  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action.join(', ') : typeof s.Action === 'string' ? s.Action : s.Action === undefined ? '?' : JSON.stringify(s.Action));
   const fix = `remove ${open.length === 1 ? 'that statement' : 'those statements'} from the policy in ${terraform} and apply (or aws s3api delete-bucket-policy --bucket ${bucket} when nothing else is in it)`;
   return open.map((x) =>
     x.public

@@ -82,7 +82,7 @@ export class Facts {
   }
 
   store(): Promise<LogStore> {
-    return this.once('store', async () => new LogStore({ s3: () => this.ctx.aws.s3(), target: () => this.ctx.aws.s3Target(), bucket: this.ctx.config.drain.bucket, keyPrefix: this.ctx.config.drain.keyPrefix, endpoint: this.ctx.aws.endpointOf('S3') }));
+    return this.once('store', () => Promise.resolve(new LogStore({ s3: () => this.ctx.aws.s3(), target: () => this.ctx.aws.s3Target(), bucket: this.ctx.config.drain.bucket, keyPrefix: this.ctx.config.drain.keyPrefix, endpoint: this.ctx.aws.endpointOf('S3') })));
   }
 }
 

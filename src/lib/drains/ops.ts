@@ -23,7 +23,7 @@ export type Outcome<T> = { app: string; ok: true; value: T } | { app: string; ok
  * (rotate) is not racing requests still in flight.
  */
 export async function forEachApp<I extends string | { app: string }, T>(ctx: Context, items: readonly I[], fn: (item: I) => Promise<T>): Promise<Outcome<T>[]> {
-  const results: Outcome<T>[] = new Array(items.length);
+  const results = new Array<Outcome<T>>(items.length);
   let next = 0;
   let interrupted: InterruptedError | undefined;
   async function worker() {

@@ -74,7 +74,7 @@ export class InfisicalApi {
   /** The secret's value, or undefined when there is none by that name (the caller registers what must be redacted). */
   async getSecret(name: string): Promise<string | undefined> {
     const q = new URLSearchParams({ projectId: this.opts.projectId, environment: this.opts.environment, secretPath: folderOf(this.opts.secretPath), viewSecretValue: 'true', expandSecretReferences: 'false' });
-    const res = await this.call('GET', `/api/v4/secrets/${encodeURIComponent(name)}?${q}`, undefined, { notFoundOk: true });
+    const res = await this.call('GET', `/api/v4/secrets/${encodeURIComponent(name)}?${q.toString()}`, undefined, { notFoundOk: true });
     if (res === undefined) return undefined;
     return parse(SecretAnswer, res, `GET secret ${name}`).secret.secretValue;
   }

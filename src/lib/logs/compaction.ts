@@ -15,7 +15,7 @@ export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3
   const { s3ForCompaction } = await import('@raxx/log-format/compacted-s3');
   const raw = s3ForCompaction(await ctx.aws.s3(), bucket, ctx.signal);
   const endpoint = ctx.aws.endpointOf('S3');
-  const mapped = <A extends unknown[], T>(action: (...a: A) => string, fn: (...a: A) => Promise<T>) =>
+  const mapped = <A extends unknown[], T>(fn: (...a: A) => Promise<T>, action: (...a: A) => string) =>
     async (...a: A): Promise<T> => {
       try {
         return await fn(...a);
@@ -24,10 +24,10 @@ export async function compactS3(ctx: Context, bucket: string): Promise<CompactS3
       }
     };
   return {
-    listObjects: mapped((prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`, raw.listObjects),
-    getObject: mapped((key) => `GetObject s3://${bucket}/${key}`, raw.getObject),
-    putObject: mapped((key) => `PutObject s3://${bucket}/${key}`, raw.putObject),
-    deleteObject: mapped((key) => `DeleteObject s3://${bucket}/${key}`, raw.deleteObject!),
+    listObjects: mapped(raw.listObjects.bind(raw), (prefix) => `ListObjectsV2 s3://${bucket}/${prefix}`),
+    getObject: mapped(raw.getObject.bind(raw), (key) => `GetObject s3://${bucket}/${key}`),
+    putObject: mapped(raw.putObject.bind(raw), (key) => `PutObject s3://${bucket}/${key}`),
+    deleteObject: mapped(raw.deleteObject!.bind(raw), (key) => `DeleteObject s3://${bucket}/${key}`),
   };
 }
 

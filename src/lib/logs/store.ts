@@ -230,7 +230,8 @@ export class LogStore {
       const target = await this.target?.();
       if (!target) return undefined;
       const opts = { onThrottle: () => this.onThrottle?.() };
-      const [get, list] = await Promise.all([getObjectFast(target, this.bucket, opts), listObjectsFast(target, this.bucket, opts)]);
+      const get = getObjectFast(target, this.bucket, opts);
+      const list = listObjectsFast(target, this.bucket, opts);
       return get && list ? { get, list } : undefined;
     })().catch(() => undefined);
     return this.lean;
@@ -273,7 +274,7 @@ export class LogStore {
         throw this.failure(err, `GetObject ${obj.key}`, signal);
       }
       try {
-        return Buffer.isBuffer(body) ? await readWhole(body, signal, visitor()) : await read(body, signal, visitor());
+        return Buffer.isBuffer(body) ? readWhole(body, signal, visitor()) : await read(body, signal, visitor());
       } catch (err) {
         const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name ?? '';
         if (attempt < 2 && !signal.aborted && BROKEN_BODY.has(code)) continue;
@@ -351,7 +352,7 @@ function visitVerified<R>(gz: Buffer, visitor: LineVisitor<R>): ScanResult<R> {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** A body the transport read whole (most drain objects). */
-async function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisitor<R>): Promise<ScanResult<R>> {
+function readWhole<R>(gz: Buffer, signal: AbortSignal, visitor: LineVisitor<R>): ScanResult<R> {
   signal.throwIfAborted();
   return visitVerified(gz, visitor);
 }

@@ -147,8 +147,9 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
       if (signal.aborted) throw stopError(signal);
     },
     now: io.now ?? (() => new Date()),
-    async close() {
+    close() {
       aws.destroy();
+      return Promise.resolve();
     },
   };
 }

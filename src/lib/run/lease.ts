@@ -223,7 +223,7 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     ctx.out.warn(`lost the ${name} lease (${why}); stopping`);
     ctx.abort(new LeaseLostError(name, why));
   };
-  const renew = async () => {
+  const renew = () => {
     if (lost) return;
     if (performance.now() - lastRenewed > ttl / 2) {
       lose(`not renewed for ${Math.round((performance.now() - lastRenewed) / 1000)} s`);
@@ -244,7 +244,7 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
       else ctx.out.debug(`could not renew the ${name} lease: ${(err as Error).name}`);
     }
   };
-  const renewer = setInterval(() => void renew(), Math.min(RENEW_EVERY_MS, ttl / 4));
+  const renewer = setInterval(renew, Math.min(RENEW_EVERY_MS, ttl / 4));
   renewer.unref();
 
   return {
@@ -269,7 +269,7 @@ function holderOf(text: string, name: string, lastModified: number): LeaseRecord
   let raw: Partial<LeaseRecord> = {};
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object') raw = parsed as Partial<LeaseRecord>;
+    if (parsed && typeof parsed === 'object') raw = parsed;
   } catch {
     // not JSON: an unknown holder
   }

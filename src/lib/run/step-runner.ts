@@ -155,7 +155,7 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
     // A write with no answer may land later: the rollback is told, and the run never says that
     // nothing is changed, since nobody can see that.
     const unknownOutcome = isUnknownOutcome(err) || Boolean(run.unknownOutcome?.());
-    const undoable = committed ? [] : started.filter((i) => run.steps[i]!.rollback);
+    const undoable = committed ? [] : started.filter((i) => run.steps[i]!.rollback !== undefined);
     const rollback: string[] = [];
     let clean = undoable.length > 0;
     for (const i of undoable.reverse()) {

@@ -264,7 +264,7 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
 
 function level(row: LogRow, f: Record<string, unknown>, fallback: string): string {
-  return String(row.severity ?? pick(f, 'level', 'severity') ?? fallback).toUpperCase();
+  return (str(row.severity ?? pick(f, 'level', 'severity')) ?? fallback).toUpperCase();
 }
 
 const iso = (us: number) => new Date(Math.floor(us / 1000)).toISOString();

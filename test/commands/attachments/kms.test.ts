@@ -42,7 +42,7 @@ describe.skipIf(!motoAvailable)('attachments KMS commands', () => {
     keyId = await createAttachmentsBucket(aws);
   });
 
-  const cli = (argv: string[], opts: { prompt?: (q: string) => Promise<boolean> } = {}) => runCli(['attachments', ...argv], { env: moto.env, ...opts });
+  const cli = (argv: string[], opts: { prompt?: (q: string) => boolean | Promise<boolean> } = {}) => runCli(['attachments', ...argv], { env: moto.env, ...opts });
   async function kms() {
     return { client: await aws.kms(), ...(await import('@aws-sdk/client-kms')) };
   }
@@ -115,12 +115,12 @@ describe.skipIf(!motoAvailable)('attachments KMS commands', () => {
       expect(plan.json<StepsJson>().steps).toMatchObject([{ step: 1, status: 'planned' }]);
       expect(await state()).toBe('Enabled');
 
-      const refused = await cli(['lockdown'], { prompt: async (q) => (questions.push(q), false) });
+      const refused = await cli(['lockdown'], { prompt: (q) => (questions.push(q), false) });
       expect(refused.code).toBe(5);
       expect(questions[0]).toContain(`type ${ALIAS} to confirm`);
       expect(await state()).toBe('Enabled');
 
-      const r = await cli(['lockdown', '--json'], { prompt: async () => true });
+      const r = await cli(['lockdown', '--json'], { prompt: () => true });
       expect(r.code).toBe(0);
       expect(r.json<StepsJson>().steps).toMatchObject([{ step: 1, name: 'disable the key', status: 'done', detail: 'key state: Disabled' }]);
       expect(await state()).toBe('Disabled');

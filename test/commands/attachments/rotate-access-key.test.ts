@@ -61,7 +61,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     await proxy?.stop();
   });
 
-  async function rotate(argv: string[] = [], opts: { signal?: AbortSignal; prompt?: (q: string) => Promise<boolean> } = {}): Promise<CliResult> {
+  async function rotate(argv: string[] = [], opts: { signal?: AbortSignal; prompt?: (q: string) => boolean | Promise<boolean> } = {}): Promise<CliResult> {
     const r = await runCli(['attachments', 'rotate-access-key', ...argv], { env, ...opts });
     for (const app of [...HOLDERS, BYSTANDER]) {
       const s = heroku.configVars(app)[SECRET];
@@ -256,7 +256,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
     it('step 2: the apps cannot be verified: rolled back to the old key', async () => {
       // After the plan was read (the prompt comes after it), every config-var read fails.
       const r = await rotate([], {
-        prompt: async () => {
+        prompt: () => {
           heroku.failNext(4, 503, { method: 'GET', pathIncludes: 'config-vars' });
           return true;
         },

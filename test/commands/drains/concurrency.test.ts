@@ -159,7 +159,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     // "the previous token" now would drop what their drains carry.
     const running = rotate(['--grace', '3']);
     const { waitFor } = await import('../../support/stand-in.js');
-    await waitFor(async () => APPS.every((a) => receiverDrains(a).length === 1 && !receiverDrains(a)[0]!.url.includes(`token=${TOKEN}&`)), 'old drains removed');
+    await waitFor(() => APPS.every((a) => receiverDrains(a).length === 1 && !receiverDrains(a)[0]!.url.includes(`token=${TOKEN}&`)), 'old drains removed');
     const ours = (await functionEnvironment(aws, FUNCTION)).DRAIN_TOKEN!;
     await otherOperatorSets({ DRAIN_TOKEN: OTHER, DRAIN_TOKEN_PREVIOUS: ours });
     const r = await running;

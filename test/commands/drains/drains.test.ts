@@ -109,7 +109,7 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     expect(unasked.stderr).toMatch(/confirmation needed: remove 2 stale drains while wiring\?/);
     expect(heroku.drains(app)).toHaveLength(5);
     const questions: string[] = [];
-    const r = await runCli(['drains', 'wire', '--app', app, '--prune'], { env, prompt: async (q) => (questions.push(q), true) });
+    const r = await runCli(['drains', 'wire', '--app', app, '--prune'], { env, prompt: (q) => (questions.push(q), true) });
     expect(questions).toEqual(['remove 2 stale drains while wiring?']);
     expect(r.code).toBe(0);
     const left = heroku.drains(app);
@@ -172,12 +172,12 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     const stale = heroku.addDrain(app, desired(app, OLD_TOKEN));
     const foreign = heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
     const questions: string[] = [];
-    const no = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: async (q) => (questions.push(q), false) });
+    const no = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: (q) => (questions.push(q), false) });
     expect(no.code).toBe(5);
     expect(questions[0]).toMatch(/remove the stale drains: 1 drain on 1 app/);
     expect(heroku.drains(app)).toHaveLength(3);
 
-    const r = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: async () => true });
+    const r = await runCli(['drains', 'remove', '--stale', '--app', app], { env, prompt: () => true });
     expect(r.code).toBe(0);
     expect(heroku.drains(app).map((d) => d.id)).toEqual([current.id, foreign.id]);
     expect(r.stdout).toContain(stale.id);
@@ -247,7 +247,7 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
     for (const c of cases) {
       it(`${c.name} → ${c.code}`, async () => {
         await c.before?.();
-        const r = await runCli(c.argv, { env: c.env ? (c.env(env) as Record<string, string>) : env });
+        const r = await runCli(c.argv, { env: c.env ? c.env(env) : env });
         expect(r.code).toBe(c.code);
         expect(r.stderr).toMatch(c.stderr);
         expect(r.stderr).toMatch(/hint:/);

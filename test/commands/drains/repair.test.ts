@@ -146,9 +146,9 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
   it("the function's token changed by hand while Logplex posts: test and doctor name the repair, it ends with no batch refused once accepted and `drains test` green", async () => {
     for (const a of APPS) heroku.addDrain(a, drainUrl(TOKEN, a));
     startSending();
-    await waitFor(async () => streams.every((s) => s.stream.results.some((b) => b.status === 200)), 'batches delivered');
+    await waitFor(() => streams.every((s) => s.stream.results.some((b) => b.status === 200)), 'batches delivered');
     await setTokens(BY_HAND);
-    await waitFor(async () => streams.every((s) => s.stream.results.some((b) => b.status === 403)), 'batches refused');
+    await waitFor(() => streams.every((s) => s.stream.results.some((b) => b.status === 403)), 'batches refused');
 
     // The hints lead to the repair, not in a circle.
     const test = await runCli(['drains', 'test', '--app', 'raxx-api-prod', '--timeout', '5'], { env });
@@ -212,7 +212,7 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
       APPS.forEach((a, i) => s.drains[i]!.forEach((t) => heroku.addDrain(a, drainUrl(t, a))));
       const acceptedBefore = s.fn.filter((t): t is string => Boolean(t));
       startSending();
-      await waitFor(async () => streams.every((x) => x.stream.results.length > 1), 'batches sent');
+      await waitFor(() => streams.every((x) => x.stream.results.length > 1), 'batches sent');
 
       const r = await rotate();
       await new Promise((res) => setTimeout(res, 300));

@@ -299,7 +299,7 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
     const ac = new AbortController();
     const running = runCli(['drains', 'rotate', '--yes', '--grace', '60', '--timeout', '5'], { env, signal: ac.signal });
     // Step 7 is done once no app has a drain with the old token any more.
-    await waitFor(async () => APPS.every((a) => receiverDrains(a).length > 0 && receiverDrains(a).every((d) => !d.url.includes(`token=${TOKEN}&`))), 'old drains removed');
+    await waitFor(() => APPS.every((a) => receiverDrains(a).length > 0 && receiverDrains(a).every((d) => !d.url.includes(`token=${TOKEN}&`))), 'old drains removed');
     ac.abort();
     const r = await running;
     expect(r.code).toBe(130);

@@ -9,6 +9,12 @@ import { chromiumAvailable, launchChromium } from '../../support/browser.js';
 import { startDashboard, type DashboardServer } from '../../support/dashboard-server.js';
 import { DAYS, FAILED_API_DAY, MISSING_APP_DAY, MISSING_AUTH_DAY, NOW, startShippingStack, type ShippingStack } from '../../support/shipping-stack.js';
 
+/** What the page functions read of an element (the DOM's types are not in this project's lib). */
+interface Cell {
+  getAttribute(name: string): string | null;
+  textContent: string | null;
+}
+
 describe.skipIf(!motoAvailable || !chromiumAvailable)('the status page in chromium', () => {
   let stack: ShippingStack;
   let dash: DashboardServer;
@@ -40,7 +46,7 @@ describe.skipIf(!motoAvailable || !chromiumAvailable)('the status page in chromi
     expect(await page.title()).toBe('Log shipping — critical');
     expect(await page.locator('#health').getAttribute('data-status')).toBe('critical');
 
-    const names = await page.locator('#grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')));
+    const names = await page.locator('#grid tbody tr').evaluateAll((rows: Cell[]) => rows.map((r) => r.getAttribute('data-name')));
     expect(names).toEqual(['auth', 'api', 'raxx-api-prod', 'raxx-console-prod']);
     const headers = await page.locator('#grid thead th').allInnerTexts();
     expect(headers.slice(2, 9)).toEqual(DAYS.map((d) => d.slice(5)));
@@ -54,12 +60,14 @@ describe.skipIf(!motoAvailable || !chromiumAvailable)('the status page in chromi
     const amber = 'rgb(255, 244, 214)';
     const green = 'rgb(223, 245, 225)';
     expect(await look('auth', MISSING_AUTH_DAY)).toEqual({ text: '✗ MISSING', bg: red });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
     expect(await look('auth', '2026-10-01')).toMatchObject({ text: expect.stringMatching(/^✓ present 40 entries · \d+ B$/), bg: green });
     expect(await look('api', FAILED_API_DAY)).toEqual({ text: '✗ missing', bg: amber });
     expect(await look('raxx-console-prod', MISSING_APP_DAY)).toEqual({ text: '✗ missing', bg: amber });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
     expect(await look('raxx-api-prod', MISSING_APP_DAY)).toMatchObject({ text: expect.stringMatching(/^✓ present 1 obj/), bg: green });
     // Every cell carries its state in words, not only in colour.
-    const states = await page.locator('td.cell').evaluateAll((cells) => cells.map((c) => [c.getAttribute('data-state'), c.textContent ?? '']));
+    const states = await page.locator('td.cell').evaluateAll((cells: Cell[]) => cells.map((c) => [c.getAttribute('data-state'), c.textContent ?? ''] as const));
     expect(states).toHaveLength(4 * 7);
     for (const [state, text] of states) expect(text.toLowerCase()).toContain(state === 'missing' ? 'missing' : 'present');
 

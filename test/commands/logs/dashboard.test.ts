@@ -16,6 +16,7 @@ describe('the dashboard handler without a token configured', () => {
     for (const auth of [undefined, 'Bearer ', 'Bearer anything']) {
       const r = await handleDashboard({ method: 'POST', url: '/api/logs/ship', headers: { authorization: auth }, body: '{"source":"auth","date":"2026-10-01"}' }, deps);
       expect(r.status).toBe(403);
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
       expect(JSON.parse(r.body)).toMatchObject({ error: 'manual shipping is disabled', hint: expect.stringMatching(/RAXX_OPS_DASHBOARD_TOKEN/) });
     }
   });
@@ -134,6 +135,7 @@ describe.skipIf(!motoAvailable)('logs dashboard (moto + Supabase stand-in)', () 
     try {
       const r502 = await fetch(`${upstream.url}/api/logs/ship`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ source: 'api', date: '2026-10-07' }) });
       expect(r502.status).toBe(502);
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
       expect(await r502.json()).toMatchObject({ error: expect.stringMatching(/api 2026-10-07 failed: Supabase refused the access token \(401/), hint: expect.stringMatching(/SUPABASE_ACCESS_TOKEN/) });
     } finally {
       await upstream.stop();

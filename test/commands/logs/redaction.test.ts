@@ -173,7 +173,7 @@ describe('the secret shapes, in each masker', () => {
     const json = SHAPES.filter((x) => isJson(x.text));
     expect(json.length).toBeGreaterThan(5);
     for (const s of json) {
-      expect(() => JSON.parse(new Redactor(DEFAULT_REDACTIONS).line(s.text))).not.toThrow();
+      expect((): unknown => JSON.parse(new Redactor(DEFAULT_REDACTIONS).line(s.text))).not.toThrow();
     }
   });
 
@@ -258,14 +258,14 @@ describe.skipIf(!motoAvailable)('every shape is absent from what leaves raxx-ops
   it('from the debug, warning and data writes of the output itself', () => {
     let stdout = '';
     let stderr = '';
-    const out = new Output({ stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, json: true, debug: true, color: false } as never);
+    const out = new Output({ stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, json: true, debug: true, color: false });
     for (const s of SHAPES) {
       out.debug(`request body ${s.text}`);
       out.warn(s.text);
     }
     out.data({ lines: SHAPES.map((s) => s.text), nested: Object.fromEntries(SHAPES.map((s, i) => [`k${i}`, { value: s.text }])) });
     for (const s of SHAPES.filter((x) => !x.shippingOnly)) for (const secret of s.secrets) expect(stdout + stderr, s.name).not.toContain(secret);
-    expect(JSON.parse(stdout).lines).toHaveLength(SHAPES.length);
+    expect((JSON.parse(stdout) as { lines: string[] }).lines).toHaveLength(SHAPES.length);
   });
 
   it('from Slack messages posted to the webhook', async () => {

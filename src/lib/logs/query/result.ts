@@ -17,7 +17,8 @@ export interface QueryResult {
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  // Rows arrive as JSON values: a string as it is, anything else as JSON (numbers read the same).
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 /**
