@@ -40,7 +40,7 @@ describe.skipIf(!motoAvailable)('restoreDeleted (moto)', () => {
   });
 
   async function context(env: Record<string, string> = moto.env, awsOverride?: AwsClients): Promise<Context> {
-    const ctx = await createContext({ env: 'prod', json: false, color: false, debug: false, yes: true }, { stdout: { write: () => true } as never, stderr: { write: () => true } as never, env });
+    const ctx = await createContext({ env: 'prod', json: false, color: false, debug: false, yes: true }, { stdout: { write: () => true }, stderr: { write: () => true }, env });
     if (awsOverride) Object.assign(ctx, { aws: awsOverride });
     contexts.push(ctx);
     return ctx;

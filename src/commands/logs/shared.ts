@@ -151,7 +151,7 @@ export async function scanWindow<R>(
   // per object); the rest is read raw. The output is the same either way. Consecutive objects
   // of one compacted day go through the pool as one unit: a task per object cost more than
   // reading its lines.
-  const compacted = opts.compacted === false ? undefined : await (await import('../../lib/logs/compaction.js')).openCompactedDays(ctx, store);
+  const compacted = opts.compacted === false ? undefined : (await import('../../lib/logs/compaction.js')).openCompactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();

@@ -182,7 +182,10 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
     let wrote = false;
     const deps = { s3: lost as never, keyPrefix: 'logs/', compactedRoot: 'compacted/', signal: new AbortController().signal, endpoint: moto.endpoint, warn: () => undefined };
     const late = batch(API, D1 + 23 * HOUR, ['GET /late status=500 n=99'], { source: 'heroku', dyno: 'router' });
-    await expect(writeIntoDrainDays(deps, { bucket: BUCKET, keys: [late.key] }, async () => void (wrote = true))).rejects.toThrow(/nothing was written/);
+    await expect(writeIntoDrainDays(deps, { bucket: BUCKET, keys: [late.key] }, () => {
+      wrote = true;
+      return Promise.resolve();
+    })).rejects.toThrow(/nothing was written/);
     expect(wrote).toBe(false);
     expect((await marks()).some((m) => m.endsWith('.open'))).toBe(true);
     proxy.seen.length = 0;

@@ -110,7 +110,7 @@ export class EngineDays {
     const file = join(dir, `${this.n++}.parquet`);
     await writeFile(file, body);
     const conn = await db.instance.connect();
-    return new EngineDay(conn, file, index.order, this.filter as { where: string; params: string[] }, this.selection);
+    return new EngineDay(conn, file, index.order, this.filter, this.selection);
   }
 
   /** Whether the engine's RE2 compiles the pattern (RE2JS accepts some it rejects: `(?<name>…)`, `\p{Emoji}`), asked once. */
