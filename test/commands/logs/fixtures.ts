@@ -4,7 +4,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildObjectKey } from '@raxx/log-format/object-key';
 import { frame } from '@raxx/log-format/logplex';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 export const BUCKET = 'raxx-heroku-logs-prod';
 
@@ -51,12 +51,10 @@ export async function put(aws: AwsClients, objects: Stored[], concurrency = 16):
   );
 }
 
-export async function createDrainBucket(env: Record<string, string>): Promise<AwsClients> {
-  const aws = createAwsClients({ region: 'us-east-1', env });
+export async function createDrainBucket(aws: AwsClients): Promise<void> {
   const s3 = await aws.s3();
   const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  return aws;
 }
 
 /** The lines of an object as `gunzip` prints them; undefined when it is not gzip. */
