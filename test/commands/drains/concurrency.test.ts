@@ -2,17 +2,15 @@
 // once, another change to the function while a rotation runs, a POST whose answer comes too
 // late. AWS goes through a proxy that gives Lambda's configuration a RevisionId (moto has
 // none) and refuses an update with a stale one (412), as Lambda does.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
 import { sendBatch } from '../../support/logplex-sender.js';
 import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions, type AwsRequest, type LambdaRevisions } from '../../support/lambda-revisions.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-7c2e4a6b8d0f2a4c6e8b';
 const TOKEN = 'drain-token-3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b';
@@ -25,12 +23,12 @@ const isUpdate = (q: AwsRequest) => q.method === 'PUT' && q.path.includes('/conf
 const isGetConfiguration = (q: AwsRequest) => q.method === 'GET' && q.path.includes('/configuration');
 
 describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
-  let moto: MotoServer;
+  const moto = useMoto({ reset: 'each' });
   /** Straight to moto: reads that must not disturb the emulated revisions. */
-  let aws: AwsClients;
+  const { aws } = moto;
   /** Through the RevisionId proxy: "another operator" changing the function. */
   let operator: AwsClients;
-  let heroku: HerokuStandIn;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let lambda: LambdaRevisions;
   let receiver: { base: string; stop(): Promise<void> };
   let env: Record<string, string>;
@@ -64,28 +62,16 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     }
     return token;
   }
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     lambda = await startLambdaRevisions(moto.endpoint);
     operator = fixtureClients({ ...moto.env, AWS_ENDPOINT_URL: lambda.url });
-    env = { ...moto.env, AWS_ENDPOINT_URL: lambda.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, AWS_ENDPOINT_URL: lambda.url, ...heroku.env };
     for (const a of APPS) heroku.addDrain(a, `${receiver.base}?token=${TOKEN}&app=${a}`);
   });
   afterEach(async () => {
     operator?.destroy();
     await receiver?.stop();
-    await heroku?.stop();
     await lambda?.stop();
   });
 
