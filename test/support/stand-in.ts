@@ -55,3 +55,15 @@ export async function waitFor(check: () => Promise<boolean>, what: string, timeo
   }
   throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
 }
+
+/** A one-shot event a test can await and a stand-in (or a callback) can fire. */
+export interface Gate {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+export function gate(): Gate {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}

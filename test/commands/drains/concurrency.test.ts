@@ -10,6 +10,7 @@ import { sendBatch } from '../../support/logplex-sender.js';
 import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions, type AwsRequest, type LambdaRevisions } from '../../support/lambda-revisions.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
+import { gate } from '../../support/stand-in.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-7c2e4a6b8d0f2a4c6e8b';
@@ -161,6 +162,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
       // The first run's function update takes 4 s: the second starts while it is on.
       lambda.hold(isUpdate, { beforeMs: 4000 });
       const started = rotate();
+      // The gap between the two starts is what this case varies, not a wait for an event.
       await new Promise((res) => setTimeout(res, offsetMs));
       const later = await rotate();
       const earlier = await started;
@@ -177,10 +179,13 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   }
 
   it('two rotations, the second with --wait: it waits for the lease, then rotates again from the settled state', async () => {
-    lambda.hold(isUpdate, { beforeMs: 1500 });
+    // The first run's function update is held (lease taken) until the second says it waits.
+    const inUpdate = gate();
+    const secondWaits = gate();
+    lambda.hold(isUpdate, { before: async () => (inUpdate.open(), await secondWaits.opened) });
     const first = rotate();
-    await new Promise((res) => setTimeout(res, 500));
-    const second = await rotate(['--wait', '120']);
+    await inUpdate.opened;
+    const second = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10', '--wait', '120'], { env, onStderr: (s) => /waiting for the drains lease/.test(s) && secondWaits.open() });
     const one = await first;
     expect(one.code).toBe(0);
     expect(second.stderr).toMatch(/waiting for the drains lease/);
@@ -243,13 +248,18 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   it('a lease deleted under a running rotation stops it at once and rolls back (exit 4); a rerun then rotates', async () => {
     // The function update lands; before its answer, the lease is deleted and renewals (every
     // 1.5 s at this TTL) find it gone.
+    // The answer is held until the run says it lost the lease: it must notice on its own.
+    const lost = gate();
     lambda.hold(isUpdate, {
       during: async () => {
         await deleteLease();
-        await new Promise((res) => setTimeout(res, 4500));
+        await lost.opened;
       },
     });
-    const r = await rotate([], { ...env, RAXX_OPS_LEASE_TTL_MS: '6000' });
+    const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10'], {
+      env: { ...env, RAXX_OPS_LEASE_TTL_MS: '6000' },
+      onStderr: (s) => /lost the drains lease/.test(s) && lost.open(),
+    }).finally(() => lost.open());
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/warning: lost the drains lease \(its object was deleted\); stopping/);
     expect(r.stderr).toMatch(/error: rotation stopped at step \d of 8 \(.*\): lost the drains lease \(its object was deleted\)/);
@@ -285,10 +295,13 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   }, 90_000);
 
   it('wire started while a rotation runs refuses on the lease and changes nothing', async () => {
-    lambda.hold(isUpdate, { beforeMs: 3000 });
+    // The rotation's function update (lease taken) is held until wire has answered.
+    const inUpdate = gate();
+    const wired = gate();
+    lambda.hold(isUpdate, { before: async () => (inUpdate.open(), await wired.opened) });
     const rotation = rotate();
-    await new Promise((res) => setTimeout(res, 700));
-    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env });
+    await inUpdate.opened;
+    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env }).finally(() => wired.open());
     expect(wire.code).toBe(4);
     expect(wire.stderr).toMatch(/holds the drains lease \(running `.*drains rotate/);
     expect((await rotation).code).toBe(0);
@@ -326,7 +339,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
         expect(r.json<{ apps: { app: string; status: string }[] }>().apps.map((a) => a.status)).toEqual(['changed', 'changed', 'changed']);
-        await new Promise((res) => setTimeout(res, 1500));
+        await via.held();
         for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
         const again = await runCli(['drains', 'wire', '--json'], { env });
         expect(again.json<{ apps: { status: string }[] }>().apps.every((a) => a.status === 'unchanged')).toBe(true);
@@ -341,7 +354,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
         const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
-        await new Promise((res) => setTimeout(res, 1500));
+        await via.held();
         await expectSettled();
         await expectNoSecrets(r);
       } finally {

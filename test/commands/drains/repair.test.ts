@@ -283,7 +283,7 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
       const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      await new Promise((res) => setTimeout(res, 1600));
+      await via.held();
       await expectSettled();
       await expectNoSecrets(r);
     } finally {
