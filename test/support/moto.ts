@@ -40,13 +40,11 @@ export async function startMoto(): Promise<MotoServer> {
     exited = true;
   });
   try {
-    // A loaded machine can take most of a minute to start python and import moto; the hook
-    // timeout (60 s) still bounds it.
     await waitFor(async () => {
       if (exited) throw new Error(`moto_server exited: ${stderr}`);
       const res = await fetch(`${endpoint}/moto-api/data.json`);
       return res.ok;
-    }, `moto_server on ${endpoint}`, 45_000);
+    }, `moto_server on ${endpoint}`);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
 import { createBucket, putDrainParameters } from '../../support/aws-fixtures.js';
 import { RUNBOOK, runbookSchema, runbookTracer } from '../../support/audit-schema.js';
-import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit.js';
+import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit/tracer.js';
 import { motoAvailable } from '../../support/moto.js';
 import { useHeroku, useMoto, usePostgres } from '../../support/fixtures.js';
 import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.js';

@@ -4,7 +4,7 @@ import { motoAvailable } from '../../support/moto.js';
 import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
-import { assess, type AppStatus } from '../../../src/commands/logs/status.js';
+import { assess, type AppStatus } from '../../../src/lib/logs/health.js';
 import { batch, createDrainBucket, put, type Stored } from './fixtures.js';
 
 const MIN = 60_000;
