@@ -9,6 +9,7 @@ import { HerokuClientRequest, OVERRIDDEN } from '../../src/lib/heroku/request.js
 import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku/client.js';
 import { startHerokuApi } from '../support/heroku-api.js';
 import { useHeroku } from '../support/fixtures.js';
+import { waitFor } from '../support/stand-in.js';
 
 describe('Heroku credentials', () => {
   it('prefers HEROKU_API_KEY', async () => {
@@ -141,7 +142,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
       expect(srv.connections()).toBe(1);
 
       await rejection(heroku.removeDrain('raxx-api-prod', 'some-id'));
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of that first retry again
       expect(srv.connections()).toBe(2);
 
       await rejection(heroku.listDrains('raxx-api-prod'));
@@ -174,7 +175,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
       expect(Date.now() - started).toBeLessThan(1_500);
       expect(err.message).toBe(`the Heroku API at ${srv.url} did not answer within 0.3 s`);
       expect(err.code).toBe('ETIMEDOUT');
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of heroku-client's first retry
       expect(srv.connections()).toBe(1);
     } finally {
       await srv.stop();
@@ -188,9 +189,10 @@ describe("heroku-client's own behaviour, wrapped", () => {
       const ac = new AbortController();
       const heroku = new HerokuApi({ token: 'tok-123456', baseUrl: srv.url, signal: ac.signal, retryBaseMs: 5 });
       const pending = rejection(heroku.listDrains('raxx-api-prod'));
-      setTimeout(() => ac.abort(), 100);
+      await waitFor(async () => srv.connections() === 1, 'the read to reach the API');
+      ac.abort();
       expect(await pending).toBeInstanceOf(InterruptedError);
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of heroku-client's first retry
       expect(srv.connections()).toBe(1);
 
       const after = new HerokuApi({ token: api.token, baseUrl: api.url, signal: ac.signal });

@@ -8,6 +8,7 @@ import { motoAvailable } from '../../support/moto.js';
 import { useMoto } from '../../support/fixtures.js';
 import { startFaultProxy, type FaultProxy } from '../../support/throttle-proxy.js';
 import { runCli } from '../../support/run-cli.js';
+import { waitFor } from '../../support/stand-in.js';
 import { batch, createDrainBucket, put, reference, type Stored } from './fixtures.js';
 
 const APP = 'raxx-api-prod';
@@ -103,7 +104,7 @@ describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fa
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('interrupted');
     // Every socket was released: the proxy sees its requests closed, long before their answers were due.
-    for (let i = 0; i < 50 && p.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(async () => p.stats.inFlight === 0, 'every request closed at the proxy', 10_000).catch(() => undefined);
     expect(p.pending()).toEqual([]);
     expect(p.stats.inFlight).toBe(0);
   }, 60_000);
