@@ -4,14 +4,13 @@
 // and after.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsClients } from '../src/lib/aws/clients.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALIAS, attachmentKey, createAttachmentsBucket, createBackendUser, accessKeys, remove, upload, USER, versions } from './commands/attachments/fixtures.js';
-import { createBucket, fixtureClients, functionEnvironment, getDrainParameters, listKeys } from './support/aws-fixtures.js';
+import { createBucket, functionEnvironment, getDrainParameters, listKeys } from './support/aws-fixtures.js';
 import { startDrainStack } from './support/drain-stand-ins.js';
-import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
-import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
-import { postgresAvailable, startPostgres, type PgCluster } from './support/postgres.js';
+import { motoAvailable } from './support/moto.js';
+import { useHeroku, useMoto, usePostgres } from './support/fixtures.js';
+import { postgresAvailable } from './support/postgres.js';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from './support/pty.js';
 import { runCli } from './support/run-cli.js';
 import { tempDir } from './support/temp.js';
@@ -22,6 +21,7 @@ const DRAIN_TOKEN = 'drain-token-confirm-4b6d8f0a2c4e6a8c0e2b';
 const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
 const FUNCTION = 'raxx-heroku-log-drain-receiver';
 const API = 'raxx-api-prod';
+const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
 const ID_VAR = 'AWS_ACCESS_KEY_ID_SUPPORT';
 const SECRET_VAR = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
 const TYPED = `type ${ALIAS} to confirm: `;
@@ -70,32 +70,17 @@ function atTheQuestion(name: string, setUp: () => Promise<Case>) {
 }
 
 describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS and Heroku stand-ins)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer | undefined;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
-  afterEach(async () => {
-    await heroku?.stop();
-    heroku = undefined;
-  });
+  // Every case starts from empty stand-ins.
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
 
   const keyState = async () => {
     const { DescribeKeyCommand } = await import('@aws-sdk/client-kms');
     const m = (await (await aws.kms()).send(new DescribeKeyCommand({ KeyId: ALIAS }))).KeyMetadata!;
     return { state: m.KeyState, deletion: m.DeletionDate?.toISOString() ?? null };
   };
-  const freshKey = async () => {
-    await moto.reset();
-    return createAttachmentsBucket(aws);
-  };
+  const freshKey = () => createAttachmentsBucket(aws);
   const kms = (argv: string[]): Case => ({ argv: ['attachments', ...argv], prompt: TYPED, env: moto.env, state: keyState });
 
   atTheQuestion('attachments lockdown (typed)', async () => {
@@ -131,30 +116,24 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
   });
 
   atTheQuestion('attachments rotate-access-key ([y/N])', async () => {
-    await moto.reset();
     await createBucket(aws, DRAIN_BUCKET);
     const original = await createBackendUser(aws);
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
-    for (const app of ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod']) heroku.addApp(app, { [ID_VAR]: original.id, [SECRET_VAR]: original.secret });
-    const h = heroku;
+    for (const app of APPS) heroku.setConfigVars(app, { [ID_VAR]: original.id, [SECRET_VAR]: original.secret });
     return {
       argv: ['attachments', 'rotate-access-key'],
       prompt: YES_NO,
-      env: { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: h.url },
-      state: async () => ({ keys: await accessKeys(aws), user: USER, vars: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'].map((a) => h.configVars(a)) }),
+      env: { ...moto.env, ...heroku.env },
+      state: async () => ({ keys: await accessKeys(aws), user: USER, vars: APPS.map((a) => heroku.configVars(a)) }),
     };
   });
 
   /** The drain as the runbooks leave it, every app wired. */
   async function drainStack() {
-    await moto.reset();
     const receiver = await startDrainStack(aws, moto.env, { bucket: DRAIN_BUCKET, functionName: FUNCTION, token: DRAIN_TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'] });
-    const env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    const env = { ...moto.env, ...heroku.env };
     expect((await runCli(['drains', 'wire'], { env })).code).toBe(0);
-    const h = heroku;
     const state = async () => ({
-      drains: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'].map((a) => h.drains(a).map((d) => d.url).sort()),
+      drains: APPS.map((a) => heroku.drains(a).map((d) => d.url).sort()),
       fn: await functionEnvironment(aws, FUNCTION),
       ssm: await getDrainParameters(aws),
     });
@@ -168,7 +147,7 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
 
   atTheQuestion('drains wire --prune ([y/N])', async () => {
     const s = await drainStack();
-    heroku!.addDrain(API, `${s.receiver.base}?token=stale-token-0a1b2c3d4e5f6a7b&app=${API}`);
+    heroku.addDrain(API, `${s.receiver.base}?token=stale-token-0a1b2c3d4e5f6a7b&app=${API}`);
     return { argv: ['drains', 'wire', '--prune'], prompt: YES_NO, env: s.env, state: s.state, stop: () => s.receiver.stop() };
   });
 
@@ -187,7 +166,6 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
   });
 
   atTheQuestion('logs sources setup ([y/N])', async () => {
-    await moto.reset();
     await createBucket(aws, DRAIN_BUCKET);
     const config = join(dir, 'sources.json');
     await writeFile(config, JSON.stringify({ logSources: [{ name: 'auth', required: true }] }));
@@ -203,7 +181,6 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
   });
 
   atTheQuestion('logs ship --replace ([y/N])', async () => {
-    await moto.reset();
     await createBucket(aws, DRAIN_BUCKET);
     const { PutBucketVersioningCommand, ListObjectVersionsCommand } = await import('@aws-sdk/client-s3');
     const s3 = await aws.s3();
@@ -221,7 +198,6 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
   });
 
   atTheQuestion('logs athena-setup ([y/N])', async () => {
-    await moto.reset();
     const { GetDatabasesCommand } = await import('@aws-sdk/client-glue');
     const { GlueClient } = await import('@aws-sdk/client-glue');
     const glue = new GlueClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
@@ -236,15 +212,11 @@ describe.runIf(ptyAvailable && motoAvailable)('confirmations on a terminal (AWS 
 });
 
 describe.runIf(ptyAvailable && postgresAvailable)('confirmations on a terminal (PostgreSQL)', () => {
-  let cluster: PgCluster;
+  const cluster = usePostgres();
 
   beforeAll(async () => {
-    cluster = await startPostgres();
     await cluster.createRole('raptor_app', 'raptor-pw-confirm-1a2b3c');
     await cluster.createRole('audit_archiver', 'archiver-pw-confirm-4d5e6f');
-  });
-  afterAll(async () => {
-    await cluster?.stop();
   });
 
   atTheQuestion('audit fix-roles ([y/N])', async () => {

@@ -2,13 +2,13 @@
 // pseudo-terminal, and the test types the Ctrl-C byte as a keyboard does. While ora's spinner
 // runs, or at a [y/N] prompt, the terminal is in raw mode and no SIGINT is raised by the
 // terminal: the byte must still stop the command, with exit 130, within a second.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // The benchmarks' model of S3 latency: a fixed delay before every answer makes a short day of
 // objects take seconds to read, so the spinner is up when Ctrl-C is pressed.
 import { startLatencyProxy, type LatencyProxy } from '../bench/latency-proxy.mjs';
 import { batch, createDrainBucket, put, type Stored } from './commands/logs/fixtures.js';
-import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
-import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
+import { motoAvailable } from './support/moto.js';
+import { useHeroku, useMoto } from './support/fixtures.js';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from './support/pty.js';
 import { tempDir } from './support/temp.js';
 
@@ -21,23 +21,21 @@ const home = tempDir('raxx-ops-pty-home-');
 afterEach(() => killAll());
 
 describe.runIf(ptyAvailable && motoAvailable)('Ctrl-C during logs grep with the spinner (pty)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
   let proxy: LatencyProxy;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    const aws = await createDrainBucket(moto.env);
+    const { aws } = moto;
+    await createDrainBucket(aws);
     const start = Date.parse(`${DAY}T00:00:00Z`);
     const objects: Stored[] = [];
     for (let i = 0; i < 60; i++) objects.push(batch(APP, start + i * 60_000, [`line ${i} status=200`, `line ${i} status=503`]));
     await put(aws, objects);
-    aws.destroy();
     // 100 ms per request, one object at a time: about 6 s to read the day.
     proxy = await startLatencyProxy({ target: moto.endpoint, delayMs: 100, cache: false });
   });
   afterAll(async () => {
     await proxy?.close();
-    await moto?.stop();
   });
 
   it('the Ctrl-C byte stops it within a second, exit 130', async () => {
@@ -60,15 +58,8 @@ describe.runIf(ptyAvailable && motoAvailable)('Ctrl-C during logs grep with the 
 });
 
 describe.runIf(ptyAvailable)('the [y/N] prompt of drains remove (pty)', () => {
-  let heroku: HerokuApiServer;
+  const heroku = useHeroku({ apps: [APP] });
   const FOREIGN = 'https://logs.example.com/ingest';
-
-  beforeEach(async () => {
-    heroku = await startHerokuApi({ apps: [APP] });
-  });
-  afterEach(async () => {
-    await heroku?.stop();
-  });
 
   /** `drains remove --all --include-foreign` needs no AWS: only the Heroku stand-in. */
   function removeAll() {

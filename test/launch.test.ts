@@ -39,6 +39,7 @@ describe.runIf(ptyAvailable)('Ctrl-C in the launcher (pty)', () => {
     await t.waitFor('changing things');
     t.type(CTRL_C);
     await t.waitFor('rolling back');
+    // The gap between the presses is what this case is about (under a second).
     await sleep(200);
     t.type(CTRL_C);
     const exit = await t.exited;

@@ -12,12 +12,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { frame } from '@raxx/log-format/logplex';
 import { runCli, type CliResult } from './support/run-cli.js';
 import { captureProcessOutput } from './support/capture.js';
-import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
-import { startHerokuApi, type HerokuApiServer } from './support/heroku-api.js';
-import { createBucket, createReceiverFunction, fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment } from './support/aws-fixtures.js';
+import { motoAvailable } from './support/moto.js';
+import { useHeroku, useMoto } from './support/fixtures.js';
+import { createBucket, createReceiverFunction, functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment } from './support/aws-fixtures.js';
 import { freePort, waitFor } from './support/stand-in.js';
 import { batch, put } from './commands/logs/fixtures.js';
-import type { AwsClients } from '../src/lib/aws/clients.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-leak-4d1f8a2c6e9b3a7d';
 const DRAIN_TOKEN = 'drain-token-leak-8e2b6d4f1a3c5e7b9d0f';
@@ -50,9 +49,9 @@ const MODES: { name: string; args: string[]; env: Record<string, string> }[] = [
 ];
 
 describe.skipIf(!motoAvailable)('no secret in any output', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer;
+  const moto = useMoto();
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let receiver: { base: string; stop(): Promise<void> };
   let env: Record<string, string>;
   const home = mkdtempSync(join(tmpdir(), 'raxx-ops-noleak-'));
@@ -61,8 +60,6 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
   const debugPackage = createRequire(import.meta.url)('debug') as { enable(ns: string): void; disable(): string };
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     await createBucket(aws, BUCKET);
     await put(aws, APPS.map((app, i) => batch(app, T0 + i * 60_000, SECRET_LINES)));
     await createReceiverFunction(aws, moto.env, { functionName: FUNCTION, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN, KEY_PREFIX: 'logs/' } });
@@ -71,9 +68,6 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
   });
   afterAll(async () => {
     await receiver?.stop();
-    await heroku?.stop();
-    aws?.destroy();
-    await moto?.stop();
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -83,8 +77,6 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
   beforeEach(async () => {
     await setFunctionEnvironment(aws, FUNCTION, { BUCKET_NAME: BUCKET, DRAIN_TOKEN, KEY_PREFIX: 'logs/' });
     await putDrainParameters(aws, { url: `${receiver.base}?token=${DRAIN_TOKEN}`, token: DRAIN_TOKEN });
-    await heroku?.stop();
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     for (const app of APPS) {
       heroku.addDrain(app, `${receiver.base}?token=${DRAIN_TOKEN}&app=${app}`);
       heroku.addDrain(app, `${receiver.base}?token=${OLD_TOKEN}&app=${app}`);

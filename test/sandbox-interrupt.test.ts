@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { motoAvailable } from './support/moto.js';
 import { postgresAvailable } from './support/postgres.js';
 import { tempDir } from './support/temp.js';
+import { waitFor } from './support/stand-in.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STEPS = 13;
@@ -64,7 +65,7 @@ describe.runIf(motoAvailable && postgresAvailable && process.platform === 'linux
       });
       void exited.then(() => reject(new Error(`the sandbox ended before step ${step}:\n${stdout}\n${stderr}`)));
     });
-    // Somewhere inside the step, not only at its start.
+    // Somewhere inside the step, not only at its start: the random delay is the point.
     await new Promise((r) => setTimeout(r, Math.random() * 1500));
     const pgid = child.pid!;
     process.kill(child.pid!, 'SIGINT');
@@ -76,11 +77,13 @@ describe.runIf(motoAvailable && postgresAvailable && process.platform === 'linux
     const pgDir = /logging to (\S+)\/postgres\.log/.exec(stdout)?.[1];
     const motoPort = /moto_server on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
     const workDir = /declared in (\S+)\/raxx-ops\.json/.exec(stdout)?.[1];
-    // Give exiting children a moment to be reaped.
-    await new Promise((r) => setTimeout(r, 500));
-    const left = processes().filter(
-      (p) => p.pgid === pgid || (pgDir !== undefined && p.cmdline.includes(pgDir)) || (motoPort !== undefined && /moto/.test(p.cmdline) && p.cmdline.includes(`-p ${motoPort}`)),
-    );
+    const leftOver = () =>
+      processes().filter(
+        (p) => p.pgid === pgid || (pgDir !== undefined && p.cmdline.includes(pgDir)) || (motoPort !== undefined && /moto/.test(p.cmdline) && p.cmdline.includes(`-p ${motoPort}`)),
+      );
+    // Exiting children may still be being reaped: wait until they are gone (or a while passed).
+    await waitFor(async () => leftOver().length === 0, 'the sandbox processes to be gone', 5_000).catch(() => undefined);
+    const left = leftOver();
     expect(left.map((p) => `${p.pid} ${p.cmdline}`), transcript.slice(-3000)).toEqual([]);
     if (pgDir) expect(existsSync(pgDir), `${pgDir} is removed`).toBe(false);
     if (workDir) expect(existsSync(workDir), `${workDir} is removed`).toBe(false);

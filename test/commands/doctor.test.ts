@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Client } from 'pg';
 import { runCli, type CliResult } from '../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
-import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
+import { motoAvailable } from '../support/moto.js';
+import { useHeroku, useMoto, usePostgres } from '../support/fixtures.js';
+import { postgresAvailable } from '../support/postgres.js';
 import { loadAuditDatabase } from '../support/audit-schema.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/stand-in.js';
 import { tempDir } from '../support/temp.js';
-import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 import { putDrainParameters, setFunctionEnvironment } from '../support/aws-fixtures.js';
 import { ATTACHMENT_RULES, blockPublicAccess, DRAIN_TIERS, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, setLifecycle, setPolicy, STACK, type LifecycleRuleInput, type Stack } from '../support/doctor-stack.js';
 
@@ -29,13 +29,13 @@ interface Report {
 }
 
 describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
-  let moto: MotoServer;
-  let heroku: HerokuApiServer;
+  const moto = useMoto({ reset: 'each' });
+  const cluster = usePostgres();
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: [...STACK.apps] });
   let stack: Stack;
   let env: Record<string, string>;
   let slack: { server: Server; url: string; posts: { path: string; body: { text: string } }[] };
 
-  let cluster: PgCluster;
   let db: { owner: string; app: string; superuser: string };
   let su: Client;
   const sql = async (text: string) => void (await su.query(text));
@@ -54,7 +54,6 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
   const failing = (doc: Report) => doc.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 
   beforeAll(async () => {
-    [moto, cluster] = await Promise.all([startMoto(), startPostgres()]);
     db = await loadAuditDatabase(cluster, 'raxx', PG);
     const { default: pg } = await import('pg');
     su = new pg.Client({ connectionString: db.superuser });
@@ -77,20 +76,16 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
     slack?.server.closeAllConnections();
     await new Promise((resolve) => slack?.server.close(resolve));
     await su?.end().catch(() => undefined);
-    await Promise.all([moto?.stop(), cluster?.stop()]);
   });
   beforeEach(async () => {
-    await moto.reset();
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [...STACK.apps] });
     stack = await provisionStack(moto.env, heroku);
     // The audit checks find the owner's URL where the runbook keeps it: the API app's config var.
     heroku.setConfigVars('raxx-api-prod', { DATABASE_URL: db.owner });
-    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url, SLACK_WEBHOOK_URL: slack.url };
+    env = { ...moto.env, ...heroku.env, SLACK_WEBHOOK_URL: slack.url };
     slack.posts.length = 0;
   });
   afterEach(async () => {
     await stack?.stop();
-    await heroku?.stop();
     // Undo whatever a test broke in the audited database.
     for (const role of ['raptor_app', 'audit_archiver']) await sql(`ALTER ROLE ${role} SET log_statement TO 'mod'`);
     for (const t of ['users', 'sessions', 'passkeys']) await sql(`ALTER TABLE ${t} ENABLE TRIGGER ALL`);

@@ -4,10 +4,9 @@
 // has one is refused (exit 3), never given prod's.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsClients } from '../../src/lib/aws/clients.js';
-import { fixtureClients } from '../support/aws-fixtures.js';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../support/moto.js';
+import { useMoto } from '../support/fixtures.js';
 import { runCli } from '../support/run-cli.js';
 import { tempDir } from '../support/temp.js';
 import { createAttachmentsBucket } from './attachments/fixtures.js';
@@ -55,17 +54,11 @@ describe('an env without a resource of its own is refused, not given prod\'s (ex
 });
 
 describe.skipIf(!motoAvailable)('plans name the environment and every resource (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     await createAttachmentsBucket(aws);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   for (const env of ['staging', 'prod']) {

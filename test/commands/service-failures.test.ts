@@ -2,11 +2,11 @@
 // one error line and exactly one hint (5xx: try again; 403: permissions), --json one document;
 // a request aborted by Ctrl-C is the interruption (130), not a failure of AWS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { motoAvailable } from '../support/moto.js';
+import { useMoto } from '../support/fixtures.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startFaultProxy as startSlowProxy } from '../support/throttle-proxy.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './logs/fixtures.js';
 import { attachmentKey, createAttachmentsBucket, remove, upload } from './attachments/fixtures.js';
 
@@ -14,14 +14,13 @@ const now = () => new Date('2025-06-03T12:00:00Z');
 const CUSTOMER = '0b8f6a1e-1d2c-4c3b-9a5e-1f2e3d4c5b6a';
 
 describe.skipIf(!motoAvailable)('outside services failing under the new commands', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let proxy: FaultProxy;
   let key: string;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     await put(aws, [batch('raxx-api-prod', Date.parse('2025-06-01T08:00:00Z'), ['hello'])]);
     await createAttachmentsBucket(aws);
     key = attachmentKey({ customer: CUSTOMER });
@@ -31,9 +30,7 @@ describe.skipIf(!motoAvailable)('outside services failing under the new commands
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
-    await moto?.stop();
   });
 
   const commands = (): string[][] => [

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
@@ -6,7 +6,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createAwsClients, awsError } from '../../src/lib/aws/clients.js';
 import { ConfigError, ServiceError } from '../../src/lib/core/errors.js';
 import { captureProcessOutput } from '../support/capture.js';
-import { motoAvailable, startMoto, TEST_AWS_ENV, type MotoServer } from '../support/moto.js';
+import { motoAvailable, TEST_AWS_ENV } from '../support/moto.js';
+import { useMoto } from '../support/fixtures.js';
 
 const emptyHome = tempDir('raxx-ops-aws-home-');
 const noCredentials = { HOME: emptyHome, AWS_CONFIG_FILE: join(emptyHome, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(emptyHome, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true' };
@@ -72,13 +73,7 @@ describe('AWS error mapping', () => {
 });
 
 describe.skipIf(!motoAvailable)('AWS clients against the local S3', () => {
-  let moto: MotoServer;
-  beforeAll(async () => {
-    moto = await startMoto();
-  });
-  afterAll(async () => {
-    await moto?.stop();
-  });
+  const moto = useMoto();
 
   it('use the AWS_ENDPOINT_URL endpoint with path-style S3 and share one client per service', async () => {
     const aws = createAwsClients({ region: 'us-east-1', env: moto.env });

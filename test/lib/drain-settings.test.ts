@@ -1,23 +1,14 @@
 // The SSM drain settings in moto: a rotation's write keeps the KMS key the parameters were
 // created with (an overwrite without KeyId would move them to aws/ssm).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/core/config.js';
 import { readDrainSettings, writeDrainSettings } from '../../src/lib/drains/settings.js';
-import { fixtureClients } from '../support/aws-fixtures.js';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
-import type { AwsClients } from '../../src/lib/aws/clients.js';
+import { motoAvailable } from '../support/moto.js';
+import { useMoto } from '../support/fixtures.js';
 
 describe.runIf(motoAvailable)('drain settings in SSM', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
+  const moto = useMoto();
+  const { aws } = moto;
 
   it('writes the new values under the same KMS key', async () => {
     const { KMSClient, CreateKeyCommand } = await import('@aws-sdk/client-kms');

@@ -3,11 +3,13 @@ import { tempDir } from '../support/temp.js';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, InterruptedError, ServiceError, UsageError } from '../../src/lib/core/errors.js';
 import { HerokuClientRequest, OVERRIDDEN } from '../../src/lib/heroku/request.js';
 import { HerokuApi, herokuBaseUrl, resolveHerokuToken } from '../../src/lib/heroku/client.js';
-import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
+import { startHerokuApi } from '../support/heroku-api.js';
+import { useHeroku } from '../support/fixtures.js';
+import { waitFor } from '../support/stand-in.js';
 
 describe('Heroku credentials', () => {
   it('prefers HEROKU_API_KEY', async () => {
@@ -57,13 +59,11 @@ async function rejection<E>(p: Promise<unknown>): Promise<E> {
 }
 
 describe('HerokuApi against the Platform API stand-in', () => {
-  let api: HerokuApiServer;
+  const api = useHeroku({ apps: ['raxx-api-prod'] });
   let heroku: HerokuApi;
-  beforeEach(async () => {
-    api = await startHerokuApi({ apps: ['raxx-api-prod'] });
+  beforeEach(() => {
     heroku = new HerokuApi({ token: api.token, baseUrl: api.url, retryBaseMs: 5 });
   });
-  afterEach(() => api.stop());
 
   it('a 404 names what is missing: the app, or the drain on an app that exists', async () => {
     // A missing app is bad input (2), like an invalid name; a missing drain is Heroku's answer.
@@ -142,7 +142,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
       expect(srv.connections()).toBe(1);
 
       await rejection(heroku.removeDrain('raxx-api-prod', 'some-id'));
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of that first retry again
       expect(srv.connections()).toBe(2);
 
       await rejection(heroku.listDrains('raxx-api-prod'));
@@ -175,7 +175,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
       expect(Date.now() - started).toBeLessThan(1_500);
       expect(err.message).toBe(`the Heroku API at ${srv.url} did not answer within 0.3 s`);
       expect(err.code).toBe('ETIMEDOUT');
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of heroku-client's first retry
       expect(srv.connections()).toBe(1);
     } finally {
       await srv.stop();
@@ -189,9 +189,10 @@ describe("heroku-client's own behaviour, wrapped", () => {
       const ac = new AbortController();
       const heroku = new HerokuApi({ token: 'tok-123456', baseUrl: srv.url, signal: ac.signal, retryBaseMs: 5 });
       const pending = rejection(heroku.listDrains('raxx-api-prod'));
-      setTimeout(() => ac.abort(), 100);
+      await waitFor(async () => srv.connections() === 1, 'the read to reach the API');
+      ac.abort();
       expect(await pending).toBeInstanceOf(InterruptedError);
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 1_200)); // the window of heroku-client's first retry
       expect(srv.connections()).toBe(1);
 
       const after = new HerokuApi({ token: api.token, baseUrl: api.url, signal: ac.signal });
@@ -230,11 +231,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
 });
 
 describe('what Heroku tells the operator', () => {
-  let api: HerokuApiServer;
-  beforeEach(async () => {
-    api = await startHerokuApi({ apps: ['raxx-api-prod', 'raxx-console-prod'] });
-  });
-  afterEach(() => api.stop());
+  const api = useHeroku({ apps: ['raxx-api-prod', 'raxx-console-prod'] });
 
   it('Warning-Message headers are passed on once each, redacted', async () => {
     const warnings: string[] = [];
@@ -265,8 +262,7 @@ describe('what Heroku tells the operator', () => {
   });
 
   it('Range paging still follows Next-Range', async () => {
-    await api.stop();
-    api = await startHerokuApi({ apps: ['raxx-api-prod'], pageSize: 2 });
+    await api.restart({ apps: ['raxx-api-prod'], pageSize: 2 });
     for (let i = 0; i < 5; i++) api.addDrain('raxx-api-prod', `https://drain${i}.example/`);
     const heroku = new HerokuApi({ token: api.token, baseUrl: api.url });
     expect(await heroku.listDrains('raxx-api-prod')).toHaveLength(5);

@@ -2,46 +2,32 @@
 // time, who and since when when refused; a dead holder on this host taken over at once; --force
 // takes any lease after a typed confirmation; expiry judged by S3's clock, never a laptop's; a
 // lost lease stops the run; released at the end, never needed by reads or dry runs.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { acquireLease, LeaseHeldError, LeaseLostError, LEASE_PREFIX, type LeaseRecord } from '../../src/lib/run/lease.js';
 import { waitFor } from '../support/stand-in.js';
 import { createContext } from '../../src/lib/run/context.js';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
-import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
-import { createBucket, fixtureClients, listKeys, putDrainParameters, startFaultProxy } from '../support/aws-fixtures.js';
+import { motoAvailable } from '../support/moto.js';
+import { useHeroku, useMoto } from '../support/fixtures.js';
+import { createBucket, listKeys, putDrainParameters, startFaultProxy } from '../support/aws-fixtures.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const KEY = `${LEASE_PREFIX}drains.json`;
 const HEROKU_TOKEN = 'heroku-token-lease-test-0123456789';
 
 describe.skipIf(!motoAvailable)('lease (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'] });
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     await createBucket(aws, BUCKET);
     await putDrainParameters(aws, { url: 'http://127.0.0.1:9/?token=t0k3n-for-lease-tests', token: 't0k3n-for-lease-tests' });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'] });
-    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
-  });
-  afterEach(async () => {
-    await heroku?.stop();
+    env = { ...moto.env, ...heroku.env };
   });
 
   const plant = async (holder: Partial<LeaseRecord>) => {

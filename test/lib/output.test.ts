@@ -66,6 +66,7 @@ describe('Output.drained', () => {
     out.raw('a line longer than sixteen bytes\n');
     let done = false;
     const waiting = out.drained().then(() => (done = true));
+    // Not drained while the write is pending: a window in which it would wrongly resolve.
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toBe(false);
     release!();

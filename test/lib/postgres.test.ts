@@ -1,10 +1,11 @@
 // connectPostgres against a throwaway cluster: the typed errors a command turns into exit codes,
 // and no password in any of them.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ServiceError, UsageError } from '../../src/lib/core/errors.js';
 import { connectPostgres, parseDatabaseUrl, postgresError } from '../../src/lib/postgres/connect.js';
 import { redact } from '../../src/lib/core/secrets.js';
-import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.js';
+import { postgresAvailable } from '../support/postgres.js';
+import { usePostgres } from '../support/fixtures.js';
 import { freePort } from '../support/stand-in.js';
 
 const PASSWORD = 'raptor-pw-7c2e9a41d3b5';
@@ -19,13 +20,11 @@ async function failure(p: Promise<unknown>): Promise<Error> {
 }
 
 describe.runIf(postgresAvailable)('connectPostgres', () => {
-  let cluster: PgCluster;
+  const cluster = usePostgres();
   let url: string;
   beforeAll(async () => {
-    cluster = await startPostgres();
     url = await cluster.createRole('raptor_app', PASSWORD);
   });
-  afterAll(() => cluster?.stop());
 
   it('connects, names itself, and registers the password as a secret', async () => {
     const client = await connectPostgres(url, { applicationName: 'raxx-ops test' });

@@ -2,12 +2,12 @@
 // the AWS SDK's clients, the Heroku API and Slack, each through a loopback forward proxy that
 // counts what passes through it; NO_PROXY sends them direct.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { motoAvailable } from '../support/moto.js';
+import { useHeroku, useMoto } from '../support/fixtures.js';
 import { startHttpProxy, type HttpProxy } from '../support/http-proxy.js';
-import { startHerokuApi, type HerokuApiServer } from '../support/heroku-api.js';
 import { startSlack, type SlackStandIn } from '../support/slack-webhook.js';
 import { runCli } from '../support/run-cli.js';
-import { createAwsClients, type AwsClients } from '../../src/lib/aws/clients.js';
+import { createAwsClients } from '../../src/lib/aws/clients.js';
 import { noProxy, proxyFor } from '../../src/lib/core/proxy.js';
 import { postSlack } from '../../src/lib/slack/notify.js';
 import { InfisicalApi } from '../../src/lib/infisical/client.js';
@@ -46,28 +46,23 @@ describe('which proxy a URL takes', () => {
 });
 
 describe.skipIf(!motoAvailable)('every outside call through the proxy (moto, Heroku and Slack stand-ins)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
+  const heroku = useHeroku({ apps: [API] }, 'file');
   let proxy: HttpProxy;
-  let heroku: HerokuApiServer;
   let slack: SlackStandIn;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     await put(aws, Array.from({ length: 12 }, (_, i) => batch(API, T + i * 60_000, [`line ${i}`])));
     await putDrainParameters(aws, { url: 'https://abc.lambda-url.us-east-1.on.aws/?token=t0k3n', token: 't0k3n' });
     proxy = await startHttpProxy();
-    heroku = await startHerokuApi({ apps: [API] });
     slack = await startSlack();
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
-    await heroku?.stop();
     await slack?.close();
-    await moto?.stop();
   });
 
   const moto_ = () => new URL(moto.endpoint).host;

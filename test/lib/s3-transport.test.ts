@@ -101,7 +101,7 @@ describe('socketTransport', () => {
     let n = 0;
     for await (const c of res.body as AsyncIterable<Buffer>) {
       n += c.length;
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, 1)); // a slow reader: what this case is about
     }
     expect(n).toBe(big.length);
     // Left paused, the socket would never read this answer (and an idle process would exit).
@@ -115,6 +115,7 @@ describe('socketTransport', () => {
     const send = socketTransport();
     expect(await text(await send(req(port), live()))).toBe('ok');
     server!.closeAllConnections();
+    // The client's end of the socket is not reachable from here: give its FIN time to arrive.
     await new Promise((r) => setTimeout(r, 50));
     // The pool noticed the close: the next request opens a new connection.
     expect(await text(await send(req(port), live()))).toBe('ok');

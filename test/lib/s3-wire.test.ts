@@ -2,11 +2,11 @@
 // (corrected from S3's Date, as the SDK does; a clock that keeps moving is blamed on the
 // clock, not on permissions), an IPv6 endpoint (Host bracketed, signed as sent), and a 301
 // naming the bucket's region.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../support/moto.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../support/moto.js';
+import { useMoto } from '../support/fixtures.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { runCli } from '../support/run-cli.js';
-import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from '../commands/logs/fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -17,19 +17,13 @@ const now = () => new Date('2025-06-03T12:00:00Z');
 const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`);
 
 describe.skipIf(!motoAvailable)('the lean GET on the wire (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   const fetchDay = (endpoint: string, extra: string[] = []) => runCli(['logs', 'fetch', '--app', API, '--date', DAY, ...extra], { env: { ...moto.env, AWS_ENDPOINT_URL: endpoint }, now });
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     await put(aws, Array.from({ length: 40 }, (_, i) => batch(API, T + i * 60_000, [lines[i]!])));
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   it.each([HOUR, -HOUR, 20 * 60_000])('S3 %i ms off this clock: corrected from its Date, every object read', async (offset) => {

@@ -6,6 +6,13 @@ import { createBucket, createReceiverFunction, putDrainParameters } from './aws-
 import { runCli, type CliResult } from './run-cli.js';
 import { freePort, waitFor } from './stand-in.js';
 
+export interface HerokuProxy {
+  url: string;
+  /** Resolves once every answer held so far (`holdAnswerMs`) has been let go. */
+  held(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
  * A proxy in front of the Heroku API stand-in: `hook` may hold a request (`delayMs`), pass it
  * on and then answer 503 anyway (`answer503`: the change is made, the client hears a failure),
@@ -15,8 +22,9 @@ import { freePort, waitFor } from './stand-in.js';
 export async function startHerokuProxy(
   target: string,
   hook: (q: { method: string; path: string }) => { delayMs?: number; answer503?: boolean; holdAnswerMs?: number; drop?: boolean },
-): Promise<{ url: string; stop(): Promise<void> }> {
+): Promise<HerokuProxy> {
   const upstream = new URL(target);
+  const holding: Promise<void>[] = [];
   const server = createServer((req, res) => {
     const how = hook({ method: req.method ?? 'GET', path: req.url ?? '/' });
     if (how.drop) {
@@ -37,12 +45,17 @@ export async function startHerokuProxy(
           // The change is made; its answer comes too late for the caller.
           const got: Buffer[] = [];
           up.on('data', (c: Buffer) => got.push(c));
-          up.on('end', () =>
-            setTimeout(() => {
-              if (res.destroyed) return;
-              res.writeHead(up.statusCode ?? 502, up.headers);
-              res.end(Buffer.concat(got));
-            }, how.holdAnswerMs),
+          holding.push(
+            new Promise<void>((resolve) =>
+              up.on('end', () =>
+                setTimeout(() => {
+                  resolve();
+                  if (res.destroyed) return;
+                  res.writeHead(up.statusCode ?? 502, up.headers);
+                  res.end(Buffer.concat(got));
+                }, how.holdAnswerMs),
+              ),
+            ),
           );
           return;
         }
@@ -58,6 +71,9 @@ export async function startHerokuProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    async held() {
+      await Promise.all(holding);
+    },
     stop() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

@@ -187,15 +187,16 @@ describe('startStream', () => {
     const drain = await startDrain((r) => (tokens.has(new URL(r.url, 'http://x').searchParams.get('token') ?? '') ? 200 : 403));
     let token = 'old';
     const stream = startStream(() => `${drain.url}/logs?token=${token}`, { intervalMs: 5, linesPerBatch: 4 });
-    await new Promise((r) => setTimeout(r, 60));
+    await stream.until((rs) => rs.length >= 2, 'two batches on the old token');
     // Rotation done right: accept the new token before using it, drop the old one after.
     tokens.add('new');
     token = 'new';
-    await new Promise((r) => setTimeout(r, 60));
+    await stream.sentSince(Date.now(), 2);
     tokens.delete('old');
-    await new Promise((r) => setTimeout(r, 40));
+    await stream.sentSince(Date.now(), 2);
     await stream.stop();
     const settled = stream.results.length;
+    // Nothing is sent after stop(): a window in which a batch would have gone (interval 5 ms).
     await new Promise((r) => setTimeout(r, 30));
     expect(stream.results.length).toBe(settled);
 
@@ -209,7 +210,7 @@ describe('startStream', () => {
     // Had the old token been dropped first, the stream would show the 403 (dropped for good).
     token = 'old';
     const late = startStream(() => `${drain.url}/logs?token=${token}`, { intervalMs: 5, linesPerBatch: 1 });
-    await new Promise((r) => setTimeout(r, 20));
+    await late.until((rs) => rs.length >= 1, 'the first batch');
     await late.stop();
     expect(late.results[0]).toMatchObject({ outcome: 'dropped', status: 403, attempts: 1 });
     await drain.stop();

@@ -220,6 +220,13 @@ export interface StreamBatchResult extends SendResult {
 export interface LogplexStream {
   /** One entry per finished batch, in order. */
   readonly results: StreamBatchResult[];
+  /**
+   * Resolves once `check` holds for the results (checked now and after every batch); rejects
+   * after `timeoutMs`, or when the stream stops first.
+   */
+  until(check: (results: StreamBatchResult[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /** Resolves once `n` batches that started at or after `since` have finished. */
+  sentSince(since: number, n: number): Promise<void>;
   /** Stops after the batch in flight (which is recorded) and resolves then. */
   stop(): Promise<void>;
 }
@@ -233,6 +240,11 @@ export function startStream(getUrl: () => string, opts: StreamOptions): LogplexS
   const results: StreamBatchResult[] = [];
   let stopped = false;
   let wake: (() => void) | undefined;
+  /** Checked after each batch (and once the loop ends): true when the waiter is done. */
+  let waiters: (() => boolean)[] = [];
+  const notify = () => {
+    waiters = waiters.filter((w) => !w());
+  };
   const text = opts.text ?? ((b: number, l: number) => `stream batch ${b} line ${l}`);
 
   const loop = (async () => {
@@ -248,6 +260,7 @@ export function startStream(getUrl: () => string, opts: StreamOptions): LogplexS
       }));
       const r = await sendBatch(url, msgs, opts);
       results.push({ ...r, batch, url, lines, startedAt });
+      notify();
       if (stopped) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, opts.intervalMs);
@@ -258,10 +271,34 @@ export function startStream(getUrl: () => string, opts: StreamOptions): LogplexS
       });
       wake = undefined;
     }
-  })();
+  })().finally(() => {
+    stopped = true;
+    notify();
+  });
+
+  function until(check: (r: StreamBatchResult[]) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${what} (${results.length} batches sent)`)), timeoutMs);
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        waiters = waiters.filter((w) => w !== waiter);
+        if (err) reject(err);
+        else resolve();
+      };
+      const waiter = () => {
+        if (check(results)) done();
+        else if (stopped) done(new Error(`the stream stopped before ${what} (${results.length} batches sent)`));
+        else return false;
+        return true;
+      };
+      if (!waiter()) waiters.push(waiter);
+    });
+  }
 
   return {
     results,
+    until,
+    sentSince: (since, n) => until((rs) => rs.filter((b) => b.startedAt.getTime() >= since).length >= n, `${n} batches sent after ${new Date(since).toISOString()}`),
     async stop() {
       stopped = true;
       wake?.();

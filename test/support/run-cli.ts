@@ -25,6 +25,8 @@ export interface RunOptions {
   tty?: boolean;
   /** Called with everything written to stdout so far, after each write (to act mid-run). */
   onStdout?: (stdout: string) => void;
+  /** The same for stderr (a warning the run prints mid-way). */
+  onStderr?: (stderr: string) => void;
 }
 
 const emptyHome = tempDir('raxx-ops-home-');
@@ -38,6 +40,11 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
     else env[k] = v;
   }
   const prompt = opts.prompt;
+  const errWrite = (s: string) => {
+    stderr += s;
+    opts.onStderr?.(stderr);
+    return true;
+  };
   const code = await main(argv, {
     stdout: {
       write: (s: string) => {
@@ -47,7 +54,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Cli
       },
       isTTY: false,
     },
-    stderr: opts.tty ? fakeTerminal((s) => (stderr += s)) : { write: (s: string) => (stderr += s), isTTY: false },
+    stderr: opts.tty ? fakeTerminal(errWrite) : { write: errWrite, isTTY: false },
     env,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.stdin ? { stdin: opts.stdin } : {}),

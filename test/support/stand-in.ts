@@ -55,3 +55,15 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
   }
   throw new Error(`timed out waiting for ${what}${lastErr ? `: ${lastErr.name}: ${lastErr.message}` : ''}`);
 }
+
+/** A one-shot event a test can await and a stand-in (or a callback) can fire. */
+export interface Gate {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+export function gate(): Gate {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}

@@ -6,7 +6,8 @@ import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../../test/support/moto.js';
+import { motoAvailable } from '../../../test/support/moto.js';
+import { useMoto } from '../../../test/support/fixtures.js';
 import { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS, LOGPLEX_RETRY_HORIZON_MS } from '../src/batch.js';
 import { configFromEnv, ReceiverConfigError, type DrainTokens, type HandlerDeps } from '../src/handler.js';
 import * as phrases from '@raxx/log-format/log-phrases';
@@ -42,7 +43,7 @@ function batchAt(t: number | undefined, lines = 3): string {
 const frameCount = (body: string) => (body.match(/(?:^|\n|\.)\d+ </g) ?? []).length;
 
 describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto({ reset: 'each' });
   let s3: S3Client;
   let server: ReceiverServer;
   let tokens: DrainTokens;
@@ -75,7 +76,6 @@ describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
     });
 
   beforeAll(async () => {
-    moto = await startMoto();
     s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     log = captureLog();
     server = await startReceiverServer({ handlerDeps: deps({ log: (line, level) => log.sink(line, level) }) });
@@ -83,10 +83,8 @@ describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
   afterAll(async () => {
     await server?.close();
     s3?.destroy();
-    await moto?.stop();
   });
   beforeEach(async () => {
-    await moto.reset();
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     tokens = { current: TOKEN };
     receivedAt = MIDNIGHT + 14 * HOUR + 10 * MIN;

@@ -3,7 +3,8 @@
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../../test/support/moto.js';
+import { motoAvailable } from '../../../test/support/moto.js';
+import { useMoto } from '../../../test/support/fixtures.js';
 import { freePort } from '../../../test/support/stand-in.js';
 import type { DrainTokens, HandlerDeps } from '../src/handler.js';
 import { startReceiverServer, type FunctionUrlRequestEvent, type ReceiverServer } from '../src/serve.js';
@@ -98,7 +99,7 @@ describe('the HTTP adapter', () => {
 });
 
 describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto({ reset: 'each' });
   let s3: S3Client;
   let server: ReceiverServer;
   let tokens: DrainTokens;
@@ -121,7 +122,6 @@ describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
   };
 
   beforeAll(async () => {
-    moto = await startMoto();
     s3 = s3At(moto.endpoint);
     log = captureLog();
     server = await startReceiverServer({ handlerDeps: deps({ log: (line, level) => log.sink(line, level) }) });
@@ -129,10 +129,8 @@ describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
   afterAll(async () => {
     await server?.close();
     s3?.destroy();
-    await moto?.stop();
   });
   beforeEach(async () => {
-    await moto.reset();
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     tokens = { current: TOKEN };
     receivedAt = T0_MS + 60_000;

@@ -1,10 +1,9 @@
 // kms-status, lockdown / unlock and kms-retire against moto's KMS and a versioned bucket.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { fixtureClients } from '../../support/aws-fixtures.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { ALIAS, attachmentKey, BUCKET, createAttachmentsBucket, remove, upload } from './fixtures.js';
 
 interface StatusJson {
@@ -25,20 +24,10 @@ interface StepsJson {
 }
 
 describe.skipIf(!motoAvailable)('attachments KMS commands', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
   let keyId: string;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     keyId = await createAttachmentsBucket(aws);
   });
 

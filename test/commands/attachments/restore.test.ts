@@ -1,11 +1,11 @@
 // attachments restore against moto: a versioned bucket encrypted with the attachments KMS key.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { fixtureClients, startFaultProxy } from '../../support/aws-fixtures.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
+import { startFaultProxy } from '../../support/aws-fixtures.js';
 import { startFaultProxy as startClockProxy } from '../../support/fault-proxy.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { attachmentKey, BUCKET, createAttachmentsBucket, dataVersions, read, remove, upload, versions } from './fixtures.js';
 import { startLatencyProxy } from '../../../bench/latency-proxy.mjs';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from '../../support/pty.js';
@@ -18,20 +18,10 @@ interface RestoreJson {
 }
 
 describe.skipIf(!motoAvailable)('attachments restore', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
   let keyId: string;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     keyId = await createAttachmentsBucket(aws);
   });
 

@@ -1,14 +1,11 @@
 // rotate-access-key end to end: IAM in moto (behind a proxy that can fail or interrupt chosen
 // calls) and the Heroku API stand-in holding the apps' config vars.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { fixtureClients, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { accessKeys, createBackendUser, USER } from './fixtures.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';
 const HOLDERS = ['raxx-api-prod', 'raxx-console-prod'];
@@ -25,39 +22,27 @@ interface StepsJson {
 }
 
 describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuStandIn;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: [] });
   let proxy: FaultProxy;
   let env: Record<string, string>;
   let original: { id: string; secret: string };
   /** Every secret that existed during a test: none may be printed. */
   let secrets: Set<string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     // The drain bucket holds the lease that keeps two rotations apart.
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await (await aws.s3()).send(new CreateBucketCommand({ Bucket: DRAIN_BUCKET }));
     original = await createBackendUser(aws);
     secrets = new Set([original.secret, HEROKU_TOKEN]);
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
     for (const app of HOLDERS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
     heroku.addApp(BYSTANDER, { OTHER: 'kept' });
     heroku.addApp(STAGING, { OTHER: 'kept' });
     proxy = await startFaultProxy(moto.endpoint);
-    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, ...heroku.env };
   });
   afterEach(async () => {
-    await heroku?.stop();
     await proxy?.stop();
   });
 

@@ -6,15 +6,14 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { fixtureClients, startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../support/aws-fixtures.js';
-import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../support/aws-fixtures.js';
 import { startInfisicalApi, type InfisicalApiServer } from '../../support/infisical-api.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { sourceCli, root } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { accessKeys, createBackendUser } from './fixtures.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';
@@ -30,9 +29,9 @@ const appWrite = (app: string) => (q: ProxiedRequest) => q.method === 'PATCH' &&
 const vaultWrite = (q: ProxiedRequest) => q.method === 'PATCH' && q.path === '/api/v4/secrets/batch';
 
 describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: [] });
   let vault: InfisicalApiServer;
   let iam: FaultProxy;
   let hproxy: FaultProxy;
@@ -40,21 +39,10 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
   let env: Record<string, string>;
   let original: { id: string; secret: string };
   let secrets: Set<string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await (await aws.s3()).send(new CreateBucketCommand({ Bucket: DRAIN_BUCKET }));
     original = await createBackendUser(aws);
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [] });
     for (const app of APPS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
     heroku.addApp('raxx-velvet-prod', { OTHER: 'kept' });
     heroku.addApp('raxx-api-staging', { OTHER: 'kept' });
@@ -81,7 +69,6 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
   });
   afterEach(async () => {
     for (const p of [iam, hproxy, vproxy]) await p?.stop();
-    await heroku?.stop();
     await vault?.stop();
   });
 

@@ -1,15 +1,15 @@
 // attachments url against moto (the URL downloads the file; the AUDIT line never carries it),
 // and the bad-input table of the attachments commands (exit 2 with a hint, nothing on stdout).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { createBucket, fixtureClients, listKeys } from '../../support/aws-fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
+import { createBucket, listKeys } from '../../support/aws-fixtures.js';
 import { gunzipSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../support/temp.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { redact } from '../../../src/lib/core/secrets.js';
 import { attachmentKey, createAttachmentsBucket, remove, upload } from './fixtures.js';
 
@@ -55,20 +55,14 @@ describe('attachments: bad input (exit 2)', () => {
 });
 
 describe.skipIf(!motoAvailable)('attachments url', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   const noDrainConfig = join(tempDir('raxx-ops-url-'), 'config.json');
   writeFileSync(noDrainConfig, JSON.stringify({ drain: { bucket: 'raxx-no-such-drain-bucket' } }));
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     await createAttachmentsBucket(aws);
     await createBucket(aws, DRAIN_BUCKET);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   it('prints a 5-minute pre-signed GET that downloads the file; the AUDIT line names it without the URL', async () => {

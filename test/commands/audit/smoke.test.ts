@@ -7,16 +7,15 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'pg';
-import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
+import { createBucket, putDrainParameters } from '../../support/aws-fixtures.js';
 import { RUNBOOK, runbookSchema, runbookTracer } from '../../support/audit-schema.js';
 import { TRACER_COLUMNS, TRACER_VALUES, tracerInsertSql } from '../../../src/lib/audit/tracer.js';
-import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto, usePostgres } from '../../support/fixtures.js';
 import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.js';
-import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.js';
+import { postgresAvailable } from '../../support/postgres.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const APP = 'raxx-api-prod';
 const BUCKET = 'raxx-heroku-logs-prod';
@@ -58,11 +57,11 @@ function expectNoSecrets(r: CliResult): void {
 const statuses = (rep: Report) => rep.checks.map((c) => c.status).join(' ');
 
 describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Postgres to S3', () => {
-  let cluster: PgCluster;
+  const moto = useMoto();
+  const { aws } = moto;
+  const cluster = usePostgres();
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: [APP] }, 'file');
   let su: Client;
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer;
   let forwarder: PgForwarder | undefined;
   let receiver: { abort: AbortController; done: Promise<CliResult> } | undefined;
   let receiverBase: string;
@@ -79,8 +78,6 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
   const smokeSessions = async () => (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'raxx-ops audit smoke'`))[0]!.n;
 
   beforeAll(async () => {
-    [cluster, moto] = await Promise.all([startPostgres(), startMoto()]);
-    aws = fixtureClients(moto.env);
     await createBucket(aws, BUCKET);
 
     // The owner is no superuser (as on Heroku): it creates the roles and the schema, and may
@@ -113,10 +110,9 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     await waitFor(async () => (await fetch(receiverBase).catch(() => undefined)) !== undefined, 'receiver serve');
 
     await putDrainParameters(aws, { url: `${receiverBase}?token=${DRAIN_TOKEN}`, token: DRAIN_TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: [APP] });
     heroku.addDrain(APP, desired());
     heroku.setConfigVars(APP, { DATABASE_URL: ownerUrl, RAPTOR_APP_DATABASE_URL: appUrl });
-    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, ...heroku.env };
     await startForwarder();
   }, 60_000);
 
@@ -125,9 +121,6 @@ describe.runIf(postgresAvailable && motoAvailable)('audit smoke / fix-roles, Pos
     receiver?.abort.abort();
     await receiver?.done;
     await su?.end().catch(() => undefined);
-    await heroku?.stop();
-    aws?.destroy();
-    await Promise.all([cluster?.stop(), moto?.stop()]);
   });
 
   it('the cluster logs statements only through the role settings', async () => {

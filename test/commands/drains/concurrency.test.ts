@@ -2,17 +2,16 @@
 // once, another change to the function while a rotation runs, a POST whose answer comes too
 // late. AWS goes through a proxy that gives Lambda's configuration a RevisionId (moto has
 // none) and refuses an update with a stale one (412), as Lambda does.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
 import { sendBatch } from '../../support/logplex-sender.js';
 import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions, type AwsRequest, type LambdaRevisions } from '../../support/lambda-revisions.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
+import { gate } from '../../support/stand-in.js';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-7c2e4a6b8d0f2a4c6e8b';
 const TOKEN = 'drain-token-3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b';
@@ -25,12 +24,12 @@ const isUpdate = (q: AwsRequest) => q.method === 'PUT' && q.path.includes('/conf
 const isGetConfiguration = (q: AwsRequest) => q.method === 'GET' && q.path.includes('/configuration');
 
 describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
-  let moto: MotoServer;
+  const moto = useMoto({ reset: 'each' });
   /** Straight to moto: reads that must not disturb the emulated revisions. */
-  let aws: AwsClients;
+  const { aws } = moto;
   /** Through the RevisionId proxy: "another operator" changing the function. */
   let operator: AwsClients;
-  let heroku: HerokuStandIn;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let lambda: LambdaRevisions;
   let receiver: { base: string; stop(): Promise<void> };
   let env: Record<string, string>;
@@ -64,28 +63,16 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
     }
     return token;
   }
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     lambda = await startLambdaRevisions(moto.endpoint);
     operator = fixtureClients({ ...moto.env, AWS_ENDPOINT_URL: lambda.url });
-    env = { ...moto.env, AWS_ENDPOINT_URL: lambda.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, AWS_ENDPOINT_URL: lambda.url, ...heroku.env };
     for (const a of APPS) heroku.addDrain(a, `${receiver.base}?token=${TOKEN}&app=${a}`);
   });
   afterEach(async () => {
     operator?.destroy();
     await receiver?.stop();
-    await heroku?.stop();
     await lambda?.stop();
   });
 
@@ -175,6 +162,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
       // The first run's function update takes 4 s: the second starts while it is on.
       lambda.hold(isUpdate, { beforeMs: 4000 });
       const started = rotate();
+      // The gap between the two starts is what this case varies, not a wait for an event.
       await new Promise((res) => setTimeout(res, offsetMs));
       const later = await rotate();
       const earlier = await started;
@@ -191,10 +179,13 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   }
 
   it('two rotations, the second with --wait: it waits for the lease, then rotates again from the settled state', async () => {
-    lambda.hold(isUpdate, { beforeMs: 1500 });
+    // The first run's function update is held (lease taken) until the second says it waits.
+    const inUpdate = gate();
+    const secondWaits = gate();
+    lambda.hold(isUpdate, { before: async () => (inUpdate.open(), await secondWaits.opened) });
     const first = rotate();
-    await new Promise((res) => setTimeout(res, 500));
-    const second = await rotate(['--wait', '120']);
+    await inUpdate.opened;
+    const second = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10', '--wait', '120'], { env, onStderr: (s) => /waiting for the drains lease/.test(s) && secondWaits.open() });
     const one = await first;
     expect(one.code).toBe(0);
     expect(second.stderr).toMatch(/waiting for the drains lease/);
@@ -257,13 +248,18 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   it('a lease deleted under a running rotation stops it at once and rolls back (exit 4); a rerun then rotates', async () => {
     // The function update lands; before its answer, the lease is deleted and renewals (every
     // 1.5 s at this TTL) find it gone.
+    // The answer is held until the run says it lost the lease: it must notice on its own.
+    const lost = gate();
     lambda.hold(isUpdate, {
       during: async () => {
         await deleteLease();
-        await new Promise((res) => setTimeout(res, 4500));
+        await lost.opened;
       },
     });
-    const r = await rotate([], { ...env, RAXX_OPS_LEASE_TTL_MS: '6000' });
+    const r = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '10'], {
+      env: { ...env, RAXX_OPS_LEASE_TTL_MS: '6000' },
+      onStderr: (s) => /lost the drains lease/.test(s) && lost.open(),
+    }).finally(() => lost.open());
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/warning: lost the drains lease \(its object was deleted\); stopping/);
     expect(r.stderr).toMatch(/error: rotation stopped at step \d of 8 \(.*\): lost the drains lease \(its object was deleted\)/);
@@ -299,10 +295,13 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
   }, 90_000);
 
   it('wire started while a rotation runs refuses on the lease and changes nothing', async () => {
-    lambda.hold(isUpdate, { beforeMs: 3000 });
+    // The rotation's function update (lease taken) is held until wire has answered.
+    const inUpdate = gate();
+    const wired = gate();
+    lambda.hold(isUpdate, { before: async () => (inUpdate.open(), await wired.opened) });
     const rotation = rotate();
-    await new Promise((res) => setTimeout(res, 700));
-    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env });
+    await inUpdate.opened;
+    const wire = await runCli(['drains', 'wire', '--prune', '--yes'], { env }).finally(() => wired.open());
     expect(wire.code).toBe(4);
     expect(wire.stderr).toMatch(/holds the drains lease \(running `.*drains rotate/);
     expect((await rotation).code).toBe(0);
@@ -340,7 +339,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
         expect(r.json<{ apps: { app: string; status: string }[] }>().apps.map((a) => a.status)).toEqual(['changed', 'changed', 'changed']);
-        await new Promise((res) => setTimeout(res, 1500));
+        await via.held();
         for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${TOKEN}&app=${a}`]);
         const again = await runCli(['drains', 'wire', '--json'], { env });
         expect(again.json<{ apps: { status: string }[] }>().apps.every((a) => a.status === 'unchanged')).toBe(true);
@@ -355,7 +354,7 @@ describe.skipIf(!motoAvailable)('drains under concurrency and faults', () => {
         const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
-        await new Promise((res) => setTimeout(res, 1500));
+        await via.held();
         await expectSettled();
         await expectNoSecrets(r);
       } finally {

@@ -1,17 +1,14 @@
 // drains list / wire / remove / test against moto (SSM, S3, Lambda configuration), the Heroku
 // Platform API stand-in and the receiver served locally.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
-import { createBucket, createReceiverFunction, fixtureClients, listKeys, putDrainParameters } from '../../support/aws-fixtures.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { createBucket, createReceiverFunction, listKeys, putDrainParameters } from '../../support/aws-fixtures.js';
 import { tempDir } from '../../support/temp.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { freePort } from '../../support/stand-in.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-7f3c9a1e5b2d4c6e8f0a';
 const DRAIN_TOKEN = 'drain-token-5e8b1c4f7a2d9e6b3c0f1a4d7e2b5c8f';
@@ -27,9 +24,9 @@ function expectNoSecrets(r: CliResult, secrets: string[] = [HEROKU_TOKEN, DRAIN_
 }
 
 describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuStandIn;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let receiverBase: string;
   let env: Record<string, string>;
   const desired = (app: string, token = DRAIN_TOKEN) => `${receiverBase}?token=${token}&app=${app}`;
@@ -38,24 +35,13 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
   const receiverFunction = () => createReceiverFunction(aws, moto.env, { functionName: 'raxx-heroku-log-drain-receiver', variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN } });
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     receiverBase = `http://127.0.0.1:${await freePort()}/`;
   });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     await putDrainParameters(aws, { url: `${receiverBase}?token=${DRAIN_TOKEN}`, token: DRAIN_TOKEN });
     // The drain bucket also holds the lease changing commands take.
     await createBucket(aws, 'raxx-heroku-logs-prod');
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
-    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
-  });
-  afterEach(async () => {
-    await heroku?.stop();
+    env = { ...moto.env, ...heroku.env };
   });
 
   it('wire from nothing adds exactly the current drain to every app, in one GET and one POST per app', async () => {
@@ -279,29 +265,17 @@ describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {
 });
 
 describe.skipIf(!motoAvailable)('drains remove --all with SSM down (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuStandIn;
+  const moto = useMoto();
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let functionUrl: string;
   const app = 'raxx-api-prod';
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     await createBucket(aws, 'raxx-heroku-logs-prod');
     await createReceiverFunction(aws, moto.env, { functionName: 'raxx-heroku-log-drain-receiver', variables: { DRAIN_TOKEN: DRAIN_TOKEN } });
     const { CreateFunctionUrlConfigCommand } = await import('@aws-sdk/client-lambda');
     functionUrl = (await (await aws.lambda()).send(new CreateFunctionUrlConfigCommand({ FunctionName: 'raxx-heroku-log-drain-receiver', AuthType: 'NONE' }))).FunctionUrl!;
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
-  });
-  afterEach(async () => {
-    await heroku?.stop();
   });
 
   it("recognises receiver drains by the function's URL and keeps foreign ones", async () => {
@@ -310,7 +284,7 @@ describe.skipIf(!motoAvailable)('drains remove --all with SSM down (moto)', () =
     const foreign = heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
     const closed = `http://127.0.0.1:${await freePort()}`;
     // SSM unreachable; S3, Lambda and Heroku answer.
-    const env = { ...moto.env, AWS_ENDPOINT_URL_SSM: closed, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    const env = { ...moto.env, AWS_ENDPOINT_URL_SSM: closed, ...heroku.env };
     const r = await runCli(['drains', 'remove', '--all', '--app', app, '--yes'], { env });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: SSM could not be read .*; recognising receiver drains by the function's URL /);
@@ -324,7 +298,7 @@ describe.skipIf(!motoAvailable)('drains remove --all with SSM down (moto)', () =
     heroku.addDrain(app, `https://receiver.example.com/drain?token=${DRAIN_TOKEN}&app=${app}`);
     const foreign = heroku.addDrain(app, 'https://logs.example-vendor.com/ingest?token=vendor-secret-1234');
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const env = { ...moto.env, AWS_ENDPOINT_URL_SSM: closed, AWS_ENDPOINT_URL_LAMBDA: closed, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    const env = { ...moto.env, AWS_ENDPOINT_URL_SSM: closed, AWS_ENDPOINT_URL_LAMBDA: closed, ...heroku.env };
     const none = await runCli(['drains', 'remove', '--all', '--app', app, '--yes'], { env });
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/cannot tell receiver drains from others[\s\S]*hint: set drain\.receiverUrl/);

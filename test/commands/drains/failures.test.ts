@@ -2,13 +2,12 @@
 // a second factor) is one `error:` and one `hint:` with its own exit code, however many apps
 // the command covers; a cause of one app's is listed under that app. Each row runs the CLI
 // in-process against moto and the Heroku API stand-in.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { runCli } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi, type HerokuApiServer } from '../../support/heroku-api.js';
-import { createBucket, fixtureClients, putDrainParameters } from '../../support/aws-fixtures.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { createBucket, putDrainParameters } from '../../support/aws-fixtures.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-failures-6a8c0e2b4d';
 const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
@@ -25,28 +24,16 @@ async function closedPort(): Promise<number> {
 const lines = (stderr: string, prefix: string) => stderr.split('\n').filter((l) => l.startsWith(prefix));
 
 describe.skipIf(!motoAvailable)('one failure, one report', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuApiServer;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     await putDrainParameters(aws, { url: 'http://127.0.0.1:9/?token=drain-token-failures-1234', token: 'drain-token-failures-1234' });
     // The drain bucket, which also holds the lease of changing commands.
     await createBucket(aws, 'raxx-heroku-logs-prod');
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
-    env = { ...moto.env, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, ...heroku.env };
   });
-  afterEach(() => heroku?.stop());
 
   const rows: { name: string; argv: string[]; setup: () => Promise<void> | void; code: number; error: RegExp; hint: RegExp; errors?: number; hints?: number }[] = [
     {

@@ -4,18 +4,15 @@
 // each mixed state a hand, a killed run or a forgotten drain can leave, the repair must end with
 // SSM, the function and every drain on one token, `drains test` green, and no batch refused
 // that the function accepted before (nor any of the drains' batches once it accepts them again).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
-import { fixtureClients, functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions } from '../../support/lambda-revisions.js';
 import { waitFor } from '../../support/stand-in.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-4e6a8c0b2d4f6a8c0e2b';
 const TOKEN = 'drain-token-1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a';
@@ -30,9 +27,9 @@ const FUNCTION = 'raxx-heroku-log-drain-receiver';
 const ALL = [HEROKU_TOKEN, TOKEN, BY_HAND, STALE, OLD, HALF, IN_SSM];
 
 describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuStandIn;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let proxy: FaultProxy;
   let receiver: { base: string; stop(): Promise<void> };
   let env: Record<string, string>;
@@ -76,7 +73,10 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
       return { app, stream };
     });
   }
+  /** Stops once every app has sent a few batches after the repair, on the drains it left. */
   async function stopSending(): Promise<void> {
+    const since = Date.now();
+    await Promise.all(streams.map((s) => s.stream.sentSince(since, 3)));
     await Promise.all(streams.map((s) => s.stream.stop()));
   }
 
@@ -117,27 +117,15 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
     expect(test.code).toBe(0);
     return token;
   }
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     proxy = await startFaultProxy(moto.endpoint);
-    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, ...heroku.env };
     streams = [];
   });
   afterEach(async () => {
-    await stopSending();
+    await Promise.all(streams.map((s) => s.stream.stop()));
     await receiver?.stop();
-    await heroku?.stop();
     await proxy?.stop();
   });
 
@@ -172,7 +160,6 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
 
     const started = Date.now();
     const r = await rotate();
-    await new Promise((res) => setTimeout(res, 300));
     await stopSending();
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -215,7 +202,6 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
       await waitFor(() => streams.every((x) => x.stream.results.length > 1), 'batches sent');
 
       const r = await rotate();
-      await new Promise((res) => setTimeout(res, 300));
       await stopSending();
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -297,7 +283,7 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
       const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      await new Promise((res) => setTimeout(res, 1600));
+      await via.held();
       await expectSettled();
       await expectNoSecrets(r);
     } finally {

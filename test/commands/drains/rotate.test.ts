@@ -1,21 +1,19 @@
 // drains test and drains rotate end to end: moto (SSM, Lambda configuration, S3), the Heroku
 // API stand-in, the receiver served locally from the function's environment, and a
 // Logplex-like sender posting to whatever drains Heroku has while the token rotates.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../../support/run-cli.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
-import { startHerokuApi } from '../../support/heroku-api.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useHeroku, useMoto } from '../../support/fixtures.js';
+import type { HerokuApiServer } from '../../support/heroku-api.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
-import { fixtureClients, functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
 import { waitFor } from '../../support/stand-in.js';
 import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
-
-type HerokuStandIn = Awaited<ReturnType<typeof startHerokuApi>>;
 
 const HEROKU_TOKEN = 'heroku-api-token-2b7d9f1a3c5e7a9b1d3f';
 const TOKEN = 'drain-token-9c1e3a5b7d9f1b3d5f7a9c1e3b5d7f9a';
@@ -24,9 +22,9 @@ const BUCKET = 'raxx-heroku-logs-prod';
 const FUNCTION = 'raxx-heroku-log-drain-receiver';
 
 describe.skipIf(!motoAvailable)('drains test and rotate', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
-  let heroku: HerokuStandIn;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
+  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
   let proxy: FaultProxy;
   let receiver: { base: string; stop(): Promise<void> };
   /** The CLI's environment: AWS through the fault proxy, Heroku through its stand-in. */
@@ -43,25 +41,13 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
   }
 
   const receiverDrains = (app: string) => heroku.drains(app).filter((d) => d.url.startsWith(receiver.base));
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
   beforeEach(async () => {
-    await moto.reset();
     receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    heroku = await startHerokuApi({ token: HEROKU_TOKEN, apps: APPS });
     proxy = await startFaultProxy(moto.endpoint);
-    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, HEROKU_API_KEY: HEROKU_TOKEN, HEROKU_API_URL: heroku.url };
+    env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, ...heroku.env };
   });
   afterEach(async () => {
     await receiver?.stop();
-    await heroku?.stop();
     await proxy?.stop();
   });
 
@@ -193,7 +179,8 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
       { intervalMs: 20, linesPerBatch: 3, retries: 2 },
     );
     const r = await runCli(['drains', 'rotate', '--yes', '--grace', '1', '--timeout', '10'], { env });
-    await new Promise((res) => setTimeout(res, 300));
+    // A few batches after the rotation, on the drains it left.
+    await stream.sentSince(Date.now(), 3);
     await stream.stop();
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -224,7 +211,7 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
 
   // Each failure point of a rotation: afterwards every app still has a drain the receiver
   // accepts, SSM matches a drain the function accepts, and a second rotate finishes the job.
-  const interruptions: { name: string; inject: (h: HerokuStandIn, p: FaultProxy) => void; code: number; rolledBack: boolean; step: number }[] = [
+  const interruptions: { name: string; inject: (h: HerokuApiServer, p: FaultProxy) => void; code: number; rolledBack: boolean; step: number }[] = [
     { name: 'the function update fails', inject: (_h, p) => p.fail((q) => q.method === 'PUT' && q.path.includes('/configuration')), code: 4, rolledBack: true, step: 2 },
     { name: 'SSM is unavailable for the write', inject: (_h, p) => p.fail((q) => q.target === 'AmazonSSM.PutParameter'), code: 4, rolledBack: true, step: 4 },
     { name: 'Heroku fails a POST', inject: (h) => h.failNext(1, 503, { method: 'POST', pathIncludes: '/apps/raxx-velvet-prod/' }), code: 4, rolledBack: true, step: 5 },

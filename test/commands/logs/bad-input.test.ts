@@ -1,11 +1,11 @@
 // Bad input to the logs commands: a clear message, a hint, the right exit code, no stdout.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
 
 const now = () => new Date('2025-06-02T12:00:00Z');
@@ -48,18 +48,12 @@ describe('logs: bad input without S3 (exit 2)', () => {
 });
 
 describe.skipIf(!motoAvailable)('logs: bad input against moto', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     await put(aws, [batch('raxx-api-prod', Date.parse('2025-06-02T08:00:00Z'), ['hello'])]);
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   it('an app with no objects at all (a misspelt name): bad input, exit 2, as in drains list', async () => {

@@ -13,7 +13,7 @@ import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -54,7 +54,8 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
   beforeAll(async () => {
     moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint, { clockOffsetMs: () => offset });
-    aws = await createDrainBucket(moto.env);
+    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
+    await createDrainBucket(aws);
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint };
     for (let h = 0; h < 24; h += 2) objects.push(batch(API, D1 + h * HOUR, [`GET /items status=${h % 4 === 0 ? 503 : 200} n=${h}`], { source: 'heroku', dyno: 'router' }));
     await put(aws, objects);

@@ -9,7 +9,7 @@ import { RE2JS } from 're2js';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
 import { referenceRead, shown, type ReferenceObject } from '../../support/reference-reader.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, rawObject } from './fixtures.js';
 
 const APP = 'raxx-api-prod';
@@ -47,7 +47,8 @@ describe.skipIf(!motoAvailable)('grep on the embedded engine and on lines.gz agr
   beforeAll(async () => {
     moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    aws = createAwsClients({ region: 'us-east-1', env: env });
+    await createDrainBucket(aws);
     const at = (m: number) => D1 + m * 60_000;
     await put(aws, [
       batch(APP, at(1), ['été ÉTÉ status=503 abc', 'Kelvin \u212A sign', 'ſ LONG s', '😀x emoji', 'nul \u0000 inside ok', 'ok tail abc']),

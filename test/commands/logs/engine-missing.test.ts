@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compactedKeys, type Manifest } from '@raxx/log-format/compacted';
 import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put } from './fixtures.js';
 
 vi.mock('@duckdb/node-api', () => {
@@ -26,7 +26,8 @@ describe.skipIf(!motoAvailable)('grep and fetch without the embedded engine (mot
   beforeAll(async () => {
     moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    aws = createAwsClients({ region: 'us-east-1', env: env });
+    await createDrainBucket(aws);
     await put(aws, [batch(APP, D1 + 60_000, ['one status=503 ', 'two ok']), batch(APP, D1 + 120_000, ['three status=504 '])]);
     expect((await cli(['logs', 'compact', ...DATE])).code).toBe(0);
   }, 120_000);

@@ -1,14 +1,14 @@
 // Reading is exact: a reference reader (plain list + gunzip + parse + RE2, test/support) and
 // logs grep / fetch / compact agree, raw and compacted, on a corpus of damaged, NUL-bearing,
 // re-shipped and late objects in moto; warnings about damaged objects survive compaction.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { frame } from '@raxx/log-format/logplex';
 import { compactedKeys, linesRecord, type Manifest } from '@raxx/log-format/compacted';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { referenceGrep, referenceRead, shown, type ReferenceObject } from '../../support/reference-reader.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, rawObject, syslog, type Stored } from './fixtures.js';
 
 const APP = 'raxx-api-prod';
@@ -27,8 +27,8 @@ const flip = (buf: Buffer, at: number, n: number) => {
 const lines = (t: number, ls: string[]) => gzipSync(Buffer.from(frame(ls.map((l, i) => syslog(t + i, l)))));
 
 describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compacted (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const corpus: Stored[] = [];
   const damaged: string[] = [];
@@ -64,9 +64,8 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
   }
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    await createDrainBucket(aws);
     const at = (m: number) => D1 + m * MIN;
     corpus.push(batch(APP, at(10), texts('first', 30)), batch(APP, at(20), texts('second', 12)));
     // Damage found at the gzip's final checksum: deflate inflates flipped bytes into text never written.
@@ -88,11 +87,6 @@ describe.skipIf(!motoAvailable)('exact reading: reference reader vs raw vs compa
     await put(aws, corpus);
     damaged.push(...corpus.slice(2, 9).map((o) => o.key));
   }, 180_000);
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
 
   const PATTERNS = ['\\x61bcdef', '\\141bcdef', '\\pLtatus=5', '[]abcd]x', '\\Q)\\E(abcd)?ef', 'NUL', 'big 14\\d\\d '];
 

@@ -3,11 +3,12 @@
 // object's text (a private key block across a piece's end, a JSON key and value split over two
 // lines, a block left open to the end), --raw, --no-mask, --json, several apps, -o DIR, bad
 // UTF-8, a character of several bytes, a last line without a newline.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildObjectKey } from '@raxx/log-format/object-key';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { tempDir } from '../../support/temp.js';
 import { redact } from '../../../src/lib/core/secrets.js';
@@ -59,7 +60,7 @@ const linesOf = (text: Buffer) => {
 const shown = (line: string) => line.replace(/^\d{1,8} (?=<)/, '');
 
 describe.skipIf(!motoAvailable)('logs fetch of a big object, a piece at a time (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
   let env: Record<string, string>;
   const text = bigText();
   const stored = linesOf(text);
@@ -69,13 +70,10 @@ describe.skipIf(!motoAvailable)('logs fetch of a big object, a piece at a time (
   const DAY = ['--date', '2025-06-01'];
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    await put(await createDrainBucket(env), [big, after, other]);
+    await createDrainBucket(moto.aws);
+    await put(moto.aws, [big, after, other]);
   }, 60_000);
-  afterAll(async () => {
-    await moto?.stop();
-  });
 
   /** The run's stdout and the size of each write to it. */
   async function fetchRun(argv: string[]) {

@@ -4,7 +4,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildObjectKey } from '@raxx/log-format/object-key';
 import { frame } from '@raxx/log-format/logplex';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
+import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 export const BUCKET = 'raxx-heroku-logs-prod';
 
@@ -63,12 +63,10 @@ export async function putLate(aws: AwsClients, objects: Stored[]): Promise<void>
   await writeIntoDrainDays(deps, { bucket: BUCKET, keys: objects.map((o) => o.key) }, () => put(aws, objects));
 }
 
-export async function createDrainBucket(env: Record<string, string>): Promise<AwsClients> {
-  const aws = createAwsClients({ region: 'us-east-1', env });
+export async function createDrainBucket(aws: AwsClients): Promise<void> {
   const s3 = await aws.s3();
   const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  return aws;
 }
 
 /** The lines of an object as `gunzip` prints them; undefined when it is not gzip. */

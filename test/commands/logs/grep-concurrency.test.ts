@@ -2,12 +2,13 @@
 // `503 SlowDown` makes it back off and still print every line in order; answers that come
 // back out of order at 512 in flight still print in time order; Ctrl-C at that concurrency
 // ends it with 130 and leaves no request running.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { startFaultProxy, type FaultProxy } from '../../support/throttle-proxy.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { waitFor } from '../../support/stand-in.js';
 import { batch, createDrainBucket, put, reference, type Stored } from './fixtures.js';
 
 const APP = 'raxx-api-prod';
@@ -22,13 +23,12 @@ const want = (select: (l: string) => boolean) => reference(objects, { app: APP, 
 const oneIn = (url: string, n: number) => createHash('sha1').update(url).digest()[0]! % n === 0;
 
 describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fault proxy)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let proxy: FaultProxy | undefined;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     // A day of small objects, spread over all its hours (so over all its listing ranges).
     for (let i = 0; i < COUNT; i++) {
       const t = D2 + Math.floor((i * 86_400_000) / COUNT) + (i % 7);
@@ -40,11 +40,6 @@ describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fa
   afterEach(async () => {
     await proxy?.close();
     proxy = undefined;
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   const grep = (args: string[], opts: { signal?: AbortSignal } = {}) =>
@@ -109,7 +104,7 @@ describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fa
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('interrupted');
     // Every socket was released: the proxy sees its requests closed, long before their answers were due.
-    for (let i = 0; i < 50 && p.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(async () => p.stats.inFlight === 0, 'every request closed at the proxy', 10_000).catch(() => undefined);
     expect(p.pending()).toEqual([]);
     expect(p.stats.inFlight).toBe(0);
   }, 60_000);

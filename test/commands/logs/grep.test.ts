@@ -1,14 +1,14 @@
 // logs grep and logs fetch against moto, with objects in the receiver's layout: the output
 // must equal what gunzip + grep over the same objects, in key order, gives.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { tempDir } from '../../support/temp.js';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put, rawObject, reference, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -31,14 +31,13 @@ const objects: Stored[] = [];
 const problems: { key: string; what: RegExp }[] = [];
 
 describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    await createDrainBucket(aws);
     let seed = 1;
     // Day 1: spread over the day, dense before midnight.
     for (const t of [D1 + 8 * 60 * MIN, D1 + 12 * 60 * MIN, D1 + 23 * 60 * MIN + 50 * MIN, D1 + 86_400_000 - 1]) objects.push(batch(API, t, texts(seed++, 25)));
@@ -55,11 +54,6 @@ describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
     // Another app, interleaved in time.
     for (let i = 0; i < 5; i++) objects.push(batch(CONSOLE, D2 + 3 * MIN + i * 40 * MIN, texts(seed++, 8), { dyno: 'worker.1' }));
     await put(aws, objects);
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   const grep = (args: string[]) => runCli(['logs', 'grep', ...args], { env, now });
@@ -231,22 +225,16 @@ describe.skipIf(!motoAvailable)('logs grep / fetch (moto)', () => {
 });
 
 describe.skipIf(!motoAvailable)('logs grep: hostile patterns and what is printed (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const T = Date.parse('2025-06-02T09:00:00Z');
   const secret = 'https://drain.example.com/?token=hunter2-very-secret';
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    await createDrainBucket(aws);
     await put(aws, [batch(API, T, [`${'a'.repeat(60)}!`, `login ok ${secret}`, 'status=200'])]);
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   const grep = (args: string[]) => runCli(['logs', 'grep', ...args, '--app', API, '--date', '2025-06-02'], { env, now });

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { sourceCli } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -20,16 +20,15 @@ const now = () => new Date('2025-06-03T12:00:00Z');
 const SECRET = 'notes-that-must-stay-private';
 
 describe.skipIf(!motoAvailable)('logs query: the sandbox (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let work: string;
   let before: string;
   const cli = (sql: string, extra: string[] = []) => runCli(['logs', 'query', sql, '--app', API, '--date', DAY, ...extra], { env: moto.env, now });
   const listing = () => readdirSync(join(work, '.tmp')).sort();
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     await put(aws, [batch(API, T, ['hello from web.1', 'second line'])]);
     work = tempDir('raxx-ops-cwd-');
     mkdirSync(join(work, '.tmp'));
@@ -41,8 +40,6 @@ describe.skipIf(!motoAvailable)('logs query: the sandbox (moto)', () => {
 
   afterAll(async () => {
     process.chdir(before);
-    aws?.destroy();
-    await moto?.stop();
   });
 
   it('the view works from that folder', async () => {

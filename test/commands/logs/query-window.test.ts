@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { buildObjectKey } from '@raxx/log-format/object-key';
 import { frame } from '@raxx/log-format/logplex';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { KEY_LEAD_MS, mayHoldLines } from '../../../src/lib/logs/query/window-records.js';
 import { createDrainBucket, objectId, put, syslog, type Stored } from './fixtures.js';
 
@@ -26,15 +26,14 @@ function batchAt(key: number, times: number[]): Stored & { times: number[] } {
 }
 
 describe.skipIf(!motoAvailable)('logs query: objects by key time (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let proxy: FaultProxy;
   const objects: (Stored & { times: number[] })[] = [];
   const gets = () => proxy.seen.filter((s) => s.startsWith('GET ') && !s.includes('list-type=')).map((s) => s.slice(4));
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     proxy = await startFaultProxy(moto.endpoint);
     // Twelve hours of the day, a batch every two minutes, a few seconds of lines each.
     for (let t = DAY; t < NOW; t += 2 * MIN) objects.push(batchAt(t, [t, t + 1_000, t + 2_000]));
@@ -46,9 +45,7 @@ describe.skipIf(!motoAvailable)('logs query: objects by key time (moto)', () => 
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
-    await moto?.stop();
   });
 
   const query = (since: string, until?: string) =>

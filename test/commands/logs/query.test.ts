@@ -1,15 +1,15 @@
 // Months of logs: `logs compact` (and the receiver's scheduled compactor), `logs query` on the
 // embedded engine over compacted and raw days, and the Athena path against moto's Glue and
 // Athena (moto runs no SQL: its results are seeded, the call sequence is what is checked).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { compactedKeys, type Manifest } from '@raxx/log-format/compacted';
 import { runCompaction } from '@raxx/log-drain-receiver/compact-handler';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy } from '../../support/fault-proxy.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, putLate, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -27,8 +27,8 @@ function routerTexts(seed: number, n: number): string[] {
 }
 
 describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const objects: Stored[] = [];
 
@@ -43,18 +43,12 @@ describe.skipIf(!motoAvailable)('logs compact / query (moto)', () => {
     cli(['logs', 'query', sql, '--app', API, '--since', '2025-06-01', '--until', '2025-06-03', '--json']);
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    await createDrainBucket(aws);
     let seed = 0;
     for (const day of [D1, D2]) for (let h = 0; h < 24; h += 3) objects.push(batch(API, day + h * HOUR + 60_000, routerTexts(seed++, 20), { source: 'heroku', dyno: 'router' }));
     objects.push(batch(API, D2 + 5 * HOUR, ['Started GET "/" for 10.0.0.1'], { dyno: 'web.1' }));
     await put(aws, objects);
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   /** What the query must say, from the fixture itself. */

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiverServer, type ReceiverServer } from '@raxx/log-drain-receiver/serve';
 import { frame } from '@raxx/log-format/logplex';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { createDrainBucket, BUCKET, syslog } from './fixtures.js';
 
 const TOKEN = 'd.4b7a51f2-3c1e-4d59-9a8e-0f6c2d1b7e93';
@@ -13,8 +13,8 @@ const APP = 'raxx-api-prod';
 const T0 = Date.parse('2025-06-02T09:00:00Z');
 
 describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let receiver: ReceiverServer;
   const sent: string[][] = [];
   // The receiver's clock: batches arrive 10 s after their first line (a skewed one would be
@@ -22,8 +22,7 @@ describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', (
   let receivedAt = T0;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     receiver = await startReceiverServer({ handlerDeps: { s3: await aws.s3(), bucket: BUCKET, tokens: () => ({ current: TOKEN }), log: () => undefined, now: () => receivedAt } });
     for (let b = 0; b < 6; b++) {
       receivedAt = T0 + b * 5 * 60_000 + 10_000;
@@ -40,8 +39,6 @@ describe.skipIf(!motoAvailable)('logs over objects the receiver wrote (moto)', (
 
   afterAll(async () => {
     await receiver?.close();
-    aws?.destroy();
-    await moto?.stop();
   });
 
   it('grep finds the lines the drain delivered, in the order they were sent', async () => {

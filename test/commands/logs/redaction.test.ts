@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { tempDir } from '../../support/temp.js';
 import { batch, createDrainBucket, put } from './fixtures.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { OUTPUT_MASK, OUTPUT_RULES, applyRules, DEFAULT_REDACTIONS, Redactor } from '../../../src/lib/core/redaction.js';
 import { redact } from '../../../src/lib/core/secrets.js';
 import { Output } from '../../../src/lib/core/output.js';
@@ -187,8 +187,8 @@ describe('the secret shapes, in each masker', () => {
 });
 
 describe.skipIf(!motoAvailable)('every shape is absent from what leaves raxx-ops', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let slack: SlackStandIn;
   let env: Record<string, string>;
   let dir: string;
@@ -196,8 +196,7 @@ describe.skipIf(!motoAvailable)('every shape is absent from what leaves raxx-ops
   const lines = () => [...SHAPES.flatMap((s) => s.text.split('\n').map((l) => `${MARK} ${l}`)), ...LOOK_ALIKES.map((l) => `${MARK} ${l.text}`)];
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+    await createDrainBucket(aws);
     slack = await startSlack();
     dir = tempDir('raxx-redaction-');
     const config = join(dir, 'config.json');
@@ -206,9 +205,7 @@ describe.skipIf(!motoAvailable)('every shape is absent from what leaves raxx-ops
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await slack?.close();
-    await moto?.stop();
   });
 
   it('from the object `logs ship` uploads (read back from S3), look-alikes intact', async () => {

@@ -1,16 +1,16 @@
 // logs ship on input that is not an ordinary day of log lines: lines longer than the cap (a
 // file with no newline at all, streamed), binary and gzip input, an empty file or a day with
 // no entries — against moto, asserting on the object written (or not) and on `logs status`.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { tempDir } from '../../support/temp.js';
 import { buildShippedDayKey } from '@raxx/log-format/object-key';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const now = () => new Date('2025-06-05T12:00:00Z');
@@ -25,14 +25,12 @@ interface DayJson {
 }
 
 describe.skipIf(!motoAvailable)('logs ship: input bounds', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const dir = tempDir('raxx-ship-bounds-');
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     const s3 = await aws.s3();
     const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -40,10 +38,6 @@ describe.skipIf(!motoAvailable)('logs ship: input bounds', () => {
     const config = join(dir, 'config.json');
     await writeFile(config, JSON.stringify({ logSources: [{ name: 'auth', required: true }, { name: 'api', maxLineBytes: 4096 }] }));
     env = { ...moto.env, RAXX_OPS_CONFIG: config };
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   const ship = (args: string[], stdin?: Readable) => runCli(['logs', 'ship', ...args, '--retry-base-ms', '10'], { env, now, ...(stdin ? { stdin } : {}) });

@@ -4,13 +4,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { authRows, edgeRows, startSupabase, type SupabaseStandIn } from '../../support/supabase-api.js';
 import { tempDir } from '../../support/temp.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { microseconds, retryAfterMs, supabaseAccess } from '../../../src/lib/shipping/supabase.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
@@ -54,19 +54,17 @@ describe('Supabase access (exit 3 with a hint)', () => {
 });
 
 describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API stand-in)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
   let proxy: FaultProxy;
   let slack: SlackStandIn;
   let supabase: SupabaseStandIn;
-  let aws: AwsClients;
+  const { aws } = moto;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint);
     slack = await startSlack();
     supabase = await startSupabase({ cap: 1000 });
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     const s3 = await aws.s3();
     const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
     for (const b of [BUCKET, API_BUCKET]) {
@@ -105,11 +103,9 @@ describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API 
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await supabase?.close();
     await proxy?.close();
     await slack?.close();
-    await moto?.stop();
   });
 
   const ship = (args: string[], extra: Record<string, string | undefined> = {}) => runCli(['logs', 'ship', ...args, '--retry-base-ms', '10'], { env: { ...env, ...extra }, now });

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { DEFAULT_REDACTIONS, Redactor, redactionRules } from '../../../src/lib/core/redaction.js';
 import { dateInName } from '../../../src/lib/shipping/layout.js';
 
@@ -106,19 +106,17 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
 });
 
 describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
   let proxy: FaultProxy;
   let slack: SlackStandIn;
-  let aws: AwsClients;
+  const { aws } = moto;
   let dir: string;
   let config: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint);
     slack = await startSlack();
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     const s3 = await aws.s3();
     const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
     for (const b of [BUCKET, DATED_BUCKET]) {
@@ -148,10 +146,8 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
     await slack?.close();
-    await moto?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -5,11 +5,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import type { SourceStatus } from '../../../src/lib/shipping/status.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
@@ -55,18 +55,16 @@ describe('logSources in the configuration', () => {
 });
 
 describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
   let proxy: FaultProxy;
   let slack: SlackStandIn;
-  let aws: AwsClients;
+  const { aws } = moto;
   let dir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint);
     slack = await startSlack();
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     const s3 = await aws.s3();
     const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
     for (const b of [BUCKET, DATED_BUCKET]) {
@@ -108,10 +106,8 @@ describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
     await slack?.close();
-    await moto?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

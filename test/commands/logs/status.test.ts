@@ -1,9 +1,9 @@
 // logs status: crafted timelines in moto, the clock pinned with runCli's `now`.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startHerokuApi } from '../../support/heroku-api.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { assess, type AppStatus } from '../../../src/lib/logs/health.js';
 import { batch, createDrainBucket, put, type Stored } from './fixtures.js';
 
@@ -33,22 +33,16 @@ const timelines = {
 const APPS = { healthy: 'raxx-ok-prod', warning: 'raxx-gap-prod', silent: 'raxx-quiet-prod', missing: 'raxx-late-prod' } as const;
 
 describe.skipIf(!motoAvailable)('logs status (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const all: Stored[] = [];
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = await createDrainBucket(env);
+    await createDrainBucket(aws);
     for (const [kind, app] of Object.entries(APPS)) all.push(...timelines[kind as keyof typeof timelines](app));
     await put(aws, all, 32);
-  });
-
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   const status = (args: string[]) => runCli(['logs', 'status', ...Object.values(APPS).flatMap((a) => ['--app', a]), '--json', ...args], { env, now });

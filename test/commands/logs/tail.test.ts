@@ -1,12 +1,12 @@
 // logs tail against moto: the engine with a faked clock (hours pass in a second, objects land
 // between polls, across midnight, late under an earlier key), and the command as an operator
 // runs it (real time, Ctrl-C on a pseudo-terminal).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { CTRL_C, killAll, ptyAvailable, sourceCli, spawnPty } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 import { LogStore, type LogObject } from '../../../src/lib/logs/store.js';
 import { tail, TAIL_HORIZON_MS, type TailOptions } from '../../../src/lib/logs/tail.js';
 import { batch, BUCKET, createDrainBucket, put, reference, type Stored } from './fixtures.js';
@@ -16,23 +16,14 @@ const CONSOLE = 'raxx-console-prod';
 const MIN = 60_000;
 
 describe.skipIf(!motoAvailable)('logs tail (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto({ reset: 'each' });
+  const { aws } = moto;
   let store: LogStore;
 
-  beforeAll(async () => {
-    moto = await startMoto();
-    aws = await createDrainBucket(moto.env);
+  beforeAll(() => {
     store = new LogStore({ s3: () => aws.s3(), bucket: BUCKET, keyPrefix: 'logs/', endpoint: moto.env.AWS_ENDPOINT_URL! });
   });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    await createDrainBucket(moto.env).then((a) => a.destroy());
-  });
+  beforeEach(() => createDrainBucket(aws));
   afterEach(() => killAll());
 
   /**

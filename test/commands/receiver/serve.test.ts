@@ -5,11 +5,11 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildObjectKey, utcDate } from '@raxx/log-format/object-key';
 import { frame } from '@raxx/log-format/logplex';
-import { createBucket, createReceiverFunction, fixtureClients, listKeys, setFunctionEnvironment } from '../../support/aws-fixtures.js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { createBucket, createReceiverFunction, listKeys, setFunctionEnvironment } from '../../support/aws-fixtures.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
-import type { AwsClients } from '../../../src/lib/aws/clients.js';
 
 const BUCKET = 'raxx-heroku-logs-serve';
 const TOKEN = 'serve-current-token-3f9a1c7e5b2d4068';
@@ -94,19 +94,13 @@ function expectNoSecrets(r: CliResult): void {
 const requestLog = (r: CliResult) => r.records<{ msg: string; outcome: string; status: number; key?: string; app?: string; messages?: number }>();
 
 describe.runIf(motoAvailable)('receiver serve', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = fixtureClients(moto.env);
     await createBucket(aws, BUCKET);
     env = { ...moto.env, BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, DRAIN_TOKEN_PREVIOUS: PREVIOUS };
-  });
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
   });
 
   async function getObject(key: string): Promise<{ body: Buffer; metadata: Record<string, string> }> {
