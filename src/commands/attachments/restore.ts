@@ -22,11 +22,10 @@ import {
   restoreState,
   type KeyVersions,
 } from '../../lib/attachments/attachments.js';
-import { CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
+import { asUserError, CheckFailedError, PartialFailureError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import * as opt from '../options.js';
-import { asUserError } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';
 import type { Context } from '../../lib/run/context.js';
