@@ -7,7 +7,6 @@
 // (docs/logs.md, "Speed and memory"); a GetObject body never consumed holds its socket, so
 // every body is consumed or destroyed, on success, error, abort and early stop alike.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
@@ -16,6 +15,7 @@ import { keyRanges, parseObjectKey } from '@raxx/log-format/object-key';
 import { awsError, type S3Target } from '../aws/clients.js';
 import type { Context } from '../run/context.js';
 import { InterruptedError, ServiceError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from '../aws/s3-get.js';
 import { DAY_MS, type TimeWindow } from '../core/time-window.js';
 
@@ -233,10 +233,8 @@ export class LogStore {
   async *list(app: string, window: TimeWindow, signal: AbortSignal, parts = listRanges(window)): AsyncGenerator<LogObject> {
     const local = new AbortController();
     const inner = AbortSignal.any([signal, local.signal]);
-    // One listener per listing in flight.
-    setMaxListeners(0, inner);
     const ranges = keyRanges(this.keyPrefix, app, window.start, window.end, parts).map((range) => {
-      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, inner);
+      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, branch(inner));
       // Never awaited when the caller stops before this range.
       first.catch(() => undefined);
       return { range, first };
@@ -250,7 +248,7 @@ export class LogStore {
           let next: Promise<ListPage> | undefined;
           // The next page only when this one did not already reach past the range's end.
           if (res.nextToken && !(range.before !== undefined && last !== undefined && last >= range.before)) {
-            next = this.listPage(range.dayPrefix, undefined, res.nextToken, inner);
+            next = this.listPage(range.dayPrefix, undefined, res.nextToken, branch(inner));
             next.catch(() => undefined);
           }
           let past = false;
