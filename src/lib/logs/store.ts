@@ -13,8 +13,9 @@ import { createGunzip } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-format/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-format/object-key';
 import { awsError, type S3Target } from '../aws/clients.js';
+import { awsFailure } from '../aws/call.js';
 import type { Context } from '../run/context.js';
-import { InterruptedError, ServiceError } from '../core/errors.js';
+import { InterruptedError } from '../core/errors.js';
 import { branch } from '../core/abort.js';
 import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from '../aws/s3-get.js';
 import { DAY_MS, type TimeWindow } from '../core/time-window.js';
@@ -417,15 +418,7 @@ export class LogStore {
 
   private failure(err: unknown, action: string, signal: AbortSignal): Error {
     if (signal.aborted) return new InterruptedError();
-    const name = (err as { name?: string }).name;
-    if (name === 'NoSuchBucket') {
-      return new ServiceError('S3', `bucket ${this.bucket} does not exist at ${this.endpoint}`, {
-        code: name,
-        hint: 'check drain.bucket (`raxx-ops config show`), --env and --region',
-        cause: err,
-      });
-    }
-    return awsError(err, 'S3', action, this.endpoint);
+    return awsFailure(err, 'S3', action, { endpoint: this.endpoint, resource: { kind: 'bucket', name: this.bucket, setting: 'drain.bucket' } });
   }
 }
 
