@@ -2,7 +2,6 @@
 // retention rules and the attachments runbook's bucket and key rules in one run. Each check
 // says pass / warn / fail with its evidence; a failure names the runbook's failure mode and
 // the exact fix. Exit 1 when anything fails.
-import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { Context } from '../lib/run/context.js';
 import type { CheckResult } from '../lib/doctor/report.js';
@@ -59,8 +58,6 @@ Missing AWS credentials are one error (exit 3); a cause that stops several check
     const databaseUrl = () => ownerUrl(ctx, api, args.databaseUrl, configVarsOnce(ctx, api));
 
     const { runDoctor, summaryLine, modesOf, worst } = await import('../lib/doctor/index.js');
-    // Every check's requests listen on the one cancellation signal at once.
-    setMaxListeners(200, ctx.signal);
     const progress = await ctx.out.progress(`doctor: ${apps.length} app(s)`);
     let checks;
     try {

@@ -16,7 +16,7 @@ import { shipPulledDay } from '../lib/shipping/pulled-day.js';
 import type { RunRecord } from '../lib/shipping/history.js';
 import { postSlack } from '../lib/slack/notify.js';
 import { redact, registerSecret } from '../lib/core/secrets.js';
-import { sleep } from '../lib/core/sleep.js';
+import { backoff } from '../lib/core/sleep.js';
 
 /** A Function URL request (payload format 2.0), as much of it as the dashboard reads. */
 export interface FunctionUrlEvent {
@@ -117,7 +117,7 @@ export function dailyShipHandler(env: NodeJS.ProcessEnv = process.env, now: () =
             }
             break;
           }
-          await sleep(baseMs * 2 ** (attempt - 1));
+          await backoff(attempt - 1, { baseMs });
         }
       }
     }

@@ -31,7 +31,7 @@ describe.runIf(motoAvailable)('drain settings in SSM', () => {
       { step: 'initialize', name: 'recordPuts' },
     );
     const config = await loadConfig({ env: 'prod', processEnv: {} });
-    const ctx = { aws, config };
+    const ctx = { aws, config, signal: new AbortController().signal };
     await writeDrainSettings(ctx, { url: 'https://r.test/?token=new-token-654321', token: 'new-token-654321' });
 
     expect(puts.map((p) => [p.Name, p.KeyId])).toEqual([

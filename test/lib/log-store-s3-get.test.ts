@@ -126,7 +126,7 @@ describe('getObjectFast', () => {
     const get = getObjectFast(s3, 'raxx-heroku-logs-prod', opts);
     const started = Date.now();
     const err = await get!('logs/x.gz', controller.signal).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'AbortError' });
+    expect(err).toMatchObject({ name: 'InterruptedError' });
     expect(Date.now() - started).toBeLessThan(150);
     aws.destroy();
   });

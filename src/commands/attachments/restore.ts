@@ -20,11 +20,10 @@ import {
   type KeyVersions,
 } from '../../lib/attachments/attachments.js';
 import { restoreDeleted } from '../../lib/attachments/restore.js';
-import { CheckFailedError, failureOf, InterruptedError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
+import { asUserError, CheckFailedError, combinedFailure, InterruptedError, ServiceError, UsageError, type UserError } from '../../lib/core/errors.js';
 import { createCommand, option } from '../define.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import * as opt from '../options.js';
-import { asUserError } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { customer, file, optionalKeyArg, pageSize, ticket } from './shared.js';
 
@@ -147,7 +146,7 @@ bring back). Exit 1 when a single KEY has no data version.`,
       }
       report();
       if (failures.length > 0) {
-        throw failureOf(`restore failed for ${plural(failures.length, 'key')} of ${todo.length}`, failures, todo.length, { hint: 'the others are restored; run the same command again (restored keys are already present)' });
+        throw combinedFailure(`restore failed for ${plural(failures.length, 'key')} of ${todo.length}`, failures, todo.length, { hint: 'the others are restored; run the same command again (restored keys are already present)' });
       }
     } else report();
 

@@ -1,11 +1,11 @@
 // `raxx-ops drains list`: the runbook's `heroku drains --json` per app, with each drain
 // marked current / stale / foreign / addon and every token masked.
 import { describeDrain } from '../../lib/drains/plan.js';
-import { failureOf } from '../../lib/core/errors.js';
+import { combinedFailure } from '../../lib/core/errors.js';
 import { maskUrl } from '../../lib/core/secrets.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
-import { failuresOf, listAppDrains } from '../../lib/drains/ops.js';
+import { failedOutcomes, listAppDrains } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
@@ -46,9 +46,9 @@ export default createCommand({
         }
       }
     }
-    const failures = failuresOf(results);
+    const failures = failedOutcomes(results);
     if (failures.length > 0) {
-      throw failureOf(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, results.length);
+      throw combinedFailure(`could not list the drains of ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, results.length);
     }
   },
 });

@@ -3,13 +3,13 @@
 // drains are never removed here (only removing the add-on does that).
 import { z } from 'zod';
 import { describeDrain, removePlan, type RemovePlan, type RemoveSelector } from '../../lib/drains/plan.js';
-import { UsageError, failureOf } from '../../lib/core/errors.js';
+import { UsageError, combinedFailure } from '../../lib/core/errors.js';
 import { maskUrl } from '../../lib/core/secrets.js';
 import { guardRemovals } from '../../lib/drains/guard.js';
 import { printScope } from '../../lib/run/scope.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
-import { deleteDrains, failuresOf, forEachApp, listAppDrains, succeeded, type Outcome } from '../../lib/drains/ops.js';
+import { deleteDrains, failedOutcomes, forEachApp, listAppDrains, succeeded, type Outcome } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
@@ -48,7 +48,7 @@ export default createCommand({
     let toRemove = ready.filter((p) => p.remove.length > 0);
     const total = toRemove.reduce((n, p) => n + p.remove.length, 0);
 
-    if (selector.kind === 'id' && total === 0 && ready.every((p) => p.skipped.length === 0) && failuresOf(plans).length === 0) {
+    if (selector.kind === 'id' && total === 0 && ready.every((p) => p.skipped.length === 0) && failedOutcomes(plans).length === 0) {
       throw new UsageError(`no drain ${selector.id} on ${apps.join(', ')}`, { hint: 'see the ids with `raxx-ops drains list`; pass --app for the app it belongs to' });
     }
 
@@ -110,9 +110,9 @@ export default createCommand({
         }),
       });
     }
-    const failures = [...failuresOf(plans), ...failuresOf(removed)];
+    const failures = [...failedOutcomes(plans), ...failedOutcomes(removed)];
     if (failures.length > 0) {
-      throw failureOf(`removing drains failed for ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
+      throw combinedFailure(`removing drains failed for ${plural(failures.length, 'app')}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
         hint: 'the other apps are done; run the same command again for the rest',
       });
     }

@@ -21,7 +21,7 @@ import type { Context } from '../../lib/run/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drains/settings.js';
 import { planTokens, type TokenPlan } from '../../lib/drains/tokens.js';
 import { describeDrain, receiverStrays, tokenOfUrl, withToken, type WirePlan } from '../../lib/drains/plan.js';
-import { CheckFailedError, failureOf } from '../../lib/core/errors.js';
+import { CheckFailedError, combinedFailure } from '../../lib/core/errors.js';
 import type { Drain } from '../../lib/heroku/client.js';
 import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiverEnvironment, type ReceiverFunctionState } from '../../lib/drains/receiver-function.js';
 import { maskUrl, registerSecret } from '../../lib/core/secrets.js';
@@ -31,7 +31,7 @@ import { createCommand, option } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drains/probe.js';
 import { sleep } from '../../lib/core/sleep.js';
-import { applyWire, checkRateLimit, failuresOf, listClassified, planWire, printPlan, succeeded, testApps, wireJson } from '../../lib/drains/ops.js';
+import { applyWire, checkRateLimit, failedOutcomes, listClassified, planWire, printPlan, succeeded, testApps, wireJson } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { movable, reclassify, removeAdded, removeOld, withAdded } from '../../lib/drains/rotation.js';
 
@@ -69,9 +69,9 @@ export default createCommand({
     const fn = await getReceiverFunction(ctx);
     const original = { current: fn.variables.DRAIN_TOKEN, previous: fn.variables.DRAIN_TOKEN_PREVIOUS };
     const before = await listClassified(ctx, heroku, apps, settings.url);
-    const listFailures = failuresOf(before);
+    const listFailures = failedOutcomes(before);
     if (listFailures.length > 0) {
-      throw failureOf(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, before.length);
+      throw combinedFailure(`cannot list the drains of ${plural(listFailures.length, 'app')}; nothing was changed`, listFailures, before.length);
     }
     // What the drains carry decides which tokens the function keeps accepting (any mix of
     // hand-changed function, SSM and drains): see planTokens.
@@ -208,8 +208,8 @@ export default createCommand({
           async apply() {
             wiring.push(...succeeded(plans));
             const results = await applyWire(ctx, heroku, plans, (app, drain) => added.push({ app, id: drain.id }));
-            const wireFailures = failuresOf(results);
-            if (wireFailures.length > 0) throw failureOf(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures, results.length);
+            const wireFailures = failedOutcomes(results);
+            if (wireFailures.length > 0) throw combinedFailure(`wiring failed for ${wireFailures.map((f) => f.subject).join(', ')}`, wireFailures, results.length);
             for (const r of succeeded(results)) addedByApp.set(r.app, r.added);
             return added.length ? `added ${plural(added.length, 'drain')}` : 'every app already had it';
           },
@@ -220,8 +220,8 @@ export default createCommand({
           name: 'test every app through its new drain',
           async apply() {
             const probed = await testApps(ctx, appDrains.map((l) => withAdded(l, addedByApp.get(l.app))), timeoutMs);
-            const probeErrors = failuresOf(probed);
-            if (probeErrors.length > 0) throw failureOf(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors, probed.length);
+            const probeErrors = failedOutcomes(probed);
+            if (probeErrors.length > 0) throw combinedFailure(`testing failed for ${probeErrors.map((f) => f.subject).join(', ')}`, probeErrors, probed.length);
             const failed = succeeded(probed).filter((p) => !p.ok);
             if (failed.length > 0) throw probeFailure(failed.map((f) => f.app).join(', '), failed[0]!.mode, failed.map((f) => `${f.app}: ${f.message}`).join('; '));
             return `${plural(probed.length, 'app')} delivered a test batch to S3`;
@@ -241,9 +241,8 @@ export default createCommand({
           async apply() {
             if (args.grace > 0) {
               if (!out.json) out.line(`  waiting ${args.grace} s for batches already sent to the old drains`);
+              // Ctrl-C during the wait stops the run here: going on early would refuse those batches.
               await sleep(args.grace * 1000, ctx.signal);
-              // Ctrl-C during the wait must not cut it short: those batches would be refused.
-              ctx.checkInterrupted();
             }
             // Only while the function still has this run's tokens: if someone rotated since,
             // their DRAIN_TOKEN_PREVIOUS is what their drains may still carry.

@@ -2,11 +2,11 @@
 // current drain (else failure mode A); a synthetic Logplex batch goes to that drain's URL and
 // must be answered 200 and land in S3 under its deterministic key.
 import type { Context } from '../../lib/run/context.js';
-import { CheckFailedError, failureOf } from '../../lib/core/errors.js';
+import { CheckFailedError, combinedFailure } from '../../lib/core/errors.js';
 import { createCommand } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, fixFor, type ProbeResult } from '../../lib/drains/probe.js';
-import { failuresOf, listAppDrains, succeeded, testApps } from '../../lib/drains/ops.js';
+import { failedOutcomes, listAppDrains, succeeded, testApps } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { resolveApps } from '../apps.js';
 
@@ -30,7 +30,7 @@ export default createCommand({
     const results = succeeded(probed);
     // Apps that could not be listed or probed at all (Heroku or S3 failed), as opposed to a
     // probe that ran and found a failure mode.
-    const errors = [...failuresOf(listed), ...failuresOf(probed)];
+    const errors = [...failedOutcomes(listed), ...failedOutcomes(probed)];
 
     if (out.json) {
       out.data({
@@ -51,7 +51,7 @@ export default createCommand({
     if (errors.length > 0) {
       // The apps whose test ran and failed are listed too; the exit code is the errors' (4 or 3).
       const checks = failed.map((r) => ({ subject: r.app, error: new CheckFailedError(r.message, { hint: r.mode ? fixFor(r.mode, [r.app]) : undefined }) }));
-      throw failureOf(`could not test ${plural(errors.length, 'app')}: ${errors.map((f) => f.subject).join(', ')}${failed.length ? `; ${summary}` : ''}`, [...errors, ...checks], apps.length);
+      throw combinedFailure(`could not test ${plural(errors.length, 'app')}: ${errors.map((f) => f.subject).join(', ')}${failed.length ? `; ${summary}` : ''}`, [...errors, ...checks], apps.length);
     }
     if (failed.length > 0) {
       const only = modes.length === 1 ? modes[0]! : undefined;

@@ -1,8 +1,8 @@
 // `raxx-ops drains wire`: replaces wire-heroku-log-drain.sh. Every app ends with exactly its
 // current drain (SSM drain_url + app=<app>). One GET per app, a POST only where the current
 // drain is missing, a DELETE only for what --prune removes; a second run changes nothing.
-import { failureOf } from '../../lib/core/errors.js';
-import { applyWire, checkRateLimit, failuresOf, listAppDrains, planWire, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drains/ops.js';
+import { combinedFailure } from '../../lib/core/errors.js';
+import { applyWire, checkRateLimit, failedOutcomes, listAppDrains, planWire, printPlan, spareAccepted, succeeded, wireJson, type WireRun } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
 import { printScope, scopeOf } from '../../lib/run/scope.js';
 import { createCommand, flag } from '../define.js';
@@ -54,9 +54,9 @@ export default createCommand({
         }
       }
     }
-    const failures = [...failuresOf(run.plans), ...failuresOf(run.results ?? [])];
+    const failures = [...failedOutcomes(run.plans), ...failedOutcomes(run.results ?? [])];
     if (failures.length > 0) {
-      throw failureOf(`wiring failed for ${plural(failures.length, 'app')} of ${apps.length}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
+      throw combinedFailure(`wiring failed for ${plural(failures.length, 'app')} of ${apps.length}: ${failures.map((f) => f.subject).join(', ')}`, failures, apps.length, {
         hint: `${failures.length < apps.length ? 'the other apps are wired; ' : ''}fix the cause and run \`raxx-ops drains wire\` again (it only adds what is missing)`,
       });
     }

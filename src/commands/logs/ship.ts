@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { tryParseDay } from '@raxx/log-format/object-key';
 import { resolveSource, sourceName } from '../../lib/core/config.js';
 import type { Context } from '../../lib/run/context.js';
-import { PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/core/errors.js';
+import { ConfigError, PartialFailureError, ServiceError, UsageError, UserError } from '../../lib/core/errors.js';
 import type { Prepared, ShipInput } from '../../lib/shipping/prepare.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { dryRun } from '../options.js';
@@ -274,7 +274,11 @@ async function shipDay(
     if (args.dryRun) {
       // A plan that could not be carried out is not a plan: the bucket must answer.
       const problem = await bucketReachable(s3, source.bucket, ctx.signal, endpoint);
-      if (problem) throw new ServiceError('S3', problem, { hint: 'check the source\'s "bucket" (`raxx-ops config show`), then `raxx-ops logs sources test`' });
+      if (problem) {
+        const hint = 'check the source\'s "bucket" (`raxx-ops config show`), then `raxx-ops logs sources test`';
+        // A bucket the configuration names and S3 does not have is configuration (exit 3), as everywhere.
+        throw problem.endsWith('does not exist') ? new ConfigError(problem, { hint }) : new ServiceError('S3', problem, { hint });
+      }
       return { ...base, status: replacing ? 'would-replace' : 'would-ship', versionId: null, previousVersionId: existing?.versionId ?? null };
     }
     if (replacing) {

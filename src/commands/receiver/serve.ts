@@ -142,7 +142,8 @@ async function followChanges(ctx: Context, initial: ReceiverEnv, read: () => Pro
   let last = JSON.stringify(initial);
   let failing = false;
   while (!ctx.signal.aborted) {
-    await sleep(intervalMs, ctx.signal);
+    // Ctrl-C ends the watch, not the server's run: the caller closes it.
+    await sleep(intervalMs, ctx.signal).catch(() => undefined);
     if (ctx.signal.aborted) break;
     try {
       const next = await read();

@@ -4,6 +4,7 @@
 // "deleted" attachment is a delete marker on top of data versions that are still there.
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
+import { awsFailure } from '../aws/call.js';
 import { ConfigError, ServiceError, UsageError } from '../core/errors.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -189,11 +190,7 @@ export async function copyVersionToCurrent(ctx: Context, bucket: string, key: st
 }
 
 export function s3Error(ctx: Context, err: unknown, action: string, bucket: string): Error {
-  const name = (err as { name?: string }).name;
-  if (name === 'NoSuchBucket') {
-    return new ConfigError(`bucket ${bucket} does not exist (or is in another region)`, { hint: 'check attachments.bucket with `raxx-ops config show`, and --region' });
-  }
-  return awsError(err, 'S3', action, ctx.aws.endpointOf('S3'));
+  return awsFailure(err, 'S3', action, { endpoint: ctx.aws.endpointOf('S3'), resource: { kind: 'bucket', name: bucket, setting: 'attachments.bucket' } });
 }
 
 // ---------------------------------------------------------------- KMS

@@ -1,6 +1,6 @@
 // The smoke test's tracer: the runbook's INSERT, made in the app role's own session, and the
 // statement line it must produce in the API app's drain objects.
-import { setMaxListeners } from 'node:events';
+import { branch } from '../core/abort.js';
 import type { Client } from 'pg';
 import type { Context } from '../run/context.js';
 import { LogStore, type LogObject } from '../logs/store.js';
@@ -68,13 +68,11 @@ export async function findTracer(ctx: Context, app: string, tracer: string, inse
   const store = new LogStore({ s3: () => ctx.aws.s3(), target: () => ctx.aws.s3Target(), bucket: ctx.config.drain.bucket, keyPrefix: ctx.config.drain.keyPrefix, endpoint: ctx.aws.endpointOf('S3') });
   const deadline = insertedAt + timeoutSeconds * 1000;
   if (!ctx.out.json) ctx.out.info(`waiting up to ${timeoutSeconds} s for the tracer in ${app}'s drain objects…`);
-  // Each concurrent scan listens on the cancellation signal: more than Node's default 10 at once.
-  setMaxListeners(SCAN_CONCURRENCY + 10, ctx.signal);
   const seen = new Set<string>();
   const window = () => ({ start: insertedAt - CLOCK_LEEWAY_MS, end: Date.now() + 10 * 60_000 });
   const holdsTracer = async (obj: LogObject) =>
     (
-      await store.scan(obj, ctx.signal, () => {
+      await store.scan(obj, branch(ctx.signal), () => {
         let hit = false;
         return {
           line(text) {

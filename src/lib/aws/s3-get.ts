@@ -13,8 +13,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { WirePool, type WireRequest } from './s3-socket.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CONNECTION_ERRORS, type AwsIdentity, type S3Target } from './clients.js';
+import { backoff, type Backoff } from '../core/sleep.js';
 
 export interface FastGetResponse {
   /** A small body whole, or a large one as a stream. */
@@ -202,7 +202,7 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
       } catch (err) {
         const e = err as { code?: string; name?: string };
         if (attempt < ATTEMPTS && !signal.aborted && (CONNECTION_ERRORS.has(e.code ?? '') || CONNECTION_ERRORS.has(e.name ?? ''))) {
-          await backoff(attempt, signal);
+          await backoff(attempt, RETRY, signal);
           continue;
         }
         throw err;
@@ -234,7 +234,7 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
       const throttled = response.statusCode === 429 || THROTTLE_CODES.has(code);
       if (throttled) opts.onThrottle?.();
       if (attempt < (throttled ? THROTTLE_ATTEMPTS : ATTEMPTS) && !signal.aborted && (RETRYABLE_STATUS.has(response.statusCode) || RETRYABLE_CODES.has(code) || throttled)) {
-        await backoff(attempt, signal);
+        await backoff(attempt, RETRY, signal);
         continue;
       }
       throw new S3HttpError(code, message, response.statusCode);
@@ -307,10 +307,8 @@ function sharedTransport(): Transport {
   return (shared ??= socketTransport());
 }
 
-/** Full-jitter exponential backoff that Ctrl-C cuts short (it rejects with an AbortError). */
-function backoff(attempt: number, signal: AbortSignal): Promise<void> {
-  return sleep(Math.min(5_000, 100 * 2 ** attempt) * Math.random(), undefined, { signal });
-}
+/** Full jitter: many GETs retrying at once spread out. */
+const RETRY: Backoff = { baseMs: 100, capMs: 5_000, jitter: 'full' };
 
 async function readAll(body: Readable | Buffer): Promise<string> {
   if (Buffer.isBuffer(body)) return body.toString('utf8');

@@ -116,10 +116,16 @@ export class PartialFailureError extends UserError {
  * the same error (a rejected token, an unreachable service: nothing about the subject itself),
  * that error is the report, once and with its own exit code, not one copy per app.
  */
-export function failureOf(message: string, failures: { subject: string; error: UserError }[], total: number, details: ErrorDetails = {}): UserError {
+export function combinedFailure(message: string, failures: { subject: string; error: UserError }[], total: number, details: ErrorDetails = {}): UserError {
   const first = failures[0]?.error;
   if (first && failures.length === total && failures.every((f) => sameError(f.error, first))) return first;
   return new PartialFailureError(message, failures, details);
+}
+
+/** Any failure as an error the operator can read (one of ours passes through as it is). */
+export function asUserError(err: unknown): UserError {
+  if (err instanceof UserError) return err;
+  return new ServiceError('raxx-ops', (err as Error)?.message ?? String(err), { cause: err });
 }
 
 function sameError(a: UserError, b: UserError): boolean {

@@ -11,6 +11,7 @@ export interface Writable {
   /** Node streams: set while the buffer is over its limit, until 'drain'. */
   writableNeedDrain?: boolean;
   once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  off?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
 }
 
 export interface OutputOptions {
@@ -94,8 +95,16 @@ export class Output {
   drained(signal?: AbortSignal): Promise<void> {
     const s = this.stdout;
     if (!s.writableNeedDrain || !s.once || signal?.aborted) return Promise.resolve();
+    // Called once per unit of output (an object's lines): whichever event comes first removes
+    // all four listeners, or a long search would pile them up on stdout and the run's signal.
     return new Promise((resolve) => {
-      const done = () => resolve();
+      const done = () => {
+        s.off?.('drain', done);
+        s.off?.('close', done);
+        s.off?.('error', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
       s.once!('drain', done);
       s.once!('close', done);
       s.once!('error', done);

@@ -2,7 +2,6 @@
 // that need no tracer: role settings, history triggers, append-only grants, read from the
 // catalog as the owner) and the shipped log sources (the last 7 days, by the shipping
 // runbook's health table, as `logs status` judges them).
-import { setMaxListeners } from 'node:events';
 import { checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit/database.js';
 import { appRole } from '../audit/smoke.js';
 import { resolveSource } from '../core/config.js';
@@ -60,7 +59,6 @@ export async function checkSources(f: Facts): Promise<{ findings: Finding[]; dat
   const { SOURCE_STATUS_DAYS, sourceStatus } = await import('../shipping/status.js');
   const s3 = await ctx.aws.s3();
   const days = lastDays(ctx.now().getTime(), SOURCE_STATUS_DAYS);
-  setMaxListeners(names.length * days.length + 200, ctx.signal);
   const statuses = await Promise.all(names.map((name) => sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })));
   const span = `${days[0]}..${days[days.length - 1]}`;
   const findings = statuses.map((s): Finding => {

@@ -6,6 +6,7 @@ import type { LifecycleRule, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from '../run/context.js';
 import { AwsCredentialsError, awsError } from '../aws/clients.js';
 import { InterruptedError, ServiceError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { describeRule, earliestExpiry, judgeRules, reaches, ruleTags } from './lifecycle.js';
 import { fail, pass, warn, type Finding } from './report.js';
 import { monthlyUsd } from '../core/sizes.js';
@@ -38,10 +39,10 @@ async function commonSettings(ctx: Ctx, bucket: string, terraform: string) {
     throw awsError(err, 'S3', `HeadBucket ${bucket}`, ctx.aws.endpointOf('S3'));
   }
   const [versioning, encryption, pab, lifecycle] = await Promise.all([
-    setting(ctx, bucket, 'GetBucketVersioning', (c) => c.send(new s3m.GetBucketVersioningCommand({ Bucket: bucket })), []),
-    setting(ctx, bucket, 'GetBucketEncryption', (c) => c.send(new s3m.GetBucketEncryptionCommand({ Bucket: bucket })), ['ServerSideEncryptionConfigurationNotFoundError']),
-    setting(ctx, bucket, 'GetPublicAccessBlock', (c) => c.send(new s3m.GetPublicAccessBlockCommand({ Bucket: bucket })), ['NoSuchPublicAccessBlockConfiguration']),
-    setting(ctx, bucket, 'GetBucketLifecycleConfiguration', (c) => c.send(new s3m.GetBucketLifecycleConfigurationCommand({ Bucket: bucket })), ['NoSuchLifecycleConfiguration']),
+    setting(ctx, bucket, 'GetBucketVersioning', (c) => c.send(new s3m.GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) }), []),
+    setting(ctx, bucket, 'GetBucketEncryption', (c) => c.send(new s3m.GetBucketEncryptionCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) }), ['ServerSideEncryptionConfigurationNotFoundError']),
+    setting(ctx, bucket, 'GetPublicAccessBlock', (c) => c.send(new s3m.GetPublicAccessBlockCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) }), ['NoSuchPublicAccessBlockConfiguration']),
+    setting(ctx, bucket, 'GetBucketLifecycleConfiguration', (c) => c.send(new s3m.GetBucketLifecycleConfigurationCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) }), ['NoSuchLifecycleConfiguration']),
   ]);
   const findings: Finding[] = [pass(`${bucket} exists`)];
   const status = versioning?.Status ?? 'never enabled';
@@ -140,7 +141,7 @@ async function describeKey(ctx: Ctx, alias: string) {
   const { DescribeKeyCommand, GetKeyRotationStatusCommand } = await import('@aws-sdk/client-kms');
   let meta;
   try {
-    meta = (await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata;
+    meta = (await kms.send(new DescribeKeyCommand({ KeyId: alias }), { abortSignal: branch(ctx.signal) })).KeyMetadata;
   } catch (err) {
     if ((err as { name?: string }).name === 'NotFoundException') return { found: false as const };
     throw awsError(err, 'KMS', `DescribeKey ${alias}`, ctx.aws.endpointOf('KMS'));
@@ -150,7 +151,7 @@ async function describeKey(ctx: Ctx, alias: string) {
   let rotating = false;
   try {
     // DescribeKey does not report rotation (docs/facts.md); GetKeyRotationStatus does.
-    rotating = (await kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled === true;
+    rotating = (await kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }), { abortSignal: branch(ctx.signal) })).KeyRotationEnabled === true;
   } catch (err) {
     throw awsError(err, 'KMS', `GetKeyRotationStatus ${keyId}`, ctx.aws.endpointOf('KMS'));
   }

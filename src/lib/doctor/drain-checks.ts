@@ -13,6 +13,7 @@ import { readDrainSettings, type DrainSettings } from '../drains/settings.js';
 import { FAILURE_MODES, probeDrain } from '../drains/probe.js';
 import { classifyDrains, desiredDrainUrl, tokenOfUrl, type ClassifiedDrain } from '../drains/plan.js';
 import { ConfigError, UserError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { LogStore, type LogObject } from '../logs/store.js';
 import { redact } from '../core/secrets.js';
 import { getReceiverFunction, type ReceiverFunctionState } from '../drains/receiver-function.js';
@@ -123,7 +124,7 @@ export async function checkParameters(f: Facts): Promise<Finding[]> {
   const { DescribeParametersCommand } = await import('@aws-sdk/client-ssm');
   let found: Map<string, string | undefined>;
   try {
-    const res = await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: wanted }] }));
+    const res = await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: wanted }] }), { abortSignal: branch(ctx.signal) });
     found = new Map((res.Parameters ?? []).map((p) => [p.Name ?? '', p.Type]));
   } catch (err) {
     throw awsError(err, 'SSM', 'DescribeParameters', ctx.aws.endpointOf('SSM'));

@@ -8,7 +8,7 @@ import { sameDrainUrl, tokenOfUrl, type ClassifiedDrain } from './plan.js';
 import { ConfigError, ServiceError } from '../core/errors.js';
 import { getReceiverFunction } from './receiver-function.js';
 
-type Ctx = Pick<Context, 'aws' | 'config'>;
+type Ctx = Pick<Context, 'aws' | 'config' | 'signal'>;
 
 export interface Guarded<P extends { app: string; remove: ClassifiedDrain[] }> {
   plans: P[];

@@ -7,7 +7,7 @@ import { readDrainUrl } from './settings.js';
 import { guardRemovals } from './guard.js';
 import { probeDrain, type ProbeResult } from './probe.js';
 import { classifyDrains, describeDrain, desiredDrainUrl, planChanges, sameDrainUrl, wirePlan, type ClassifiedDrain, type WirePlan } from './plan.js';
-import { ConfigError, ServiceError, UserError, InterruptedError } from '../core/errors.js';
+import { asUserError, ConfigError, ServiceError, type UserError, InterruptedError } from '../core/errors.js';
 import { UnknownOutcomeError, type Drain, type HerokuApi } from '../heroku/client.js';
 import { maskUrl } from '../core/secrets.js';
 
@@ -46,11 +46,6 @@ export async function forEachApp<I extends string | { app: string }, T>(ctx: Con
   await Promise.all(Array.from({ length: Math.min(APP_CONCURRENCY, items.length) }, worker));
   if (interrupted) throw interrupted;
   return results;
-}
-
-export function asUserError(err: unknown): UserError {
-  if (err instanceof UserError) return err;
-  return new ServiceError('raxx-ops', (err as Error)?.message ?? String(err), { cause: err });
 }
 
 export interface AppDrains {
@@ -118,7 +113,8 @@ export function succeeded<T>(outcomes: Outcome<T>[]): T[] {
   return outcomes.flatMap((o) => (o.ok ? [o.value] : []));
 }
 
-export function failuresOf(outcomes: Outcome<unknown>[]): { subject: string; error: UserError }[] {
+/** The outcomes that failed, as subject and error (combinedFailure() turns them into one error). */
+export function failedOutcomes(outcomes: Outcome<unknown>[]): { subject: string; error: UserError }[] {
   return outcomes.filter((o): o is Extract<Outcome<unknown>, { ok: false }> => !o.ok).map((o) => ({ subject: o.app, error: o.error }));
 }
 

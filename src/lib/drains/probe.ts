@@ -10,6 +10,7 @@ import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import { redact } from '../core/secrets.js';
 import { sleep } from '../core/sleep.js';
+import { branch } from '../core/abort.js';
 
 export type FailureMode = 'A' | 'B' | 'C' | 'D';
 
@@ -127,7 +128,7 @@ export async function probeDrain(ctx: Context, opts: ProbeOptions): Promise<Prob
   for (;;) {
     ctx.checkInterrupted();
     try {
-      await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: branch(ctx.signal) });
       return result({ ok: true, status, key, message: `200, object in s3://${bucket}/${key}` });
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };

@@ -3,6 +3,7 @@
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import { ConfigError, ServiceError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { registerSecret } from '../core/secrets.js';
 
 export interface ReceiverFunctionState {
@@ -11,7 +12,7 @@ export interface ReceiverFunctionState {
   revisionId: string | undefined;
 }
 
-type Ctx = Pick<Context, 'aws' | 'config'>;
+type Ctx = Pick<Context, 'aws' | 'config' | 'signal'>;
 
 /**
  * The receiver's Function URL, from Lambda itself: what recognises receiver drains when SSM
@@ -22,7 +23,7 @@ export async function receiverFunctionUrl(ctx: Ctx, functionName = ctx.config.dr
   const lambda = await ctx.aws.lambda();
   const { GetFunctionUrlConfigCommand } = await import('@aws-sdk/client-lambda');
   try {
-    return (await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName }))).FunctionUrl;
+    return (await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName }), { abortSignal: branch(ctx.signal) })).FunctionUrl;
   } catch {
     return undefined;
   }
@@ -35,7 +36,7 @@ export async function getReceiverFunction(ctx: Ctx, functionName = ctx.config.dr
   const lambda = await ctx.aws.lambda();
   const { GetFunctionConfigurationCommand } = await import('@aws-sdk/client-lambda');
   try {
-    const res = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+    const res = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }), { abortSignal: branch(ctx.signal) });
     const variables = res.Environment?.Variables ?? {};
     registerSecret(variables.DRAIN_TOKEN);
     registerSecret(variables.DRAIN_TOKEN_PREVIOUS);

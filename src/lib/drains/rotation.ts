@@ -4,10 +4,10 @@
 import type { Context } from '../run/context.js';
 import { readDrainSettings } from './settings.js';
 import { classifyDrains, desiredDrainUrl, receiverStrays, sameDrainUrl, tokenOfUrl, wirePlan, type ClassifiedDrain, type WirePlan } from './plan.js';
-import { ServiceError, failureOf } from '../core/errors.js';
+import { asUserError, ServiceError, combinedFailure } from '../core/errors.js';
 import type { Drain, HerokuApi } from '../heroku/client.js';
 import { changedBySomeoneElse, getReceiverFunction } from './receiver-function.js';
-import { asUserError, deleteDrain, deleteDrains, failuresOf, forEachApp, listClassified, succeeded, type AppDrains } from './ops.js';
+import { deleteDrain, deleteDrains, failedOutcomes, forEachApp, listClassified, succeeded, type AppDrains } from './ops.js';
 
 /** The drains to the receiver a rotation moves: its endpoint's (current or stale) and other paths on its host; not an add-on's. */
 export function movable(drains: ClassifiedDrain[], receiverUrl: string): ClassifiedDrain[] {
@@ -50,8 +50,8 @@ export async function removeOld(ctx: Context, heroku: HerokuApi, apps: string[],
     const old = [...stale, ...strays].filter((d) => tokenOfUrl(d.drain.url) !== newToken);
     return (await deleteDrains(heroku, l.app, old.map((d) => d.drain.id))).length;
   });
-  const failures = failuresOf(outcomes);
-  if (failures.length > 0) throw failureOf(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
+  const failures = failedOutcomes(outcomes);
+  if (failures.length > 0) throw combinedFailure(`removing the old drains failed for ${failures.map((f) => f.subject).join(', ')}`, failures, outcomes.length);
   return succeeded(outcomes).reduce((n, removed) => n + removed, 0);
 }
 

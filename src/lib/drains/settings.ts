@@ -5,6 +5,7 @@ import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import { ssmNames } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { registerSecret } from '../core/secrets.js';
 import { tokenOfUrl } from './plan.js';
 
@@ -14,7 +15,7 @@ export interface DrainSettings {
   token: string;
 }
 
-type Ctx = Pick<Context, 'aws' | 'config'>;
+type Ctx = Pick<Context, 'aws' | 'config' | 'signal'>;
 
 /** Reads one or both parameters in one GetParameters call; a missing one is exit 3 naming it. */
 async function readParameters(ctx: Ctx, names: string[]): Promise<Map<string, string>> {
@@ -22,7 +23,7 @@ async function readParameters(ctx: Ctx, names: string[]): Promise<Map<string, st
   const { GetParametersCommand } = await import('@aws-sdk/client-ssm');
   let res;
   try {
-    res = await ssm.send(new GetParametersCommand({ Names: names, WithDecryption: true }));
+    res = await ssm.send(new GetParametersCommand({ Names: names, WithDecryption: true }), { abortSignal: branch(ctx.signal) });
   } catch (err) {
     throw awsError(err, 'SSM', `GetParameters ${names.join(' ')}`, ctx.aws.endpointOf('SSM'));
   }
@@ -78,7 +79,7 @@ export async function writeDrainSettings(ctx: Ctx, settings: DrainSettings): Pro
   // An overwrite without KeyId re-encrypts under aws/ssm: keep the key Terraform chose.
   let keyIds: Map<string, string | undefined>;
   try {
-    const res = await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [names.drainUrl, names.drainToken] }] }));
+    const res = await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [names.drainUrl, names.drainToken] }] }), { abortSignal: branch(ctx.signal) });
     keyIds = new Map((res.Parameters ?? []).map((p) => [p.Name ?? '', p.KeyId]));
   } catch (err) {
     throw awsError(err, 'SSM', `DescribeParameters ${names.drainUrl}`, ctx.aws.endpointOf('SSM'));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, InterruptedError, ServiceError, UnknownOutcomeError, UsageError } from '../core/errors.js';
 import { redact, registerSecret } from '../core/secrets.js';
-import { sleep } from '../core/sleep.js';
+import { backoff } from '../core/sleep.js';
 
 export const Drain = z.object({
   id: z.string(),
@@ -154,9 +154,7 @@ export class HerokuApi {
         const retriable = method === 'GET' && (status === undefined ? BROKEN.has(e.code ?? '') : status === 429 || status >= 500);
         if (retriable && attempt < retries) {
           // Nothing is sent again once the caller gave up.
-          if (signal?.aborted) throw new InterruptedError();
-          await sleep(base * 2 ** attempt + Math.random() * base * 0.2, signal);
-          if (signal?.aborted) throw new InterruptedError();
+          await backoff(attempt, { baseMs: base, jitter: 0.2 }, signal);
           continue;
         }
         throw this.toError(err, method, path, ctx.app, ctx.resource, timeoutMs);

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ConfigError, InterruptedError, ServiceError, UnknownOutcomeError } from '../core/errors.js';
 import { registerSecret } from '../core/secrets.js';
-import { sleep } from '../core/sleep.js';
+import { backoff } from '../core/sleep.js';
 
 export interface InfisicalLocation {
   /** e.g. https://app.infisical.com (no /api). */
@@ -145,7 +145,7 @@ export class InfisicalApi {
           throw new UnknownOutcomeError('Infisical', `Infisical did not answer ${what} ${code === 'TimeoutError' ? `within ${timeoutMs / 1000} s` : `(${code})`}; the change may or may not have been made`, code, err);
         }
         if (read && !NOT_SENT.has(code) && attempt < retries) {
-          await sleep(base * 2 ** attempt, signal);
+          await backoff(attempt, { baseMs: base }, signal);
           continue;
         }
         throw new ServiceError('Infisical', `cannot reach Infisical at ${this.opts.apiUrl} (${code})`, { code, hint: 'check the network and attachments.infisical.apiUrl in the config', cause: err });
@@ -156,7 +156,7 @@ export class InfisicalApi {
       if (res.ok) return json;
       if (res.status === 404 && o.notFoundOk) return undefined;
       if (read && (res.status === 429 || res.status >= 500) && attempt < retries) {
-        await sleep(base * 2 ** attempt, signal);
+        await backoff(attempt, { baseMs: base }, signal);
         continue;
       }
       throw this.toError(res.status, json, what, Boolean(o.login));

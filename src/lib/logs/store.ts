@@ -7,15 +7,16 @@
 // (docs/logs.md, "Speed and memory"); a GetObject body never consumed holds its socket, so
 // every body is consumed or destroyed, on success, error, abort and early stop alike.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ByteLines, LineSplitter, splitBytes, type LineVisitor, type ScanResult } from './text.js';
 import { createGunzip } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-format/gzip-members';
 import { keyRanges, parseObjectKey } from '@raxx/log-format/object-key';
-import { awsError, type S3Target } from '../aws/clients.js';
-import { InterruptedError, ServiceError } from '../core/errors.js';
+import { type S3Target } from '../aws/clients.js';
+import { InterruptedError } from '../core/errors.js';
+import { awsFailure } from '../aws/call.js';
+import { branch } from '../core/abort.js';
 import { getObjectFast, listObjectsFast, type ListPage, type ObjectGetter, type ObjectLister } from '../aws/s3-get.js';
 import { DAY_MS, type TimeWindow } from '../core/time-window.js';
 
@@ -110,14 +111,12 @@ export class LogStore {
   async *list(app: string, window: TimeWindow, signal: AbortSignal, parts = listRanges(window), known?: (day: number) => readonly LogObject[] | undefined): AsyncGenerator<LogObject> {
     const local = new AbortController();
     const inner = AbortSignal.any([signal, local.signal]);
-    // One listener per listing in flight.
-    setMaxListeners(0, inner);
     const ranges = keyRanges(this.keyPrefix, app, window.start, window.end, parts).map((range) => {
       // A day whose objects are known (a closed, compacted day) is not listed at all.
       const day = dayOfPrefix(range.dayPrefix);
       const objects = known?.(day);
       if (objects) return { range, day, objects };
-      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, inner);
+      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, branch(inner));
       // Never awaited when the caller stops before this range.
       first.catch(() => undefined);
       return { range, day, first };
@@ -139,7 +138,7 @@ export class LogStore {
           let next: Promise<ListPage> | undefined;
           // The next page only when this one did not already reach past the range's end.
           if (res.nextToken && !(range.before !== undefined && last !== undefined && last >= range.before)) {
-            next = this.listPage(range.dayPrefix, undefined, res.nextToken, inner);
+            next = this.listPage(range.dayPrefix, undefined, res.nextToken, branch(inner));
             next.catch(() => undefined);
           }
           let past = false;
@@ -321,15 +320,7 @@ export class LogStore {
 
   private failure(err: unknown, action: string, signal: AbortSignal): Error {
     if (signal.aborted) return new InterruptedError();
-    const name = (err as { name?: string }).name;
-    if (name === 'NoSuchBucket') {
-      return new ServiceError('S3', `bucket ${this.bucket} does not exist at ${this.endpoint}`, {
-        code: name,
-        hint: 'check drain.bucket (`raxx-ops config show`), --env and --region',
-        cause: err,
-      });
-    }
-    return awsError(err, 'S3', action, this.endpoint);
+    return awsFailure(err, 'S3', action, { endpoint: this.endpoint, resource: { kind: 'bucket', name: this.bucket, setting: 'drain.bucket' } });
   }
 }
 

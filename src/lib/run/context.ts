@@ -1,7 +1,6 @@
 // The ctx every command receives: resolved config, output, lazily-built clients, prompts and
 // a cancellation signal. Commands never build a client themselves, so tests and the sandbox
 // point everything at local endpoints through the environment alone.
-import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { createAwsClients, type AwsClients } from '../aws/clients.js';
 import { loadConfig, type ResolvedConfig } from '../core/config.js';
@@ -73,9 +72,6 @@ export async function createContext(flags: GlobalFlags, io: Io): Promise<Context
   const aws = createAwsClients({ region: config.region, profile: flags.profile ?? undefined, env: io.env, debug: (m) => out.debug(m) });
   const stop = new AbortController();
   const signal = io.signal ? AbortSignal.any([io.signal, stop.signal]) : stop.signal;
-  // Every request and stream in flight listens on the run's signal (hundreds at once in a
-  // search): not a leak, and Node's warning would land on the operator's stderr.
-  setMaxListeners(0, signal);
   let heroku: Promise<HerokuApi> | undefined;
   let infisical: InfisicalApi | undefined;
 

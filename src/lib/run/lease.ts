@@ -10,7 +10,7 @@
 // once it could not renew for half the TTL: before anyone else may judge the lease expired.
 import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep } from '../core/sleep.js';
 import { awsError } from '../aws/clients.js';
 import type { Context } from './context.js';
 import { ServiceError } from '../core/errors.js';
@@ -207,7 +207,7 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     }
     if (performance.now() >= waitUntil) throw new LeaseHeldError(holder, { expired, expiredAt });
     ctx.out.info(`waiting for the ${name} lease held by ${holder.owner} (\`${holder.command}\`)…`);
-    await delay(Math.min(1_000, Math.max(250, waitUntil - performance.now())), undefined, { signal: ctx.signal }).catch(() => ctx.checkInterrupted());
+    await sleep(Math.min(1_000, Math.max(250, waitUntil - performance.now())), ctx.signal);
   }
 
   // Renewal, by this process's monotonic clock. A renewal answered 412 (taken over) or 404

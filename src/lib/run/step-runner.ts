@@ -10,7 +10,7 @@
 // recognise each step's result.
 import type { Context } from './context.js';
 import { scopeLines, type Scope } from './scope.js';
-import { InterruptedError, isUnknownOutcome, PartialFailureError, ServiceError, UserError, stopError, type ExitCode } from '../core/errors.js';
+import { asUserError, InterruptedError, isUnknownOutcome, PartialFailureError, UserError, stopError, type ExitCode } from '../core/errors.js';
 
 export interface Step {
   name: string;
@@ -87,11 +87,6 @@ export class StepsStopped extends UserError {
     super(message, { hint, cause });
     this.exitCode = exitCode;
   }
-}
-
-function asUserError(err: unknown): UserError {
-  if (err instanceof UserError) return err;
-  return new ServiceError('raxx-ops', (err as Error)?.message ?? String(err), { cause: err });
 }
 
 export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> {

@@ -1,11 +1,11 @@
 // The shipped sources as `logs status` shows them: the last days of each (present, missing,
 // empty) and the recent runs from the shipping history.
-import { setMaxListeners } from 'node:events';
 import type { Context } from '../run/context.js';
 import type { RunRecord } from './history.js';
 import { resolveSource } from '../core/config.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InterruptedError } from '../core/errors.js';
+import { branch } from '../core/abort.js';
 import { dayListPrefix, shippedKey, type Layout } from './layout.js';
 import { bucketError, META } from './upload.js';
 
@@ -14,8 +14,6 @@ export async function shippedSources(ctx: Context, names: string[]): Promise<Sou
   const { lastDays } = await import('./layout.js');
   const s3 = await ctx.aws.s3();
   const days = lastDays(ctx.now().getTime(), SOURCE_STATUS_DAYS);
-  // Every day of every source is listed at once, each request listening on the one signal.
-  setMaxListeners(names.length * days.length + 10, ctx.signal);
   try {
     return await Promise.all(
       names.map((name) => sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })),
@@ -78,6 +76,8 @@ export async function sourceStatus(
   const { source } = opts;
   const days = await Promise.all(
     opts.days.map(async (day): Promise<SourceDayStatus> => {
+      // Every day of every source is listed at once: each on a signal of its own.
+      const signal = branch(opts.signal);
       const prefix = dayListPrefix(source.layout, opts.keyPrefix, source.name, day);
       const shipped = shippedKey(source.layout, opts.keyPrefix, source.name, day);
       let objects = 0;
@@ -86,7 +86,7 @@ export async function sourceStatus(
       let token: string | undefined;
       try {
         do {
-          const page = await s3.send(new ListObjectsV2Command({ Bucket: source.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: opts.signal });
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: source.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal });
           for (const o of page.Contents ?? []) {
             objects += 1;
             bytes += o.Size ?? 0;
@@ -96,7 +96,7 @@ export async function sourceStatus(
         } while (token);
         let entries: number | null = null;
         if (hasShipped) {
-          const head = await s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: shipped }), { abortSignal: opts.signal });
+          const head = await s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: shipped }), { abortSignal: signal });
           // Objects shipped before the entries count count lines.
           const n = Number(head.Metadata?.[META.entries] ?? head.Metadata?.[META.lines]);
           entries = Number.isFinite(n) ? n : null;

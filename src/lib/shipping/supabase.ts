@@ -6,7 +6,7 @@
 // count; a range with more rows than one answer holds is halved until each half fits.
 import { ConfigError, InterruptedError, ServiceError, UsageError } from '../core/errors.js';
 import { registerSecret } from '../core/secrets.js';
-import { sleep } from '../core/sleep.js';
+import { backoffMs, sleep } from '../core/sleep.js';
 
 export const SUPABASE_API_DEFAULT = 'https://api.supabase.com';
 /** The endpoint refuses a range longer than a day. */
@@ -179,14 +179,14 @@ async function query(opts: PullOptions, sql: string, from: number, to: number, s
     } catch (err) {
       if (opts.signal.aborted) throw new InterruptedError();
       if (attempt > RETRIES) throw new ServiceError('Supabase', `the Management API cannot be reached (${access.baseUrl}): ${(err as Error).message}`, { hint: 'check the network, and SUPABASE_API_URL when it is set' });
-      await wait(opts, stats, base * 2 ** (attempt - 1), 'network error');
+      await wait(opts, stats, backoffMs(attempt - 1, { baseMs: base }), 'network error');
       continue;
     }
     const text = await res.text();
     if (res.status === 429 || res.status >= 500) {
       if (attempt > RETRIES) throw new ServiceError('Supabase', `the logs endpoint answered ${res.status} ${attempt} times in a row`, { hint: res.status === 429 ? 'the Management API rate limit is per account: try again later, or when fewer tools share the token' : 'Supabase status: https://status.supabase.com' });
       const told = res.status === 429 ? retryAfterMs(res.headers.get('retry-after'), Date.now()) : undefined;
-      await wait(opts, stats, told ?? base * 2 ** (attempt - 1), res.status === 429 ? 'rate limited (429)' : `${res.status}`);
+      await wait(opts, stats, told ?? backoffMs(attempt - 1, { baseMs: base }), res.status === 429 ? 'rate limited (429)' : `${res.status}`);
       continue;
     }
     const detail = errorText(text);
@@ -217,7 +217,6 @@ async function wait(opts: PullOptions, stats: PullStats, ms: number, why: string
   stats.waits += 1;
   opts.onWait?.(capped, why);
   await sleep(capped, opts.signal);
-  if (opts.signal.aborted) throw new InterruptedError();
 }
 
 /** Retry-After in seconds or as an HTTP date. */

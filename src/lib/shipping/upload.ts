@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { awsError } from '../aws/clients.js';
+import { awsFailure } from '../aws/call.js';
 import { ConfigError, InterruptedError, ServiceError, UsageError } from '../core/errors.js';
 import type { Prepared } from './prepare.js';
 
@@ -202,9 +202,5 @@ async function verify(s3: S3Client, opts: UploadOptions, versionId: string | und
 
 /** A bucket-level failure with the hint that fits it. */
 export function bucketError(err: unknown, bucket: string, action: string, endpoint: string): Error {
-  const e = awsError(err, 'S3', action, endpoint);
-  if (e instanceof ServiceError && e.code === 'NoSuchBucket') {
-    return new ServiceError('S3', `bucket ${bucket} does not exist (${action})`, { code: e.code, hint: 'check the source\'s "bucket" in the configuration (`raxx-ops config show`), or create the bucket', cause: err });
-  }
-  return e;
+  return awsFailure(err, 'S3', action, { endpoint, resource: { kind: 'bucket', name: bucket, setting: 'the source\'s "bucket"' } });
 }

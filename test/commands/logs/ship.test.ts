@@ -356,7 +356,7 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     const cfg = join(dir, 'ghost.json');
     await writeFile(cfg, JSON.stringify({ logSources: [{ name: 'ghost', bucket: 'raxx-no-such-bucket' }] }));
     const r = await runCli(['logs', 'ship', 'ghost', file, '--dry-run'], { env: { ...env, RAXX_OPS_CONFIG: cfg }, now });
-    expect(r.code).toBe(4);
+    expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/error: bucket raxx-no-such-bucket does not exist/);
     expect(r.stderr).toMatch(/hint: /);
     const ok = await ship(['auth', file, '--date', '2025-05-30', '--dry-run', '--delete-after']);
