@@ -82,7 +82,7 @@ describe.runIf(motoAvailable && postgresAvailable && process.platform === 'linux
         (p) => p.pgid === pgid || (pgDir !== undefined && p.cmdline.includes(pgDir)) || (motoPort !== undefined && /moto/.test(p.cmdline) && p.cmdline.includes(`-p ${motoPort}`)),
       );
     // Exiting children may still be being reaped: wait until they are gone (or a while passed).
-    await waitFor(async () => leftOver().length === 0, 'the sandbox processes to be gone', 5_000).catch(() => undefined);
+    await waitFor(() => leftOver().length === 0, 'the sandbox processes to be gone', 5_000).catch(() => undefined);
     const left = leftOver();
     expect(left.map((p) => `${p.pid} ${p.cmdline}`), transcript.slice(-3000)).toEqual([]);
     if (pgDir) expect(existsSync(pgDir), `${pgDir} is removed`).toBe(false);

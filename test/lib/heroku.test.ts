@@ -189,7 +189,7 @@ describe("heroku-client's own behaviour, wrapped", () => {
       const ac = new AbortController();
       const heroku = new HerokuApi({ token: 'tok-123456', baseUrl: srv.url, signal: ac.signal, retryBaseMs: 5 });
       const pending = rejection(heroku.listDrains('raxx-api-prod'));
-      await waitFor(async () => srv.connections() === 1, 'the read to reach the API');
+      await waitFor(() => srv.connections() === 1, 'the read to reach the API');
       ac.abort();
       expect(await pending).toBeInstanceOf(InterruptedError);
       await new Promise((r) => setTimeout(r, 1_200)); // the window of heroku-client's first retry

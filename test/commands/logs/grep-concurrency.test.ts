@@ -104,7 +104,7 @@ describe.skipIf(!motoAvailable)('logs grep at high concurrency (moto behind a fa
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('interrupted');
     // Every socket was released: the proxy sees its requests closed, long before their answers were due.
-    await waitFor(async () => p.stats.inFlight === 0, 'every request closed at the proxy', 10_000).catch(() => undefined);
+    await waitFor(() => p.stats.inFlight === 0, 'every request closed at the proxy', 10_000).catch(() => undefined);
     expect(p.pending()).toEqual([]);
     expect(p.stats.inFlight).toBe(0);
   }, 60_000);

@@ -38,7 +38,7 @@ describe.skipIf(!motoAvailable)('logs query: the sandbox (moto)', () => {
     process.chdir(work);
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     process.chdir(before);
   });
 
