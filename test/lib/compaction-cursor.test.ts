@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { linesRecord } from '@raxx/log-format/compacted';
-import { DayCursor } from '../../src/lib/logs/compaction.js';
+import { DayCursor } from '../../src/lib/logs/day-cursor.js';
 
 /** The bytes as the inflated body arrives: chunks of `size`. */
 // eslint-disable-next-line @typescript-eslint/require-await -- an async generator is the plainest AsyncIterable; it needs no await

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { read, visitBytes, type LineVisitor } from '../../src/lib/logs/store.js';
+import { read } from '../../src/lib/logs/body.js';
+import { visitBytes, type LineVisitor } from '../../src/lib/logs/store.js';
 import { lineBatches, textKeeper } from '../../src/lib/logs/text.js';
 import { maskHazard, redact } from '../../src/lib/core/secrets.js';
 

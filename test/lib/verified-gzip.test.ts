@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { verifiedGunzip } from '@raxx/log-format/gzip-members';
-import { read, type LineVisitor } from '../../src/lib/logs/store.js';
+import { read } from '../../src/lib/logs/body.js';
+import { type LineVisitor } from '../../src/lib/logs/store.js';
 
 const text = Array.from({ length: 2000 }, (_, i) => `line ${i} status=${200 + (i % 7)} path=/api/v${i % 3}`).join('\n') + '\n';
 const gz = gzipSync(text);

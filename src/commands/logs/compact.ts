@@ -9,7 +9,8 @@ import { DAY_MS, startOfDay } from '../../lib/core/time-window.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
-import { concurrency, formatBytes, openStore, windowOf } from './shared.js';
+import { concurrency, formatBytes, windowOf } from './shared.js';
+import { openStore } from '../../lib/logs/scan.js';
 
 export default createCommand({
   description: 'write one object per finished UTC app-day under compacted/ with a manifest, for fast searches and `logs query` over months',

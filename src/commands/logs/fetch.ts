@@ -9,7 +9,8 @@ import type { LogObject } from '../../lib/logs/store.js';
 import { lineBatches, textKeeper } from '../../lib/logs/text.js';
 import { createCommand, option } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { formatBytes, printOptions, printText, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { formatBytes, printOptions, printText, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { scanWindow } from '../../lib/logs/scan.js';
 
 export default createCommand({
   description: 'the decompressed lines of the window, in time order, on stdout, or one file per object under -o DIR',

@@ -5,7 +5,8 @@ import { compilePattern, PATTERN_SYNTAX, requiredLiteral } from '../../lib/core/
 import type { LineVisitor } from '../../lib/logs/store.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { displayLine, printLines, printOptions, scanWindow, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { displayLine, printLines, printOptions, WINDOW_HELP, windowOptions, windowOf } from './shared.js';
+import { scanWindow } from '../../lib/logs/scan.js';
 
 interface Found {
   count: number;

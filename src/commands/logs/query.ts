@@ -10,7 +10,8 @@ import { createCommand, negatedFlag, option, positional } from '../define.js';
 import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
 import type { QuerySummary } from '../../lib/logs/query/result.js';
-import { concurrency, MAX_CONCURRENCY, openStore, windowOf } from './shared.js';
+import { concurrency, windowOf } from './shared.js';
+import { MAX_CONCURRENCY, openStore } from '../../lib/logs/scan.js';
 
 export default createCommand({
   description: "run SQL over the window's log records: the embedded engine (DuckDB), or Athena over compacted/",

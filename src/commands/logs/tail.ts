@@ -12,7 +12,8 @@ import { sleep } from '../../lib/core/sleep.js';
 import { iso } from '../../lib/core/time-window.js';
 import { createCommand, flag, option, positional } from '../define.js';
 import { resolveApps } from '../apps.js';
-import { displayLine, openStore, printLines, printOptions } from './shared.js';
+import { displayLine, printLines, printOptions } from './shared.js';
+import { openStore } from '../../lib/logs/scan.js';
 
 export default createCommand({
   description: 'the last lines of the apps’ logs, then every new line as the receiver writes it (Ctrl-C stops)',
