@@ -89,6 +89,9 @@ export class StepsStopped extends UserError {
   }
 }
 
+/** How long rollbacks may take in all once the run is stopping (each call also has its own deadline). */
+const ROLLBACK_DEADLINE_MS = 120_000;
+
 export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> {
   const { out } = ctx;
   const c = out.color;
@@ -153,16 +156,25 @@ export async function runSteps(ctx: Context, run: StepRun): Promise<StepResult> 
     const undoable = committed ? [] : started.filter((i) => run.steps[i]!.rollback !== undefined);
     const rollback: string[] = [];
     let clean = undoable.length > 0;
-    for (const i of undoable.reverse()) {
-      try {
-        const said = await run.steps[i]!.rollback!({ unknownOutcome });
-        reports[i]!.status = 'rolled back';
-        rollback.push(`step ${i + 1} rolled back${said ? `: ${said}` : ''}`);
-      } catch (e) {
-        clean = false;
-        rollback.push(`step ${i + 1} could not be rolled back: ${asUserError(e).message}; the steps before it are left as they are`);
-        break;
+    // Rollbacks run after Ctrl-C and after a lost lease too, when the run's signal is aborted:
+    // every call they make through ctx gets a signal of their own, bounded by a deadline, and
+    // the run's is put back once they are done.
+    const runSignal = ctx.signal;
+    ctx.signal = AbortSignal.timeout(ROLLBACK_DEADLINE_MS);
+    try {
+      for (const i of undoable.reverse()) {
+        try {
+          const said = await run.steps[i]!.rollback!({ unknownOutcome });
+          reports[i]!.status = 'rolled back';
+          rollback.push(`step ${i + 1} rolled back${said ? `: ${said}` : ''}`);
+        } catch (e) {
+          clean = false;
+          rollback.push(`step ${i + 1} could not be rolled back: ${asUserError(e).message}; the steps before it are left as they are`);
+          break;
+        }
       }
+    } finally {
+      ctx.signal = runSignal;
     }
     const state = await readFinalState(run);
     if (clean && unknownOutcome) rollback.push('a write got no answer and may still land: what it may have installed was kept');
