@@ -1,6 +1,6 @@
 // The secret shapes raxx-ops masks, in one place. Two consumers apply them: output masking
 // (secrets.ts: every line printed, --json and --debug output, Slack messages) with `****`, and
-// log shipping (shipping/ship.ts) with `[REDACTED]`, before a line leaves the machine. A rule
+// log shipping (shipping/prepare.ts) with `[REDACTED]`, before a line leaves the machine. A rule
 // scoped `shipping` also masks personal data and identifiers a shipped log must not hold but an
 // operator's own output needs (e-mail addresses, access key ids, S3-version-like strings).
 
