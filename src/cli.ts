@@ -30,6 +30,7 @@ const GLOBAL_EXAMPLES: [string, string][] = [
 export function examples(lines: [command: string, what: string][]): string {
   // Commands and what they show side by side when that fits HELP_WIDTH; otherwise the
   // explanation goes on the next line.
+  // Not the table renderer: help is ASCII we write, and --help must not load string-width.
   const fits = (c: string, w: string, width: number) => 4 + width + 2 + w.length <= HELP_WIDTH && c.length <= width;
   const width = Math.max(0, ...lines.filter(([c, w]) => fits(c, w, c.length)).map(([c]) => c.length));
   const out = lines.map(([c, w]) => (fits(c, w, width) ? `  $ ${c.padEnd(width)}  ${w}` : `  $ ${c}\n      ${w}`));

@@ -7,6 +7,7 @@ import type { LogObject } from '../../lib/logs/store.js';
 import type { SourceStatus } from '../../lib/shipping/status.js';
 import type { RunRecord } from '../../lib/shipping/history.js';
 import type { Output } from '../../lib/core/output.js';
+import { columnWidths, tableRow } from '../../lib/core/table.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/core/time-window.js';
 import { sourceName } from '../../lib/core/config.js';
@@ -137,18 +138,13 @@ function printTable(out: Output, statuses: AppStatus[]): void {
       healths.push(d.health);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = columnWidths(rows);
   rows.forEach((r, n) => {
-    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-    if (n === 0) {
-      out.line(c.dim(cells.join('  ')));
-      return;
-    }
+    if (n === 0) return out.line(c.dim(tableRow(r, widths)));
     const h = healths[n - 1]!;
-    const last = cells.length - 1;
-    cells[0] = c.app(r[0]!) + ' '.repeat(widths[0]! - r[0]!.length);
-    cells[last] = h === 'healthy' ? c.ok(cells[last]!) : h === 'warning' ? c.warn(cells[last]!) : c.bad(cells[last]!);
-    out.line(cells.join('  '));
+    const last = r.length - 1;
+    const health = h === 'healthy' ? c.ok(r[last]!) : h === 'warning' ? c.warn(r[last]!) : c.bad(r[last]!);
+    out.line(tableRow([c.app(r[0]!), ...r.slice(1, last), health], widths));
   });
   out.line(c.dim('* today, up to now (UTC)'));
   // Health is about now; the rows above are the record of each day.
@@ -174,12 +170,11 @@ function printHistory(out: Output, history: { source: string; runs: RunRecord[];
     for (const r of h.runs) {
       rows.push([r.startedAt.slice(0, 19) + 'Z', r.day, r.outcome, r.lines === null ? '-' : String(r.lines), r.bytes === null ? '-' : formatBytes(r.bytes), String(r.attempts), `${(r.durationMs / 1000).toFixed(1)} s`, `${r.by} (${r.via})`, r.error ?? '']);
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const widths = columnWidths(rows);
     rows.forEach((r, n) => {
-      const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-      if (n === 0) return out.line(c.dim(cells.join('  ').trimEnd()));
-      if (h.runs[n - 1]!.outcome === 'failed') cells[2] = c.bad(cells[2]!);
-      out.line(cells.join('  ').trimEnd());
+      if (n === 0) return out.line(c.dim(tableRow(r, widths, { trimEnd: true })));
+      const cells = h.runs[n - 1]!.outcome === 'failed' ? r.map((cell, i) => (i === 2 ? c.bad(cell) : cell)) : r;
+      out.line(tableRow(cells, widths, { trimEnd: true }));
     });
   }
 }
@@ -190,17 +185,14 @@ function printSources(out: Output, sources: SourceStatus[]): void {
   for (const s of sources) {
     rows.push([s.source, s.required ? 'yes' : 'no', `${s.days[0]?.day ?? ''}..${s.days[s.days.length - 1]?.day ?? ''}`, String(s.entries), formatBytes(s.bytes), s.missing.length ? s.missing.join(', ') : '-', s.health]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = columnWidths(rows);
   out.line('');
   rows.forEach((r, n) => {
-    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-    if (n === 0) {
-      out.line(c.dim(cells.join('  ')));
-      return;
-    }
+    if (n === 0) return out.line(c.dim(tableRow(r, widths)));
     const h = sources[n - 1]!.health;
-    cells[cells.length - 1] = h === 'healthy' ? c.ok(cells[cells.length - 1]!) : h === 'warning' ? c.warn(cells[cells.length - 1]!) : c.bad(cells[cells.length - 1]!);
-    out.line(cells.join('  '));
+    const last = r.length - 1;
+    const health = h === 'healthy' ? c.ok(r[last]!) : h === 'warning' ? c.warn(r[last]!) : c.bad(r[last]!);
+    out.line(tableRow([...r.slice(0, last), health], widths));
   });
 }
 
