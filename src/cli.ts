@@ -91,7 +91,9 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
       const where = typeof key === 'string' ? flagName(key, def.options[key], keys.includes(key)) : 'arguments';
       // zod's own wording for a non-number ("expected number, received NaN") says nothing to an operator.
       const message = !issue ? 'invalid' : /received NaN/.test(issue.message) ? 'must be a number' : issue.message;
-      throw new UsageError(`${where}: ${message}`, { hint: `see raxx-ops ${commandPath(self)} --help` });
+      // A schema that knows the fix (a duration's accepted forms) says it in the issue's params.
+      const hint = issue?.code === 'custom' && typeof issue.params?.hint === 'string' ? issue.params.hint : `see raxx-ops ${commandPath(self)} --help`;
+      throw new UsageError(`${where}: ${message}`, { hint });
     }
     const { createContext } = await import('./lib/run/context.js');
     const ctx = await createContext(globalFlags(self), io);

@@ -19,7 +19,8 @@ import { openStore } from '../../lib/logs/scan.js';
 import { assess, formatMinutes, worstOf, type AppStatus, type Health } from '../../lib/logs/health.js';
 import { shippedSources, shippingHistory } from '../../lib/shipping/status.js';
 import { drainsCreated } from '../../lib/drains/created.js';
-const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
+// Whole minutes: the thresholds are compared with, and reported as, minutes of silence.
+const minutes = () => opt.duration('m', { minMs: 60_000, whole: true });
 
 export default createCommand({
   description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
@@ -40,8 +41,8 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
   options: {
     app: opt.apps,
     days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2), 'how many UTC days, ending today', { value: '<n>' }),
-    warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
-    criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
+    warnSilentMinutes: option(minutes().optional(), 'a silence longer than this is a warning (minutes, or a duration: 2h)', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
+    criticalSilentMinutes: option(minutes().optional(), 'a silence longer than this is critical (minutes, or a duration: 2h)', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
     concurrency: option(listingConcurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
     source: option(z.array(sourceName).optional(), 'a shipped log source, judged over its last 7 days (repeatable; default: every declared source, unless --app is given)', { value: '<source>', repeatable: true }),
     notify: flag('post a summary to SLACK_WEBHOOK_URL when the health is warning or critical'),
