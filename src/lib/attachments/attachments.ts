@@ -81,6 +81,8 @@ export async function listVersions(ctx: Context, bucket: string, prefix: string,
   const s3 = await ctx.aws.s3();
   const { ListObjectVersionsCommand } = await import('@aws-sdk/client-s3');
   const entries: VersionEntry[] = [];
+  // A loop of its own: the SDK has no paginator for ListObjectVersions (its next page takes two
+  // markers, KeyMarker and VersionIdMarker, where a paginator follows one token).
   let keyMarker: string | undefined;
   let versionIdMarker: string | undefined;
   do {
