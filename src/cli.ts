@@ -30,6 +30,7 @@ const GLOBAL_EXAMPLES: [string, string][] = [
 export function examples(lines: [command: string, what: string][]): string {
   // Commands and what they show side by side when that fits HELP_WIDTH; otherwise the
   // explanation goes on the next line.
+  // Not the table renderer: help is ASCII we write, and --help must not load string-width.
   const fits = (c: string, w: string, width: number) => 4 + width + 2 + w.length <= HELP_WIDTH && c.length <= width;
   const width = Math.max(0, ...lines.filter(([c, w]) => fits(c, w, c.length)).map(([c]) => c.length));
   const out = lines.map(([c, w]) => (fits(c, w, width) ? `  $ ${c.padEnd(width)}  ${w}` : `  $ ${c}\n      ${w}`));
@@ -90,7 +91,9 @@ export function addCommand(parent: Command, name: string, def: CommandDefinition
       const where = typeof key === 'string' ? flagName(key, def.options[key], keys.includes(key)) : 'arguments';
       // zod's own wording for a non-number ("expected number, received NaN") says nothing to an operator.
       const message = !issue ? 'invalid' : /received NaN/.test(issue.message) ? 'must be a number' : issue.message;
-      throw new UsageError(`${where}: ${message}`, { hint: `see raxx-ops ${commandPath(self)} --help` });
+      // A schema that knows the fix (a duration's accepted forms) says it in the issue's params.
+      const hint = issue?.code === 'custom' && typeof issue.params?.hint === 'string' ? issue.params.hint : `see raxx-ops ${commandPath(self)} --help`;
+      throw new UsageError(`${where}: ${message}`, { hint });
     }
     const { createContext } = await import('./lib/run/context.js');
     const ctx = await createContext(globalFlags(self), io);

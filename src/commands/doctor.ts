@@ -7,6 +7,7 @@ import type { Context } from '../lib/run/context.js';
 import type { CheckResult } from '../lib/doctor/report.js';
 import { UsageError, CheckFailedError } from '../lib/core/errors.js';
 import { redact } from '../lib/core/secrets.js';
+import { columnWidths, tableRow } from '../lib/core/table.js';
 import { startOfDay, parseTime } from '../lib/core/time-window.js';
 import { parseDatabaseUrl } from '../lib/postgres/connect.js';
 import { resolveApps } from './apps.js';
@@ -93,9 +94,9 @@ type Checks = CheckResult[];
 function print(ctx: Context, checks: Checks): void {
   const c = ctx.out.color;
   const label = { pass: c.ok('PASS'), warn: c.warn('WARN'), fail: c.bad('FAIL') };
-  const width = Math.max(...checks.map((x) => x.id.length));
+  const widths = columnWidths(checks.map((x) => [label[x.status], x.id]));
   for (const check of checks) {
-    ctx.out.line(`${label[check.status]}  ${check.id.padEnd(width)}  ${c.dim(check.title)}`);
+    ctx.out.line(tableRow([label[check.status], check.id, c.dim(check.title)], widths));
     for (const f of check.findings) {
       const mark = f.status === 'pass' ? c.ok('ok') : f.status === 'warn' ? c.warn('!!') : c.bad('xx');
       ctx.out.line(`      ${mark} ${f.mode ? `[${f.mode}] ` : ''}${f.message}`);

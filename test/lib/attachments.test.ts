@@ -3,9 +3,8 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachmentKeyParts, auditLine, byKey, describeKey, keyProblems, markersAbove, parseTtl, restoreState, type VersionEntry } from '../../src/lib/attachments/attachments.js';
+import { attachmentKeyParts, auditLine, byKey, describeKey, keyProblems, markersAbove, restoreState, type VersionEntry } from '../../src/lib/attachments/attachments.js';
 import { createContext } from '../../src/lib/run/context.js';
-import { UsageError } from '../../src/lib/core/errors.js';
 
 const C = '3f1c2b4a-1111-4c2d-8e9f-0a1b2c3d4e5f';
 const T = '9a2b3c4d-2222-4e5f-8a9b-1c2d3e4f5a6b';
@@ -18,18 +17,6 @@ describe('attachment keys', () => {
     expect(attachmentKeyParts(`${C}/${T}/${F}.`)).toBeUndefined();
     expect(attachmentKeyParts(`/${C}/${T}/${F}.pdf`)).toBeUndefined();
     expect(attachmentKeyParts(`${C}/${T}/${F}.verylongextension`)).toBeUndefined();
-  });
-});
-
-describe('parseTtl', () => {
-  it('reads seconds and units, up to one hour', () => {
-    expect(parseTtl('5m')).toBe(300);
-    expect(parseTtl('300')).toBe(300);
-    expect(parseTtl('90s')).toBe(90);
-    expect(parseTtl('1h')).toBe(3600);
-    expect(parseTtl('3600s')).toBe(3600);
-    expect(() => parseTtl('3601')).toThrow(UsageError);
-    expect(() => parseTtl('-5m')).toThrow(/not a duration/);
   });
 });
 

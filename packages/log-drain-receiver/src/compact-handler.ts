@@ -21,6 +21,8 @@ export interface CompactEnv {
 async function appsOf(s3: Pick<S3Client, 'send'>, bucket: string, prefix: string, allowed: string | undefined): Promise<string[]> {
   if (allowed) return allowed.split(',').map((a) => a.trim()).filter(isAppName);
   const apps: string[] = [];
+  // A loop, not paginateListObjectsV2: that one refuses anything but an S3Client instance, and
+  // this takes any object with send().
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));

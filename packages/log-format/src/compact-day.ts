@@ -73,6 +73,7 @@ async function* readSequentially(s3: CompactS3, keys: readonly string[]): AsyncI
     }
     // Only what the gzip checksums verified, as grep reads it; the rest is a problem to report.
     const { text, problem } = verifiedGunzip(body);
+    // A split of its own: this package is imported by the CLI and the receiver, and imports neither.
     const lines = text.toString('utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
     yield { key, lines, ...(problem ? { problem: `${problem}; ${lines.length === 0 ? 'no line of it was read' : `only the ${lines.length} line${lines.length === 1 ? '' : 's'} its checksum verified were read`}` } : lines.length === 0 ? { problem: 'empty object (no lines)' } : {}) };

@@ -12,6 +12,8 @@ export function s3ForCompaction(s3: Pick<S3Client, 'send'>, bucket: string, sign
       const objects: ListedObject[] = [];
       let token: string | undefined;
       let serverTime: number | undefined;
+      // A loop, not paginateListObjectsV2: that one refuses anything but an S3Client instance
+      // (this takes any object with send()), and the first page's command carries the clock probe.
       do {
         const command = new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) });
         // S3's clock (the first page's Date): when the listing was taken, whatever this machine's clock says.

@@ -2,6 +2,7 @@
 // plus what it cannot show: rotation comes from GetKeyRotationStatus (docs/facts.md).
 import { describeKey, keyProblems } from '../../lib/attachments/attachments.js';
 import { CheckFailedError } from '../../lib/core/errors.js';
+import { padCell } from '../../lib/core/table.js';
 import { createCommand } from '../define.js';
 
 export default createCommand({
@@ -32,7 +33,7 @@ export default createCommand({
         ...(k.deletionDate ? [['deletion date', c.bad(k.deletionDate)] as [string, string]] : []),
         ['rotation', k.rotation.enabled ? c.ok(rotation) : c.bad(rotation)],
       ];
-      for (const [name, value] of rows) out.line(`${name.padEnd(14)}${value}`);
+      for (const [name, value] of rows) out.line(padCell(name, 14) + value);
     }
     if (problems.length > 0) {
       throw new CheckFailedError(`${k.alias}: ${problems.join('; ')}`, {

@@ -2,12 +2,12 @@
 // and an audit line. The URL is the one thing this command prints on purpose: it goes to stdout
 // unredacted (Output.requested); the AUDIT line on stderr never carries it, and every other
 // line of the run still goes through the redactor.
-import { z } from 'zod';
-import { auditLine, caseHint, currentVersion, parseAttachmentKey, parseTtl, presignGet } from '../../lib/attachments/attachments.js';
+import { auditLine, caseHint, currentVersion, parseAttachmentKey, presignGet } from '../../lib/attachments/attachments.js';
 import { ServiceError, UsageError } from '../../lib/core/errors.js';
 import { writeDrainBatch } from '../../lib/shipping/drain-writes.js';
 import { apiApp } from '../audit/shared.js';
 import { createCommand, option } from '../define.js';
+import * as opt from '../options.js';
 import { keyArg } from './shared.js';
 
 export default createCommand({
@@ -22,12 +22,12 @@ so \`raxx-ops logs grep support.attachment.accessed --app <api app>\` finds it b
   ],
   positionals: { key: keyArg('the attachment key: <customer_uuid>/<ticket_uuid>/<file_uuid>.<ext>') },
   options: {
-    ttl: option(z.string().default('5m'), 'how long the URL works: 300, 90s, 5m, 1h (at most 1h)', { value: '<duration>' }),
+    ttl: option(opt.duration('s', { minMs: 1_000, maxMs: 3_600_000, whole: true, maxWhy: 'support download URLs live 5 minutes' }).default(300), 'how long the URL works: 300, 90s, 5m, 1h (at most 1h)', { value: '<duration>', defaultText: '5m' }),
   },
   async handler(args, ctx) {
     const { out } = ctx;
     const parts = parseAttachmentKey(args.key);
-    const ttl = parseTtl(args.ttl);
+    const ttl = args.ttl;
     const bucket = ctx.config.attachments.bucket;
     // A URL to nothing only wastes the operator's time (and an audit line).
     const head = await currentVersion(ctx, bucket, parts.key);

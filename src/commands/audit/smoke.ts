@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { runSmoke, type CheckResult, type SmokeReport } from '../../lib/audit/smoke.js';
 import type { Context } from '../../lib/run/context.js';
 import { CheckFailedError } from '../../lib/core/errors.js';
+import { padCell } from '../../lib/core/table.js';
 import { closePostgres, connectPostgres, parseDatabaseUrl } from '../../lib/postgres/connect.js';
 import { createCommand, flag, option } from '../define.js';
 import * as opt from '../options.js';
@@ -14,7 +15,7 @@ import { apiApp, appRoleUrl, auditOptions, configVarsOnce, ownerUrl } from './sh
 function printCheck(ctx: Context, c: CheckResult): void {
   const col = ctx.out.color;
   const status = c.status === 'pass' ? col.ok('pass') : c.status === 'fail' ? col.bad('FAIL') : col.dim('skipped');
-  ctx.out.line(`  ${c.id}  ${c.name.padEnd(18)} ${status}  ${c.detail} (${c.ms} ms)`);
+  ctx.out.line(`  ${c.id}  ${padCell(c.name, 18)} ${status}  ${c.detail} (${c.ms} ms)`);
   if (c.status === 'fail') {
     ctx.out.line(`       failure mode ${c.mode}: ${c.failure}`);
     ctx.out.line(`       fix: ${c.fix}`);

@@ -1,5 +1,6 @@
 // `raxx-ops config show`: answers "which bucket / apps / function / SSM names will this run use?"
 import { ssmNames } from '../../lib/core/config.js';
+import { table } from '../../lib/core/table.js';
 import { createCommand } from '../define.js';
 
 export default createCommand({
@@ -39,7 +40,6 @@ export default createCommand({
       ],
       ['sources', sources.join(' < ')],
     ];
-    const width = Math.max(...rows.map(([k]) => k.length));
-    for (const [k, v] of rows) out.line(`${c.dim(k.padEnd(width))}  ${v}`);
+    for (const line of table(rows.map(([k, v]) => [c.dim(k), v]))) out.line(line);
   },
 });

@@ -7,6 +7,7 @@ import { createCommand } from '../define.js';
 import * as opt from '../options.js';
 import { failedOutcomes, listAppDrains } from '../../lib/drains/ops.js';
 import { plural } from '../../lib/core/output.js';
+import { padCell } from '../../lib/core/table.js';
 import { resolveApps } from '../apps.js';
 
 export default createCommand({
@@ -42,7 +43,7 @@ export default createCommand({
           const v = describeDrain(d);
           const cls = d.class === 'current' ? c.ok(v.class) : d.class === 'stale' ? c.warn(v.class) : c.dim(v.class);
           const extra = [v.reason, v.addon ? `add-on ${v.addon}` : undefined].filter(Boolean).join(', ');
-          out.line(`  ${cls.padEnd(8 + cls.length - v.class.length)} ${v.id}  ${v.created_at}  ${v.url}${extra ? `  ${c.dim(`(${extra})`)}` : ''}`);
+          out.line(`  ${padCell(cls, 8)} ${v.id}  ${v.created_at}  ${v.url}${extra ? `  ${c.dim(`(${extra})`)}` : ''}`);
         }
       }
     }

@@ -16,7 +16,6 @@
 // started from refused batches; a failure stops with everything the function accepted still
 // accepted, and a rerun goes on from there.
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { Context } from '../../lib/run/context.js';
 import { readDrainSettings, writeDrainSettings, type DrainSettings } from '../../lib/drains/settings.js';
 import { planTokens, type TokenPlan } from '../../lib/drains/tokens.js';
@@ -27,7 +26,7 @@ import { changedBySomeoneElse, getReceiverFunction, unchangedSince, updateReceiv
 import { maskUrl, registerSecret } from '../../lib/core/secrets.js';
 import { scopeOf } from '../../lib/run/scope.js';
 import { runSteps } from '../../lib/run/step-runner.js';
-import { createCommand, option } from '../define.js';
+import { createCommand } from '../define.js';
 import * as opt from '../options.js';
 import { FAILURE_MODES, probeDrain, type FailureMode } from '../../lib/drains/probe.js';
 import { sleep } from '../../lib/core/sleep.js';
@@ -46,11 +45,7 @@ export default createCommand({
     ...opt.leaseOptions,
     dryRun: opt.dryRun,
     timeout: opt.timeout(30, "per test batch: how long to wait for the receiver's 200 (403s retried while the new token propagates) and its S3 object"),
-    grace: option(
-      z.coerce.number({ error: 'must be a number of seconds' }).min(0, 'must be 0 or more seconds').max(600, 'at most 600 seconds').default(15),
-      'how long the old token stays accepted after the old drains are removed, for batches in flight',
-      { value: '<seconds>' },
-    ),
+    grace: opt.durationOption('s', { maxMs: 600_000 }, 15, 'how long the old token stays accepted after the old drains are removed, for batches in flight'),
   },
   async handler(args, ctx) {
     const { out } = ctx;

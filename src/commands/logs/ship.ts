@@ -10,7 +10,7 @@ import { resolveSource, sourceName } from '../../lib/core/config.js';
 import { PartialFailureError, UsageError, UserError } from '../../lib/core/errors.js';
 import type { ShipInput } from '../../lib/shipping/prepare.js';
 import { createCommand, flag, option, positional } from '../define.js';
-import { dryRun } from '../options.js';
+import { dryRun, durationOption } from '../options.js';
 import { formatBytes } from './shared.js';
 import { notifyFailure, remember, shipDay, supabaseDays, type DayReport } from '../../lib/shipping/day.js';
 
@@ -53,7 +53,7 @@ Every run of a day is recorded in the source's bucket (logs status --history).`,
     replace: flag("replace a day already shipped with different content (the old version stays in the versioned bucket)"),
     dryRun,
     maxLineBytes: option(z.coerce.number().int('must be a whole number').min(1024, 'at least 1024').max(64 * 1024 * 1024, 'at most 64 MiB (67108864)').optional(), "the longest line shipped whole (default: the source's maxLineBytes, else 1 MiB); a longer line keeps its first bytes and is flagged", { value: '<bytes>' }),
-    retryBaseMs: option(z.coerce.number().int().min(0).max(60_000).default(1000), 'delay before the first retry, in ms; each next one doubles it', { value: '<ms>' }),
+    retryBaseMs: durationOption('ms', { maxMs: 60_000 }, 1000, 'delay before the first retry (a bare number is ms); each next one doubles it'),
   },
   async handler(args, ctx) {
     const { out } = ctx;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { resolveSource, sourceName } from '../../lib/core/config.js';
 import type { Context } from '../../lib/run/context.js';
 import { CheckFailedError, UsageError } from '../../lib/core/errors.js';
+import { padCell } from '../../lib/core/table.js';
 import type { PermissionCheck } from '../../lib/shipping/bucket-setup.js';
 import { createCommand, positional } from '../define.js';
 import { dryRun } from '../options.js';
@@ -133,11 +134,11 @@ function print(ctx: Context, reports: SourceReport[]): void {
   const c = out.color;
   for (const r of reports) {
     out.line(`${c.app(r.source)}  s3://${r.bucket}/${r.prefix}  ${r.reachable ? c.ok('reachable') : c.bad(r.problem ?? 'unreachable')}`);
-    for (const p of r.permissions) out.line(`  ${p.permission.padEnd(24)} ${p.ok ? c.ok(p.detail) : c.bad(p.detail)}`);
+    for (const p of r.permissions) out.line(`  ${padCell(p.permission, 24)} ${p.ok ? c.ok(p.detail) : c.bad(p.detail)}`);
     if (r.lifecycle) {
       const l = r.lifecycle;
-      out.line(`  ${'lifecycle'.padEnd(24)} ${l.rule}, ${l.retentionDays} days: ${l.action === 'unchanged' ? 'in place' : l.applied ? `${l.action === 'add' ? 'added' : 'updated'}` : `would ${l.action}`}`);
-      for (const x of l.shorterRules) out.line(`  ${''.padEnd(24)} ${c.bad(`cut short by rule ${x.id}: ${x.prefix || '(whole bucket)'} expires after ${x.days} days`)}`);
+      out.line(`  ${padCell('lifecycle', 24)} ${l.rule}, ${l.retentionDays} days: ${l.action === 'unchanged' ? 'in place' : l.applied ? `${l.action === 'add' ? 'added' : 'updated'}` : `would ${l.action}`}`);
+      for (const x of l.shorterRules) out.line(`  ${padCell('', 24)} ${c.bad(`cut short by rule ${x.id}: ${x.prefix || '(whole bucket)'} expires after ${x.days} days`)}`);
     }
   }
 }

@@ -7,6 +7,7 @@ import type { LogObject } from '../../lib/logs/store.js';
 import type { SourceStatus } from '../../lib/shipping/status.js';
 import type { RunRecord } from '../../lib/shipping/history.js';
 import type { Output } from '../../lib/core/output.js';
+import { columnWidths, tableRow } from '../../lib/core/table.js';
 import { orderedPool } from '../../lib/core/ordered-pool.js';
 import { DAY_MS, iso, startOfDay } from '../../lib/core/time-window.js';
 import { sourceName } from '../../lib/core/config.js';
@@ -18,7 +19,8 @@ import { openStore } from '../../lib/logs/scan.js';
 import { assess, formatMinutes, worstOf, type AppStatus, type Health } from '../../lib/logs/health.js';
 import { shippedSources, shippingHistory } from '../../lib/shipping/status.js';
 import { drainsCreated } from '../../lib/drains/created.js';
-const minutes = (label: string) => z.coerce.number({ error: `${label} must be a number of minutes` }).int('must be a whole number of minutes').positive('must be a positive number of minutes');
+// Whole minutes: the thresholds are compared with, and reported as, minutes of silence.
+const minutes = () => opt.duration('m', { minMs: 60_000, whole: true });
 
 export default createCommand({
   description: 'per app and UTC day, from the listing alone: objects, bytes, first and last object, longest silence, minutes since the newest object, health; exit 1 when anything is critical',
@@ -39,8 +41,8 @@ last shipping runs (outcome, lines, size, attempts, duration, who), failed ones 
   options: {
     app: opt.apps,
     days: option(z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(366, 'at most 366').default(2), 'how many UTC days, ending today', { value: '<n>' }),
-    warnSilentMinutes: option(minutes('--warn-silent-minutes').optional(), 'a silence longer than this is a warning', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
-    criticalSilentMinutes: option(minutes('--critical-silent-minutes').optional(), 'a silence longer than this is critical', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
+    warnSilentMinutes: option(minutes().optional(), 'a silence longer than this is a warning (minutes, or a duration: 2h)', { value: '<n>', defaultText: 'health.warnSilentMinutes, 15' }),
+    criticalSilentMinutes: option(minutes().optional(), 'a silence longer than this is critical (minutes, or a duration: 2h)', { value: '<n>', defaultText: 'health.criticalSilentMinutes, 120' }),
     concurrency: option(listingConcurrency.default(16), 'listings run at once (1-64)', { value: '<n>' }),
     source: option(z.array(sourceName).optional(), 'a shipped log source, judged over its last 7 days (repeatable; default: every declared source, unless --app is given)', { value: '<source>', repeatable: true }),
     notify: flag('post a summary to SLACK_WEBHOOK_URL when the health is warning or critical'),
@@ -137,18 +139,13 @@ function printTable(out: Output, statuses: AppStatus[]): void {
       healths.push(d.health);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = columnWidths(rows);
   rows.forEach((r, n) => {
-    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-    if (n === 0) {
-      out.line(c.dim(cells.join('  ')));
-      return;
-    }
+    if (n === 0) return out.line(c.dim(tableRow(r, widths)));
     const h = healths[n - 1]!;
-    const last = cells.length - 1;
-    cells[0] = c.app(r[0]!) + ' '.repeat(widths[0]! - r[0]!.length);
-    cells[last] = h === 'healthy' ? c.ok(cells[last]!) : h === 'warning' ? c.warn(cells[last]!) : c.bad(cells[last]!);
-    out.line(cells.join('  '));
+    const last = r.length - 1;
+    const health = h === 'healthy' ? c.ok(r[last]!) : h === 'warning' ? c.warn(r[last]!) : c.bad(r[last]!);
+    out.line(tableRow([c.app(r[0]!), ...r.slice(1, last), health], widths));
   });
   out.line(c.dim('* today, up to now (UTC)'));
   // Health is about now; the rows above are the record of each day.
@@ -174,12 +171,11 @@ function printHistory(out: Output, history: { source: string; runs: RunRecord[];
     for (const r of h.runs) {
       rows.push([r.startedAt.slice(0, 19) + 'Z', r.day, r.outcome, r.lines === null ? '-' : String(r.lines), r.bytes === null ? '-' : formatBytes(r.bytes), String(r.attempts), `${(r.durationMs / 1000).toFixed(1)} s`, `${r.by} (${r.via})`, r.error ?? '']);
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const widths = columnWidths(rows);
     rows.forEach((r, n) => {
-      const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-      if (n === 0) return out.line(c.dim(cells.join('  ').trimEnd()));
-      if (h.runs[n - 1]!.outcome === 'failed') cells[2] = c.bad(cells[2]!);
-      out.line(cells.join('  ').trimEnd());
+      if (n === 0) return out.line(c.dim(tableRow(r, widths, { trimEnd: true })));
+      const cells = h.runs[n - 1]!.outcome === 'failed' ? r.map((cell, i) => (i === 2 ? c.bad(cell) : cell)) : r;
+      out.line(tableRow(cells, widths, { trimEnd: true }));
     });
   }
 }
@@ -190,17 +186,14 @@ function printSources(out: Output, sources: SourceStatus[]): void {
   for (const s of sources) {
     rows.push([s.source, s.required ? 'yes' : 'no', `${s.days[0]?.day ?? ''}..${s.days[s.days.length - 1]?.day ?? ''}`, String(s.entries), formatBytes(s.bytes), s.missing.length ? s.missing.join(', ') : '-', s.health]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = columnWidths(rows);
   out.line('');
   rows.forEach((r, n) => {
-    const cells = r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)));
-    if (n === 0) {
-      out.line(c.dim(cells.join('  ')));
-      return;
-    }
+    if (n === 0) return out.line(c.dim(tableRow(r, widths)));
     const h = sources[n - 1]!.health;
-    cells[cells.length - 1] = h === 'healthy' ? c.ok(cells[cells.length - 1]!) : h === 'warning' ? c.warn(cells[cells.length - 1]!) : c.bad(cells[cells.length - 1]!);
-    out.line(cells.join('  '));
+    const last = r.length - 1;
+    const health = h === 'healthy' ? c.ok(r[last]!) : h === 'warning' ? c.warn(r[last]!) : c.bad(r[last]!);
+    out.line(tableRow([...r.slice(0, last), health], widths));
   });
 }
 

@@ -5,12 +5,13 @@
 import { z } from 'zod';
 import { appName } from '../../lib/core/config.js';
 import { UsageError } from '../../lib/core/errors.js';
-import { formatDuration, parseDuration } from '../../lib/core/duration.js';
+import { formatDuration } from '../../lib/core/duration.js';
 import { tail } from '../../lib/logs/tail.js';
 import { compilePattern, PATTERN_SYNTAX } from '../../lib/core/pattern.js';
 import { sleep } from '../../lib/core/sleep.js';
 import { iso } from '../../lib/core/time-window.js';
 import { createCommand, flag, option, positional } from '../define.js';
+import * as opt from '../options.js';
 import { resolveApps } from '../apps.js';
 import { displayLine, printLines, printOptions } from './shared.js';
 import { openStore } from '../../lib/logs/scan.js';
@@ -34,7 +35,7 @@ stderr, and again when its objects resume.`,
   options: {
     app: option(z.array(appName).optional(), 'an app (repeatable; default: every app of --env)', { value: '<app>', repeatable: true }),
     lines: option(z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').max(10_000, 'at most 10000').default(100), 'lines printed before following', { short: 'n', value: '<n>' }),
-    interval: option(z.string().default('2s'), 'how often each app is polled (500ms to 60s)', { value: '<duration>' }),
+    interval: opt.durationOption('s', { minMs: 500, maxMs: 60_000 }, 2, 'how often each app is polled (500ms to 60s)'),
     ...printOptions,
     fixedStrings: flag('PATTERN is a plain string, not a regular expression', { short: 'F' }),
     ignoreCase: flag('ignore case', { short: 'i' }),
@@ -43,7 +44,7 @@ stderr, and again when its objects resume.`,
   async handler(args, ctx) {
     const { out } = ctx;
     const apps = resolveApps(args.app, ctx);
-    const intervalMs = parseDuration(args.interval, { flag: '--interval', minMs: 500, maxMs: 60_000 });
+    const intervalMs = args.interval * 1000;
     const test = args.pattern === undefined ? undefined : compilePattern(args.pattern, { fixed: args.fixedStrings, ignoreCase: args.ignoreCase });
     const silentAfterMs = ctx.config.health.warnSilentMinutes * 60_000;
     const store = openStore(ctx);

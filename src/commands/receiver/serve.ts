@@ -10,6 +10,7 @@ import { ConfigError, UsageError } from '../../lib/core/errors.js';
 import { registerSecret } from '../../lib/core/secrets.js';
 import { sleep } from '../../lib/core/sleep.js';
 import { createCommand, option } from '../define.js';
+import * as opt from '../options.js';
 
 /** What the Lambda reads from its environment. */
 type ReceiverEnv = Partial<Record<ReceiverEnvVar, string>>;
@@ -33,11 +34,7 @@ AWS_ENDPOINT_URL_S3).`,
       "take the environment from the deployed function's configuration (default: drain.functionName) and follow its changes, as a token rotation would",
       { value: '[name]' },
     ),
-    poll: option(
-      z.coerce.number({ error: 'must be a number of milliseconds' }).int('must be whole milliseconds').min(50, 'must be at least 50 ms').max(60_000, 'at most 60000 ms').default(250),
-      "with --from-lambda, how often to re-read the function's configuration, in ms",
-      { value: '<ms>' },
-    ),
+    poll: opt.durationOption('ms', { minMs: 50, maxMs: 60_000 }, 250, "with --from-lambda, how often to re-read the function's configuration (a bare number is ms)"),
   },
   async handler(a, ctx) {
     const functionName = a.fromLambda === undefined ? undefined : a.fromLambda === true ? ctx.config.drain.functionName : a.fromLambda;

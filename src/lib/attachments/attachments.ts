@@ -81,6 +81,8 @@ export async function listVersions(ctx: Context, bucket: string, prefix: string,
   const s3 = await ctx.aws.s3();
   const { ListObjectVersionsCommand } = await import('@aws-sdk/client-s3');
   const entries: VersionEntry[] = [];
+  // A loop of its own: the SDK has no paginator for ListObjectVersions (its next page takes two
+  // markers, KeyMarker and VersionIdMarker, where a paginator follows one token).
   let keyMarker: string | undefined;
   let versionIdMarker: string | undefined;
   do {
@@ -314,16 +316,6 @@ export async function objectsUnderKey(ctx: Context, bucket: string, k: KeyInfo, 
 }
 
 // ---------------------------------------------------------------- pre-signed downloads
-
-/** `5m`, `300s`, `300`, `1h` → seconds; at most one hour. */
-export function parseTtl(text: string): number {
-  const m = /^(\d+)\s*(s|m|h)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--ttl: "${text}" is not a duration`, { hint: 'use seconds or a unit: 300, 90s, 5m, 1h' });
-  const seconds = Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h']);
-  if (seconds < 1) throw new UsageError('--ttl: must be at least 1 second', { hint: 'the default is 5m' });
-  if (seconds > 3600) throw new UsageError(`--ttl: ${text} is more than 1 hour`, { hint: 'support download URLs live 5 minutes; at most 1h is allowed' });
-  return seconds;
-}
 
 export async function presignGet(ctx: Context, bucket: string, key: string, ttlSeconds: number): Promise<string> {
   const s3 = await ctx.aws.s3();

@@ -22,6 +22,8 @@ export interface WindowFlags {
 
 // At most 7 digits: a count that large already reaches past any retention, and no arithmetic
 // on it can overflow or make an invalid Date.
+// A point in time back from now, not a duration flag's value (core/duration.ts): it takes days
+// and their spellings (`3d`, `2 days`), which no duration flag needs.
 const RELATIVE_RE = /^(\d{1,7})\s*(s|sec|m|min|h|hr|d|day)s?$/i;
 const CLOCK_RE = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;

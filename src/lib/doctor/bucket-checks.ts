@@ -261,29 +261,25 @@ export async function checkCost(ctx: Ctx & { now(): Date }): Promise<{ findings:
 
 async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<BucketCost | undefined> {
   const s3 = await ctx.aws.s3();
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const { paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
   const cost: BucketCost = { bucket, objects: 0, bytesByClass: {}, putsLast30Days: 0, monthlyUsd: 0, partial: false };
-  let token: string | undefined;
-  for (let page = 0; ; page++) {
-    if (page === COST_PAGES) {
-      cost.partial = true;
-      break;
+  let pages = 0;
+  try {
+    for await (const res of paginateListObjectsV2({ client: s3 }, { Bucket: bucket }, { abortSignal: ctx.signal })) {
+      for (const o of res.Contents ?? []) {
+        const cls = o.StorageClass ?? 'STANDARD';
+        cost.objects++;
+        cost.bytesByClass[cls] = (cost.bytesByClass[cls] ?? 0) + (o.Size ?? 0);
+        if (o.LastModified && o.LastModified.getTime() >= since) cost.putsLast30Days++;
+      }
+      if (++pages === COST_PAGES) {
+        cost.partial = Boolean(res.IsTruncated);
+        break;
+      }
     }
-    let res;
-    try {
-      res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: ctx.signal });
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchBucket') return undefined;
-      throw awsError(err, 'S3', `ListObjectsV2 ${bucket}`, ctx.aws.endpointOf('S3'));
-    }
-    for (const o of res.Contents ?? []) {
-      const cls = o.StorageClass ?? 'STANDARD';
-      cost.objects++;
-      cost.bytesByClass[cls] = (cost.bytesByClass[cls] ?? 0) + (o.Size ?? 0);
-      if (o.LastModified && o.LastModified.getTime() >= since) cost.putsLast30Days++;
-    }
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    if (!token) break;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchBucket') return undefined;
+    throw awsError(err, 'S3', `ListObjectsV2 ${bucket}`, ctx.aws.endpointOf('S3'));
   }
   const storage = monthlyUsd(cost.bytesByClass);
   cost.monthlyUsd = storage + (cost.putsLast30Days / 1000) * PUT_PER_1000;

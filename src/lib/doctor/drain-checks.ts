@@ -198,7 +198,7 @@ const MAX_PAGES = 5;
 export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; data: LogCounts }> {
   const { ctx, opts } = f;
   const logs = await ctx.aws.logs();
-  const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const { paginateFilterLogEvents } = await import('@aws-sdk/client-cloudwatch-logs');
   const group = ctx.config.drain.logGroup;
   const end = ctx.now().getTime();
   type Line = { message: string; timestamp: number; eventId: string };
@@ -207,20 +207,19 @@ export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; da
   // CloudWatch (and its stand-in) agrees on.
   async function matching(term: string): Promise<Line[]> {
     const lines: Line[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      let res;
-      try {
-        res = await logs.send(new FilterLogEventsCommand({ logGroupName: group, startTime: opts.since, endTime: end, filterPattern: term, limit: 1000, ...(token ? { nextToken: token } : {}) }), { abortSignal: ctx.signal });
-      } catch (err) {
-        if ((err as { name?: string }).name === 'ResourceNotFoundException') throw new LogGroupMissing(group);
-        throw awsError(err, 'CloudWatch Logs', `FilterLogEvents ${group}`, ctx.aws.endpointOf('CLOUDWATCH_LOGS'));
+    let pages = 0;
+    try {
+      for await (const res of paginateFilterLogEvents({ client: logs }, { logGroupName: group, startTime: opts.since, endTime: end, filterPattern: term, limit: 1000 }, { abortSignal: ctx.signal })) {
+        for (const e of res.events ?? []) lines.push({ message: e.message ?? '', timestamp: e.timestamp ?? 0, eventId: e.eventId ?? `${e.timestamp}-${lines.length}` });
+        if (++pages === MAX_PAGES) {
+          if (res.nextToken) capped = true;
+          break;
+        }
       }
-      for (const e of res.events ?? []) lines.push({ message: e.message ?? '', timestamp: e.timestamp ?? 0, eventId: e.eventId ?? `${e.timestamp}-${lines.length}` });
-      token = res.nextToken;
-      if (!token) return lines;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ResourceNotFoundException') throw new LogGroupMissing(group);
+      throw awsError(err, 'CloudWatch Logs', `FilterLogEvents ${group}`, ctx.aws.endpointOf('CLOUDWATCH_LOGS'));
     }
-    capped = true;
     return lines;
   }
   let auth: Line[], write: Line[], timeout: Line[], skew: Line[], broken: Line[], errors: Line[];

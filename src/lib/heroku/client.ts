@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { ConfigError, InterruptedError, ServiceError, UnknownOutcomeError, UsageError } from '../core/errors.js';
 import { redact, registerSecret } from '../core/secrets.js';
 import { backoff } from '../core/sleep.js';
+import { checkDuration } from '../core/duration.js';
 
 export const Drain = z.object({
   id: z.string(),
@@ -276,13 +277,13 @@ export async function resolveHerokuToken(env: NodeJS.ProcessEnv): Promise<string
 // listing the app's drains) before going on.
 export { UnknownOutcomeError };
 
-/** The per-call deadline: HEROKU_TIMEOUT (or the variable named) seconds, else 15 s. */
+/** The per-call deadline: HEROKU_TIMEOUT (or the variable named: `30`, `30s`, `2m`), else 15 s. */
 export function herokuTimeoutMs(env: NodeJS.ProcessEnv, name = 'HEROKU_TIMEOUT'): number | undefined {
   const raw = env[name]?.trim();
   if (!raw) return undefined;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) throw new ConfigError(`${name} must be a number of seconds (0 < s <= 600), not ${raw}`, { hint: 'unset it for the default of 15 s' });
-  return seconds * 1000;
+  const r = checkDuration(raw, { unit: 's', minMs: 1, maxMs: 600_000 });
+  if ('problem' in r) throw new ConfigError(`${name} must be a number of seconds or a duration (30, 30s, 2m; at most 10 min), not ${raw}`, { hint: 'unset it for the default of 15 s' });
+  return r.ms;
 }
 
 export function herokuBaseUrl(env: NodeJS.ProcessEnv): string {

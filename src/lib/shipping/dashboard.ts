@@ -13,6 +13,7 @@ import type { Settings } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { formatBytes } from '../core/sizes.js';
+import { splitBytes } from '../logs/text.js';
 import { shippedKey } from './layout.js';
 import { buildReport, renderReport, usd, type ShippingReport } from './report.js';
 import { checkPulledDay, shipPulledDay } from './pulled-day.js';
@@ -125,17 +126,23 @@ async function shippedDay(url: URL, deps: DashboardDeps): Promise<DashboardRespo
     if (status === 404) return problem(404, `${source} ${date} has not been shipped`, `POST /api/logs/ship {"source": "${source}", "date": "${date}"}, or raxx-ops logs ship ${source} --date ${date}`);
     throw err;
   }
-  const text = gunzipSync(body).toString('utf8');
-  const lines = text.split('\n').filter((l) => l !== '');
   const limit = Number(limitText);
-  const entries = lines.slice(0, limit).map((l) => {
-    try {
-      return JSON.parse(l) as unknown;
-    } catch {
-      return l;
-    }
+  const entries: unknown[] = [];
+  let total = 0;
+  splitBytes(gunzipSync(body), {
+    line(l) {
+      if (l === '') return;
+      total += 1;
+      if (entries.length >= limit) return;
+      try {
+        entries.push(JSON.parse(l));
+      } catch {
+        entries.push(l);
+      }
+    },
+    result: () => undefined,
   });
-  return json(200, { source, date, bucket, key, total: lines.length, truncated: lines.length > limit, entries });
+  return json(200, { source, date, bucket, key, total, truncated: total > limit, entries });
 }
 
 /** Same length digests, compared in constant time: the token's length is not leaked either. */

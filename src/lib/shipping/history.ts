@@ -57,14 +57,11 @@ export async function recordRun(s3: S3Client, bucket: string, record: RunRecord,
 
 /** The last `limit` runs of a source, newest first; records that cannot be read are left out and counted. */
 export async function lastRuns(s3: S3Client, bucket: string, source: string, limit: number, signal?: AbortSignal): Promise<{ runs: RunRecord[]; unreadable: number; total: number }> {
-  const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { paginateListObjectsV2, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${HISTORY_PREFIX}${source}/`, ...(token ? { ContinuationToken: token } : {}) }), signal ? { abortSignal: signal } : {});
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${HISTORY_PREFIX}${source}/` }, signal ? { abortSignal: signal } : {})) {
     for (const o of page.Contents ?? []) if (o.Key?.endsWith('.json')) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   keys.sort();
   const wanted = keys.slice(-limit).reverse();
   let unreadable = 0;

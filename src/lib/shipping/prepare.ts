@@ -117,6 +117,8 @@ export async function prepare(
     return redactor.line(text) + '\n';
   };
 
+  // Not logs/text.ts's LineSplitter: that one holds a line whole until its newline, and a
+  // file shipped here may hold a line of any length (or none at all), kept only up to the cap.
   async function* lines(): AsyncGenerator<Buffer> {
     for (const input of inputs) {
       let decoder = new StringDecoder('utf8');

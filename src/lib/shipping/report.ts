@@ -103,23 +103,20 @@ function newest(days: SourceDayStatus[]): string | null {
 }
 
 async function storageOf(s3: S3Client, bucket: string, prefix: string, signal: AbortSignal): Promise<Storage> {
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const { paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
   const byClass: Record<string, number> = {};
   let objects = 0;
   let bytes = 0;
-  let token: string | undefined;
   let pages = 0;
-  do {
-    if (pages++ === STORAGE_PAGES) return { objects, bytes, monthlyUsd: monthlyUsd(byClass), partial: true };
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal });
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix }, { abortSignal: signal })) {
     for (const o of page.Contents ?? []) {
       objects += 1;
       bytes += o.Size ?? 0;
       const cls = o.StorageClass ?? 'STANDARD';
       byClass[cls] = (byClass[cls] ?? 0) + (o.Size ?? 0);
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+    if (++pages === STORAGE_PAGES && page.IsTruncated) return { objects, bytes, monthlyUsd: monthlyUsd(byClass), partial: true };
+  }
   return { objects, bytes, monthlyUsd: monthlyUsd(byClass), partial: false };
 }
 

@@ -72,7 +72,7 @@ export async function sourceStatus(
   s3: S3Client,
   opts: { source: { name: string; required: boolean; bucket: string; layout: Layout }; keyPrefix: string; days: string[]; signal: AbortSignal; endpoint: string },
 ): Promise<SourceStatus> {
-  const { ListObjectsV2Command, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { paginateListObjectsV2, HeadObjectCommand } = await import('@aws-sdk/client-s3');
   const { source } = opts;
   const days = await Promise.all(
     opts.days.map(async (day): Promise<SourceDayStatus> => {
@@ -83,17 +83,14 @@ export async function sourceStatus(
       let objects = 0;
       let bytes = 0;
       let hasShipped = false;
-      let token: string | undefined;
       try {
-        do {
-          const page = await s3.send(new ListObjectsV2Command({ Bucket: source.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal });
+        for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: source.bucket, Prefix: prefix }, { abortSignal: signal })) {
           for (const o of page.Contents ?? []) {
             objects += 1;
             bytes += o.Size ?? 0;
             if (o.Key === shipped) hasShipped = true;
           }
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
+        }
         let entries: number | null = null;
         if (hasShipped) {
           const head = await s3.send(new HeadObjectCommand({ Bucket: source.bucket, Key: shipped }), { abortSignal: signal });

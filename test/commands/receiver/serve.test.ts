@@ -272,7 +272,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
       { name: 'a bad bucket name', args: () => ['--port', '0'], env: () => ({ ...moto.env, DRAIN_TOKEN: TOKEN, BUCKET_NAME: 'Not_A_Bucket' }), code: 3, stderr: /BUCKET_NAME must be an S3 bucket name/ },
       { name: 'a port out of range', args: () => ['--port', '70000'], code: 2, stderr: /--port: must be 0-65535/ },
       { name: 'a port in use', args: () => ['--port', String(busyPort)], env: () => env, code: 2, stderr: /port \d+ on 127\.0\.0\.1 is already in use[\s\S]*hint: choose another --port/ },
-      { name: 'a poll too fast', args: () => ['--from-lambda', 'x', '--poll', '5'], code: 2, stderr: /--poll: must be at least 50 ms/ },
+      { name: 'a poll too fast', args: () => ['--from-lambda', 'x', '--poll', '5'], code: 2, stderr: /--poll: 5 is less than 50 ms\nhint: at least 50 ms/ },
       { name: 'a function that does not exist', args: () => ['--port', '0', '--from-lambda', 'raxx-no-such-function'], env: () => moto.env, code: 3, stderr: /receiver function raxx-no-such-function does not exist/ },
     ];
     it.each(cases)('$name → exit $code', async (c) => {

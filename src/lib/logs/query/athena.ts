@@ -107,7 +107,7 @@ export function windowedSql(sql: string, opts: { database: string; table: string
 
 export async function queryAthena(ctx: Context, sql: string, onProgress: (text: string) => void): Promise<QueryResult> {
   const athena = await ctx.aws.athena();
-  const { StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand, StopQueryExecutionCommand } = await import('@aws-sdk/client-athena');
+  const { StartQueryExecutionCommand, GetQueryExecutionCommand, StopQueryExecutionCommand, paginateGetQueryResults } = await import('@aws-sdk/client-athena');
   const endpoint = ctx.aws.endpointOf('ATHENA');
   const { workgroup, database } = ctx.config.query;
   const started = Date.now();
@@ -152,19 +152,20 @@ export async function queryAthena(ctx: Context, sql: string, onProgress: (text: 
 
   const columns: string[] = [];
   const rows: unknown[][] = [];
-  let token: string | undefined;
   let first = true;
-  do {
-    const page = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id, ...(token ? { NextToken: token } : {}) })).catch((err: unknown) => {
+  const pages = paginateGetQueryResults({ client: athena }, { QueryExecutionId: id }, { abortSignal: ctx.signal });
+  for (;;) {
+    const next = await pages.next().catch((err: unknown) => {
       throw awsError(err, 'Athena', `GetQueryResults ${id}`, endpoint);
     });
+    if (next.done) break;
+    const page = next.value;
     if (columns.length === 0) for (const c of page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []) columns.push(c.Name ?? c.Label ?? '');
     const data = (page.ResultSet?.Rows ?? []).map((r) => (r.Data ?? []).map((d) => d.VarCharValue ?? null));
     // A SELECT's first row is the header.
     if (first && data.length > 0 && columns.length > 0 && data[0]!.every((v, i) => v === columns[i])) data.shift();
     first = false;
     rows.push(...data);
-    token = page.NextToken;
-  } while (token);
+  }
   return { columns, rows, engine: 'athena', elapsedMs: Date.now() - started, scannedBytes: scanned, costUsd: athenaCost(scanned), queryId: id };
 }

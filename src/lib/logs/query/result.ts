@@ -3,6 +3,7 @@
 // in bounded memory: a table's column widths come from its first batch.
 import { redactJson } from '../../core/secrets.js';
 import type { Output } from '../../core/output.js';
+import { columnWidths, tableRow } from '../../core/table.js';
 
 export interface QueryResult {
   columns: string[];
@@ -68,7 +69,7 @@ export function rowPrinter(out: Output, format: 'table' | 'csv' | 'json', head: 
   let count = 0;
   const started = () => widths !== undefined;
   const esc = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths![i] ?? 0)).join('  ').trimEnd();
+  const line = (vals: string[]) => tableRow(vals, widths!, { trimEnd: true });
 
   function begin(first: unknown[][]): void {
     if (format === 'json') {
@@ -81,7 +82,7 @@ export function rowPrinter(out: Output, format: 'table' | 'csv' | 'json', head: 
     } else {
       const cells = first.map((row) => row.map((v) => tableCell(v)));
       const names = columns.map(visible);
-      widths = names.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]?.length ?? 0)));
+      widths = columnWidths([names, ...cells]);
       out.raw(`${line(names)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
     }
   }
