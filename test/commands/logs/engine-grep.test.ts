@@ -3,13 +3,13 @@
 // flag and the patterns where the engine's RE2 and RE2JS could part: anchors against the
 // octet count, case folding beyond ASCII, Unicode, NUL in lines and in patterns, patterns only
 // one engine accepts. Patterns the engine must not run are read from lines.gz, said in --debug.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { RE2JS } from 're2js';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { referenceRead, shown, type ReferenceObject } from '../../support/reference-reader.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, rawObject } from './fixtures.js';
 
 const APP = 'raxx-api-prod';
@@ -38,16 +38,14 @@ function expected(ref: ReferenceObject[], pattern: string, f: Flags): string {
 }
 
 describe.skipIf(!motoAvailable)('grep on the embedded engine and on lines.gz agrees with raw (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   let ref: ReferenceObject[];
   const cli = (argv: string[]) => runCli(argv, { env, now });
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = createAwsClients({ region: 'us-east-1', env: env });
     await createDrainBucket(aws);
     const at = (m: number) => D1 + m * 60_000;
     await put(aws, [
@@ -62,10 +60,6 @@ describe.skipIf(!motoAvailable)('grep on the embedded engine and on lines.gz agr
     expect(c.code).toBe(0);
   }, 180_000);
 
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
 
   // [pattern, flag sets, served by the engine?]
   const CASES: [string, Flags[], boolean][] = [

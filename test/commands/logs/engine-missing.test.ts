@@ -1,11 +1,11 @@
 // Without the optional engine installed (its import fails, as with npm --omit=optional):
 // `--engine duckdb` is the install hint (exit 3); the default reads compacted days from
 // lines.gz with the same output, saying why under --debug.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { compactedKeys, type Manifest } from '@raxx/log-format/compacted';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put } from './fixtures.js';
 
 vi.mock('@duckdb/node-api', () => {
@@ -18,24 +18,18 @@ const now = () => new Date('2025-06-02T12:00:00Z');
 const DATE = ['--app', APP, '--date', '2025-06-01'];
 
 describe.skipIf(!motoAvailable)('grep and fetch without the embedded engine (moto)', () => {
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
   let env: Record<string, string>;
   const cli = (argv: string[]) => runCli(argv, { env, now });
 
   beforeAll(async () => {
-    moto = await startMoto();
     env = moto.env;
-    aws = createAwsClients({ region: 'us-east-1', env: env });
     await createDrainBucket(aws);
     await put(aws, [batch(APP, D1 + 60_000, ['one status=503 ', 'two ok']), batch(APP, D1 + 120_000, ['three status=504 '])]);
     expect((await cli(['logs', 'compact', ...DATE])).code).toBe(0);
   }, 120_000);
 
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
 
   it('--engine duckdb: exit 3 with the install hint; --engine lines and auto read lines.gz', async () => {
     const d = await cli(['logs', 'grep', 'status=50', ...DATE, '--engine', 'duckdb']);
