@@ -3,11 +3,11 @@
 // MaxListenersExceededWarning (more than 10 on one signal or stream) is the witness.
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Output } from '../src/lib/core/output.js';
-import { motoAvailable, startMoto, type MotoServer } from './support/moto.js';
+import { motoAvailable } from './support/moto.js';
+import { useMoto } from './support/fixtures.js';
 import { runCli } from './support/run-cli.js';
-import { createAwsClients, type AwsClients } from '../src/lib/aws/clients.js';
 import { batch, createDrainBucket, put, type Stored } from './commands/logs/fixtures.js';
 
 /** The process warnings raised while `fn` runs. */
@@ -56,12 +56,10 @@ describe.skipIf(!motoAvailable)('many units on one run (moto)', () => {
   const DAY = Date.parse('2025-06-01T00:00:00Z');
   const now = () => new Date(DAY + 86_400_000 + 3_600_000);
   const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
-  let moto: MotoServer;
-  let aws: AwsClients;
+  const moto = useMoto();
+  const { aws } = moto;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     await createDrainBucket(aws);
     // An object every 15 minutes all day: the day is listed in 16 time ranges at once.
     const all: Stored[] = [];
@@ -69,10 +67,6 @@ describe.skipIf(!motoAvailable)('many units on one run (moto)', () => {
     await put(aws, all, 32);
   });
 
-  afterAll(async () => {
-    aws?.destroy();
-    await moto?.stop();
-  });
 
   it('grep over three app-days at concurrency 64 and status over every day: no listener warning', async () => {
     const warnings = await warningsDuring(async () => {

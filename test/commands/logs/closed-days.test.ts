@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { compactedKeys, type Manifest } from '@raxx/log-format/compacted';
 import { staleMarkPrefix } from '@raxx/log-format/closed-days';
 import { acceptanceHorizon, buildShippedDayKey } from '@raxx/log-format/object-key';
-import { motoAvailable, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoAvailable } from '../../support/moto.js';
+import { useMoto } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { tempDir } from '../../support/temp.js';
-import { createAwsClients, type AwsClients } from '../../../src/lib/aws/clients.js';
 import { batch, BUCKET, createDrainBucket, put, type Stored } from './fixtures.js';
 
 const API = 'raxx-api-prod';
@@ -22,9 +22,9 @@ const HOUR = 3_600_000;
 const now = () => new Date('2025-06-03T12:00:00Z');
 
 describe.skipIf(!motoAvailable)('closed days (moto)', () => {
-  let moto: MotoServer;
+  const moto = useMoto();
+  const { aws } = moto;
   let proxy: FaultProxy;
-  let aws: AwsClients;
   let env: Record<string, string>;
   /** S3's clock minus this machine's, as the proxy shows it. */
   let offset = 0;
@@ -52,9 +52,7 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
   };
 
   beforeAll(async () => {
-    moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint, { clockOffsetMs: () => offset });
-    aws = createAwsClients({ region: 'us-east-1', env: moto.env });
     await createDrainBucket(aws);
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint };
     for (let h = 0; h < 24; h += 2) objects.push(batch(API, D1 + h * HOUR, [`GET /items status=${h % 4 === 0 ? 503 : 200} n=${h}`], { source: 'heroku', dyno: 'router' }));
@@ -67,9 +65,7 @@ describe.skipIf(!motoAvailable)('closed days (moto)', () => {
   });
 
   afterAll(async () => {
-    aws?.destroy();
     await proxy?.close();
-    await moto?.stop();
   });
 
   it('a manifest listed before the horizon (S3 clock at 00:30 the next day) is verified by listing; listed after it, the day is served with no listing', async () => {
