@@ -39,6 +39,32 @@ export interface ShippingStack {
   stop(): Promise<void>;
 }
 
+/** The drain bucket and the API source's bucket, versioned as the runbook's buckets are. */
+export async function createSourceBuckets(aws: AwsClients): Promise<void> {
+  const s3 = await aws.s3();
+  const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
+  for (const b of [DRAIN_BUCKET, API_BUCKET]) {
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
+  }
+}
+
+/** A config file declaring the two Supabase-pulled sources (auth in the drain bucket, api in its own). */
+export async function writeSourcesConfig(prefix: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const config = join(tempDir(prefix), 'config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      ...extra,
+      logSources: [
+        { name: 'auth', required: true, supabase: { source: 'auth_logs' } },
+        { name: 'api', layout: 'dated', bucket: API_BUCKET, supabase: { source: 'edge_logs' } },
+      ],
+    }),
+  );
+  return config;
+}
+
 export async function startShippingStack(): Promise<ShippingStack> {
   const moto = await startMoto();
   const proxy = await startFaultProxy(moto.endpoint);
@@ -46,23 +72,9 @@ export async function startShippingStack(): Promise<ShippingStack> {
   const supabase = await startSupabase();
   const aws = createAwsClients({ region: 'us-east-1', env: moto.env });
   const s3 = await aws.s3();
-  const { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
-  for (const b of [DRAIN_BUCKET, API_BUCKET]) {
-    await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
-  }
-  const dir = tempDir('raxx-shipping-stack-');
-  const config = join(dir, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      apps: APPS,
-      logSources: [
-        { name: 'auth', required: true, supabase: { source: 'auth_logs' } },
-        { name: 'api', layout: 'dated', bucket: API_BUCKET, supabase: { source: 'edge_logs' } },
-      ],
-    }),
-  );
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  await createSourceBuckets(aws);
+  const config = await writeSourcesConfig('raxx-shipping-stack-', { apps: APPS });
   const env = {
     ...moto.env,
     AWS_ENDPOINT_URL: proxy.endpoint,

@@ -1,8 +1,6 @@
 // logs ship from a Supabase source: the Management API stand-in (row cap, 24-hour range, 429s,
 // auth errors) in front, moto behind; paging, entry shapes, redaction, skip on rerun, history.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { motoAvailable } from '../../support/moto.js';
 import { useMoto } from '../../support/fixtures.js';
@@ -10,11 +8,9 @@ import { runCli } from '../../support/run-cli.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { authRows, edgeRows, startSupabase, type SupabaseStandIn } from '../../support/supabase-api.js';
-import { tempDir } from '../../support/temp.js';
 import { microseconds, retryAfterMs, supabaseAccess } from '../../../src/lib/shipping/supabase.js';
+import { API_BUCKET, createSourceBuckets, DRAIN_BUCKET as BUCKET, writeSourcesConfig } from '../../support/shipping-stack.js';
 
-const BUCKET = 'raxx-heroku-logs-prod';
-const API_BUCKET = 'raxx-api-logs-test';
 const now = () => new Date('2026-10-05T03:00:00Z');
 
 describe('Supabase access (exit 3 with a hint)', () => {
@@ -65,23 +61,8 @@ describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API 
     proxy = await startFaultProxy(moto.endpoint);
     slack = await startSlack();
     supabase = await startSupabase({ cap: 1000 });
-    const s3 = await aws.s3();
-    const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
-    for (const b of [BUCKET, API_BUCKET]) {
-      await s3.send(new CreateBucketCommand({ Bucket: b }));
-      await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
-    }
-    const dir = tempDir('raxx-ship-supabase-');
-    const config = join(dir, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        logSources: [
-          { name: 'auth', required: true, supabase: { source: 'auth_logs' } },
-          { name: 'api', layout: 'dated', bucket: API_BUCKET, supabase: { source: 'edge_logs' } },
-        ],
-      }),
-    );
+    await createSourceBuckets(aws);
+    const config = await writeSourcesConfig('raxx-ship-supabase-');
     env = {
       ...moto.env,
       AWS_ENDPOINT_URL: proxy.endpoint,
