@@ -105,12 +105,17 @@ export async function scanWindow<R>(
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
   const engine = compacted ? await engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
+  // A closed day's objects are its manifest's: covered without asking, object by object.
+  const fromClosed = new WeakSet<LogObject>();
+  for (const objs of closed.values()) for (const o of objs) fromClosed.add(o);
+  // The closed days are known whole now: their Parquet downloads and counts start at once.
+  if (engine) for (const objs of closed.values()) if (objs.length > 0) void prefetchEngineDay(engine, compacted!, store, objs[0]!, ctx.signal);
 
   async function* units(): AsyncGenerator<Unit> {
     let batch: LogObject[] = [];
     let batchDay = '';
     for await (const obj of listed()) {
-      if (compacted && (await compacted.covers(obj))) {
+      if (compacted && (fromClosed.has(obj) || (await compacted.covers(obj)))) {
         const day = compacted.dayOf(obj);
         if (batch.length > 0 && (day !== batchDay || batch.length >= COMPACTED_BATCH)) {
           yield { objs: batch, compacted: true };
@@ -258,8 +263,25 @@ export async function engineDays(ctx: Context, choice: EngineChoice, select: Sel
   // Asked for by name: missing is the install hint now. Under auto it loads with the first day it can serve.
   if (choice === 'duckdb') await (await import('../../lib/logs/query/duckdb.js')).loadDuckDb();
   const { EngineDays } = await import('../../lib/logs/query/engine-days.js');
-  const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`));
+  const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`), ctx.signal);
   return engine.usable ? engine : undefined;
+}
+
+type Engine = NonNullable<Awaited<ReturnType<typeof engineDays>>>;
+
+/** How the engine names a day in its notes: `app YYYY-MM-DD`. */
+function engineDayId(obj: LogObject): string {
+  return `${obj.app} ${new Date(startOfDay(obj.time)).toISOString().slice(0, 10)}`;
+}
+
+/** The Parquet of an object's compacted day, streamed (undefined when it cannot be read: lines.gz then). */
+function parquetOf(compacted: CompactedDays, store: LogStore, obj: LogObject, signal: AbortSignal) {
+  return () => store.fetch(compacted.parquetKey(obj), signal).catch(() => undefined);
+}
+
+async function prefetchEngineDay(engine: Engine, compacted: CompactedDays, store: LogStore, first: LogObject, signal: AbortSignal): Promise<void> {
+  const index = await compacted.indexOf(first);
+  if (index) engine.prefetch(engineDayId(first), index, parquetOf(compacted, store, first, signal));
 }
 
 /**
@@ -268,7 +290,7 @@ export async function engineDays(ctx: Context, choice: EngineChoice, select: Sel
  * cannot serve the day (the caller reads lines.gz).
  */
 export async function viaEngine<R>(
-  engine: NonNullable<Awaited<ReturnType<typeof engineDays>>>,
+  engine: Engine,
   compacted: CompactedDays,
   store: LogStore,
   objs: LogObject[],
@@ -278,8 +300,7 @@ export async function viaEngine<R>(
   const first = objs[0]!;
   const index = await compacted.indexOf(first);
   if (!index) return undefined;
-  const day = `${first.app} ${new Date(startOfDay(first.time)).toISOString().slice(0, 10)}`;
-  const found = await engine.take(day, index, objs.map((o) => o.key), () => store.fetchBytes(compacted.parquetKey(first), signal).catch(() => undefined));
+  const found = await engine.take(engineDayId(first), index, objs.map((o) => o.key), parquetOf(compacted, store, first, signal));
   if (!found) return undefined;
   compacted.servedElsewhere(objs);
   const results: ScanResult<R>[] = [];
