@@ -282,6 +282,11 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
   const drainRules = (...extra: LifecycleRuleInput[]) => async (s: Stack) => setLifecycle(s.aws, STACK.drainBucket, [DRAIN_TIERS, ...extra]);
   const attachmentRules = (...extra: LifecycleRuleInput[]) => async (s: Stack) => setAttachmentsLifecycle(s.aws, ATTACHMENT_RULES, extra);
   const statement = (sid: string, principal: unknown, extra: object = {}) => ({ Sid: sid, Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*/*', ...extra });
+  /** One compacted day's manifest in the drain bucket (`logs compact` wrote it). */
+  const putCompactedDay = () => async (s: Stack) => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    await (await s.aws.s3()).send(new PutObjectCommand({ Bucket: STACK.drainBucket, Key: 'compacted/manifests/app=raxx-api-prod/day=2025-06-01/manifest.json', Body: '{}' }));
+  };
   const shapes: typeof breaks = [
     {
       name: 'a dated expiry six days away (Expiration.Date)',
@@ -399,6 +404,24 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
       fix: /^KEY_PREFIX=logs\//,
       run: async (s) => setFunctionEnvironment(s.aws, STACK.functionName, { BUCKET_NAME: STACK.drainBucket, DRAIN_TOKEN: STACK.drainToken, KEY_PREFIX: 'drain' }),
     },
+    {
+      // The runbook deletes log objects at 365 days; compacted days hold the same lines.
+      name: 'compacted days with no lifecycle rule of their own (kept forever)',
+      check: 'drain-bucket',
+      message: /^compacted days under compacted\/ are kept forever, past the log objects' 365: the lines they hold outlive the retention$/,
+      fix: /^add a lifecycle rule for compacted\/ that expires at 365 days/,
+      run: putCompactedDay(),
+    },
+    {
+      name: 'compacted days kept longer than the log objects',
+      check: 'drain-bucket',
+      message: /^compacted days under compacted\/ are kept 730 days, past the log objects' 365/,
+      fix: /expires at 365 days/,
+      run: async (s) => {
+        await drainRules({ ID: 'compacted', Status: 'Enabled', Filter: { Prefix: 'compacted/' }, Expiration: { Days: 730 } })(s);
+        await putCompactedDay()(s);
+      },
+    },
   ];
   breaks.push(...shapes);
   // The audit runbook's diagnosis, without a tracer: the same checks as `audit smoke` 2-4.
@@ -427,6 +450,20 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
       run: async () => sql('GRANT DELETE ON users_history TO raptor_app'),
     },
   );
+
+  it('compacted days that expire with the log objects pass; no listener piles up on the run\'s signal', async () => {
+    await drainRules({ ID: 'compacted', Status: 'Enabled', Filter: { Prefix: 'compacted/' }, Expiration: { Days: 365 } })(stack);
+    await putCompactedDay()(stack);
+    // Every check at once on the run's signal: no listener piles up on it (Node would warn).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const { r, doc } = await doctor().finally(() => process.off('warning', onWarning));
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+    expect(r.code, JSON.stringify(doc.checks.filter((c) => c.status !== 'pass'))).toBe(0);
+    const drain = doc.checks.find((c) => c.id === 'drain-bucket')!.findings.map((f) => f.message).join('\n');
+    expect(drain).toMatch(/compacted days under compacted\/ expire at 365 days, with the log objects \(365\)/);
+  });
 
   it('rules that never reach the log objects, disabled rules and narrowing policies pass', async () => {
     await setLifecycle(stack.aws, STACK.drainBucket, [

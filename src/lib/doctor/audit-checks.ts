@@ -2,6 +2,7 @@
 // that need no tracer: role settings, history triggers, append-only grants, read from the
 // catalog as the owner) and the shipped log sources (the last 7 days, by the shipping
 // runbook's health table, as `logs status` judges them).
+import { branch } from '../core/abort.js';
 import { checkAppendOnly, checkRoleSettings, checkTriggers } from '../audit/database.js';
 import { appRole } from '../audit/smoke.js';
 import { resolveSource } from '../core/config.js';
@@ -59,7 +60,7 @@ export async function checkSources(f: Facts): Promise<{ findings: Finding[]; dat
   const { SOURCE_STATUS_DAYS, sourceStatus } = await import('../shipping/status.js');
   const s3 = await ctx.aws.s3();
   const days = lastDays(ctx.now().getTime(), SOURCE_STATUS_DAYS);
-  const statuses = await Promise.all(names.map((name) => sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: ctx.signal, endpoint: ctx.aws.endpointOf('S3') })));
+  const statuses = await Promise.all(names.map((name) => sourceStatus(s3, { source: resolveSource(ctx.config, name), keyPrefix: ctx.config.drain.keyPrefix, days, signal: branch(ctx.signal), endpoint: ctx.aws.endpointOf('S3') })));
   const span = `${days[0]}..${days[days.length - 1]}`;
   const findings = statuses.map((s): Finding => {
     const what = `${s.source}${s.required ? ' (required)' : ''}`;

@@ -32,7 +32,7 @@ async function commonSettings(ctx: Ctx, bucket: string, terraform: string) {
   const s3m = await import('@aws-sdk/client-s3');
   const s3 = await ctx.aws.s3();
   try {
-    await s3.send(new s3m.HeadBucketCommand({ Bucket: bucket }), { abortSignal: ctx.signal });
+    await s3.send(new s3m.HeadBucketCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) });
   } catch (err) {
     const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
     if (e.name === 'NotFound' || e.name === 'NoSuchBucket' || e.$metadata?.httpStatusCode === 404) return { exists: false as const };
@@ -88,7 +88,29 @@ export async function checkDrainBucket(ctx: Ctx): Promise<{ findings: Finding[];
   } else {
     findings.push(pass(`lifecycle keeps log objects ${shortest === undefined ? 'forever' : `${shortest} days`} (≥ ${floor}), never in an archive class; tiers: ${tiers.join('; ')}`));
   }
+  findings.push(...(await compactedRetention(ctx, bucket, common.rules, shortest, terraform, now)));
   return { findings, data: { lifecycle: tiers, retentionDays: shortest ?? null } };
+}
+
+/**
+ * Compacted days (`logs compact`) hold the same lines as the log objects: kept longer, the
+ * lines outlive the retention the log objects' lifecycle sets (the runbook deletes them after
+ * 365 days, "no further retention"). Judged only when the bucket holds compacted days.
+ */
+async function compactedRetention(ctx: Ctx, bucket: string, rules: LifecycleRule[], logDays: number | undefined, terraform: string, now: number): Promise<Finding[]> {
+  if (logDays === undefined) return [];
+  const prefix = ctx.config.query.compactedPrefix;
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const listed = await setting(ctx, bucket, 'ListObjectsV2', (c) => c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: branch(ctx.signal) }), []);
+  if (!listed?.KeyCount) return [];
+  const days = earliestExpiry(rules, prefix, now);
+  if (days !== undefined && days <= logDays) return [pass(`compacted days under ${prefix} expire at ${days} days, with the log objects (${logDays})`)];
+  return [
+    fail(
+      `compacted days under ${prefix} are kept ${days === undefined ? 'forever' : `${days} days`}, past the log objects' ${logDays}: the lines they hold outlive the retention`,
+      `add a lifecycle rule for ${prefix} that expires at ${logDays} days (like the log objects') in ${terraform}, then apply`,
+    ),
+  ];
 }
 
 /** The runbook's shortest life of an attachment (resolved tickets) and of a noncurrent version. */
@@ -170,7 +192,7 @@ interface Statement {
 /** The bucket policy's statements; undefined when there is none, 'unreadable' when it is not JSON. */
 async function readPolicy(ctx: Ctx, bucket: string): Promise<Statement[] | undefined | 'unreadable'> {
   const { GetBucketPolicyCommand } = await import('@aws-sdk/client-s3');
-  const res = await setting(ctx, bucket, 'GetBucketPolicy', (c) => c.send(new GetBucketPolicyCommand({ Bucket: bucket }), { abortSignal: ctx.signal }), ['NoSuchBucketPolicy', 'NoSuchBucket']);
+  const res = await setting(ctx, bucket, 'GetBucketPolicy', (c) => c.send(new GetBucketPolicyCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) }), ['NoSuchBucketPolicy', 'NoSuchBucket']);
   if (!res?.Policy) return undefined;
   try {
     const doc = JSON.parse(res.Policy) as { Statement?: unknown };
@@ -265,7 +287,7 @@ async function bucketCost(ctx: Ctx, bucket: string, since: number): Promise<Buck
   const cost: BucketCost = { bucket, objects: 0, bytesByClass: {}, putsLast30Days: 0, monthlyUsd: 0, partial: false };
   let pages = 0;
   try {
-    for await (const res of paginateListObjectsV2({ client: s3 }, { Bucket: bucket }, { abortSignal: ctx.signal })) {
+    for await (const res of paginateListObjectsV2({ client: s3 }, { Bucket: bucket }, { abortSignal: branch(ctx.signal) })) {
       for (const o of res.Contents ?? []) {
         const cls = o.StorageClass ?? 'STANDARD';
         cost.objects++;

@@ -209,7 +209,7 @@ export async function checkLogGroup(f: Facts): Promise<{ findings: Finding[]; da
     const lines: Line[] = [];
     let pages = 0;
     try {
-      for await (const res of paginateFilterLogEvents({ client: logs }, { logGroupName: group, startTime: opts.since, endTime: end, filterPattern: term, limit: 1000 }, { abortSignal: ctx.signal })) {
+      for await (const res of paginateFilterLogEvents({ client: logs }, { logGroupName: group, startTime: opts.since, endTime: end, filterPattern: term, limit: 1000 }, { abortSignal: branch(ctx.signal) })) {
         for (const e of res.events ?? []) lines.push({ message: e.message ?? '', timestamp: e.timestamp ?? 0, eventId: e.eventId ?? `${e.timestamp}-${lines.length}` });
         if (++pages === MAX_PAGES) {
           if (res.nextToken) capped = true;
