@@ -310,7 +310,8 @@ export async function viaEngine<R>(
     const v = visitor(obj);
     if (v.count) v.count(got.selected);
     else for (const line of got.lines) if (v.line(line) === false) break;
-    const problem = await compacted.problemOf(obj);
+    // What reading the raw object found wrong, from the manifest already read: no await per object.
+    const problem = index.entries.get(obj.key)?.problem;
     results.push({ value: v.result(), lines: got.total, bytes: 0, ...(problem ? { problem } : {}) });
   }
   return results;
