@@ -7,14 +7,14 @@ import { acceptanceHorizon, parseObjectKey, startOfUtcDay } from '@raxx/log-form
 import { staleMarkPrefix, trustedManifest, type ListedMark } from '@raxx/log-format/closed-days';
 import type { Context } from '../run/context.js';
 import type { LogObject, LogStore } from './store.js';
-import { DayCursor, gunzipBytes } from './day-cursor.js';
+import { DayCursor, gunzipBytes, ReadAhead } from './day-cursor.js';
 
 /** What CompactedDays reads: a small object whole, and a gzip object's text in chunks (undefined: not there). */
 export interface CompactedSource {
   getObject(key: string): Promise<Buffer | undefined>;
   /** The keys under a prefix with LastModified (a day's stale marks). */
   listMarks(prefix: string): Promise<ListedMark[]>;
-  /** A gzip object's inflated bytes, in chunks. */
+  /** A gzip object's inflated bytes, in chunks (a Readable is destroyed when the reader stops). */
   openBytes(key: string): Promise<AsyncIterable<Buffer> | undefined>;
 }
 
@@ -41,10 +41,14 @@ export interface DayIndex {
  */
 export class CompactedDays {
   private readonly manifests = new Map<string, Promise<DayIndex | undefined>>();
+  /** The manifests of `manifests` that have come, by the same key. */
+  private readonly indexes = new Map<string, DayIndex | undefined>();
   private readonly read = new Map<string, Promise<Manifest | undefined>>();
   /** Closed days served without listing their raw objects. */
   closedDays = 0;
   private readonly cursors = new Map<string, DayCursor>();
+  /** What the days' files hold ahead of their readers, together. */
+  private readonly readAhead = new ReadAhead();
   private readonly warned = new Set<string>();
   /** Objects served from compacted days, and days opened. */
   served = 0;
@@ -75,10 +79,19 @@ export class CompactedDays {
     void this.manifestOf(app, startOfUtcDay(day));
   }
 
-  /** Whether the object's day has a manifest that lists it with the ETag listed now (404 → not compacted). */
-  async covers(obj: LogObject): Promise<boolean> {
-    const entry = (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.entries.get(obj.key);
-    return entry !== undefined && obj.etag !== undefined && entry.etag === obj.etag;
+  /**
+   * Whether the object's day has a manifest that lists it with the ETag listed now (404 → not
+   * compacted). Answered at once when the manifest is in: it is asked for every object of a
+   * window, and a promise per object cost more than the answer.
+   */
+  covers(obj: LogObject): boolean | Promise<boolean> {
+    const day = startOfUtcDay(obj.time);
+    const id = `${obj.app}/${day}`;
+    const listed = (index: DayIndex | undefined) => {
+      const entry = index?.entries.get(obj.key);
+      return entry !== undefined && obj.etag !== undefined && entry.etag === obj.etag;
+    };
+    return this.indexes.has(id) ? listed(this.indexes.get(id)) : this.manifestOf(obj.app, day).then(listed);
   }
 
   /** Objects of one day served another way (the embedded engine), for the counts. */
@@ -108,7 +121,11 @@ export class CompactedDays {
     const id = `${app}/${day}`;
     let m = this.manifests.get(id);
     if (!m) {
-      m = this.rawManifest(app, day).then((x) => (x ? indexOf(x) : undefined));
+      m = this.rawManifest(app, day).then((x) => {
+        const index = x ? indexOf(x) : undefined;
+        this.indexes.set(id, index);
+        return index;
+      });
       this.manifests.set(id, m);
     }
     return m;
@@ -157,7 +174,7 @@ export class CompactedDays {
     let cursor = this.cursors.get(id);
     if (!cursor) {
       this.opened.add(id);
-      cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, startOfUtcDay(first.time), this.root).lines));
+      cursor = new DayCursor(() => this.source.openBytes(compactedKeys(first.app, startOfUtcDay(first.time), this.root).lines), this.readAhead);
       this.cursors.set(id, cursor);
     }
     const index = await this.manifestOf(first.app, startOfUtcDay(first.time));

@@ -128,7 +128,7 @@ export function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: nu
     lines.end();
     return { count: lines.count, stopped: lines.stopped };
   }
-  const needle = Buffer.from(visitor.literal, 'utf8');
+  const needle = needleOf(visitor.literal);
   let count = 0;
   /** Lines before `counted` are counted. */
   let counted = 0;
@@ -156,6 +156,13 @@ export function splitBytes<R>(buf: Buffer, visitor: LineVisitor<R>): { count: nu
 }
 
 const NEWLINE = 0x0a;
+
+/** The literal's bytes, encoded once per scan rather than once per object. */
+let lastNeedle: { literal: string; bytes: Buffer } | undefined;
+function needleOf(literal: string): Buffer {
+  if (lastNeedle?.literal !== literal) lastNeedle = { literal, bytes: Buffer.from(literal, 'utf8') };
+  return lastNeedle.bytes;
+}
 
 /**
  * The bytes-keeping side of LineSplitter: hands a visitor's bytes() whole lines only, the start
