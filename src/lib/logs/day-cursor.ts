@@ -46,6 +46,11 @@ export class ReadAhead {
   wait(resume: () => void): void {
     this.paused.add(resume);
   }
+
+  /** A day closed while paused is not resumed. */
+  forget(resume: () => void): void {
+    this.paused.delete(resume);
+  }
 }
 
 /** Bytes a lines.gz inflates into at a time: fewer, larger chunks than zlib's 16 KB. */
@@ -267,6 +272,7 @@ export class DayCursor {
 
   /** Lets go of every byte held. */
   private let(): void {
+    this.budget.forget(this.onRoom);
     this.budget.release(this.held);
     this.chunks = [];
     this.held = 0;
