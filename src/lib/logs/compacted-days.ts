@@ -111,11 +111,6 @@ export class CompactedDays {
     return compactedKeys(obj.app, startOfUtcDay(obj.time), this.root).parquet;
   }
 
-  /** What the manifest says reading an object's raw object found wrong. */
-  async problemOf(obj: LogObject): Promise<string | undefined> {
-    return (await this.manifestOf(obj.app, startOfUtcDay(obj.time)))?.entries.get(obj.key)?.problem;
-  }
-
   /** The manifest of an app-day, fetched once (one that cannot be read, or of another version, means raw reads). */
   private manifestOf(app: string, day: number): Promise<DayIndex | undefined> {
     const id = `${app}/${day}`;

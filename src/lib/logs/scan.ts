@@ -115,7 +115,9 @@ export async function scanWindow<R>(
     let batch: LogObject[] = [];
     let batchDay = '';
     for await (const obj of listed()) {
-      if (compacted && (fromClosed.has(obj) || (await compacted.covers(obj)))) {
+      // Awaited only while the day's manifest is on its way: a microtask per object adds up over a month.
+      const covered = !compacted ? false : fromClosed.has(obj) || compacted.covers(obj);
+      if (compacted && (covered === true || (covered !== false && (await covered)))) {
         const day = compacted.dayOf(obj);
         if (batch.length > 0 && (day !== batchDay || batch.length >= COMPACTED_BATCH)) {
           yield { objs: batch, compacted: true };
