@@ -73,7 +73,11 @@ export async function scanWindow<R>(
 ): Promise<ScanStats> {
   const store = openStore(ctx);
   const stats: ScanStats = { listed: 0, done: 0, bytes: 0, lines: 0, problems: 0 };
-  const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY }) : fixedConcurrency(opts.concurrency);
+  /** Objects handed to the pool's tasks so far. */
+  let started = 0;
+  // Objects listed and not started yet: the automatic concurrency opens no sockets the rest of the window cannot keep busy.
+  const remaining = () => (store.listing.open > 0 ? Infinity : store.listing.found - started);
+  const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY, remaining }) : fixedConcurrency(opts.concurrency);
   const adaptive = limit instanceof AdaptiveConcurrency ? limit : undefined;
   store.onThrottle = () => limit.throttled();
   let listing = true;
@@ -141,6 +145,7 @@ export async function scanWindow<R>(
       return result;
     };
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
+      started += unit.objs.length;
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
         const byEngine = engine && (await viaEngine(engine, compacted, store, unit.objs, visitor, ctx.signal));
