@@ -106,9 +106,12 @@ export async function scanWindow<R>(
   // reading its lines.
   const compacted = opts.compacted === false ? undefined : (await import('./compacted-days.js')).openCompactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
+  // The engine's module loads while the manifests are on their way (a round trip before the listing starts).
+  const loading = compacted ? engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
+  loading?.catch(() => undefined);
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
-  const engine = compacted ? await engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
+  const engine = await loading;
   // A closed day's objects are its manifest's: covered without asking, object by object.
   const fromClosed = new WeakSet<LogObject>();
   for (const objs of closed.values()) for (const o of objs) fromClosed.add(o);
