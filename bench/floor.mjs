@@ -3,14 +3,17 @@
 // Listing overlaps the downloads: the day is listed in the same 16 time ranges at once as
 // `logs grep` lists it (the receiver's keyRanges), each page a signed GET whose keys are read
 // with a regular expression.
-//   --transport lean (default): each GET signed with the SDK's SigV4 signer and sent with bare
-//     node:http on a keep-alive agent with 64 sockets, no SDK middleware and no retries. It is
+//   --transport lean (default): each GET signed with @smithy/signature-v4 (the SDK's signer, on
+//     node:crypto, credentials from the environment) and sent with bare node:http on a
+//     keep-alive agent, no SDK middleware and no retries; the S3 client is not even loaded
+//     (it took some 0.2 s of start-up, which made the floor look slower than it is). It is
 //     deliberately not raxx-ops' src/lib/aws/s3-get.ts: a floor of its own keeps a slower s3-get
 //     visible in the ratio instead of slowing the floor with it;
 //   --transport sdk: the SDK's GetObjectCommand, for reference.
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.
 import { Agent, request } from 'node:http';
+import { createHash, createHmac } from 'node:crypto';
 import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-format/object-key';
@@ -27,14 +30,33 @@ const transport = opt('--transport', 'lean');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
-const { NodeHttpHandler } = await import('@smithy/node-http-handler');
 // As many sockets as downloads, plus the listings.
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 16 });
-const s3 = new S3Client({ region, forcePathStyle: true, maxAttempts: 3, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
+
+/** The hash the signer asks for, on node:crypto (as the SDK's Node client uses). */
+class Sha256 {
+  constructor(secret) {
+    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
+  }
+  update(data) {
+    this.h.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest());
+  }
+}
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
-const signer = new SignatureV4({ credentials: s3.config.credentials, region, service: 's3', sha256: s3.config.sha256, uriEscapePath: false, applyChecksum: true });
+const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY, ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}) };
+const signer = new SignatureV4({ credentials, region, service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: true });
+// The SDK only for its own transport: the listing is the lean one either way.
+const s3 = transport === 'sdk' ? await sdkClient() : undefined;
+
+async function sdkClient() {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  return new S3Client({ region, forcePathStyle: true, maxAttempts: 3, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
+}
 
 /** A signed GET; resolves with the body's byte count, or with its text when `text`. */
 async function signedGet(path, query = {}, text = false) {
@@ -59,6 +81,7 @@ async function signedGet(path, query = {}, text = false) {
 const leanGet = (key) => signedGet(`/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
 
 async function sdkGet(key) {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   let n = 0;
   for await (const chunk of res.Body) n += chunk.length;
@@ -123,6 +146,6 @@ async function worker() {
 }
 
 await Promise.all([list(), ...Array.from({ length: concurrency }, worker)]);
-s3.destroy();
+s3?.destroy();
 agent.destroy();
 process.stdout.write(JSON.stringify({ objects, bytes, transport }) + '\n');

@@ -2,11 +2,11 @@
 // halve on throttling (once per generation), then grow back slowly. A fake clock stands in
 // for S3: each generation's duration says how fast it went.
 import { describe, expect, it } from 'vitest';
-import { AdaptiveConcurrency } from '../../src/lib/core/adaptive-concurrency.js';
+import { AdaptiveConcurrency, REQUESTS_PER_NEW_SOCKET } from '../../src/lib/core/adaptive-concurrency.js';
 
-function controller(max = 256) {
+function controller(max = 256, remaining?: () => number) {
   let t = 0;
-  const c = new AdaptiveConcurrency({ initial: 64, max, now: () => t });
+  const c = new AdaptiveConcurrency({ initial: 64, max, now: () => t, ...(remaining ? { remaining } : {}) });
   /** One generation (as many completions as the limit) taking `ms`. */
   const generation = (ms: number) => {
     const n = c.value;
@@ -56,6 +56,24 @@ describe('AdaptiveConcurrency', () => {
     expect(c.value).toBe(81);
     c.throttled();
     expect(c.value).toBe(40);
+  });
+
+  it('doubles only while the work left keeps every socket of the doubled limit busy for four requests', () => {
+    let left = 1_000;
+    const { c, generation } = controller(1024, () => left);
+    generation(120); // 64 → 128 needs 512 left: 1,000 are
+    expect(c.value).toBe(128);
+    generation(60); // 128 → 256 would need 1,024 left
+    expect(c.value).toBe(128);
+    left = 100_000; // held for good: the work left only shrinks, and throughput is measured at this limit now
+    generation(30);
+    expect(c.value).toBe(128);
+    // Unknown (a listing still going on): Infinity, as without the option.
+    const open = controller(1024, () => Infinity);
+    open.generation(120);
+    open.generation(60);
+    expect(open.c.value).toBe(256);
+    expect(REQUESTS_PER_NEW_SOCKET).toBe(4);
   });
 
   it('never goes below one nor above its maximum', () => {

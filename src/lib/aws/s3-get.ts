@@ -207,8 +207,9 @@ function lean(target: S3Target, bucket: string, opts: LeanOptions): Send | undef
         }
         throw err;
       }
+      // The headers as the transport gives them: s3-socket parses them only when they are read.
+      if (response.statusCode === 200) return { body: response.bytes ?? response.body!, get headers() { return response.headers ?? {}; } };
       const headers = response.headers ?? {};
-      if (response.statusCode === 200) return { body: response.bytes ?? response.body!, headers };
       const text = response.bytes ? response.bytes.toString('utf8') : await readSmall(response.body);
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.statusCode}`;
       const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? code;

@@ -73,7 +73,11 @@ export async function scanWindow<R>(
 ): Promise<ScanStats> {
   const store = openStore(ctx);
   const stats: ScanStats = { listed: 0, done: 0, bytes: 0, lines: 0, problems: 0 };
-  const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY }) : fixedConcurrency(opts.concurrency);
+  /** Objects handed to the pool's tasks so far. */
+  let started = 0;
+  // Objects listed and not started yet: the automatic concurrency opens no sockets the rest of the window cannot keep busy.
+  const remaining = () => (store.listing.open > 0 ? Infinity : store.listing.found - started);
+  const limit = opts.concurrency === undefined ? new AdaptiveConcurrency({ initial: INITIAL_CONCURRENCY, max: MAX_CONCURRENCY, remaining }) : fixedConcurrency(opts.concurrency);
   const adaptive = limit instanceof AdaptiveConcurrency ? limit : undefined;
   store.onThrottle = () => limit.throttled();
   let listing = true;
@@ -102,9 +106,12 @@ export async function scanWindow<R>(
   // reading its lines.
   const compacted = opts.compacted === false ? undefined : (await import('./compacted-days.js')).openCompactedDays(ctx, store);
   if (compacted) for (const app of opts.apps) for (let day = startOfDay(opts.window.start); day < opts.window.end; day += DAY_MS) compacted.prefetch(app, day);
+  // The engine's module loads while the manifests are on their way (a round trip before the listing starts).
+  const loading = compacted ? engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
+  loading?.catch(() => undefined);
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
-  const engine = compacted ? await engineDays(ctx, opts.engine ?? 'auto', opts.select ?? {}, opts.verb) : undefined;
+  const engine = await loading;
   // A closed day's objects are its manifest's: covered without asking, object by object.
   const fromClosed = new WeakSet<LogObject>();
   for (const objs of closed.values()) for (const o of objs) fromClosed.add(o);
@@ -143,6 +150,7 @@ export async function scanWindow<R>(
       return result;
     };
     const task = async (unit: Unit, signal: AbortSignal): Promise<ScanResult<R>[]> => {
+      started += unit.objs.length;
       try {
         if (!unit.compacted || !compacted) return [await raw(unit.objs[0]!, signal)];
         const byEngine = engine && (await viaEngine(engine, compacted, store, unit.objs, visitor, ctx.signal));

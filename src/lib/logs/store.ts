@@ -89,6 +89,12 @@ export class LogStore {
   /** Called when S3 answers a request with throttling (503 SlowDown, 429); the request is retried. */
   onThrottle: (() => void) | undefined;
   private lean: Promise<Lean | undefined> | undefined;
+  /**
+   * What the listings so far have found, for a caller sizing its work (the adaptive
+   * concurrency): the objects counted as each page arrives (before list() hands them out), and
+   * the time ranges whose listing goes on past the pages that came.
+   */
+  readonly listing = { found: 0, open: 0 };
 
   constructor(opts: StoreOptions) {
     this.s3 = opts.s3;
@@ -112,11 +118,13 @@ export class LogStore {
       const day = dayOfPrefix(range.dayPrefix);
       const objects = known?.(day);
       if (objects) return { range, day, objects };
-      const first = this.listPage(range.dayPrefix, range.startAfter, undefined, branch(inner));
+      const first = this.tally(range, this.listPage(range.dayPrefix, range.startAfter, undefined, branch(inner)), true);
       // Never awaited when the caller stops before this range.
       first.catch(() => undefined);
       return { range, day, first };
     });
+    // A known day stands in all its ranges: counted once.
+    for (const objects of new Set(ranges.flatMap((r) => (r.objects ? [r.objects] : [])))) this.listing.found += objects.length;
     const given = new Set<number>();
     try {
       for (const r of ranges) {
@@ -134,7 +142,7 @@ export class LogStore {
           let next: Promise<ListPage> | undefined;
           // The next page only when this one did not already reach past the range's end.
           if (res.nextToken && !(range.before !== undefined && last !== undefined && last >= range.before)) {
-            next = this.listPage(range.dayPrefix, undefined, res.nextToken, branch(inner));
+            next = this.tally(range, this.listPage(range.dayPrefix, undefined, res.nextToken, branch(inner)), false);
             next.catch(() => undefined);
           }
           let past = false;
@@ -158,6 +166,22 @@ export class LogStore {
     } finally {
       local.abort(new Error('stopped'));
     }
+  }
+
+  /** Counts a range's page into `listing` when it arrives: a range is open from its first page until its last came. */
+  private tally(range: { before?: string | undefined }, page: Promise<ListPage>, first: boolean): Promise<ListPage> {
+    if (first) this.listing.open += 1;
+    void page.then(
+      (res) => {
+        let n = 0;
+        for (const o of res.objects) if (range.before === undefined || o.key < range.before) n += 1;
+        this.listing.found += n;
+        const last = res.objects.at(-1)?.key;
+        if (!res.nextToken || (range.before !== undefined && last !== undefined && last >= range.before)) this.listing.open -= 1;
+      },
+      () => void (this.listing.open -= 1),
+    );
+    return page;
   }
 
   /** Whether the app has any object at all (one listing request): tells a misspelt app from a quiet window. */
