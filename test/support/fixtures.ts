@@ -3,9 +3,13 @@
 // run (in tests and in later hooks); it forwards to the stand-in that is running then, so a
 // per-test stand-in is a fresh one in every test.
 //
-// Hooks run as a stack (vitest's default): a fixture declared first starts first and stops
-// last, so declare moto before what leans on it.
+// Hooks run as a stack (vitest's default): a fixture declared first stops last, so declare
+// moto before what leans on it. The per-describe stand-ins (moto, PostgreSQL, a per-describe
+// Heroku API) do not lean on each other: the first of their beforeAll hooks starts them all
+// at once and each hook then waits for its own, so a describe with moto and PostgreSQL waits
+// for the slower of the two rather than for both in turn.
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { getCurrentSuite } from 'vitest/suite';
 import type { AwsClients } from '../../src/lib/aws/clients.js';
 import { fixtureClients, startFaultProxy, type FaultProxy } from './aws-fixtures.js';
 import { startHerokuApi, type HerokuApiServer, type StartHerokuApiOptions } from './heroku-api.js';
@@ -41,25 +45,61 @@ interface Slot<T> {
   current: T | undefined;
 }
 
-/** Starts with `start` and stops with `stop` in the scope's hooks; nothing is left running. */
-function lifecycle<T>(scope: Scope, start: () => Promise<T>, stop: (t: T) => Promise<void> | void): Slot<T> {
+/**
+ * Starts with `start` and stops with `stop` in the scope's hooks; nothing is left running.
+ * `together`: a per-describe stand-in that needs no other fixture to start.
+ */
+function lifecycle<T>(scope: Scope, start: () => Promise<T>, stop: (t: T) => Promise<void> | void, together = false): Slot<T> {
   const slot: Slot<T> = { current: undefined };
-  const up = async () => {
-    slot.current = await start();
-  };
   const down = async () => {
     const t = slot.current;
     slot.current = undefined;
     if (t !== undefined) await stop(t);
   };
+  const up = async () => {
+    slot.current = await start();
+  };
   if (scope === 'each') {
     beforeEach(up);
     afterEach(down);
-  } else {
+    return slot;
+  }
+  if (!together) {
     beforeAll(up);
     afterAll(down);
+    return slot;
   }
+  // Started together with the describe's other independent stand-ins (see above). Whatever
+  // started is stopped, even when another one failed and its own hook never ran.
+  let started: Promise<void> | undefined;
+  const kick = () => {
+    started ??= start().then((t) => {
+      slot.current = t;
+    });
+    return started;
+  };
+  const group = startedTogether(kick);
+  beforeAll(async () => {
+    for (const other of group) other().catch(() => undefined); // each reports in its own hook
+    await kick();
+  });
+  afterAll(async () => {
+    await started?.catch(() => undefined);
+    started = undefined;
+    await down();
+  });
   return slot;
+}
+
+const groups = new WeakMap<object, (() => Promise<void>)[]>();
+
+/** The start functions declared in the describe being collected now, with `kick` among them. */
+function startedTogether(kick: () => Promise<void>): (() => Promise<void>)[] {
+  const suite = getCurrentSuite();
+  let group = groups.get(suite);
+  if (!group) groups.set(suite, (group = []));
+  group.push(kick);
+  return group;
 }
 
 export interface MotoHandle extends Omit<MotoServer, 'stop'> {
@@ -85,6 +125,7 @@ export function useMoto(opts: { reset?: 'each' } = {}): MotoHandle {
       aws.destroy();
       await moto.stop();
     },
+    true,
   );
   if (opts.reset === 'each') beforeEach(() => slot.current?.moto.reset());
   const aws = live<AwsClients>('moto', () => slot.current?.aws);
@@ -100,7 +141,8 @@ export interface HerokuHandle extends HerokuApiServer {
 
 /** The Heroku Platform API stand-in; by default a fresh one (no drains, no calls) per test. */
 export function useHeroku(opts: Options<StartHerokuApiOptions> = {}, scope: Scope = 'each'): HerokuHandle {
-  const slot = lifecycle(scope, () => startHerokuApi(resolve(opts)), (h) => h.stop());
+  // Options given as a function may read another fixture, so that stand-in starts in turn.
+  const slot = lifecycle(scope, () => startHerokuApi(resolve(opts)), (h) => h.stop(), typeof opts !== 'function');
   return live<HerokuHandle>('the Heroku API stand-in', () => slot.current as HerokuHandle | undefined, {
     env: (h) => ({ HEROKU_API_KEY: h.token, HEROKU_API_URL: h.url }),
     restart: (h) => async (next: StartHerokuApiOptions) => {
@@ -113,7 +155,7 @@ export function useHeroku(opts: Options<StartHerokuApiOptions> = {}, scope: Scop
 
 /** A throwaway PostgreSQL cluster for the describe's tests. */
 export function usePostgres(opts: StartPostgresOptions = {}): PgCluster {
-  const slot = lifecycle('file', () => startPostgres(opts), (c) => c.stop());
+  const slot = lifecycle('file', () => startPostgres(opts), (c) => c.stop(), true);
   return live('the PostgreSQL cluster', () => slot.current);
 }
 
