@@ -4,12 +4,16 @@
 // - The run gets its own temp directory (TMPDIR, inherited by the workers and what they
 //   start): afterwards it must be empty, so a test that leaves a folder behind fails the run
 //   instead of filling the machine's temp directory run after run.
+// - The CLI that the pseudo-terminal tests start is bundled from source once, in that
+//   directory (source-cli-bundle.ts), and again before each rerun in watch mode.
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 import { findMoto, MOTO_COMMAND_ENV } from './moto-command.js';
+import { bundleSourceCli, SOURCE_CLI_ENV } from './source-cli-bundle.js';
 
-export default function setup(): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
   process.env[MOTO_COMMAND_ENV] = JSON.stringify(findMoto() ?? null);
 
   const systemTmp = tmpdir();
@@ -19,8 +23,22 @@ export default function setup(): () => void {
   process.env.TMPDIR = runTmp;
   const before = new Set(raxxEntries(systemTmp));
 
+  const cliDir = join(runTmp, 'raxx-ops-source-cli');
+  const bundle = async () => {
+    rmSync(cliDir, { recursive: true, force: true });
+    process.env[SOURCE_CLI_ENV] = await bundleSourceCli(cliDir);
+  };
+  try {
+    await bundle();
+  } catch (err) {
+    rmSync(runTmp, { recursive: true, force: true }); // no run follows, so no teardown
+    throw err;
+  }
+  project.onTestsRerun(bundle);
+
   return function teardown() {
     process.env.TMPDIR = systemTmp;
+    rmSync(cliDir, { recursive: true, force: true });
     const left = readdirSync(runTmp);
     rmSync(runTmp, { recursive: true, force: true });
     // Programs started with a minimal environment (no TMPDIR) use the machine's directory;

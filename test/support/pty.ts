@@ -4,6 +4,7 @@
 // reaches the program as a byte, not as a signal — which `kill -INT` in a test never shows.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SOURCE_CLI_ENV } from './source-cli-bundle.js';
 import { commandWorks, requireStandIn } from './stand-in.js';
 
 const driver = fileURLToPath(new URL('./pty-driver.py', import.meta.url));
@@ -20,9 +21,12 @@ export const ptyAvailable = requireStandIn(
 
 /**
  * The command line of `raxx-ops ARGS` run from the TypeScript source with the launcher's own
- * Ctrl-C and exit handling (bin/launch.js): nothing needs to be built.
+ * Ctrl-C and exit handling (bin/launch.js): the bundle the global set-up made from the source
+ * (source-cli-bundle.ts), or, where no global set-up ran, the source itself through tsx.
  */
 export function sourceCli(args: string[]): string[] {
+  const bundled = process.env[SOURCE_CLI_ENV];
+  if (bundled) return [process.execPath, bundled, ...args];
   return [process.execPath, '--conditions=source', '--import', 'tsx', launcher, ...args];
 }
 
