@@ -7,7 +7,8 @@
 //   npm run sandbox -- --only audit      one step, with the set-up it needs
 //   npm run sandbox -- --keep            leave the stack up, print the exports to use it by hand
 //
-// RAXX_OPS_SANDBOX_FROM_SOURCE=1 runs the CLI from src/ instead of dist/ (the tests do).
+// RAXX_OPS_SANDBOX_FROM_SOURCE=1 runs the CLI from src/ instead of dist/ (the tests do);
+// RAXX_OPS_SANDBOX_CLI=FILE runs FILE with node instead (the tests' bundle of src/).
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +19,12 @@ import type { BackgroundCommand, CliRunner, CommandResult, LineSink } from './sa
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fromSource = process.env.RAXX_OPS_SANDBOX_FROM_SOURCE === '1';
-const launcher = fromSource
-  ? ['--conditions=source', '--import', 'tsx', join(root, 'test', 'support', 'raxx-ops-from-source.mjs')]
-  : [join(root, 'bin', 'raxx-ops')];
+const given = process.env.RAXX_OPS_SANDBOX_CLI;
+const launcher = given
+  ? [given]
+  : fromSource
+    ? ['--conditions=source', '--import', 'tsx', join(root, 'test', 'support', 'raxx-ops-from-source.mjs')]
+    : [join(root, 'bin', 'raxx-ops')];
 // An empty HOME: no ~/.netrc, ~/.aws or config of the machine reaches the CLI.
 const home = mkdtempSync(join(tmpdir(), 'raxx-ops-sandbox-home-'));
 process.on('exit', () => rmSync(home, { recursive: true, force: true }));

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { motoAvailable } from './support/moto.js';
 import { postgresAvailable } from './support/postgres.js';
+import { SOURCE_CLI_ENV } from './support/source-cli-bundle.js';
 import { tempDir } from './support/temp.js';
 import { waitFor } from './support/stand-in.js';
 
@@ -49,7 +50,9 @@ describe.runIf(motoAvailable && postgresAvailable && process.platform === 'linux
     chmodSync(tmp, 0o755);
     child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(root, 'scripts', 'sandbox.ts')], {
       cwd: root,
-      env: { ...process.env, RAXX_OPS_SANDBOX_FROM_SOURCE: '1', NO_COLOR: '1', TMPDIR: tmp },
+      // Each command from the run's bundle of the source (source-cli-bundle.ts) when there is
+      // one: through tsx, with this cold cache, every command would compile the source again.
+      env: { ...process.env, RAXX_OPS_SANDBOX_FROM_SOURCE: '1', RAXX_OPS_SANDBOX_CLI: process.env[SOURCE_CLI_ENV] ?? '', NO_COLOR: '1', TMPDIR: tmp },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, as a terminal's foreground job: what it starts shares it.
       detached: true,
