@@ -49,7 +49,8 @@ describe.runIf(motoAvailable && postgresAvailable)('sandbox', () => {
     }
     expect(transcript).toContain('  ✓ doctor fails the token check, names failure mode B and the fix (raxx-ops drains rotate, which repairs), exit 1');
     expect(transcript.filter((l) => l.startsWith('  ✓ ')).length).toBeGreaterThanOrEqual(30);
-  }, 150_000);
+    // The whole tour: about two minutes on a busy two-core machine, so the limit leaves room.
+  }, 300_000);
 
   it('--only runs one step with the set-up it needs, and --keep hands over the stack until asked to stop', async () => {
     const transcript: string[] = [];
