@@ -17,6 +17,7 @@ import { useHeroku, useMoto } from './support/fixtures.js';
 import { createBucket, createReceiverFunction, functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment } from './support/aws-fixtures.js';
 import { freePort, waitFor } from './support/stand-in.js';
 import { batch, put } from './commands/logs/fixtures.js';
+import { startReceiver } from './support/drain-stand-ins.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-leak-4d1f8a2c6e9b3a7d';
 const DRAIN_TOKEN = 'drain-token-leak-8e2b6d4f1a3c5e7b9d0f';
@@ -63,7 +64,7 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
     await createBucket(aws, BUCKET);
     await put(aws, APPS.map((app, i) => batch(app, T0 + i * 60_000, SECRET_LINES)));
     await createReceiverFunction(aws, moto.env, { functionName: FUNCTION, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN, KEY_PREFIX: 'logs/' } });
-    receiver = await startReceiver(moto.env);
+    receiver = await startReceiver(moto.env, FUNCTION);
     writeFileSync(join(home, 'config.json'), JSON.stringify({ apps: APPS }));
   });
   afterAll(async () => {
@@ -167,22 +168,3 @@ describe.skipIf(!motoAvailable)('no secret in any output', () => {
   }
 });
 
-/** A receiver for `drains test` and `rotate` to deliver to, following the function's configuration. */
-async function startReceiver(awsEnv: Record<string, string>): Promise<{ base: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const ac = new AbortController();
-  const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', FUNCTION, '--poll', '100'], { env: awsEnv, signal: ac.signal });
-  let early: CliResult | undefined;
-  void served.then((r) => (early = r));
-  await waitFor(async () => {
-    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
-    return (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) !== undefined;
-  }, 'receiver serve');
-  return {
-    base: `http://127.0.0.1:${port}/`,
-    async stop() {
-      ac.abort();
-      await served;
-    },
-  };
-}

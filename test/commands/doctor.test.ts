@@ -17,6 +17,7 @@ import { freePort } from '../support/stand-in.js';
 import { tempDir } from '../support/temp.js';
 import { putDrainParameters, setFunctionEnvironment } from '../support/aws-fixtures.js';
 import { ATTACHMENT_RULES, blockPublicAccess, DRAIN_TIERS, provisionStack, setAttachmentsLifecycle, setDrainLifecycle, setLifecycle, setPolicy, STACK, type LifecycleRuleInput, type Stack } from '../support/doctor-stack.js';
+import { expectNoSecretsIn } from '../support/no-secrets.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-3b8e1f6a9c2d5e7f0a4b';
 const PG = { owner: 'owner-pw-7c1e3a5b9d2f4a6c', app: 'raptor-pw-2b4d6f8a1c3e5a7b', archiver: 'archiver-pw-9e1a3c5b7d2f4e6a' };
@@ -41,10 +42,7 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
   const sql = async (text: string) => void (await su.query(text));
   const secrets = () => [HEROKU_TOKEN, STACK.drainToken, WEBHOOK_SECRET, PG.owner, PG.app, PG.archiver];
   function expectNoSecrets(r: CliResult): void {
-    for (const s of secrets()) {
-      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-    }
+    expectNoSecretsIn(r, secrets());
   }
   const doctor = async (args: string[] = []) => {
     const r = await runCli(['doctor', '--json', ...args], { env });

@@ -81,26 +81,42 @@ export async function startHerokuProxy(
   };
 }
 
+export interface ServedReceiver {
+  base: string;
+  /** Stops the server (as Ctrl-C would) and returns what the run printed. */
+  stop(): Promise<CliResult>;
+}
+
+/** `raxx-ops receiver serve` on a free loopback port, once it answers (or its early exit, as an error). */
+export async function serveReceiver(args: string[], env: Record<string, string>): Promise<ServedReceiver> {
+  const port = await freePort();
+  const ac = new AbortController();
+  const run = runCli(['receiver', 'serve', '--port', String(port), ...args], { env, signal: ac.signal });
+  let early: CliResult | undefined;
+  void run.then((r) => (early = r));
+  await waitFor(async () => {
+    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
+    return (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) !== undefined;
+  }, 'receiver serve');
+  return {
+    base: `http://127.0.0.1:${port}/`,
+    stop() {
+      ac.abort();
+      return run;
+    },
+  };
+}
+
 /**
  * `raxx-ops receiver serve --from-lambda`: the receiver on loopback with the function's
  * environment (BUCKET_NAME and the tokens), following its changes as the deployed function would.
  */
 export async function startReceiver(awsEnv: Record<string, string>, functionName: string): Promise<{ base: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const ac = new AbortController();
-  const served = runCli(['receiver', 'serve', '--port', String(port), '--from-lambda', functionName, '--poll', '100'], { env: awsEnv, signal: ac.signal });
-  let early: CliResult | undefined;
-  void served.then((r) => (early = r));
-  await waitFor(async () => {
-    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
-    const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
-    return res !== undefined;
-  }, 'receiver serve');
+  const served = await serveReceiver(['--from-lambda', functionName, '--poll', '100'], awsEnv);
   return {
-    base: `http://127.0.0.1:${port}/`,
+    base: served.base,
     async stop() {
-      ac.abort();
-      const r = await served;
+      const r = await served.stop();
       if (r.code !== 0) throw new Error(`receiver serve exited ${r.code}: ${r.stderr}`);
     },
   };

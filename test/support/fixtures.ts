@@ -15,6 +15,9 @@ import { fixtureClients, startFaultProxy, type FaultProxy } from './aws-fixtures
 import { startHerokuApi, type HerokuApiServer, type StartHerokuApiOptions } from './heroku-api.js';
 import { startMoto, type MotoServer } from './moto.js';
 import { startPostgres, type PgCluster, type StartPostgresOptions } from './postgres.js';
+import { startFaultProxy as startS3FaultProxy, type FaultProxy as S3FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
+import { startSlack, type SlackStandIn } from './slack-webhook.js';
+import { startDrainStack } from './drain-stand-ins.js';
 
 /** 'file': one for the describe's tests; 'each': a new one for every test. */
 export type Scope = 'file' | 'each';
@@ -26,7 +29,7 @@ const resolve = <T>(o: Options<T>): T => (typeof o === 'function' ? (o as () => 
  * A handle that forwards every property to what `current()` returns; reading it while
  * nothing is running is a mistake in the test, said as such rather than as `undefined`.
  */
-function live<T extends object>(name: string, current: () => T | undefined, extra: Record<string, (target: T) => unknown> = {}, fixed: Record<string, unknown> = {}): T {
+export function live<T extends object>(name: string, current: () => T | undefined, extra: Record<string, (target: T) => unknown> = {}, fixed: Record<string, unknown> = {}): T {
   return new Proxy({} as T, {
     get(_, prop) {
       if (prop === 'then') return undefined; // not a promise: `await handle` must not call into it
@@ -163,4 +166,32 @@ export function usePostgres(opts: StartPostgresOptions = {}): PgCluster {
 export function useFaultProxy(target: () => string, scope: Scope = 'each'): FaultProxy {
   const slot = lifecycle(scope, () => startFaultProxy(target()), (p) => p.stop());
   return live('the fault proxy', () => slot.current);
+}
+
+/**
+ * The S3 fault proxy (fault-proxy.ts: faults by method and path, a skewed clock) in front of
+ * `target` for the describe's tests; its faults cleared after every test.
+ */
+export function useS3FaultProxy(target: () => string, opts: FaultProxyOptions = {}): S3FaultProxy {
+  const slot = lifecycle('file', () => startS3FaultProxy(target(), opts), (p) => p.close());
+  afterEach(() => slot.current?.setFaults([]));
+  return live('the S3 fault proxy', () => slot.current);
+}
+
+/** A Slack webhook stand-in for the describe's tests; its messages cleared after every test. */
+export function useSlack(): SlackStandIn {
+  const slot = lifecycle('file', startSlack, (s) => s.close());
+  afterEach(() => {
+    if (slot.current) slot.current.messages.length = 0;
+  });
+  return live('the Slack stand-in', () => slot.current);
+}
+
+/**
+ * The drain as the runbooks leave it (bucket, receiver function served on loopback, SSM
+ * parameters), made afresh in `moto` for every test; the handle is the served receiver.
+ */
+export function useDrainStack(moto: MotoHandle, opts: { bucket: string; functionName: string; token: string }): { base: string } {
+  const slot = lifecycle('each', () => startDrainStack(moto.aws, moto.env, opts), (r) => r.stop());
+  return live('the drain stack', () => slot.current);
 }

@@ -4,6 +4,7 @@
 // reaches the program as a byte, not as a signal — which `kill -INT` in a test never shows.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { SOURCE_CLI_ENV } from './source-cli-bundle.js';
 import { commandWorks, requireStandIn } from './stand-in.js';
 
@@ -114,4 +115,14 @@ export function spawnPty(argv: string[], opts: { env: Record<string, string | un
       child.kill('SIGTERM');
     },
   };
+}
+
+/** Types Ctrl-C and expects the program to stop at once: exit 130 within `withinMs` of the press. */
+export async function pressCtrlC(t: PtySession, withinMs = 1000): Promise<Exit> {
+  const pressed = Date.now();
+  t.type(CTRL_C);
+  const exit = await t.exited;
+  expect(exit.code, t.output()).toBe(130);
+  expect(exit.at - pressed, `exited ${exit.at - pressed} ms after Ctrl-C`).toBeLessThan(withinMs);
+  return exit;
 }

@@ -39,14 +39,19 @@ export interface ShippingStack {
   stop(): Promise<void>;
 }
 
-/** The drain bucket and the API source's bucket, versioned as the runbook's buckets are. */
-export async function createSourceBuckets(aws: AwsClients): Promise<void> {
+/** Buckets versioned as the runbook's buckets are; by default the drain bucket and the API source's. */
+export async function createSourceBuckets(aws: AwsClients, buckets: string[] = [DRAIN_BUCKET, API_BUCKET]): Promise<void> {
   const s3 = await aws.s3();
   const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
-  for (const b of [DRAIN_BUCKET, API_BUCKET]) {
+  for (const b of buckets) {
     await s3.send(new CreateBucketCommand({ Bucket: b }));
     await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
   }
+}
+
+/** The Supabase Management API stand-in as the CLI's environment names it. */
+export function supabaseEnv(supabase: SupabaseStandIn): Record<string, string> {
+  return { SUPABASE_URL: `https://${supabase.projectRef}.supabase.co`, SUPABASE_API_URL: supabase.url, SUPABASE_ACCESS_TOKEN: supabase.token };
 }
 
 /** A config file declaring the two Supabase-pulled sources (auth in the drain bucket, api in its own). */
@@ -80,9 +85,7 @@ export async function startShippingStack(): Promise<ShippingStack> {
     AWS_ENDPOINT_URL: proxy.endpoint,
     RAXX_OPS_CONFIG: config,
     SLACK_WEBHOOK_URL: slack.url,
-    SUPABASE_URL: `https://${supabase.projectRef}.supabase.co`,
-    SUPABASE_API_URL: supabase.url,
-    SUPABASE_ACCESS_TOKEN: supabase.token,
+    ...supabaseEnv(supabase),
   };
   const cli = (args: string[], extra: Record<string, string | undefined> = {}) => runCli(args, { env: { ...env, ...extra }, now: () => NOW });
 

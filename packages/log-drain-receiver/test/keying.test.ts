@@ -3,17 +3,18 @@
 // whatever Logplex prepends and however late they come (property-tested), the catch-all app
 // name, the Function URL's size limit, and a log line with a reason for every non-2xx answer.
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable } from '../../../test/support/moto.js';
 import { useMoto } from '../../../test/support/fixtures.js';
 import { FRAME_TIME_FUTURE_MS, FRAME_TIME_PAST_MS, LOGPLEX_RETRY_HORIZON_MS } from '../src/batch.js';
 import { configFromEnv, ReceiverConfigError, type DrainTokens, type HandlerDeps } from '../src/handler.js';
 import * as phrases from '@raxx/log-format/log-phrases';
 import { parseObjectKey, utcDate } from '@raxx/log-format/object-key';
-import { MAX_EVENT_BYTES, startReceiverServer, type ReceiverServer } from '../src/serve.js';
-import { captureLog, dynoLine, PREVIOUS_TOKEN, TOKEN } from './helpers.js';
+import { MAX_EVENT_BYTES, startReceiverServer } from '../src/serve.js';
+import { dynoLine, PREVIOUS_TOKEN, TOKEN } from './helpers.js';
+import { useServedReceiver } from './served.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const APP = 'raxx-api-prod';
@@ -44,11 +45,9 @@ const frameCount = (body: string) => (body.match(/(?:^|\n|\.)\d+ </g) ?? []).len
 
 describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
   const moto = useMoto({ reset: 'each' });
-  let s3: S3Client;
-  let server: ReceiverServer;
   let tokens: DrainTokens;
   let receivedAt: number;
-  let log: ReturnType<typeof captureLog>;
+  const { s3, server, log } = useServedReceiver(moto, BUCKET, (rig) => deps({ s3: rig.s3, log: rig.log.sink }));
 
   const deps = (over: Partial<HandlerDeps> = {}): HandlerDeps => ({ s3, bucket: BUCKET, tokens: () => tokens, now: () => receivedAt, log: log.sink, ...over });
   const keys = async (prefix?: string): Promise<string[]> => {
@@ -75,20 +74,9 @@ describe.skipIf(!motoAvailable)('keying over HTTP into S3 (moto)', () => {
       ...(opts.method === 'GET' ? {} : { body }),
     });
 
-  beforeAll(async () => {
-    s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    log = captureLog();
-    server = await startReceiverServer({ handlerDeps: deps({ log: (line, level) => log.sink(line, level) }) });
-  });
-  afterAll(async () => {
-    await server?.close();
-    s3?.destroy();
-  });
-  beforeEach(async () => {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  beforeEach(() => {
     tokens = { current: TOKEN };
     receivedAt = MIDNIGHT + 14 * HOUR + 10 * MIN;
-    log.lines.length = 0;
   });
   afterEach(() => {
     const text = log.lines.join('\n');

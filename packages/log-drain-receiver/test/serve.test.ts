@@ -1,23 +1,20 @@
 // The receiver over HTTP (startReceiverServer) into moto's S3: what Logplex would see, and
 // what operators then find in the bucket.
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { motoAvailable } from '../../../test/support/moto.js';
 import { useMoto } from '../../../test/support/fixtures.js';
 import { freePort } from '../../../test/support/stand-in.js';
 import type { DrainTokens, HandlerDeps } from '../src/handler.js';
 import { startReceiverServer, type FunctionUrlRequestEvent, type ReceiverServer } from '../src/serve.js';
-import { captureLog, dynoLine, PREVIOUS_TOKEN, TOKEN } from './helpers.js';
+import { dynoLine, PREVIOUS_TOKEN, TOKEN } from './helpers.js';
+import { s3At, useServedReceiver } from './served.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
 const FRAME_ID = '7E0F3A9C51B24D68A0C1E2F3B4D5A6C7';
 const T0 = '2025-06-02T14:03:07.512034+00:00';
 const T0_MS = Date.UTC(2025, 5, 2, 14, 3, 7, 512);
-
-function s3At(endpoint: string, maxAttempts = 3): S3Client {
-  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, maxAttempts, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-}
 
 function batch(lines = 3): string {
   let body = dynoLine(T0, 'at=info method=GET path="/healthz" status=200', { appName: 'heroku', procid: 'router', pri: 158 });
@@ -100,10 +97,8 @@ describe('the HTTP adapter', () => {
 
 describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
   const moto = useMoto({ reset: 'each' });
-  let s3: S3Client;
-  let server: ReceiverServer;
   let tokens: DrainTokens;
-  let log: ReturnType<typeof captureLog>;
+  const { s3, server, log } = useServedReceiver(moto, BUCKET, (rig) => deps({ s3: rig.s3, log: rig.log.sink }));
   const extra: ReceiverServer[] = [];
 
   /** The receiver's clock: a minute after the batches' first frame unless a test moves it. */
@@ -121,20 +116,9 @@ describe.skipIf(!motoAvailable)('over HTTP into S3 (moto)', () => {
     expect(text).not.toContain('token=');
   };
 
-  beforeAll(async () => {
-    s3 = s3At(moto.endpoint);
-    log = captureLog();
-    server = await startReceiverServer({ handlerDeps: deps({ log: (line, level) => log.sink(line, level) }) });
-  });
-  afterAll(async () => {
-    await server?.close();
-    s3?.destroy();
-  });
-  beforeEach(async () => {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  beforeEach(() => {
     tokens = { current: TOKEN };
     receivedAt = T0_MS + 60_000;
-    log.lines.length = 0;
   });
   afterEach(async () => {
     noSecretsLogged();

@@ -3,6 +3,8 @@
 // IAM user with one access key, held by the apps' config vars.
 import { randomUUID } from 'node:crypto';
 import type { AwsClients } from '../../../src/lib/aws/clients.js';
+import { createBucket } from '../../support/aws-fixtures.js';
+import type { HerokuApiServer } from '../../support/heroku-api.js';
 
 export const BUCKET = 'raxx-support-attachments-prod';
 export const ALIAS = 'alias/raxx-support-attachments';
@@ -91,6 +93,25 @@ export async function createBackendUser(aws: AwsClients): Promise<{ id: string; 
   await iam.send(new CreateUserCommand({ UserName: USER }));
   const k = (await iam.send(new CreateAccessKeyCommand({ UserName: USER }))).AccessKey!;
   return { id: k.AccessKeyId!, secret: k.SecretAccessKey! };
+}
+
+/** The config vars that hold the backend user's key in an app. */
+export const KEY_ID_VAR = 'AWS_ACCESS_KEY_ID_SUPPORT';
+export const KEY_SECRET_VAR = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
+/** The drain bucket: it holds the lease that keeps two rotations apart. */
+export const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
+
+/**
+ * What a rotation starts from: the drain bucket, the backend user with one key, that key in
+ * the config vars of `holders`, and a production and a staging app that hold none.
+ */
+export async function seedRotation(aws: AwsClients, heroku: Pick<HerokuApiServer, 'addApp'>, holders: string[]): Promise<{ id: string; secret: string }> {
+  await createBucket(aws, DRAIN_BUCKET);
+  const original = await createBackendUser(aws);
+  for (const app of holders) heroku.addApp(app, { [KEY_ID_VAR]: original.id, [KEY_SECRET_VAR]: original.secret, OTHER: 'kept' });
+  heroku.addApp('raxx-velvet-prod', { OTHER: 'kept' });
+  heroku.addApp('raxx-api-staging', { OTHER: 'kept' });
+  return original;
 }
 
 export async function accessKeys(aws: AwsClients): Promise<string[]> {

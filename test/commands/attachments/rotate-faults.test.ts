@@ -14,13 +14,11 @@ import { startInfisicalApi, type InfisicalApiServer } from '../../support/infisi
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { sourceCli, root } from '../../support/pty.js';
 import { tempDir } from '../../support/temp.js';
-import { accessKeys, createBackendUser } from './fixtures.js';
+import { accessKeys, DRAIN_BUCKET, KEY_ID_VAR as ID, KEY_SECRET_VAR as SECRET, seedRotation } from './fixtures.js';
+import { expectNoSecretsIn } from '../../support/no-secrets.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-5e7a9b1d3f2b7d9f1a3c';
 const APPS = ['raxx-api-prod', 'raxx-console-prod'];
-const ID = 'AWS_ACCESS_KEY_ID_SUPPORT';
-const SECRET = 'AWS_SECRET_ACCESS_KEY_SUPPORT';
-const DRAIN_BUCKET = 'raxx-heroku-logs-prod';
 const PATH = '/MooseQuest/aws/support-attachments/';
 const VAULT = 'Infisical prod:/MooseQuest/aws/support-attachments';
 
@@ -40,12 +38,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
   let original: { id: string; secret: string };
   let secrets: Set<string>;
   beforeEach(async () => {
-    const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
-    await (await aws.s3()).send(new CreateBucketCommand({ Bucket: DRAIN_BUCKET }));
-    original = await createBackendUser(aws);
-    for (const app of APPS) heroku.addApp(app, { [ID]: original.id, [SECRET]: original.secret, OTHER: 'kept' });
-    heroku.addApp('raxx-velvet-prod', { OTHER: 'kept' });
-    heroku.addApp('raxx-api-staging', { OTHER: 'kept' });
+    original = await seedRotation(aws, heroku, APPS);
     vault = await startInfisicalApi();
     vault.setSecret('prod', PATH, ID, original.id);
     vault.setSecret('prod', PATH, SECRET, original.secret);
@@ -76,10 +69,7 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key under faults', ()
     for (const app of APPS) secrets.add(heroku.configVars(app)[SECRET] ?? '');
     secrets.add(vault.secret('prod', PATH, SECRET) ?? '');
     secrets.delete('');
-    for (const s of secrets) {
-      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-    }
+    expectNoSecretsIn(r, secrets);
   }
 
   async function rotate(argv: string[] = ['--yes'], opts: { signal?: AbortSignal } = {}): Promise<CliResult> {

@@ -16,6 +16,7 @@ import { startPgForwarder, type PgForwarder } from '../../support/pg-forwarder.j
 import { postgresAvailable } from '../../support/postgres.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
+import { expectNoSecretsIn } from '../../support/no-secrets.js';
 
 const APP = 'raxx-api-prod';
 const BUCKET = 'raxx-heroku-logs-prod';
@@ -47,10 +48,7 @@ interface Report {
 }
 
 function expectNoSecrets(r: CliResult): void {
-  for (const s of SECRETS) {
-    expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-    expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-  }
+  expectNoSecretsIn(r, SECRETS);
 }
 
 /** The statuses in order: 'pass pass fail …'. */

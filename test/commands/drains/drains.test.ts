@@ -9,6 +9,7 @@ import { tempDir } from '../../support/temp.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../support/stand-in.js';
+import { expectNoSecretsIn } from '../../support/no-secrets.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-7f3c9a1e5b2d4c6e8f0a';
 const DRAIN_TOKEN = 'drain-token-5e8b1c4f7a2d9e6b3c0f1a4d7e2b5c8f';
@@ -17,10 +18,7 @@ const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
 const BUCKET = 'raxx-heroku-logs-prod';
 
 function expectNoSecrets(r: CliResult, secrets: string[] = [HEROKU_TOKEN, DRAIN_TOKEN, OLD_TOKEN]): void {
-  for (const s of secrets) {
-    expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-    expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-  }
+  expectNoSecretsIn(r, secrets);
 }
 
 describe.skipIf(!motoAvailable)('drains list / wire / remove', () => {

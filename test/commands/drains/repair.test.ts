@@ -7,12 +7,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable } from '../../support/moto.js';
-import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { useFaultProxy } from '../../support/fixtures.js';
+import { APPS, BUCKET, FUNCTION, useDrainWorld, withLatePost } from './world.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
-import { functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { functionEnvironment, getDrainParameters, putDrainParameters, setFunctionEnvironment } from '../../support/aws-fixtures.js';
 import { startLambdaRevisions } from '../../support/lambda-revisions.js';
 import { waitFor } from '../../support/stand-in.js';
-import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-4e6a8c0b2d4f6a8c0e2b';
 const TOKEN = 'drain-token-1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a';
@@ -21,32 +21,19 @@ const STALE = 'drain-token-stale-previous-3d5f7b9a1c3e5a7b';
 const OLD = 'drain-token-left-on-a-drain-4e6a8c0b2d4f6b8d';
 const HALF = 'drain-token-of-a-killed-rotation-5f7b9d1c3e5a7c9e';
 const IN_SSM = 'drain-token-put-in-ssm-by-hand-6a8c0e2d4f6b8d0f';
-const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
-const BUCKET = 'raxx-heroku-logs-prod';
-const FUNCTION = 'raxx-heroku-log-drain-receiver';
 const ALL = [HEROKU_TOKEN, TOKEN, BY_HAND, STALE, OLD, HALF, IN_SSM];
 
 describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
-  const moto = useMoto({ reset: 'each' });
-  const { aws } = moto;
-  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
-  let proxy: FaultProxy;
-  let receiver: { base: string; stop(): Promise<void> };
+  const world = useDrainWorld({ herokuToken: HEROKU_TOKEN, token: TOKEN });
+  const { moto, aws, heroku, receiver, receiverDrains } = world;
+  const proxy = useFaultProxy(() => moto.endpoint);
   let env: Record<string, string>;
   let streams: { app: string; stream: LogplexStream }[] = [];
 
-  const receiverDrains = (app: string) => heroku.drains(app).filter((d) => d.url.startsWith(receiver.base));
   const drainUrl = (token: string, app: string) => `${receiver.base}?token=${token}&app=${app}`;
   const tokenOf = (url: string) => new URL(url).searchParams.get('token')!;
 
-  async function expectNoSecrets(r: CliResult): Promise<void> {
-    const secrets = new Set(ALL);
-    for (const v of Object.values(await functionEnvironment(aws, FUNCTION))) if (v.length > 8 && v !== BUCKET) secrets.add(v);
-    for (const s of secrets) {
-      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-    }
-  }
+  const expectNoSecrets = (r: CliResult) => world.expectNoSecrets(r, new Set(ALL));
 
   /** The function's tokens, as a hand in the console would set them; returns once the receiver follows. */
   async function setTokens(current: string | undefined, previous?: string): Promise<void> {
@@ -117,16 +104,12 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
     expect(test.code).toBe(0);
     return token;
   }
-  beforeEach(async () => {
-    receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    proxy = await startFaultProxy(moto.endpoint);
+  beforeEach(() => {
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, ...heroku.env };
     streams = [];
   });
   afterEach(async () => {
     await Promise.all(streams.map((s) => s.stream.stop()));
-    await receiver?.stop();
-    await proxy?.stop();
   });
 
   const rotate = (extra: string[] = [], e = env) => runCli(['drains', 'rotate', '--yes', '--grace', '1', '--timeout', '10', ...extra], { env: e });
@@ -278,16 +261,8 @@ describe.skipIf(!motoAvailable)('drains rotate repairs failure mode B', () => {
   it('a drain POST whose answer comes after the deadline is settled by listing; the repair ends with one drain per app', async () => {
     await setTokens(BY_HAND);
     for (const a of APPS) heroku.addDrain(a, drainUrl(TOKEN, a));
-    const via = await startHerokuProxy(heroku.url, (q) => (q.method === 'POST' && q.path.includes('/apps/raxx-console-prod/') ? { holdAnswerMs: 2500 } : {}));
-    try {
-      const r = await rotate([], { ...env, HEROKU_API_URL: via.url, HEROKU_TIMEOUT: '1' });
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      await via.held();
-      await expectSettled();
-      await expectNoSecrets(r);
-    } finally {
-      await via.stop();
-    }
+    const r = await withLatePost(heroku.url, (q) => q.method === 'POST' && q.path.includes('/apps/raxx-console-prod/'), (e) => rotate([], { ...env, ...e }));
+    await expectSettled();
+    await expectNoSecrets(r);
   });
 });

@@ -3,13 +3,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { motoAvailable } from '../../support/moto.js';
-import { useMoto } from '../../support/fixtures.js';
+import { useMoto, useS3FaultProxy, useSlack } from '../../support/fixtures.js';
 import { runCli } from '../../support/run-cli.js';
-import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
-import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { authRows, edgeRows, startSupabase, type SupabaseStandIn } from '../../support/supabase-api.js';
 import { microseconds, retryAfterMs, supabaseAccess } from '../../../src/lib/shipping/supabase.js';
-import { API_BUCKET, createSourceBuckets, DRAIN_BUCKET as BUCKET, writeSourcesConfig } from '../../support/shipping-stack.js';
+import { API_BUCKET, createSourceBuckets, DRAIN_BUCKET as BUCKET, supabaseEnv, writeSourcesConfig } from '../../support/shipping-stack.js';
 
 const now = () => new Date('2026-10-05T03:00:00Z');
 
@@ -51,15 +49,13 @@ describe('Supabase access (exit 3 with a hint)', () => {
 
 describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API stand-in)', () => {
   const moto = useMoto();
-  let proxy: FaultProxy;
-  let slack: SlackStandIn;
+  const proxy = useS3FaultProxy(() => moto.endpoint);
+  const slack = useSlack();
   let supabase: SupabaseStandIn;
   const { aws } = moto;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    proxy = await startFaultProxy(moto.endpoint);
-    slack = await startSlack();
     supabase = await startSupabase({ cap: 1000 });
     await createSourceBuckets(aws);
     const config = await writeSourcesConfig('raxx-ship-supabase-');
@@ -68,16 +64,12 @@ describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API 
       AWS_ENDPOINT_URL: proxy.endpoint,
       RAXX_OPS_CONFIG: config,
       SLACK_WEBHOOK_URL: slack.url,
-      SUPABASE_URL: `https://${supabase.projectRef}.supabase.co`,
-      SUPABASE_API_URL: supabase.url,
-      SUPABASE_ACCESS_TOKEN: supabase.token,
+      ...supabaseEnv(supabase),
     };
     supabase.rows.push(...authRows('2026-10-01', 2500, { failEvery: 10 }), ...authRows('2026-10-02', 30), ...edgeRows('2026-10-01', 40), ...edgeRows('2026-10-03', 5));
   });
 
   afterEach(() => {
-    proxy.setFaults([]);
-    slack.messages.length = 0;
     supabase.requests.length = 0;
     supabase.cap = 1000;
     supabase.forbiddenTokens.clear();
@@ -85,8 +77,6 @@ describe.skipIf(!motoAvailable)('logs ship from Supabase (moto + Management API 
 
   afterAll(async () => {
     await supabase?.close();
-    await proxy?.close();
-    await slack?.close();
   });
 
   const ship = (args: string[], extra: Record<string, string | undefined> = {}) => runCli(['logs', 'ship', ...args, '--retry-base-ms', '10'], { env: { ...env, ...extra }, now });

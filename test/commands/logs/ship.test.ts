@@ -1,6 +1,6 @@
 // logs ship against moto: redaction, validation, multipart upload, verification, retries
 // through a fault proxy, idempotent re-shipping, both layouts, and the Slack notification.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { motoAvailable } from '../../support/moto.js';
-import { useMoto } from '../../support/fixtures.js';
+import { useMoto, useS3FaultProxy, useSlack } from '../../support/fixtures.js';
+import { createBucket } from '../../support/aws-fixtures.js';
+import { createSourceBuckets } from '../../support/shipping-stack.js';
 import { runCli } from '../../support/run-cli.js';
-import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
-import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import { DEFAULT_REDACTIONS, Redactor, redactionRules } from '../../../src/lib/core/redaction.js';
 import { dateInName } from '../../../src/lib/shipping/layout.js';
 
@@ -107,24 +107,17 @@ describe('logs ship: bad input (exit 2 with a hint)', () => {
 
 describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
   const moto = useMoto();
-  let proxy: FaultProxy;
-  let slack: SlackStandIn;
+  const proxy = useS3FaultProxy(() => moto.endpoint);
+  const slack = useSlack();
   const { aws } = moto;
   let dir: string;
   let config: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    proxy = await startFaultProxy(moto.endpoint);
-    slack = await startSlack();
-    const s3 = await aws.s3();
-    const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
-    for (const b of [BUCKET, DATED_BUCKET]) {
-      await s3.send(new CreateBucketCommand({ Bucket: b }));
-      await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
-    }
+    await createSourceBuckets(aws, [BUCKET, DATED_BUCKET]);
     // A bucket without versioning, as a source may have.
-    await s3.send(new CreateBucketCommand({ Bucket: PLAIN_BUCKET }));
+    await createBucket(aws, PLAIN_BUCKET);
     dir = await mkdtemp(join(tmpdir(), 'raxx-ship-'));
     config = join(dir, 'config.json');
     await writeFile(
@@ -140,14 +133,7 @@ describe.skipIf(!motoAvailable)('logs ship (moto)', () => {
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint, RAXX_OPS_CONFIG: config, SLACK_WEBHOOK_URL: slack.url };
   });
 
-  afterEach(() => {
-    proxy.setFaults([]);
-    slack.messages.length = 0;
-  });
-
   afterAll(async () => {
-    await proxy?.close();
-    await slack?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,15 +1,14 @@
 // Shipped log sources in moto: `logs status` health over 7 days with gaps (required vs
 // optional), the Slack summary, and `logs sources setup|test` (lifecycle, permissions).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { motoAvailable } from '../../support/moto.js';
-import { useMoto } from '../../support/fixtures.js';
+import { useMoto, useS3FaultProxy, useSlack } from '../../support/fixtures.js';
+import { createSourceBuckets } from '../../support/shipping-stack.js';
 import { runCli } from '../../support/run-cli.js';
-import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
-import { startSlack, type SlackStandIn } from '../../support/slack-webhook.js';
 import type { SourceStatus } from '../../../src/lib/shipping/status.js';
 
 const BUCKET = 'raxx-heroku-logs-prod';
@@ -56,21 +55,14 @@ describe('logSources in the configuration', () => {
 
 describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
   const moto = useMoto();
-  let proxy: FaultProxy;
-  let slack: SlackStandIn;
+  const proxy = useS3FaultProxy(() => moto.endpoint);
+  const slack = useSlack();
   const { aws } = moto;
   let dir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    proxy = await startFaultProxy(moto.endpoint);
-    slack = await startSlack();
-    const s3 = await aws.s3();
-    const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
-    for (const b of [BUCKET, DATED_BUCKET]) {
-      await s3.send(new CreateBucketCommand({ Bucket: b }));
-      await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
-    }
+    await createSourceBuckets(aws, [BUCKET, DATED_BUCKET]);
     dir = await mkdtemp(join(tmpdir(), 'raxx-sources-'));
     const config = join(dir, 'config.json');
     await writeFile(
@@ -100,14 +92,7 @@ describe.skipIf(!motoAvailable)('shipped sources (moto)', () => {
     }
   }, 60_000);
 
-  afterEach(() => {
-    proxy.setFaults([]);
-    slack.messages.length = 0;
-  });
-
   afterAll(async () => {
-    await proxy?.close();
-    await slack?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -10,6 +10,8 @@ import { motoAvailable } from '../../support/moto.js';
 import { useMoto } from '../../support/fixtures.js';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { freePort, waitFor } from '../../support/stand-in.js';
+import { serveReceiver, type ServedReceiver } from '../../support/drain-stand-ins.js';
+import { expectNoSecretsIn } from '../../support/no-secrets.js';
 
 const BUCKET = 'raxx-heroku-logs-serve';
 const TOKEN = 'serve-current-token-3f9a1c7e5b2d4068';
@@ -40,31 +42,6 @@ function batch(lines: number): string {
   );
 }
 
-interface Served {
-  base: string;
-  /** Stop the server (as Ctrl-C would) and return what the run printed. */
-  stop(): Promise<CliResult>;
-}
-
-async function serve(args: string[], env: Record<string, string>): Promise<Served> {
-  const port = await freePort();
-  const ac = new AbortController();
-  const run = runCli(['receiver', 'serve', '--port', String(port), ...args], { env, signal: ac.signal });
-  let early: CliResult | undefined;
-  void run.then((r) => (early = r));
-  await waitFor(async () => {
-    if (early) throw new Error(`receiver serve exited ${early.code}: ${early.stderr}`);
-    return (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) !== undefined;
-  }, 'receiver serve');
-  return {
-    base: `http://127.0.0.1:${port}/`,
-    async stop() {
-      ac.abort();
-      return run;
-    },
-  };
-}
-
 function post(base: string, body: string, opts: { query?: string; headers?: Record<string, string>; frameId?: string; count?: number } = {}): Promise<Response> {
   const count = opts.count ?? body.split('\n').length - 1;
   return fetch(`${base}${opts.query === undefined ? `?app=${APP}&token=${TOKEN}` : opts.query}`, {
@@ -82,10 +59,7 @@ function post(base: string, body: string, opts: { query?: string; headers?: Reco
 }
 
 function expectNoSecrets(r: CliResult): void {
-  for (const s of SECRETS) {
-    expect(r.stdout).not.toContain(s);
-    expect(r.stderr).not.toContain(s);
-  }
+  expectNoSecretsIn(r, SECRETS);
   // Query strings never reach the log either.
   expect(r.stdout).not.toContain('token=');
 }
@@ -111,13 +85,13 @@ describe.runIf(motoAvailable)('receiver serve', () => {
   }
 
   describe('from the environment', () => {
-    let served: Served;
+    let served: ServedReceiver;
     let result: CliResult;
     const keysBefore: string[] = [];
 
     beforeAll(async () => {
       keysBefore.push(...(await listKeys(aws, BUCKET)));
-      served = await serve([], env);
+      served = await serveReceiver([], env);
     });
 
     it('stores a valid batch as one object at its key, gunzipping to the exact body', async () => {
@@ -203,7 +177,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
   });
 
   it('prints the prefix the receiver writes under: KEY_PREFIX=logs is s3://bucket/logs/', async () => {
-    const served = await serve([], { ...env, KEY_PREFIX: 'logs' });
+    const served = await serveReceiver([], { ...env, KEY_PREFIX: 'logs' });
     const frameId = newFrameId();
     const res = await post(served.base, batch(1), { frameId });
     const r = await served.stop();
@@ -213,7 +187,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
   });
 
   it('answers 500 and logs `drain write failed: NoSuchBucket` when the bucket is missing', async () => {
-    const served = await serve([], { ...env, BUCKET_NAME: 'raxx-no-such-bucket' });
+    const served = await serveReceiver([], { ...env, BUCKET_NAME: 'raxx-no-such-bucket' });
     const res = await post(served.base, batch(2));
     const r = await served.stop();
     expect(res.status).toBe(500);
@@ -223,7 +197,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
 
   it('answers 500 and logs `drain write failed` when S3 cannot be reached', async () => {
     const closed = await freePort();
-    const served = await serve([], { ...env, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed}` });
+    const served = await serveReceiver([], { ...env, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed}` });
     const res = await post(served.base, batch(2));
     const r = await served.stop();
     expect(res.status).toBe(500);
@@ -233,7 +207,7 @@ describe.runIf(motoAvailable)('receiver serve', () => {
   it('--from-lambda follows the function through a token rotation, as the deployed function would', async () => {
     const fn = 'raxx-log-drain-serve-test';
     await createReceiverFunction(aws, moto.env, { functionName: fn, variables: { BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN } });
-    const served = await serve(['--from-lambda', fn, '--poll', '100'], moto.env);
+    const served = await serveReceiver(['--from-lambda', fn, '--poll', '100'], moto.env);
     const status = async (token: string) => (await post(served.base, batch(1), { query: `?app=${APP}&token=${token}` })).status;
     try {
       expect([await status(TOKEN), await status(NEXT)]).toEqual([200, 403]);
