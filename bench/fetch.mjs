@@ -8,17 +8,13 @@
 // table. Returns rows { metric, value, unit, goal, ok }.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { frame } from '@raxx/log-format/logplex';
 import { buildObjectKey } from '@raxx/log-format/object-key';
 import { message, rng } from './seed.mjs';
+import { root, watchPeakRss, withBenchMoto } from './support.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const MB = 1024 * 1024;
 const BUCKET = 'raxx-bench-fetch';
 const APP = 'raxx-bench-fetch';
@@ -48,22 +44,14 @@ function fetchDay(env, day) {
     const sha = createHash('sha256');
     let bytes = 0;
     let err = '';
-    let peak = 0;
+    const rss = watchPeakRss(child.pid, 20);
     child.stdout.on('data', (d) => {
       bytes += d.length;
       sha.update(d);
     });
     child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // exited
-      }
-    }, 20);
     child.on('close', (code) => {
-      clearInterval(poll);
+      const peak = rss.stop();
       if (code !== 0) return reject(new Error(`logs fetch exited ${code}: ${err}`));
       resolve({ rssMb: peak, seconds: (performance.now() - t) / 1000, bytes, sha256: sha.digest('hex') });
     });
@@ -71,15 +59,7 @@ function fetchDay(env, day) {
 }
 
 export default async function fetchBench({ megabytes = Number(process.env.FETCH_BENCH_MB ?? 50) } = {}) {
-  if (!existsSync(`${root}dist/cli.js`)) throw new Error('dist/cli.js is missing: run `npm run build` first');
-  const { tsImport } = await import('tsx/esm/api');
-  const { startMoto } = await tsImport('../test/support/moto.ts', import.meta.url);
-  const moto = await startMoto();
-  const work = await mkdtemp(join(tmpdir(), 'raxx-bench-fetch-'));
-  try {
-    const config = join(work, 'raxx-ops.json');
-    await writeFile(config, JSON.stringify({ apps: [APP], drain: { bucket: BUCKET, retentionDays: 3650 } }));
-    const env = { ...process.env, ...moto.env, RAXX_OPS_CONFIG: config, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+  return withBenchMoto('raxx-bench-fetch-', { apps: [APP], drain: { bucket: BUCKET, retentionDays: 3650 } }, async ({ env, moto }) => {
     await fetch(`${moto.endpoint}/${BUCKET}`, { method: 'PUT' });
     const sizes = [
       { day: '2025-06-01', mb: Math.max(1, Math.round(megabytes / 4)) },
@@ -100,10 +80,7 @@ export default async function fetchBench({ megabytes = Number(process.env.FETCH_
       { metric: `fetch: peak RSS, one object of ${small.mb} MiB`, value: value(small), unit: '', goal: 'output = object', ok: small.same },
       { metric: `fetch: peak RSS, one object of ${big.mb} MiB`, value: `${value(big)}; ${(big.rssMb / small.rssMb).toFixed(2)}× of the small one`, unit: '', goal: '< 200 MB, output = object', ok: big.rssMb < 200 && big.same },
     ];
-  } finally {
-    await moto.stop();
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

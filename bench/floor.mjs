@@ -17,16 +17,12 @@ import { createHash, createHmac } from 'node:crypto';
 import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-format/object-key';
+import { option } from './support.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const bucket = opt('--bucket');
-const prefix = opt('--prefix', '');
-const concurrency = Number(opt('--concurrency', '64'));
-const transport = opt('--transport', 'lean');
+const bucket = option('--bucket');
+const prefix = option('--prefix', '');
+const concurrency = Number(option('--concurrency', '64'));
+const transport = option('--transport', 'lean');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

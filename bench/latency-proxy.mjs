@@ -19,6 +19,7 @@
 // [--delay 40] [--port 0] [--no-cache]` prints its URL and runs until Ctrl-C.
 import { createServer, request as httpRequest, Agent } from 'node:http';
 import { pathToFileURL, URLSearchParams } from 'node:url';
+import { option } from './support.mjs';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
@@ -128,16 +129,12 @@ export async function startLatencyProxy({ target, delayMs = 40, cache = true, po
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
-  const opt = (name, dflt) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : dflt;
-  };
-  const target = opt('--target', process.env.AWS_ENDPOINT_URL);
+  const target = option('--target', process.env.AWS_ENDPOINT_URL);
   if (!target) {
     console.error('usage: node bench/latency-proxy.mjs --target http://127.0.0.1:5000 [--delay 40] [--port 0] [--no-cache]');
     process.exit(2);
   }
-  const p = await startLatencyProxy({ target, delayMs: Number(opt('--delay', '40')), port: Number(opt('--port', '0')), cache: !args.includes('--no-cache') });
+  const p = await startLatencyProxy({ target, delayMs: Number(option('--delay', '40')), port: Number(option('--port', '0')), cache: !args.includes('--no-cache') });
   console.log(p.url);
   process.on('SIGINT', () => void p.close().then(() => process.exit(0)));
 }

@@ -15,12 +15,13 @@
 // SHIP_BENCH_NOLINE_MB (2048), FETCH_BENCH_MB (50: bench/fetch.mjs), RESTORE_BENCH_KEYS (2000) / RESTORE_BENCH_SAMPLE (100: bench/restore.mjs),
 // TAIL_BENCH_POSTS (200: bench/tail.mjs), BENCH_SKIP_MONTHS=1, BENCH_MONTH_DAYS / BENCH_MONTH_OBJECTS (bench/months.mjs).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLatencyProxy } from './latency-proxy.mjs';
+import { watchPeakRss } from './support.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = (name, dflt) => Number(process.env[name] ?? dflt);
@@ -80,19 +81,10 @@ function measure(cmd, args, { env: extra = {}, shell = false, countLines = true 
       err = (err + d).slice(-20000);
     });
     // Without /usr/bin/time: poll the high-water mark of the child's resident set.
-    const poll = timeBin
-      ? undefined
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) peak = Math.max(peak, Number(m[1]));
-          } catch {
-            /* exited */
-          }
-        }, 20);
+    const rss = timeBin ? undefined : watchPeakRss(child.pid, 20);
     child.on('error', reject);
     child.on('close', (code) => {
-      if (poll) clearInterval(poll);
+      if (rss) peak = rss.stop() * 1024;
       const seconds = (performance.now() - t0) / 1000;
       const m = /@@MAXRSS (\d+)/.exec(err);
       if (m) peak = Number(m[1]);

@@ -5,6 +5,7 @@ import { Agent } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { frame } from '@raxx/log-format/logplex';
 import { buildObjectKey, dayPrefix } from '@raxx/log-format/object-key';
+import { rng } from './support.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } = await import('@aws-sdk/client-s3');
@@ -32,17 +33,7 @@ async function pool(items, concurrency, fn) {
   );
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const PATHS = ['/api/v1/sessions', '/api/v1/users/me', '/api/v1/passkeys', '/healthz', '/api/v1/tickets', '/assets/app.js'];
 

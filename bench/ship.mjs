@@ -10,13 +10,9 @@
 // Standalone: `npm run build && node bench/ship.mjs` (SHIP_BENCH_MB, default 1024); bench/run.mjs
 // adds its rows to the table. Returns rows { metric, value, unit, goal, ok }.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { root, watchPeakRss, withBenchMoto } from './support.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const MB = 1024 * 1024;
 const BUCKET = 'raxx-bench-ship';
 
@@ -54,18 +50,10 @@ function ship(env, bytes, date, source = generate) {
     const child = spawn('node', ['bin/raxx-ops', 'logs', 'ship', 'bench-ship', '-', '--date', date, '--json'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let peak = 0;
+    // The high-water mark of the resident set, read while it runs (Linux).
+    const rss = watchPeakRss(child.pid, 50);
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-    // The high-water mark of the resident set, read while it runs (Linux).
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // exited
-      }
-    }, 50);
     const feed = async () => {
       for (const chunk of source(bytes)) {
         if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
@@ -74,7 +62,7 @@ function ship(env, bytes, date, source = generate) {
     };
     feed().catch(reject);
     child.on('close', (code) => {
-      clearInterval(poll);
+      const peak = rss.stop();
       if (code !== 0) return reject(new Error(`logs ship exited ${code}: ${err}`));
       const doc = JSON.parse(out);
       resolve({ rssMb: peak, seconds: (performance.now() - t) / 1000, day: doc.days[0] });
@@ -83,15 +71,7 @@ function ship(env, bytes, date, source = generate) {
 }
 
 export default async function shipBench({ megabytes = Number(process.env.SHIP_BENCH_MB ?? 1024) } = {}) {
-  if (!existsSync(`${root}dist/cli.js`)) throw new Error('dist/cli.js is missing: run `npm run build` first');
-  const { tsImport } = await import('tsx/esm/api');
-  const { startMoto } = await tsImport('../test/support/moto.ts', import.meta.url);
-  const moto = await startMoto();
-  const work = await mkdtemp(join(tmpdir(), 'raxx-bench-ship-'));
-  try {
-    const config = join(work, 'raxx-ops.json');
-    await writeFile(config, JSON.stringify({ logSources: [{ name: 'bench-ship', bucket: BUCKET }] }));
-    const env = { ...process.env, ...moto.env, RAXX_OPS_CONFIG: config, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+  return withBenchMoto('raxx-bench-ship-', { logSources: [{ name: 'bench-ship', bucket: BUCKET }] }, async ({ env, moto }) => {
     delete env.SLACK_WEBHOOK_URL;
     await fetch(`${moto.endpoint}/${BUCKET}`, { method: 'PUT' });
     const small = await ship(env, Math.max(1, Math.floor(megabytes / 4)) * MB, '2025-06-01');
@@ -117,10 +97,7 @@ export default async function shipBench({ megabytes = Number(process.env.SHIP_BE
         ok: line.rssMb < 200 && line.day.cutLines === 1 && line.day.lines === 1,
       },
     ];
-  } finally {
-    await moto.stop();
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

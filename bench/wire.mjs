@@ -11,6 +11,7 @@ import { Pool } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { option } from './support.mjs';
 
 /** The hash the signer asks for, on node:crypto (as the SDK's Node client uses). */
 class Sha256 {
@@ -25,15 +26,10 @@ class Sha256 {
   }
 }
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const bucket = opt('--bucket');
-const prefix = opt('--prefix', '');
-const concurrency = Number(opt('--concurrency', '256'));
-const client = opt('--client', 'socket');
+const bucket = option('--bucket');
+const prefix = option('--prefix', '');
+const concurrency = Number(option('--concurrency', '256'));
+const client = option('--client', 'socket');
 const region = process.env.AWS_REGION ?? 'us-east-1';
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'x', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'x' };

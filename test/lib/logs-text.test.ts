@@ -9,18 +9,8 @@ import { read } from '../../src/lib/logs/body.js';
 import { visitBytes, type LineVisitor } from '../../src/lib/logs/store.js';
 import { lineBatches, textKeeper } from '../../src/lib/logs/text.js';
 import { maskHazard, redact } from '../../src/lib/core/secrets.js';
-
-/** A small deterministic PRNG (mulberry32): the same cases every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same cases every run: the benchmarks' deterministic PRNG.
+import { rng } from '../../bench/support.mjs';
 
 const lineCollector = (): LineVisitor<string[]> => {
   const lines: string[] = [];
