@@ -132,8 +132,10 @@ right after creating it) is deleted first.`,
           Object.assign(newKey, created, { createdHere: true });
           return `new key ${created.id}`;
         },
-        async rollback() {
-          if (!newKey.id) return 'no key was created';
+        async rollback({ unknownOutcome }) {
+          // Stopped while IAM was creating it: a key may exist that this run never saw. Not
+          // "nothing created": the next run deletes a key that no holder has.
+          if (!newKey.id) return unknownOutcome ? 'CreateAccessKey got no answer: a key may have been created; the next run deletes a key no holder has' : 'no key was created';
           // Never delete a key a holder has, or that a write without an answer may still put there.
           await safeDelete(newKey.id, holders);
           return `deleted ${newKey.id}`;

@@ -156,7 +156,10 @@ export default createCommand({
           },
           // A repair is not undone: the state before it refused the drains' batches, and the
           // function now accepts both their token and the new one, which nothing else knows.
-          rollback: repair ? undefined : async () => {
+          rollback: repair ? undefined : async ({ unknownOutcome }) => {
+            // A write of this run got no answer (Ctrl-C or a time-out mid-write) and may still
+            // land with the new token: the function keeps accepting it, so nothing is refused.
+            if (unknownOutcome) return 'the function keeps accepting the old and the new token: a write got no answer and may still land with the new one';
             const now = await getReceiverFunction(ctx);
             if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) return "the function's tokens were not changed";
             // Ours when it is the state the apply left, or (an update that failed or was cut
@@ -189,11 +192,13 @@ export default createCommand({
           done: ssmDone,
           apply: () => writeDrainSettings(ctx, newSettings),
           // In a repair the function keeps accepting the new token, so SSM holding it is fine.
-          rollback: repair ? undefined : async () => {
+          rollback: repair ? undefined : async ({ unknownOutcome }) => {
             // A write that failed may have changed nothing: read before writing back, so an SSM
             // that refuses writes does not turn into a failed rollback.
             const now = await readDrainSettings(ctx);
-            if (now.url === settings.url && now.token === settings.token) return 'SSM drain_url and drain_token were not changed';
+            if (now.url === settings.url && now.token === settings.token) {
+              return unknownOutcome ? 'SSM drain_url and drain_token read unchanged; a write got no answer and may still land (the function keeps accepting its token)' : 'SSM drain_url and drain_token were not changed';
+            }
             await writeDrainSettings(ctx, settings);
             return 'restored SSM drain_url and drain_token';
           },

@@ -4,7 +4,7 @@
 // "deleted" attachment is a delete marker on top of data versions that are still there.
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
-import { awsFailure } from '../aws/call.js';
+import { awsFailure, awsSend, sdkCause } from '../aws/call.js';
 import { ConfigError, ServiceError, UsageError } from '../core/errors.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -183,11 +183,11 @@ export async function copyVersionToCurrent(ctx: Context, bucket: string, key: st
   const s3 = await ctx.aws.s3();
   const { CopyObjectCommand } = await import('@aws-sdk/client-s3');
   const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(versionId)}`;
-  const res = await s3
-    .send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId, MetadataDirective: 'COPY' }))
-    .catch((err: unknown) => {
+  const res = await awsSend(s3, new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId, MetadataDirective: 'COPY' }), { signal: ctx.signal }).catch(
+    (err: unknown) => {
       throw s3Error(ctx, err, `CopyObject ${key}?versionId=${versionId}`, bucket);
-    });
+    },
+  );
   return res.VersionId ?? 'null';
 }
 
@@ -208,7 +208,7 @@ export interface KeyInfo {
 }
 
 function kmsError(ctx: Context, err: unknown, action: string, alias: string): Error {
-  if ((err as { name?: string }).name === 'NotFoundException') {
+  if (sdkCause(err).name === 'NotFoundException') {
     return new ConfigError(`KMS key ${alias} not found`, { hint: 'check attachments.kmsAlias with `raxx-ops config show`, and --region' });
   }
   return awsError(err, 'KMS', action, ctx.aws.endpointOf('KMS'));
@@ -259,7 +259,7 @@ export async function setKeyEnabled(ctx: Context, k: KeyInfo, enabled: boolean):
   const kms = await ctx.aws.kms();
   const { DisableKeyCommand, EnableKeyCommand } = await import('@aws-sdk/client-kms');
   const cmd = enabled ? new EnableKeyCommand({ KeyId: k.keyId }) : new DisableKeyCommand({ KeyId: k.keyId });
-  await kms.send(cmd).catch((err: unknown) => {
+  await awsSend(kms, cmd, { signal: ctx.signal }).catch((err: unknown) => {
     throw kmsError(ctx, err, `${enabled ? 'EnableKey' : 'DisableKey'} ${k.keyId}`, k.alias);
   });
 }
@@ -267,7 +267,7 @@ export async function setKeyEnabled(ctx: Context, k: KeyInfo, enabled: boolean):
 export async function scheduleKeyDeletion(ctx: Context, k: KeyInfo, days: number): Promise<string | undefined> {
   const kms = await ctx.aws.kms();
   const { ScheduleKeyDeletionCommand } = await import('@aws-sdk/client-kms');
-  const res = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: k.keyId, PendingWindowInDays: days })).catch((err: unknown) => {
+  const res = await awsSend(kms, new ScheduleKeyDeletionCommand({ KeyId: k.keyId, PendingWindowInDays: days }), { signal: ctx.signal }).catch((err: unknown) => {
     throw kmsError(ctx, err, `ScheduleKeyDeletion ${k.keyId}`, k.alias);
   });
   return res.DeletionDate?.toISOString();
@@ -276,7 +276,7 @@ export async function scheduleKeyDeletion(ctx: Context, k: KeyInfo, days: number
 export async function cancelKeyDeletion(ctx: Context, k: KeyInfo): Promise<void> {
   const kms = await ctx.aws.kms();
   const { CancelKeyDeletionCommand } = await import('@aws-sdk/client-kms');
-  await kms.send(new CancelKeyDeletionCommand({ KeyId: k.keyId })).catch((err: unknown) => {
+  await awsSend(kms, new CancelKeyDeletionCommand({ KeyId: k.keyId }), { signal: ctx.signal }).catch((err: unknown) => {
     throw kmsError(ctx, err, `CancelKeyDeletion ${k.keyId}`, k.alias);
   });
 }
@@ -339,7 +339,8 @@ export interface AccessKeyInfo {
 }
 
 function iamError(ctx: Context, err: unknown, action: string, user: string): Error {
-  if ((err as { name?: string }).name === 'NoSuchEntityException' || (err as { name?: string }).name === 'NoSuchEntity') {
+  const name = sdkCause(err).name;
+  if (name === 'NoSuchEntityException' || name === 'NoSuchEntity') {
     return new ConfigError(`IAM user ${user} not found (${action})`, { hint: 'pass the backend user with --user (default raxx-support-backend-user)' });
   }
   return awsError(err, 'IAM', action, ctx.aws.endpointOf('IAM'));
@@ -358,8 +359,10 @@ export async function listAccessKeys(ctx: Context, user: string): Promise<Access
 export async function createAccessKey(ctx: Context, user: string): Promise<{ id: string; secret: string }> {
   const iam = await ctx.aws.iam();
   const { CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
-  const res = await iam.send(new CreateAccessKeyCommand({ UserName: user })).catch((err: unknown) => {
-    if ((err as { name?: string }).name === 'LimitExceededException') {
+  // With the run's signal: Ctrl-C stops it at once, and a key it may have made is an unknown
+  // outcome (the rotation's rollback then keeps whatever it cannot see).
+  const res = await awsSend(iam, new CreateAccessKeyCommand({ UserName: user }), { signal: ctx.signal }).catch((err: unknown) => {
+    if (sdkCause(err).name === 'LimitExceededException') {
       throw new ServiceError('IAM', `IAM user ${user} already has 2 access keys (the most IAM allows)`, { hint: 'run `raxx-ops attachments rotate-access-key` again: it removes a key no app holds first' });
     }
     throw iamError(ctx, err, 'CreateAccessKey', user);
@@ -371,8 +374,9 @@ export async function createAccessKey(ctx: Context, user: string): Promise<{ id:
 export async function deleteAccessKey(ctx: Context, user: string, id: string): Promise<void> {
   const iam = await ctx.aws.iam();
   const { DeleteAccessKeyCommand } = await import('@aws-sdk/client-iam');
-  await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id })).catch((err: unknown) => {
-    if ((err as { name?: string }).name === 'NoSuchEntityException' || (err as { name?: string }).name === 'NoSuchEntity') return;
+  await awsSend(iam, new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id }), { signal: ctx.signal }).catch((err: unknown) => {
+    const name = sdkCause(err).name;
+    if (name === 'NoSuchEntityException' || name === 'NoSuchEntity') return;
     throw iamError(ctx, err, `DeleteAccessKey ${id}`, user);
   });
 }

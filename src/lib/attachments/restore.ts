@@ -5,6 +5,7 @@
 // marker still listed is sent again. Only version ids the listing gave as delete markers are
 // ever sent, so a data version cannot be deleted.
 import type { Context } from '../run/context.js';
+import { awsSend, sdkCause } from '../aws/call.js';
 import { byKey, listVersions, s3Error, type KeyVersions, type VersionEntry } from './attachments.js';
 import { ServiceError, UnknownOutcomeError, type UserError } from '../core/errors.js';
 import { orderedPool } from '../core/ordered-pool.js';
@@ -179,7 +180,7 @@ async function deleteMarkers(ctx: Context, bucket: string, batch: VersionEntry[]
   );
   const failed = new Map<string, { error: UserError; passing: boolean }>();
   try {
-    const res = await s3.send(cmd, { abortSignal: signal });
+    const res = await awsSend(s3, cmd, { signal });
     for (const e of res.Errors ?? []) {
       if (!e.Key) continue;
       const code = e.Code ?? 'Error';
@@ -193,7 +194,8 @@ async function deleteMarkers(ctx: Context, bucket: string, batch: VersionEntry[]
     }
   } catch (err) {
     if (signal.aborted) throw err;
-    const cause = (err as { name?: string }).name === 'NotResent' ? first : err;
+    const raw = sdkCause(err);
+    const cause = raw.name === 'NotResent' ? first : raw;
     const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const name = (cause as { name?: string }).name ?? 'Error';
     const action = `DeleteObjects (${batch.length} delete markers)`;

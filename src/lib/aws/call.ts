@@ -4,7 +4,7 @@
 // code and a hint. The lean S3 path (s3-get.ts) has its own wire but maps errors here too.
 import type { Command, MetadataBearer } from '@smithy/types';
 import { branch } from '../core/abort.js';
-import { ConfigError, type UserError } from '../core/errors.js';
+import { ConfigError, InterruptedError, UnknownOutcomeError, UserError } from '../core/errors.js';
 import { awsError } from './clients.js';
 
 /** What a call is about, so a "does not exist" names it and the setting that chose it. */
@@ -21,6 +21,8 @@ export interface AwsCallSite {
   /** Where the service is (ctx.aws.endpointOf), for "cannot reach … at …". */
   endpoint?: string | undefined;
   resource?: AwsResource | undefined;
+  /** What the error names as the action, when more than the command's name helps (`PutObject s3://b/k`). */
+  action?: string | undefined;
 }
 
 interface Rule {
@@ -64,17 +66,51 @@ export function awsFailure(err: unknown, service: string, action: string, at: Om
   return awsError(err, service, action, at.endpoint);
 }
 
-type AnyClient = { config: { serviceId?: string }; send(command: never, options?: { abortSignal?: AbortSignal }): Promise<unknown> };
+/** SDK actions that change something (PutParameter, CreateAccessKey, UpdateFunctionConfiguration, …). */
+export const WRITE_ACTION = /^(Put|Delete|Create|Update|Copy|Schedule|Cancel|Start|Stop|Enable|Disable|Tag|Untag|Restore|Complete|Abort|Upload|Attach|Detach|Send|Invoke)/;
+
+/** The request handler's time-outs: the request was sent and its answer did not come. */
+const TIMED_OUT = new Set(['TimeoutError', 'ETIMEDOUT', 'RequestTimeout']);
+
+/**
+ * A write that got no answer may still land: one stopped by Ctrl-C after it was sent, or one
+ * that timed out. The caller (and the step runner's rollback) must then treat it as maybe
+ * done. Ctrl-C stays the error (exit 130), with the unknown outcome as its cause. A connection
+ * that failed (refused, reset after the SDK's retries) stays a plain failure, as before.
+ */
+function unanswered(err: unknown, mapped: Error, service: string, action: string): Error {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.$metadata?.httpStatusCode !== undefined) return mapped;
+  if (mapped instanceof InterruptedError) {
+    const maybe = new UnknownOutcomeError(service, `${service} ${action} was stopped before its answer came; it may have been made`, 'AbortError', err);
+    return Object.assign(new InterruptedError(), { cause: maybe });
+  }
+  const code = e.code ?? e.name ?? '';
+  if (TIMED_OUT.has(code)) return new UnknownOutcomeError(service, `${service} ${action} got no answer in time (${code}); it may have been made`, code, err);
+  return mapped;
+}
+
+/** The SDK's own error behind an awsSend failure (its cause chain's first that is not ours). */
+export function sdkCause(err: unknown): { name?: string; $metadata?: { httpStatusCode?: number } } & Error {
+  let e = err;
+  for (let depth = 0; e instanceof UserError && e.cause !== undefined && depth < 8; depth++) e = e.cause;
+  return e as { name?: string } & Error;
+}
+
+type AnyClient = { config?: { serviceId?: string }; send(command: never, options?: { abortSignal?: AbortSignal }): Promise<unknown> };
 
 /**
  * `client.send(command)` with the run's signal, its failure mapped through the table. The
- * action is the command's name (GetObjectCommand → GetObject).
+ * action is the command's name (GetObjectCommand → GetObject); a write with no answer is an
+ * unknown outcome (see `unanswered`).
  */
 export async function awsSend<I extends object, O extends MetadataBearer>(client: AnyClient, command: Command<object, I, MetadataBearer, O, never>, at: AwsCallSite): Promise<O> {
-  const service = client.config.serviceId ?? 'AWS';
+  const service = client.config?.serviceId ?? 'AWS';
+  const action = command.constructor.name.replace(/Command$/, '');
   try {
     return (await client.send(command as never, { abortSignal: branch(at.signal) })) as O;
   } catch (err) {
-    throw awsFailure(err, service, command.constructor.name.replace(/Command$/, ''), at);
+    const mapped = awsFailure(err, service, at.action ?? action, at);
+    throw WRITE_ACTION.test(action) ? unanswered(err, mapped, service, at.action ?? action) : mapped;
   }
 }

@@ -2,7 +2,8 @@
 // token rotation and `receiver serve --from-lambda` both go through here.
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
-import { ConfigError, ServiceError } from '../core/errors.js';
+import { awsSend, sdkCause } from '../aws/call.js';
+import { ConfigError, InterruptedError, ServiceError } from '../core/errors.js';
 import { branch } from '../core/abort.js';
 import { registerSecret } from '../core/secrets.js';
 
@@ -75,16 +76,19 @@ export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, 
   const lambda = await ctx.aws.lambda();
   const { UpdateFunctionConfigurationCommand, waitUntilFunctionUpdatedV2 } = await import('@aws-sdk/client-lambda');
   try {
-    await lambda.send(
+    // With the run's signal: stopped midway, the update may have landed (an unknown outcome).
+    await awsSend(
+      lambda,
       new UpdateFunctionConfigurationCommand({
         FunctionName: functionName,
         Environment: { Variables: variables },
         // Refuse to overwrite a change someone made since we read it.
         ...(current.revisionId ? { RevisionId: current.revisionId } : {}),
       }),
+      { signal: ctx.signal, endpoint: ctx.aws.endpointOf('LAMBDA'), resource: { kind: 'function', name: functionName, setting: 'drain.functionName' } },
     );
   } catch (err) {
-    const name = (err as { name?: string }).name;
+    const name = sdkCause(err).name;
     // The SDK retries an update whose answer was lost; when the first attempt landed, the retry
     // meets its new RevisionId (412). Ours if the function holds exactly what we sent.
     if (name === 'PreconditionFailedException' && current.revisionId && (await holdsExactly(ctx, functionName, variables))) {
@@ -96,12 +100,14 @@ export async function updateReceiverEnvironment(ctx: Ctx, patch: Record<string, 
         cause: err,
       });
     } else {
-      throw awsError(err, 'Lambda', `UpdateFunctionConfiguration ${functionName}`, ctx.aws.endpointOf('LAMBDA'));
+      throw err;
     }
   }
   try {
-    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: MAX_WAIT_SECONDS, minDelay: 1, maxDelay: 5 }, { FunctionName: functionName });
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: MAX_WAIT_SECONDS, minDelay: 1, maxDelay: 5, abortSignal: branch(ctx.signal) }, { FunctionName: functionName });
   } catch (err) {
+    // The update itself was answered: Ctrl-C while it becomes live is a plain stop.
+    if (ctx.signal.aborted) throw new InterruptedError();
     // The waiter's own message is the whole function configuration as JSON, environment
     // included: say what happened instead, and keep it only as the cause (--debug).
     const timedOut = (err as { name?: string }).name === 'TimeoutError';

@@ -4,6 +4,7 @@
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import { ssmNames } from '../core/config.js';
+import { awsSend } from '../aws/call.js';
 import { ConfigError } from '../core/errors.js';
 import { branch } from '../core/abort.js';
 import { registerSecret } from '../core/secrets.js';
@@ -89,11 +90,8 @@ export async function writeDrainSettings(ctx: Ctx, settings: DrainSettings): Pro
     [names.drainToken, settings.token],
   ] as const) {
     const keyId = keyIds.get(name);
-    try {
-      await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true, ...(keyId ? { KeyId: keyId } : {}) }));
-    } catch (err) {
-      throw awsError(err, 'SSM', `PutParameter ${name}`, ctx.aws.endpointOf('SSM'));
-    }
+    // With the run's signal: stopped midway, the value may have been written (an unknown outcome).
+    await awsSend(ssm, new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true, ...(keyId ? { KeyId: keyId } : {}) }), { signal: ctx.signal, endpoint: ctx.aws.endpointOf('SSM') });
   }
 }
 

@@ -12,6 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../core/sleep.js';
 import { awsError } from '../aws/clients.js';
+import { awsSend, sdkCause } from '../aws/call.js';
 import type { Context } from './context.js';
 import { ServiceError } from '../core/errors.js';
 
@@ -118,15 +119,20 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     token: randomUUID(),
   });
   const isPreconditionFailed = (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const e = sdkCause(err);
     return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412 || e.name === 'ConditionalRequestConflict' || e.$metadata?.httpStatusCode === 409;
   };
   const isMissing = (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    const e = sdkCause(err);
     return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
   };
-  const put = async (condition: { IfNoneMatch: string } | { IfMatch: string }, signal?: AbortSignal) => {
-    const res = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record()), ContentType: 'application/json', ...condition }), signal ? { abortSignal: signal } : {});
+  /** Taking and taking over stop on Ctrl-C; renewing passes a signal of its own, as it must outlive the run's during a rollback. */
+  const put = async (condition: { IfNoneMatch: string } | { IfMatch: string }, signal = ctx.signal) => {
+    const res = await awsSend(s3, new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record()), ContentType: 'application/json', ...condition }), {
+      signal,
+      endpoint,
+      action: `PutObject s3://${bucket}/${key} (taking the ${name} lease)`,
+    });
     return res.ETag!;
   };
   /** The holder, its ETag, and its age by S3's clock (response Date − LastModified). */
@@ -255,6 +261,7 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
       if (lost) return;
       lost = true;
       try {
+        // Deliberately without the run's signal: the release runs after Ctrl-C and after a rollback.
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
       } catch (err) {
         // Taken over meanwhile (412), or S3 unreachable: the lease then expires on its own.

@@ -7,6 +7,7 @@ import { awsError } from '../aws/clients.js';
 import { ConfigError, InterruptedError } from '../core/errors.js';
 import { sourcePrefix, type Layout } from './layout.js';
 import { bucketError } from './upload.js';
+import { awsSend } from '../aws/call.js';
 
 export interface PermissionCheck {
   permission: string;
@@ -25,6 +26,8 @@ export interface PermissionCheck {
 export async function checkPermissions(s3: S3Client, bucket: string, prefix: string, signal: AbortSignal): Promise<PermissionCheck[]> {
   const { ListObjectsV2Command, GetObjectCommand, PutObjectCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
   const probeKey = `${prefix}.raxx-ops-permission-probe`;
+  // The probes stay on the bare client: each reads the SDK's own answer (its status) to tell a
+  // refusal from a missing object, and the writes among them cannot change anything.
   const probes: [string, () => Promise<unknown>][] = [
     ['s3:ListBucket', () => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: signal })],
     ['s3:GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: probeKey }), { abortSignal: signal }).then((r) => (r.Body as Readable | undefined)?.destroy())],
@@ -118,7 +121,7 @@ export function sameRule(stored: Record<string, unknown> | undefined, ours: Life
 export async function putLifecycle(s3: S3Client, bucket: string, rules: Record<string, unknown>[], signal: AbortSignal, endpoint: string): Promise<void> {
   const { PutBucketLifecycleConfigurationCommand } = await import('@aws-sdk/client-s3');
   try {
-    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules as never } }), { abortSignal: signal });
+    await awsSend(s3, new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules as never } }), { signal, endpoint });
   } catch (err) {
     throw bucketError(err, bucket, 'PutBucketLifecycleConfiguration', endpoint);
   }

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { writeMarks, WRITE_BUDGET_MS } from '@raxx/log-format/closed-days';
 import { parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
 import { awsError } from '../aws/clients.js';
+import { awsSend } from '../aws/call.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from '../run/context.js';
 import { InterruptedError, ServiceError } from '../core/errors.js';
@@ -69,7 +70,7 @@ export async function writeIntoDrainDays<T>(deps: MarkDeps, target: DrainWrite, 
   const { s3, endpoint, compactedRoot: root } = deps;
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   const marks = days.map((d) => ({ ...d, ...writeMarks(d.app, d.day, root, randomUUID()) }));
-  const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: '', ContentType: 'application/octet-stream' }), { abortSignal: ctx.signal });
+  const put = (key: string) => awsSend(s3, new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: '', ContentType: 'application/octet-stream' }), { signal: ctx.signal, endpoint });
   for (const m of marks) {
     try {
       await put(m.open);
@@ -100,7 +101,7 @@ export async function writeIntoDrainDays<T>(deps: MarkDeps, target: DrainWrite, 
   }
   for (const m of marks) {
     const settle = new PutObjectCommand({ Bucket: target.bucket, Key: m.settled, Body: '', ContentType: 'application/octet-stream' });
-    await s3.send(settle, { abortSignal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]) }).catch((err: unknown) => {
+    await awsSend(s3, settle, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]), endpoint }).catch((err: unknown) => {
       deps.warn(`could not note that the write into ${m.app} ${new Date(m.day).toISOString().slice(0, 10)} is done (${(err as Error).message}); that day is read by listing until it is compacted again ${Math.round(WRITE_BUDGET_MS / 60_000)} min from now`);
     });
   }
@@ -127,11 +128,7 @@ export async function writeDrainBatch(ctx: Context, opts: { app: string; at: Dat
   const deps = await markDeps(ctx);
   // The clock that dates the batch may be off: the day it lands in may be closed.
   await writeIntoDrainDays(deps, { bucket, keys: [key] }, async (signal) => {
-    try {
-      await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(body), ContentType: 'application/gzip', IfNoneMatch: '*' }), { abortSignal: signal });
-    } catch (err) {
-      throw awsError(err, 'S3', `PutObject s3://${bucket}/${key}`, ctx.aws.endpointOf('S3'));
-    }
+    await awsSend(deps.s3, new PutObjectCommand({ Bucket: bucket, Key: key, Body: gzipSync(body), ContentType: 'application/gzip', IfNoneMatch: '*' }), { signal, endpoint: ctx.aws.endpointOf('S3') });
   });
   return key;
 }

@@ -6,6 +6,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { awsSend } from '../aws/call.js';
 
 export const HISTORY_PREFIX = 'shipping-history/';
 
@@ -47,11 +48,15 @@ export function historyKey(source: string): string {
   return `${HISTORY_PREFIX}${source}/${new Date().toISOString()}-${randomBytes(4).toString('hex')}.json`;
 }
 
+const RECORD_DEADLINE_MS = 30_000;
+
 /** Writes one run's record. A record that cannot be written does not undo the run: the caller warns. */
 export async function recordRun(s3: S3Client, bucket: string, record: RunRecord, signal?: AbortSignal): Promise<string> {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   const key = historyKey(record.source);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record), ContentType: 'application/json' }), signal ? { abortSignal: signal } : {});
+  // Without a signal (a failed or interrupted run's record, written after the run's signal has
+  // fired) it is bounded by a deadline of its own.
+  await awsSend(s3, new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record), ContentType: 'application/json' }), { signal: signal ?? AbortSignal.timeout(RECORD_DEADLINE_MS) });
   return key;
 }
 

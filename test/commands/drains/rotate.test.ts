@@ -1,54 +1,36 @@
 // drains test and drains rotate end to end: moto (SSM, Lambda configuration, S3), the Heroku
 // API stand-in, the receiver served locally from the function's environment, and a
 // Logplex-like sender posting to whatever drains Heroku has while the token rotates.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { tempDir } from '../../support/temp.js';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../../support/run-cli.js';
 import { motoAvailable } from '../../support/moto.js';
-import { useHeroku, useMoto } from '../../support/fixtures.js';
+import { useFaultProxy } from '../../support/fixtures.js';
+import { APPS, BUCKET, FUNCTION, useDrainWorld } from './world.js';
 import type { HerokuApiServer } from '../../support/heroku-api.js';
 import { sendBatch, startStream, type LogplexStream } from '../../support/logplex-sender.js';
-import { functionEnvironment, getDrainParameters, listKeys, putDrainParameters, startFaultProxy, type FaultProxy } from '../../support/aws-fixtures.js';
+import { functionEnvironment, getDrainParameters, listKeys, putDrainParameters, type FaultProxy, type ProxiedRequest } from '../../support/aws-fixtures.js';
 import { waitFor } from '../../support/stand-in.js';
-import { startDrainStack, startHerokuProxy } from '../../support/drain-stand-ins.js';
+import { startHerokuProxy } from '../../support/drain-stand-ins.js';
 
 const HEROKU_TOKEN = 'heroku-api-token-2b7d9f1a3c5e7a9b1d3f';
 const TOKEN = 'drain-token-9c1e3a5b7d9f1b3d5f7a9c1e3b5d7f9a';
-const APPS = ['raxx-api-prod', 'raxx-console-prod', 'raxx-velvet-prod'];
-const BUCKET = 'raxx-heroku-logs-prod';
-const FUNCTION = 'raxx-heroku-log-drain-receiver';
 
 describe.skipIf(!motoAvailable)('drains test and rotate', () => {
-  const moto = useMoto({ reset: 'each' });
-  const { aws } = moto;
-  const heroku = useHeroku({ token: HEROKU_TOKEN, apps: APPS });
-  let proxy: FaultProxy;
-  let receiver: { base: string; stop(): Promise<void> };
+  const world = useDrainWorld({ herokuToken: HEROKU_TOKEN, token: TOKEN });
+  const { moto, aws, heroku, receiver, receiverDrains } = world;
+  const proxy = useFaultProxy(() => moto.endpoint);
   /** The CLI's environment: AWS through the fault proxy, Heroku through its stand-in. */
   let env: Record<string, string>;
   /** Every token the function ever had during a test: none may be printed. */
   const secrets = new Set<string>([HEROKU_TOKEN, TOKEN]);
 
-  async function expectNoSecrets(r: CliResult): Promise<void> {
-    for (const v of Object.values(await functionEnvironment(aws, FUNCTION))) if (v.length > 8 && v !== BUCKET) secrets.add(v);
-    for (const s of secrets) {
-      expect(r.stdout, 'stdout leaks a secret').not.toContain(s);
-      expect(r.stderr, 'stderr leaks a secret').not.toContain(s);
-    }
-  }
-
-  const receiverDrains = (app: string) => heroku.drains(app).filter((d) => d.url.startsWith(receiver.base));
-  beforeEach(async () => {
-    receiver = await startDrainStack(aws, moto.env, { bucket: BUCKET, functionName: FUNCTION, token: TOKEN });
-    proxy = await startFaultProxy(moto.endpoint);
+  const expectNoSecrets = (r: CliResult) => world.expectNoSecrets(r, secrets);
+  beforeEach(() => {
     env = { ...moto.env, AWS_ENDPOINT_URL: proxy.url, ...heroku.env };
-  });
-  afterEach(async () => {
-    await receiver?.stop();
-    await proxy?.stop();
   });
 
   async function wired(): Promise<void> {
@@ -318,29 +300,66 @@ describe.skipIf(!motoAvailable)('drains test and rotate', () => {
       await expectNoSecrets(r);
       proxy.clear();
 
-      // Whatever happened, every app delivers through a drain, and SSM's URL is accepted.
-      const fnEnv = await functionEnvironment(aws, FUNCTION);
-      const accepted = [fnEnv.DRAIN_TOKEN, fnEnv.DRAIN_TOKEN_PREVIOUS].filter(Boolean);
-      if (c.rolledBack) expect(fnEnv).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
-      const params = await getDrainParameters(aws);
-      expect(accepted).toContain(new URL(params.url!).searchParams.get('token'));
-      for (const a of APPS) {
-        const drains = receiverDrains(a);
-        expect(drains.length).toBeGreaterThan(0);
-        for (const d of drains) {
-          const sent = await sendBatch(d.url, [{ time: new Date(), procid: 'web.1', text: `after ${c.name}` }], { retries: 0 });
-          expect(sent.status, `${a} ${d.url.replace(/token=[^&]+/, 'token=…')}`).toBe(200);
-        }
-      }
-
-      const rerun = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env });
-      expect(rerun.stderr).toBe('');
-      expect(rerun.code).toBe(0);
+      if (c.rolledBack) expect(await functionEnvironment(aws, FUNCTION)).toEqual({ BUCKET_NAME: BUCKET, DRAIN_TOKEN: TOKEN, KEY_PREFIX: 'logs/' });
+      await expectEveryAppDelivers(`after ${c.name}`);
+      const rerun = await rerunFinishes();
       if (!c.rolledBack) expect(rerun.stdout).toMatch(/resuming a rotation/);
-      const done = await functionEnvironment(aws, FUNCTION);
-      expect(done.DRAIN_TOKEN_PREVIOUS).toBeUndefined();
-      for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${done.DRAIN_TOKEN}&app=${a}`]);
-      await expectNoSecrets(rerun);
+    });
+  }
+
+  /** Whatever happened, every app delivers through its drains, and SSM's URL is accepted. */
+  async function expectEveryAppDelivers(text: string): Promise<void> {
+    const fnEnv = await functionEnvironment(aws, FUNCTION);
+    const accepted = [fnEnv.DRAIN_TOKEN, fnEnv.DRAIN_TOKEN_PREVIOUS].filter(Boolean);
+    const params = await getDrainParameters(aws);
+    expect(accepted).toContain(new URL(params.url!).searchParams.get('token'));
+    for (const a of APPS) {
+      const drains = receiverDrains(a);
+      expect(drains.length).toBeGreaterThan(0);
+      for (const d of drains) {
+        const sent = await sendBatch(d.url, [{ time: new Date(), procid: 'web.1', text }], { retries: 0 });
+        expect(sent.status, `${a} ${d.url.replace(/token=[^&]+/, 'token=…')}`).toBe(200);
+      }
+    }
+  }
+
+  /** A rerun ends the rotation: one drain per app on the function's only token. */
+  async function rerunFinishes(): Promise<CliResult> {
+    const rerun = await runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env });
+    expect(rerun.stderr).toBe('');
+    expect(rerun.code).toBe(0);
+    const done = await functionEnvironment(aws, FUNCTION);
+    expect(done.DRAIN_TOKEN_PREVIOUS).toBeUndefined();
+    for (const a of APPS) expect(receiverDrains(a).map((d) => d.url)).toEqual([`${receiver.base}?token=${done.DRAIN_TOKEN}&app=${a}`]);
+    await expectNoSecrets(rerun);
+    return rerun;
+  }
+
+  // Ctrl-C while AWS holds a write (it lands 5 s later): the run stops at once, rolls back
+  // nothing that write may bring, and leaves every drain working once it lands.
+  const heldWrites: { name: string; step: number; match: (q: ProxiedRequest) => boolean }[] = [
+    { name: "the function's update", step: 2, match: (q) => q.method === 'PUT' && q.path.includes('/configuration') },
+    { name: 'the SSM write', step: 4, match: (q) => q.target === 'AmazonSSM.PutParameter' },
+  ];
+  for (const w of heldWrites) {
+    it(`rotate: Ctrl-C while ${w.name} is in flight stops at once; what lands later still works`, async () => {
+      await wired();
+      proxy.delay(w.match, 5000, { times: 1 });
+      const abort = new AbortController();
+      const run = runCli(['drains', 'rotate', '--yes', '--grace', '0', '--timeout', '5'], { env, signal: abort.signal });
+      await waitFor(() => proxy.requests.some(w.match), `${w.name} sent`);
+      const pressed = Date.now();
+      abort.abort();
+      const r = await run;
+      expect(Date.now() - pressed, 'stopped without waiting for AWS').toBeLessThan(3000);
+      expect(r.code).toBe(130);
+      expect(r.stdout).toMatch(new RegExp(`step ${w.step}/8 .*FAILED`));
+      expect(r.stdout).toMatch(/a write got no answer and may still land/);
+      expect(r.stderr).not.toMatch(/hint: rolled back/);
+      await proxy.delayedLanded();
+      proxy.clear();
+      await expectEveryAppDelivers(`after Ctrl-C during ${w.name}`);
+      await rerunFinishes();
     });
   }
 });

@@ -3,6 +3,7 @@
 // priced, and stopped on Ctrl-C.
 import { RECORD_COLUMNS, RECORDS_FILE, recordsRoot } from '@raxx/log-format/compacted';
 import { awsError } from '../../aws/clients.js';
+import { awsSend, sdkCause } from '../../aws/call.js';
 import type { Context } from '../../run/context.js';
 import { InterruptedError, ServiceError, UsageError } from '../../core/errors.js';
 import { sleep } from '../../core/sleep.js';
@@ -67,9 +68,9 @@ export async function setupAthena(ctx: Context, firstDay: string): Promise<{ dat
   const endpoint = ctx.aws.endpointOf('GLUE');
   let db: 'created' | 'exists' = 'created';
   try {
-    await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database, Description: 'raxx-ops: compacted drain logs' } }), { abortSignal: ctx.signal });
+    await awsSend(glue, new CreateDatabaseCommand({ DatabaseInput: { Name: database, Description: 'raxx-ops: compacted drain logs' } }), { signal: ctx.signal, endpoint });
   } catch (err) {
-    if ((err as { name?: string }).name !== 'AlreadyExistsException') throw awsError(err, 'Glue', `CreateDatabase ${database}`, endpoint);
+    if (sdkCause(err).name !== 'AlreadyExistsException') throw err;
     db = 'exists';
   }
   const input = tableInput(ctx, firstDay);
@@ -80,12 +81,8 @@ export async function setupAthena(ctx: Context, firstDay: string): Promise<{ dat
     if ((err as { name?: string }).name !== 'EntityNotFoundException') throw awsError(err, 'Glue', `GetTable ${database}.${input.Name}`, endpoint);
     exists = false;
   }
-  try {
-    if (exists) await glue.send(new UpdateTableCommand({ DatabaseName: database, TableInput: input }), { abortSignal: ctx.signal });
-    else await glue.send(new CreateTableCommand({ DatabaseName: database, TableInput: input }), { abortSignal: ctx.signal });
-  } catch (err) {
-    throw awsError(err, 'Glue', `${exists ? 'UpdateTable' : 'CreateTable'} ${database}.${input.Name}`, endpoint);
-  }
+  if (exists) await awsSend(glue, new UpdateTableCommand({ DatabaseName: database, TableInput: input }), { signal: ctx.signal, endpoint });
+  else await awsSend(glue, new CreateTableCommand({ DatabaseName: database, TableInput: input }), { signal: ctx.signal, endpoint });
   return { database: db, table: exists ? 'updated' : 'created' };
 }
 
@@ -111,29 +108,32 @@ export async function queryAthena(ctx: Context, sql: string, onProgress: (text: 
   const endpoint = ctx.aws.endpointOf('ATHENA');
   const { workgroup, database } = ctx.config.query;
   const started = Date.now();
-  const start = await athena
-    .send(
-      new StartQueryExecutionCommand({
-        QueryString: sql,
-        WorkGroup: workgroup,
-        QueryExecutionContext: { Database: database },
-        ResultConfiguration: { OutputLocation: outputLocation(ctx) },
-      }),
-    )
-    .catch((err: unknown) => {
-      throw awsError(err, 'Athena', 'StartQueryExecution', endpoint);
-    });
+  // Ctrl-C during the start leaves a query that may run without us knowing its id: Athena
+  // stops it at the workgroup's limits.
+  const start = await awsSend(
+    athena,
+    new StartQueryExecutionCommand({
+      QueryString: sql,
+      WorkGroup: workgroup,
+      QueryExecutionContext: { Database: database },
+      ResultConfiguration: { OutputLocation: outputLocation(ctx) },
+    }),
+    { signal: ctx.signal, endpoint },
+  );
   const id = start.QueryExecutionId!;
+  // Deliberately without the run's signal: it runs after Ctrl-C, to stop the billing.
+  const stop = () => athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
   let scanned = 0;
   // Polling: quick at first, then every 2 s; Ctrl-C stops the query in Athena too (it bills
   // for what it scans).
   for (let i = 0; ; i++) {
     if (ctx.signal.aborted) {
-      await athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
+      await stop();
       throw new InterruptedError();
     }
-    const exec = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id })).catch((err: unknown) => {
-      throw awsError(err, 'Athena', `GetQueryExecution ${id}`, endpoint);
+    const exec = await awsSend(athena, new GetQueryExecutionCommand({ QueryExecutionId: id }), { signal: ctx.signal, endpoint }).catch(async (err: unknown) => {
+      if (ctx.signal.aborted) await stop();
+      throw err;
     });
     const q = exec.QueryExecution;
     scanned = q?.Statistics?.DataScannedInBytes ?? scanned;
