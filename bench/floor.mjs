@@ -13,11 +13,10 @@
 //   node bench/floor.mjs --bucket B --prefix logs/app/2025/06/01/ [--concurrency 64] [--transport lean|sdk]
 // (endpoint from AWS_ENDPOINT_URL, keys from AWS_ACCESS_KEY_ID/SECRET). Prints {"objects","bytes"}.
 import { Agent, request } from 'node:http';
-import { createHash, createHmac } from 'node:crypto';
 import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DAY_MS, keyRanges, tryParseDay } from '@raxx/log-format/object-key';
-import { option } from './support.mjs';
+import { option, Sha256 } from './support.mjs';
 
 const bucket = option('--bucket');
 const prefix = option('--prefix', '');
@@ -28,19 +27,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // As many sockets as downloads, plus the listings.
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 16 });
-
-/** The hash the signer asks for, on node:crypto (as the SDK's Node client uses). */
-class Sha256 {
-  constructor(secret) {
-    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
-  }
-  update(data) {
-    this.h.update(data);
-  }
-  async digest() {
-    return new Uint8Array(this.h.digest());
-  }
-}
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY, ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}) };

@@ -1,5 +1,7 @@
 // What the benchmarks share: command-line options, a child's peak resident set, moto with a
-// config for the built CLI, and the deterministic random numbers their data is made from.
+// config for the built CLI, the signer's hash, and the deterministic random numbers their data
+// is made from.
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,19 @@ export async function withBenchMoto(prefix, config, fn) {
   } finally {
     await moto.stop();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The hash a SigV4 signer asks for, on node:crypto (as the SDK's Node client uses). */
+export class Sha256 {
+  constructor(secret) {
+    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
+  }
+  update(data) {
+    this.h.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest());
   }
 }
 

@@ -9,22 +9,8 @@
 //   node --import tsx bench/wire.mjs --bucket B --prefix P --concurrency 256 --client socket|undici
 import { Pool } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createHash, createHmac } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { option } from './support.mjs';
-
-/** The hash the signer asks for, on node:crypto (as the SDK's Node client uses). */
-class Sha256 {
-  constructor(secret) {
-    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
-  }
-  update(data) {
-    this.h.update(data);
-  }
-  async digest() {
-    return new Uint8Array(this.h.digest());
-  }
-}
+import { option, Sha256 } from './support.mjs';
 
 const bucket = option('--bucket');
 const prefix = option('--prefix', '');
