@@ -186,10 +186,10 @@ describe.skipIf(!motoAvailable)('attachments rotate-access-key', () => {
 
     it('step 1: Ctrl-C right after the key was created (its secret would be lost): rolled back', async () => {
       const abort = new AbortController();
-      // Ctrl-C a moment after IAM answered: the run normally has the key by then and deletes it.
-      // Should the press still beat the answer's reading, the key is an unknown outcome instead
-      // (the next test): kept, and the rerun removes it.
-      proxy.after((q) => q.action === 'CreateAccessKey', () => setTimeout(() => abort.abort(), 100));
+      // Ctrl-C as IAM's answer leaves: when the run has read it, the key is deleted; when the
+      // press beats the reading, the key is an unknown outcome instead (the next test): kept,
+      // and the rerun removes it.
+      proxy.after((q) => q.action === 'CreateAccessKey', () => abort.abort());
       const r = await rotate(['--yes', '--json'], { signal: abort.signal });
       expect(r.code).toBe(130);
       const doc = r.json<StepsJson & { unknownOutcome?: boolean }>();
