@@ -119,6 +119,8 @@ export default createCommand({
     const addedByApp = new Map<string, Drain | undefined>();
     /** The function as step 2 left it, read back once live. */
     let applied: ReceiverFunctionState | undefined;
+    /** Where a later step sent the new token (a write of it may still land after a Ctrl-C). */
+    let newTokenSentOn: string | undefined;
 
     await runSteps(ctx, {
       title: '',
@@ -157,11 +159,14 @@ export default createCommand({
           // A repair is not undone: the state before it refused the drains' batches, and the
           // function now accepts both their token and the new one, which nothing else knows.
           rollback: repair ? undefined : async ({ unknownOutcome }) => {
-            // A write of this run got no answer (Ctrl-C or a time-out mid-write) and may still
-            // land with the new token: the function keeps accepting it, so nothing is refused.
-            if (unknownOutcome) return 'the function keeps accepting the old and the new token: a write got no answer and may still land with the new one';
+            // A later write with no answer (SSM, a drain) may still land with the new token: the
+            // function keeps accepting it, so nothing is refused.
+            if (unknownOutcome && newTokenSentOn) return `the function keeps accepting the old and the new token: a write to ${newTokenSentOn} got no answer and may still land with the new one`;
             const now = await getReceiverFunction(ctx);
-            if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) return "the function's tokens were not changed";
+            if (now.variables.DRAIN_TOKEN === original.current && now.variables.DRAIN_TOKEN_PREVIOUS === original.previous) {
+              // Its own update unanswered: should it land, the function accepts both tokens, which is safe.
+              return unknownOutcome ? "the function's tokens read unchanged; its update got no answer and may still land (accepting both tokens)" : "the function's tokens were not changed";
+            }
             // Ours when it is the state the apply left, or (an update that failed or was cut
             // short before it could be read back) when it holds exactly the tokens we wrote.
             const ours = applied
@@ -190,7 +195,10 @@ export default createCommand({
         {
           name: 'SSM drain_url and drain_token hold the new token',
           done: ssmDone,
-          apply: () => writeDrainSettings(ctx, newSettings),
+          apply: () => {
+            newTokenSentOn = 'SSM';
+            return writeDrainSettings(ctx, newSettings);
+          },
           // In a repair the function keeps accepting the new token, so SSM holding it is fine.
           rollback: repair ? undefined : async ({ unknownOutcome }) => {
             // A write that failed may have changed nothing: read before writing back, so an SSM
@@ -206,6 +214,7 @@ export default createCommand({
         {
           name: 'wire every app with the new drain URL',
           async apply() {
+            newTokenSentOn = 'SSM or a drain';
             wiring.push(...succeeded(plans));
             const results = await applyWire(ctx, heroku, plans, (app, drain) => added.push({ app, id: drain.id }));
             const wireFailures = failedOutcomes(results);
