@@ -207,6 +207,26 @@ describe.skipIf(!motoAvailable)('lease (moto)', () => {
     }
   });
 
+  it('Ctrl-C while the lease is being written: the write is seen through, then the lease released; no other run is blocked', async () => {
+    const proxy = await startFaultProxy(moto.env.AWS_ENDPOINT_URL!);
+    try {
+      // The lease PUT is held 1.5 s (it lands afterwards); Ctrl-C comes while it is held.
+      proxy.delay((r) => r.method === 'PUT' && r.path.includes(LEASE_PREFIX), 1500, { times: 1 });
+      const ac = new AbortController();
+      const run = runCli(['drains', 'wire', '--yes'], { env: { ...env, AWS_ENDPOINT_URL_S3: proxy.url }, signal: ac.signal });
+      await waitFor(() => proxy.requests.some((r) => r.method === 'PUT' && r.path.includes(LEASE_PREFIX)), 'the lease write sent');
+      ac.abort();
+      const r = await run;
+      await proxy.delayedLanded();
+      expect(r.code).toBe(130);
+      // Nothing wired, and the lease the held write created is gone: the next run takes it at once.
+      expect(await leaseKeys()).toEqual([]);
+      expect(heroku.drains('raxx-api-prod')).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('is released when the command fails', async () => {
     heroku.failNext(1, 503, { method: 'POST' });
     const r = await runCli(['drains', 'wire'], { env });

@@ -14,6 +14,9 @@ import { sleep } from '../core/sleep.js';
 import { awsError } from '../aws/clients.js';
 import { awsSend, sdkCause } from '../aws/call.js';
 import type { Context } from './context.js';
+
+/** A signal that never aborts: for the writes whose outcome the run must learn. */
+const UNCUT = new AbortController().signal;
 import { ServiceError } from '../core/errors.js';
 
 export const LEASE_PREFIX = 'raxx-ops/leases/';
@@ -126,8 +129,12 @@ export async function acquireLease(ctx: Context, name: string, command: string, 
     const e = sdkCause(err);
     return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
   };
-  /** Taking and taking over stop on Ctrl-C; renewing passes a signal of its own, as it must outlive the run's during a rollback. */
-  const put = async (condition: { IfNoneMatch: string } | { IfMatch: string }, signal = ctx.signal) => {
+  /**
+   * Taking and taking over are not cut off by Ctrl-C: a PUT cut off may still land, and a lease
+   * no run knows it holds blocks every other run until it expires. The run learns that it holds
+   * it, sees the Ctrl-C and releases it. Renewing passes a signal of its own (a deadline).
+   */
+  const put = async (condition: { IfNoneMatch: string } | { IfMatch: string }, signal = UNCUT) => {
     const res = await awsSend(s3, new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record()), ContentType: 'application/json', ...condition }), {
       signal,
       endpoint,
