@@ -13,7 +13,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const pkg = fileURLToPath(new URL('../packages/log-drain-receiver/', import.meta.url));
 const BUNDLE = `${pkg}dist/lambda/index.mjs`;
-const LOGPLEX = `${pkg}dist/esm/logplex.js`;
 // The Lambda bundle exports only its two entry points (handler, compact): the handler factory
 // the CPU figure needs comes from the same source's module build.
 const HANDLER = `${pkg}dist/esm/handler.js`;
@@ -116,11 +115,12 @@ function coldImportMs() {
 const row = (metric, value, unit, goal, ok) => ({ metric, value, unit, goal, ok });
 
 export default async function benchReceiver() {
-  if (!existsSync(BUNDLE) || !existsSync(ZIP) || !existsSync(LOGPLEX)) {
+  if (!existsSync(BUNDLE) || !existsSync(ZIP) || !existsSync(HANDLER)) {
     return [row('receiver bundle', 'missing: run `npm run build -w @raxx/log-drain-receiver`', '', '', false)];
   }
   const mod = await import(pathToFileURL(HANDLER).href);
-  const logplex = await import(pathToFileURL(LOGPLEX).href);
+  // The Logplex framing lives in the log-format package, which the receiver imports.
+  const logplex = await import('@raxx/log-format/logplex');
   const cpu = await handlerCpu(mod, logplex);
   const zipBytes = statSync(ZIP).size;
   const importMs = coldImportMs();

@@ -41,7 +41,7 @@ function waitFor(child, re, what) {
 }
 
 export async function tailBench({ startMoto }) {
-  const { frame } = await import(pathToFileURL(`${root}packages/log-drain-receiver/dist/esm/logplex.js`).href);
+  const { frame } = await import('@raxx/log-format/logplex');
   const moto = await startMoto();
   const proxy = await startLatencyProxy({ target: moto.env.AWS_ENDPOINT_URL, delayMs: LATENCY, cache: false });
   const children = [];
