@@ -60,6 +60,32 @@ describe('AWS writes', () => {
   });
 });
 
+describe('AWS reads on the bare client', () => {
+  /** `send(` … its matching `)`: the call's whole text, options included. */
+  const callText = (text: string, open: number): string => {
+    let depth = 0;
+    for (let i = open; i < text.length; i++) {
+      if (text[i] === '(') depth += 1;
+      else if (text[i] === ')' && --depth === 0) return text.slice(open, i + 1);
+    }
+    return text.slice(open);
+  };
+
+  it("carry the run's abort signal too (Ctrl-C never waits on a read), except the writes that must outlive it", () => {
+    const missing: string[] = [];
+    for (const { name, lines } of sources) {
+      if (name === 'src/lib/aws/call.ts') continue;
+      const text = lines.join('\n');
+      for (const m of text.matchAll(BARE_SEND)) {
+        if (OUTLIVE_CTRL_C[name]?.includes(m[1]!)) continue;
+        const call = callText(text, m.index + m[0].indexOf('('));
+        if (!/abortSignal/.test(call)) missing.push(`${name}:${text.slice(0, m.index).split('\n').length} ${m[1]}`);
+      }
+    }
+    expect(missing, 'pass { abortSignal: branch(ctx.signal) } or go through awsSend').toEqual([]);
+  });
+});
+
 describe('command handlers', () => {
   it('are called only by src/cli.ts (after validation, under the lease)', () => {
     const calls = sources.flatMap(({ name, lines }) => lines.flatMap((line, i) => (/\.handler\(/.test(line) ? [`${name}:${i + 1}`] : [])));

@@ -2,6 +2,7 @@
 // the customer-managed key (KMS), the backend's access keys (IAM) and pre-signed downloads.
 // Keys are `<customer_uuid>/<ticket_uuid>/<file_uuid>.<ext>`; the bucket is versioned, so a
 // "deleted" attachment is a delete marker on top of data versions that are still there.
+import { branch } from '../core/abort.js';
 import type { Context } from '../run/context.js';
 import { awsError } from '../aws/clients.js';
 import { awsFailure, awsSend, sdkCause } from '../aws/call.js';
@@ -167,7 +168,7 @@ export async function bucketKmsKey(ctx: Context, bucket: string): Promise<string
   const s3 = await ctx.aws.s3();
   const { GetBucketEncryptionCommand } = await import('@aws-sdk/client-s3');
   try {
-    const res = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    const res = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }), { abortSignal: branch(ctx.signal) });
     return res.ServerSideEncryptionConfiguration?.Rules?.find((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm === 'aws:kms')?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID;
   } catch (err) {
     if ((err as { name?: string }).name === 'ServerSideEncryptionConfigurationNotFoundError') return undefined;
@@ -385,7 +386,7 @@ export async function deleteAccessKey(ctx: Context, user: string, id: string): P
 export async function accessKeyLastUsed(ctx: Context, user: string, id: string): Promise<string | undefined> {
   const iam = await ctx.aws.iam();
   const { GetAccessKeyLastUsedCommand } = await import('@aws-sdk/client-iam');
-  const res = await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: id })).catch((err: unknown) => {
+  const res = await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: id }), { abortSignal: branch(ctx.signal) }).catch((err: unknown) => {
     throw iamError(ctx, err, `GetAccessKeyLastUsed ${id}`, user);
   });
   return res.AccessKeyLastUsed?.LastUsedDate?.toISOString();
