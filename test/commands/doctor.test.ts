@@ -408,7 +408,11 @@ describe.runIf(motoAvailable && postgresAvailable)('doctor', () => {
       check: 'drain-bucket',
       message: /^compacted days under compacted\/ are kept forever, past the log objects' 365: the lines they hold outlive the retention$/,
       fix: /^add a lifecycle rule for compacted\/ that expires at 365 days/,
-      run: putCompactedDay(),
+      run: async (s) => {
+        // The runbook's Terraform as written: a rule for logs/ only.
+        await drainRules()(s);
+        await putCompactedDay()(s);
+      },
     },
     {
       name: 'compacted days kept longer than the log objects',

@@ -160,7 +160,11 @@ export async function blockPublicAccess(aws: AwsClients, bucket: string, off: st
   await s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: flags }));
 }
 
-/** The drain bucket's tiers (the audit runbook's: STANDARD_IA at 90 days), expiring at `days`. */
+/**
+ * The drain bucket's tiers (the audit runbook's: STANDARD_IA at 90 days), expiring at `days`,
+ * and the rule the runbook's Terraform lacks: compacted days (`logs compact`) hold the same lines,
+ * so they expire with the log objects (docs/query.md; doctor fails without it).
+ */
 export async function setDrainLifecycle(aws: AwsClients, days: number): Promise<void> {
   const s3 = await aws.s3();
   const { PutBucketLifecycleConfigurationCommand } = await import('@aws-sdk/client-s3');
@@ -168,7 +172,12 @@ export async function setDrainLifecycle(aws: AwsClients, days: number): Promise<
   await s3.send(
     new PutBucketLifecycleConfigurationCommand({
       Bucket: STACK.drainBucket,
-      LifecycleConfiguration: { Rules: [{ ID: 'logs-tiers', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Transitions: transitions, Expiration: { Days: days } }] },
+      LifecycleConfiguration: {
+        Rules: [
+          { ID: 'logs-tiers', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Transitions: transitions, Expiration: { Days: days } },
+          { ID: 'compacted-days', Status: 'Enabled', Filter: { Prefix: 'compacted/' }, Expiration: { Days: days } },
+        ],
+      },
     }),
   );
 }
