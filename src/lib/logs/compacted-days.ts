@@ -3,7 +3,7 @@
 // closed days whose manifests are trusted without listing.
 import { createHash } from 'node:crypto';
 import { compactedKeys, readManifest, type Manifest } from '@raxx/log-format/compacted';
-import { acceptanceHorizon, parseObjectKey, startOfUtcDay } from '@raxx/log-format/object-key';
+import { acceptanceHorizon, parseObjectKey, startOfUtcDay, utcDate } from '@raxx/log-format/object-key';
 import { staleMarkPrefix, trustedManifest, type ListedMark } from '@raxx/log-format/closed-days';
 import type { Context } from '../run/context.js';
 import type { LogObject, LogStore } from './store.js';
@@ -180,7 +180,7 @@ export class CompactedDays {
       if (createHash('sha256').update(text).digest('hex') !== entry.sha256) {
         if (!this.warned.has(id)) {
           this.warned.add(id);
-          this.warn(`${first.app} ${utcDay(first.time)}: the compacted lines do not match their manifest (written by another run, or damaged); the day's objects are read raw, run \`raxx-ops logs compact --force --app ${first.app} --date ${utcDay(first.time)}\``);
+          this.warn(`${first.app} ${utcDate(first.time)}: the compacted lines do not match their manifest (written by another run, or damaged); the day's objects are read raw, run \`raxx-ops logs compact --force --app ${first.app} --date ${utcDate(first.time)}\``);
         }
         return undefined;
       }
@@ -202,10 +202,6 @@ export function indexOf(m: Manifest): DayIndex {
     order.set(key, i);
   });
   return { entries, order, parquet: m.parquet };
-}
-
-export function utcDay(ms: number): string {
-  return new Date(startOfUtcDay(ms)).toISOString().slice(0, 10);
 }
 
 /** Compacted days read through the store's GETs; a file not there or unreadable means raw reads. */

@@ -9,7 +9,7 @@ import { mergeSorted, orderedPool } from '../core/ordered-pool.js';
 import { AdaptiveConcurrency, fixedConcurrency } from '../core/adaptive-concurrency.js';
 import { S3_MAX_GETS } from '../aws/clients.js';
 import type { CompactedDays, CompactedText } from './compacted-days.js';
-import { acceptanceHorizon } from '@raxx/log-format/object-key';
+import { acceptanceHorizon, utcDate } from '@raxx/log-format/object-key';
 import type { Selection } from './query/engine-select.js';
 import { DAY_MS, describeWindow, startOfDay, type TimeWindow } from '../core/time-window.js';
 import { formatBytes } from '../core/sizes.js';
@@ -112,9 +112,6 @@ export async function scanWindow<R>(
   // Closed days whose manifests hold the whole day are served without listing (--no-compacted lists every day).
   const closed = compacted ? await closedDays(ctx, compacted, opts.apps, opts.window) : new Map<string, LogObject[]>();
   const engine = await loading;
-  // A closed day's objects are its manifest's: covered without asking, object by object.
-  const fromClosed = new WeakSet<LogObject>();
-  for (const objs of closed.values()) for (const o of objs) fromClosed.add(o);
   // The closed days are known whole now: their Parquet downloads and counts start at once.
   if (engine) for (const objs of closed.values()) if (objs.length > 0) void prefetchEngineDay(engine, compacted!, store, objs[0]!, ctx.signal);
 
@@ -123,7 +120,7 @@ export async function scanWindow<R>(
     let batchDay = '';
     for await (const obj of listed()) {
       // Awaited only while the day's manifest is on its way: a microtask per object adds up over a month.
-      const covered = !compacted ? false : fromClosed.has(obj) || compacted.covers(obj);
+      const covered = !compacted ? false : compacted.covers(obj);
       if (compacted && (covered === true || (covered !== false && (await covered)))) {
         const day = compacted.dayOf(obj);
         if (batch.length > 0 && (day !== batchDay || batch.length >= COMPACTED_BATCH)) {
@@ -271,8 +268,8 @@ export type EngineChoice = 'auto' | 'duckdb' | 'lines';
 export async function engineDays(ctx: Context, choice: EngineChoice, select: Selection, verb: string) {
   if (choice === 'lines') return undefined;
   // Asked for by name: missing is the install hint now. Under auto it loads with the first day it can serve.
-  if (choice === 'duckdb') await (await import('../../lib/logs/query/duckdb.js')).loadDuckDb();
-  const { EngineDays } = await import('../../lib/logs/query/engine-days.js');
+  if (choice === 'duckdb') await (await import('./query/duckdb.js')).loadDuckDb();
+  const { EngineDays } = await import('./query/engine-days.js');
   const engine = new EngineDays(select, (m) => ctx.out.debug(`${verb}: ${m}`), ctx.signal);
   return engine.usable ? engine : undefined;
 }
@@ -281,7 +278,7 @@ type Engine = NonNullable<Awaited<ReturnType<typeof engineDays>>>;
 
 /** How the engine names a day in its notes: `app YYYY-MM-DD`. */
 function engineDayId(obj: LogObject): string {
-  return `${obj.app} ${new Date(startOfDay(obj.time)).toISOString().slice(0, 10)}`;
+  return `${obj.app} ${utcDate(obj.time)}`;
 }
 
 /** The Parquet of an object's compacted day, streamed (undefined when it cannot be read: lines.gz then). */
